@@ -1,0 +1,235 @@
+//! People and their sessions: sign-in, session checks, sign-out, creating accounts.
+//!
+//! `Viewer` is the one description of who is asking, which every service receives and checks
+//! its rules against (observatory, role, organization).
+
+use super::config::Config;
+use super::passwords;
+use super::storage::accounts::{NewSession, NewUser, SessionRow};
+use super::storage::{Db, StoreError};
+use super::tokens;
+use crate::i18n::{Lang, Msg};
+use crate::model::{Email, Role, SessionUser};
+use chrono::{Duration as ChronoDuration, Utc};
+
+/// Who is asking, resolved from their session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Viewer {
+    pub session_id: i64,
+    pub user_id: i64,
+    pub observatory_id: i64,
+    pub organization_id: Option<i64>,
+    pub organization_name: Option<String>,
+    pub role: Role,
+    pub name: String,
+    pub email: String,
+    pub language: Lang,
+}
+
+impl Viewer {
+    pub fn session_user(&self) -> SessionUser {
+        SessionUser {
+            id: self.user_id,
+            name: self.name.clone(),
+            email: self.email.clone(),
+            role: self.role,
+            organization: self.organization_name.clone(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// Safe to show: a catalogue message.
+    #[error("{0:?}")]
+    User(Msg),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<Msg> for AccountError {
+    fn from(msg: Msg) -> Self {
+        AccountError::User(msg)
+    }
+}
+
+/// A successful sign-in: the cookie's token (shown once, never stored) and the person.
+#[derive(Debug)]
+pub struct SignedIn {
+    pub token: String,
+    pub user_id: i64,
+    pub language: Lang,
+}
+
+/// Details recorded with a session, so a person can recognise their sessions later.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub user_agent: String,
+    pub ip: String,
+}
+
+/// Checks the e-mail and password and opens a new session (a new token every time, so a
+/// session id planted before sign-in is never promoted).
+///
+/// Unknown e-mails and wrong passwords get the same message after the same work.
+pub async fn sign_in(
+    db: &Db,
+    config: &Config,
+    observatory_id: i64,
+    email: &str,
+    password: &str,
+    client: &ClientInfo,
+) -> Result<SignedIn, AccountError> {
+    if email.trim().is_empty() {
+        return Err(Msg::ErrorEmailRequired.into());
+    }
+    if password.is_empty() {
+        return Err(Msg::ErrorPasswordRequired.into());
+    }
+    // A malformed address cannot belong to anybody; it still costs a hash, like any miss.
+    let user = match Email::parse(email) {
+        Ok(email) => db.user_by_email(observatory_id, email.as_str()).await?,
+        Err(_) => None,
+    };
+    let stored_hash = user
+        .as_ref()
+        .and_then(|u| u.password_hash.clone())
+        .unwrap_or_else(|| passwords::dummy_hash().to_string());
+    let matches = passwords::verify_password(stored_hash.clone(), password.to_string()).await;
+    let user = match user {
+        Some(user) if matches && user.password_hash.is_some() => user,
+        _ => return Err(Msg::ErrorInvalidCredentials.into()),
+    };
+    if !user.active {
+        return Err(Msg::ErrorAccountInactive.into());
+    }
+    if passwords::needs_rehash(&stored_hash) {
+        let fresh = passwords::hash_password(password.to_string()).await;
+        db.set_password_hash(user.id, &fresh).await?;
+    }
+
+    let token = tokens::random_token();
+    let now = Utc::now();
+    let absolute = ChronoDuration::from_std(config.session_absolute_timeout)
+        .unwrap_or_else(|_| ChronoDuration::days(30));
+    db.insert_session(NewSession {
+        token_hash: &tokens::hash_token(&token),
+        user_id: user.id,
+        now,
+        expires_at: now + absolute,
+        user_agent: truncate(&client.user_agent, 300),
+        ip: truncate(&client.ip, 64),
+    })
+    .await?;
+    Ok(SignedIn {
+        token,
+        user_id: user.id,
+        language: Lang::from_code(&user.language).unwrap_or_default(),
+    })
+}
+
+/// Resolves a session token into a `Viewer`, ending sessions that timed out or whose person was
+/// deactivated.
+pub async fn authenticate(
+    db: &Db,
+    config: &Config,
+    token: &str,
+) -> Result<Option<Viewer>, StoreError> {
+    // Anything that is not one of our tokens cannot match; skip the query.
+    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(None);
+    }
+    let Some(row) = db.session_by_token_hash(&tokens::hash_token(token)).await? else {
+        return Ok(None);
+    };
+    let now = Utc::now();
+    let idle = ChronoDuration::from_std(config.session_idle_timeout)
+        .unwrap_or_else(|_| ChronoDuration::hours(12));
+    if now >= row.expires_at || now - row.last_seen_at >= idle || !row.user.active {
+        db.delete_session(row.session_id).await?;
+        return Ok(None);
+    }
+    // Recording every request would turn each page view into a write; a minute's precision
+    // is plenty for idle timeouts.
+    if now - row.last_seen_at >= ChronoDuration::minutes(1) {
+        db.touch_session(row.session_id, now).await?;
+    }
+    Ok(viewer_of(row))
+}
+
+fn viewer_of(row: SessionRow) -> Option<Viewer> {
+    let role = Role::from_code(&row.user.role)?;
+    Some(Viewer {
+        session_id: row.session_id,
+        user_id: row.user.id,
+        observatory_id: row.user.observatory_id,
+        organization_id: row.user.organization_id,
+        organization_name: row.organization_name,
+        role,
+        name: row.user.name,
+        email: row.user.email,
+        language: Lang::from_code(&row.user.language).unwrap_or_default(),
+    })
+}
+
+/// Ends the viewer's session on the server: the cookie is worthless from now on.
+pub async fn sign_out(db: &Db, viewer: &Viewer) -> Result<(), StoreError> {
+    db.delete_session(viewer.session_id).await
+}
+
+/// Input for a new account.
+pub struct NewAccount<'a> {
+    pub observatory_id: i64,
+    pub organization_id: Option<i64>,
+    pub email: &'a str,
+    pub name: &'a str,
+    pub role: Role,
+    pub language: Lang,
+    /// `None` for invited people who set their own password later.
+    pub password: Option<&'a str>,
+}
+
+/// Creates an account after checking the e-mail, name and password rules.
+pub async fn create_account(db: &Db, new: NewAccount<'_>) -> Result<i64, AccountError> {
+    let email = Email::parse(new.email)?;
+    let name = new.name.trim();
+    if name.is_empty() {
+        return Err(Msg::ErrorNameRequired.into());
+    }
+    if (new.role == Role::Client) != new.organization_id.is_some() {
+        return Err(Msg::ErrorInternal.into());
+    }
+    let password_hash = match new.password {
+        Some(password) => {
+            passwords::check_new_password(password)?;
+            Some(passwords::hash_password(password.to_string()).await)
+        }
+        None => None,
+    };
+    db.insert_user(NewUser {
+        observatory_id: new.observatory_id,
+        organization_id: new.organization_id,
+        email: email.as_str(),
+        name,
+        role: new.role.code(),
+        language: new.language.code(),
+        password_hash: password_hash.as_deref(),
+    })
+    .await
+    .map_err(|e| match e {
+        StoreError::Duplicate => AccountError::User(Msg::ErrorEmailTaken),
+        other => AccountError::Store(other),
+    })
+}
+
+/// Remembers a signed-in person's language choice.
+pub async fn set_language(db: &Db, viewer: &Viewer, lang: Lang) -> Result<(), StoreError> {
+    db.set_user_language(viewer.user_id, lang.code()).await
+}
+
+fn truncate(text: &str, max_chars: usize) -> &str {
+    match text.char_indices().nth(max_chars) {
+        Some((index, _)) => &text[..index],
+        None => text,
+    }
+}

@@ -1,0 +1,279 @@
+//! Configuration: an optional TOML file, then `CUPULA_*` environment variables, which win.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The settings of one running portal.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the HTTP server listens.
+    pub listen: SocketAddr,
+    /// Holds the SQLite database (by default) and uploaded files.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    /// The public address of the portal, used in links sent by e-mail and to check `Origin`.
+    pub base_url: url::Url,
+    /// Where the built site (pkg/, assets) lives; found next to the binary when not set.
+    pub site_root: Option<PathBuf>,
+    /// A session ends after this long without a request.
+    pub session_idle_timeout: Duration,
+    /// A session ends this long after sign-in, however active.
+    pub session_absolute_timeout: Duration,
+    /// Log lines as JSON (for log collectors) instead of text.
+    pub log_json: bool,
+}
+
+/// A configuration problem, told in one line.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {reason}")]
+    UnreadableFile { path: String, reason: String },
+    #[error("the configuration file {path} is not valid: {reason}")]
+    InvalidFile { path: String, reason: String },
+    #[error("{name} must be an address and port such as 127.0.0.1:3000, not {value:?}")]
+    InvalidListen { name: &'static str, value: String },
+    #[error("{name} must start with sqlite:// or postgres://, not {value:?}")]
+    InvalidDatabaseUrl { name: &'static str, value: String },
+    #[error("{name} must be an http:// or https:// address such as https://soporte.example.org, not {value:?}")]
+    InvalidBaseUrl { name: &'static str, value: String },
+    #[error("{name} must be a whole number of minutes, not {value:?}")]
+    InvalidMinutes { name: &'static str, value: String },
+}
+
+/// The keys of the configuration file; each matches an environment variable `CUPULA_<KEY>`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    base_url: Option<String>,
+    site_root: Option<PathBuf>,
+    session_idle_minutes: Option<u64>,
+    session_absolute_minutes: Option<u64>,
+    log_json: Option<bool>,
+}
+
+impl Config {
+    /// Reads the optional file, then the environment through `env` (a lookup, so tests need not
+    /// touch the process environment).
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let from_file = match file {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|e| ConfigError::UnreadableFile {
+                        path: path.display().to_string(),
+                        reason: e.to_string(),
+                    })?;
+                toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::InvalidFile {
+                    path: path.display().to_string(),
+                    reason: e.message().to_string(),
+                })?
+            }
+            None => FileConfig::default(),
+        };
+        let env = |key: &str| env(key).filter(|v| !v.trim().is_empty());
+
+        let (listen_name, listen_value) = match env("CUPULA_LISTEN") {
+            Some(v) => ("CUPULA_LISTEN", v),
+            None => (
+                "listen",
+                from_file.listen.unwrap_or_else(|| "127.0.0.1:3000".into()),
+            ),
+        };
+        let listen =
+            listen_value
+                .trim()
+                .parse::<SocketAddr>()
+                .map_err(|_| ConfigError::InvalidListen {
+                    name: listen_name,
+                    value: listen_value.clone(),
+                })?;
+
+        let data_dir = env("CUPULA_DATA_DIR")
+            .map(PathBuf::from)
+            .or(from_file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("data"));
+
+        let (db_name, database_url) = match env("CUPULA_DATABASE_URL") {
+            Some(v) => ("CUPULA_DATABASE_URL", v),
+            None => match from_file.database_url {
+                Some(v) => ("database_url", v),
+                None => (
+                    "database_url",
+                    format!("sqlite://{}", data_dir.join("cupula.db").display()),
+                ),
+            },
+        };
+        let database_url = database_url.trim().to_string();
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::InvalidDatabaseUrl {
+                name: db_name,
+                value: database_url,
+            });
+        }
+
+        let (base_name, base_value) = match env("CUPULA_BASE_URL") {
+            Some(v) => ("CUPULA_BASE_URL", v),
+            None => (
+                "base_url",
+                from_file
+                    .base_url
+                    .unwrap_or_else(|| format!("http://{listen}")),
+            ),
+        };
+        let base_url = url::Url::parse(base_value.trim())
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            .ok_or(ConfigError::InvalidBaseUrl {
+                name: base_name,
+                value: base_value.clone(),
+            })?;
+
+        let minutes = |key: &'static str, file_value: Option<u64>, default: u64| {
+            match env(key) {
+                Some(v) => v.trim().parse::<u64>().ok().filter(|m| *m > 0).ok_or(
+                    ConfigError::InvalidMinutes {
+                        name: key,
+                        value: v,
+                    },
+                ),
+                None => Ok(file_value.unwrap_or(default)),
+            }
+            .map(|m| Duration::from_secs(m * 60))
+        };
+
+        Ok(Config {
+            listen,
+            data_dir,
+            database_url,
+            base_url,
+            site_root: env("CUPULA_SITE_ROOT")
+                .map(PathBuf::from)
+                .or(from_file.site_root),
+            // A working day of inactivity, and at most a month between sign-ins.
+            session_idle_timeout: minutes(
+                "CUPULA_SESSION_IDLE_MINUTES",
+                from_file.session_idle_minutes,
+                12 * 60,
+            )?,
+            session_absolute_timeout: minutes(
+                "CUPULA_SESSION_ABSOLUTE_MINUTES",
+                from_file.session_absolute_minutes,
+                30 * 24 * 60,
+            )?,
+            log_json: env("CUPULA_LOG_JSON")
+                .map(|v| matches!(v.trim(), "1" | "true" | "yes"))
+                .or(from_file.log_json)
+                .unwrap_or(false),
+        })
+    }
+
+    /// Whether cookies may carry `Secure` and the `__Host-` prefix.
+    pub fn is_https(&self) -> bool {
+        self.base_url.scheme() == "https"
+    }
+
+    /// The origin (`scheme://host[:port]`) that browsers send in `Origin` for this portal.
+    pub fn origin(&self) -> String {
+        self.base_url.origin().ascii_serialization()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_give_a_local_sqlite_portal() {
+        let config = Config::load(None, env_of(&[])).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(config.data_dir, PathBuf::from("data"));
+        assert_eq!(config.database_url, "sqlite://data/cupula.db");
+        assert_eq!(config.base_url.as_str(), "http://127.0.0.1:3000/");
+        assert_eq!(config.origin(), "http://127.0.0.1:3000");
+        assert!(!config.is_https());
+        assert_eq!(config.session_idle_timeout, Duration::from_secs(12 * 3600));
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cupula.toml");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:8080\"\ndata_dir = \"/srv/cupula\"\nbase_url = \"https://soporte.obs.es\"\n",
+        )
+        .unwrap();
+        let config =
+            Config::load(Some(&file), env_of(&[("CUPULA_LISTEN", "127.0.0.1:9000")])).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(config.data_dir, PathBuf::from("/srv/cupula"));
+        assert_eq!(config.database_url, "sqlite:///srv/cupula/cupula.db");
+        assert!(config.is_https());
+        assert_eq!(config.origin(), "https://soporte.obs.es");
+    }
+
+    #[test]
+    fn bad_values_give_one_line_errors_naming_the_setting() {
+        let err = Config::load(None, env_of(&[("CUPULA_LISTEN", "localhost")])).unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::InvalidListen {
+                name: "CUPULA_LISTEN",
+                value: "localhost".into()
+            }
+        );
+        let err = Config::load(None, env_of(&[("CUPULA_DATABASE_URL", "mysql://x")])).unwrap_err();
+        assert!(err.to_string().contains("CUPULA_DATABASE_URL"), "{err}");
+        let err = Config::load(None, env_of(&[("CUPULA_BASE_URL", "ftp://x")])).unwrap_err();
+        assert!(matches!(err, ConfigError::InvalidBaseUrl { .. }));
+        let err = Config::load(None, env_of(&[("CUPULA_SESSION_IDLE_MINUTES", "-3")])).unwrap_err();
+        assert!(matches!(err, ConfigError::InvalidMinutes { .. }));
+        for err in [err] {
+            assert!(!err.to_string().contains('\n'));
+        }
+    }
+
+    #[test]
+    fn file_problems_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.toml");
+        assert!(matches!(
+            Config::load(Some(&missing), env_of(&[])),
+            Err(ConfigError::UnreadableFile { .. })
+        ));
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "lisen = \"x\"\n").unwrap();
+        let err = Config::load(Some(&file), env_of(&[])).unwrap_err();
+        assert!(matches!(err, ConfigError::InvalidFile { .. }), "{err}");
+    }
+
+    #[test]
+    fn postgres_urls_are_accepted() {
+        let config = Config::load(
+            None,
+            env_of(&[("CUPULA_DATABASE_URL", "postgres://cupula@localhost/cupula")]),
+        )
+        .unwrap();
+        assert_eq!(config.database_url, "postgres://cupula@localhost/cupula");
+    }
+}

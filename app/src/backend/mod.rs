@@ -1,0 +1,12 @@
+//! Everything that runs only on the server: configuration, storage, services, authentication.
+
+pub mod accounts;
+pub mod config;
+pub mod demo;
+pub mod passwords;
+pub mod request;
+pub mod state;
+pub mod storage;
+pub mod tokens;
+
+pub use state::AppState;

@@ -1,0 +1,149 @@
+//! Password hashing with argon2id (OWASP parameters), always off the async executor.
+
+use crate::i18n::Msg;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use rand::rngs::OsRng;
+use std::sync::OnceLock;
+
+/// Memory cost in KiB, iterations and parallelism: OWASP's minimum for argon2id.
+pub const MEMORY_KIB: u32 = 19_456;
+pub const ITERATIONS: u32 = 2;
+pub const PARALLELISM: u32 = 1;
+
+/// Shorter passwords are refused; longer ones are encouraged by the page's hint.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Long passphrases are welcome; this only bounds the hashing work one request can cause.
+pub const MAX_PASSWORD_CHARS: usize = 1024;
+
+fn hasher() -> Argon2<'static> {
+    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
+        .expect("the argon2 parameters are constants within range");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Checks a new password against the rules: length only, no composition rules, no truncation.
+pub fn check_new_password(password: &str) -> Result<(), Msg> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        Err(Msg::ErrorPasswordTooShort)
+    } else if chars > MAX_PASSWORD_CHARS {
+        Err(Msg::ErrorPasswordTooLong)
+    } else {
+        Ok(())
+    }
+}
+
+/// Hashes a password into a PHC string. CPU-heavy: call from `spawn_blocking`.
+pub fn hash_password_blocking(password: &str) -> String {
+    let salt = SaltString::generate(&mut OsRng);
+    hasher()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("hashing with valid parameters and a fresh salt cannot fail")
+        .to_string()
+}
+
+/// Whether `password` matches the PHC string `hash`. CPU-heavy: call from `spawn_blocking`.
+pub fn verify_password_blocking(hash: &str, password: &str) -> bool {
+    match PasswordHash::new(hash) {
+        Ok(parsed) => hasher()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Whether a stored hash was made with other parameters than today's, so it is redone at sign-in.
+pub fn needs_rehash(hash: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return true;
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return true;
+    };
+    parsed.algorithm != argon2::ARGON2ID_IDENT
+        || params.m_cost() != MEMORY_KIB
+        || params.t_cost() != ITERATIONS
+        || params.p_cost() != PARALLELISM
+}
+
+/// A hash of a random password, verified against when the e-mail is unknown, so that an unknown
+/// account costs the same time as a wrong password and cannot be told apart by timing.
+pub fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| hash_password_blocking(&crate::backend::tokens::random_token()))
+}
+
+pub async fn hash_password(password: String) -> String {
+    tokio::task::spawn_blocking(move || hash_password_blocking(&password))
+        .await
+        .expect("the hashing task does not panic")
+}
+
+pub async fn verify_password(hash: String, password: String) -> bool {
+    tokio::task::spawn_blocking(move || verify_password_blocking(&hash, &password))
+        .await
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_argon2id_with_owasp_parameters() {
+        let hash = hash_password_blocking("correct horse battery staple");
+        let parsed = PasswordHash::new(&hash).unwrap();
+        assert_eq!(parsed.algorithm, argon2::ARGON2ID_IDENT);
+        let params = Params::try_from(&parsed).unwrap();
+        assert!(params.m_cost() >= 19_456, "memory {}", params.m_cost());
+        assert!(params.t_cost() >= 2, "iterations {}", params.t_cost());
+        assert_eq!(params.p_cost(), 1);
+        assert!(hash.starts_with("$argon2id$v=19$"), "{hash}");
+        assert!(!needs_rehash(&hash));
+    }
+
+    #[test]
+    fn verification_accepts_only_the_same_password() {
+        let hash = hash_password_blocking("una contraseña larga");
+        assert!(verify_password_blocking(&hash, "una contraseña larga"));
+        assert!(!verify_password_blocking(&hash, "una contraseña larg"));
+        assert!(!verify_password_blocking("not a phc string", "x"));
+        // Every character counts: no truncation of long passphrases.
+        let long = "a".repeat(200);
+        let hash = hash_password_blocking(&long);
+        assert!(!verify_password_blocking(&hash, &"a".repeat(199)));
+        assert!(verify_password_blocking(&hash, &long));
+    }
+
+    #[test]
+    fn weaker_hashes_are_marked_for_rehash() {
+        let weak = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(4096, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"secret-password", &SaltString::generate(&mut OsRng))
+        .unwrap()
+        .to_string();
+        assert!(needs_rehash(&weak));
+        assert!(
+            verify_password_blocking(&weak, "secret-password"),
+            "old hashes still verify"
+        );
+    }
+
+    #[test]
+    fn new_password_rules() {
+        assert_eq!(
+            check_new_password("1234567"),
+            Err(Msg::ErrorPasswordTooShort)
+        );
+        assert_eq!(check_new_password("ñandúes!"), Ok(()));
+        assert_eq!(check_new_password(&"x".repeat(64)), Ok(()));
+        assert_eq!(
+            check_new_password(&"x".repeat(1025)),
+            Err(Msg::ErrorPasswordTooLong)
+        );
+    }
+}

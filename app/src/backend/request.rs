@@ -1,0 +1,160 @@
+//! What a request tells about its sender: session, language and theme cookies, address.
+//! Server functions and plain axum routes both go through these helpers.
+
+use super::accounts::{self, ClientInfo, Viewer};
+use super::config::Config;
+use super::state::AppState;
+use crate::error::UserError;
+use crate::i18n::Lang;
+use crate::model::Theme;
+use axum::extract::ConnectInfo;
+use axum::http::header::{ACCEPT, ACCEPT_LANGUAGE, COOKIE, SET_COOKIE, USER_AGENT};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue};
+use leptos::prelude::*;
+use leptos_axum::ResponseOptions;
+use std::net::SocketAddr;
+
+pub const LANG_COOKIE: &str = "cupula_lang";
+pub const THEME_COOKIE: &str = "cupula_theme";
+/// A year: language and theme are preferences of the device, not secrets.
+const PREFERENCE_MAX_AGE: u64 = 365 * 24 * 3600;
+
+/// The session cookie's name; over HTTPS the `__Host-` prefix pins it to this exact host.
+pub fn session_cookie_name(config: &Config) -> &'static str {
+    if config.is_https() {
+        "__Host-cupula_session"
+    } else {
+        "cupula_session"
+    }
+}
+
+/// The value of a cookie of the request, if present.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_string())
+}
+
+fn cookie_header(config: &Config, name: &str, value: &str, max_age: u64) -> HeaderValue {
+    let secure = if config.is_https() { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
+    ))
+    .expect("cookie names and values are ASCII tokens")
+}
+
+pub fn session_cookie(config: &Config, token: &str) -> HeaderValue {
+    cookie_header(
+        config,
+        session_cookie_name(config),
+        token,
+        config.session_absolute_timeout.as_secs(),
+    )
+}
+
+pub fn expired_session_cookie(config: &Config) -> HeaderValue {
+    cookie_header(config, session_cookie_name(config), "", 0)
+}
+
+pub fn language_cookie(config: &Config, lang: Lang) -> HeaderValue {
+    cookie_header(config, LANG_COOKIE, lang.code(), PREFERENCE_MAX_AGE)
+}
+
+pub fn theme_cookie(config: &Config, theme: Theme) -> HeaderValue {
+    cookie_header(config, THEME_COOKIE, theme.code(), PREFERENCE_MAX_AGE)
+}
+
+/// The language for this request: the cookie (set from the person's own setting at sign-in and
+/// by the switcher), then `Accept-Language`, then Spanish.
+pub fn language_of(headers: &HeaderMap) -> Lang {
+    cookie(headers, LANG_COOKIE)
+        .and_then(|c| Lang::from_code(&c))
+        .or_else(|| {
+            headers
+                .get(ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(Lang::negotiate)
+        })
+        .unwrap_or_default()
+}
+
+pub fn theme_of(headers: &HeaderMap) -> Theme {
+    cookie(headers, THEME_COOKIE)
+        .and_then(|c| Theme::from_code(&c))
+        .unwrap_or_default()
+}
+
+/// The user agent and the peer address. Forwarding headers are not trusted: no proxy is
+/// configured as trusted yet.
+pub fn client_info(parts: &Parts) -> ClientInfo {
+    ClientInfo {
+        user_agent: parts
+            .headers
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string(),
+        ip: parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string())
+            .unwrap_or_default(),
+    }
+}
+
+/// Whether the request is a plain HTML form post (no JavaScript yet), which expects a redirect.
+pub fn is_plain_form_post(parts: &Parts) -> bool {
+    parts
+        .headers
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"))
+}
+
+/// Resolves the session cookie of these headers.
+pub async fn viewer_from_headers(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Viewer>, UserError> {
+    let Some(token) = cookie(headers, session_cookie_name(&state.config)) else {
+        return Ok(None);
+    };
+    accounts::authenticate(&state.db, &state.config, &token)
+        .await
+        .map_err(internal)
+}
+
+/// Logs an internal failure and turns it into the generic message a person may see.
+pub fn internal(err: impl std::fmt::Display) -> UserError {
+    tracing::error!(error = %err, "request failed");
+    UserError::internal()
+}
+
+// ---- Inside server functions: the request and response of the current call. ----
+
+pub fn app_state() -> Result<AppState, UserError> {
+    use_context::<AppState>().ok_or_else(|| internal("AppState missing from the context"))
+}
+
+pub fn request_parts() -> Result<Parts, UserError> {
+    use_context::<Parts>().ok_or_else(|| internal("request parts missing from the context"))
+}
+
+pub fn set_cookie(value: HeaderValue) {
+    if let Some(response) = use_context::<ResponseOptions>() {
+        response.append_header(SET_COOKIE, value);
+    }
+}
+
+/// The signed-in person of the current server-function call, if any.
+pub async fn current_viewer() -> Result<Option<Viewer>, UserError> {
+    let state = app_state()?;
+    let parts = request_parts()?;
+    viewer_from_headers(&state, &parts.headers).await
+}

@@ -1,0 +1,311 @@
+//! SQL for observatories, organizations, users, telescopes and sessions.
+
+use super::{map_unique, on_pool, Db, StoreError};
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ObservatoryRow {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub ticket_prefix: String,
+    pub primary_color: String,
+    pub accent_color: String,
+    pub logo_file: Option<String>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: i64,
+    pub observatory_id: i64,
+    pub organization_id: Option<i64>,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub language: String,
+    pub password_hash: Option<String>,
+    pub active: bool,
+}
+
+/// A session joined with the person it belongs to.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionRow {
+    pub session_id: i64,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    pub organization_name: Option<String>,
+}
+
+pub struct NewObservatory<'a> {
+    pub slug: &'a str,
+    pub name: &'a str,
+    pub ticket_prefix: &'a str,
+}
+
+pub struct NewUser<'a> {
+    pub observatory_id: i64,
+    pub organization_id: Option<i64>,
+    pub email: &'a str,
+    pub name: &'a str,
+    pub role: &'a str,
+    pub language: &'a str,
+    pub password_hash: Option<&'a str>,
+}
+
+pub struct NewTelescope<'a> {
+    pub observatory_id: i64,
+    pub organization_id: i64,
+    pub name: &'a str,
+    pub model: &'a str,
+    pub location: &'a str,
+}
+
+pub struct NewSession<'a> {
+    pub token_hash: &'a str,
+    pub user_id: i64,
+    pub now: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: &'a str,
+    pub ip: &'a str,
+}
+
+const USER_COLUMNS: &str = "u.id, u.observatory_id, u.organization_id, u.email, u.name, u.role, \
+                            u.language, u.password_hash, u.active";
+
+impl Db {
+    pub async fn count_observatories(&self) -> Result<i64, StoreError> {
+        let count: i64 = on_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM observatories")
+                .fetch_one(pool)
+                .await
+        })?;
+        Ok(count)
+    }
+
+    pub async fn insert_observatory(&self, new: NewObservatory<'_>) -> Result<i64, StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "INSERT INTO observatories (slug, name, ticket_prefix, created_at) \
+                 VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(new.slug)
+            .bind(new.name)
+            .bind(new.ticket_prefix)
+            .bind(Utc::now())
+            .fetch_one(pool)
+            .await
+        })
+        .map_err(map_unique)
+    }
+
+    /// The observatory a request is served for when the address does not name one:
+    /// the first one created.
+    pub async fn default_observatory(&self) -> Result<Option<ObservatoryRow>, StoreError> {
+        let row = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, slug, name, ticket_prefix, primary_color, accent_color, logo_file \
+                 FROM observatories ORDER BY id LIMIT 1",
+            )
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(row)
+    }
+
+    pub async fn insert_organization(
+        &self,
+        observatory_id: i64,
+        name: &str,
+    ) -> Result<i64, StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "INSERT INTO organizations (observatory_id, name, created_at) \
+                 VALUES ($1, $2, $3) RETURNING id",
+            )
+            .bind(observatory_id)
+            .bind(name)
+            .bind(Utc::now())
+            .fetch_one(pool)
+            .await
+        })
+        .map_err(map_unique)
+    }
+
+    pub async fn insert_user(&self, new: NewUser<'_>) -> Result<i64, StoreError> {
+        let now = Utc::now();
+        on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "INSERT INTO users (observatory_id, organization_id, email, name, role, language, \
+                 password_hash, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+            )
+            .bind(new.observatory_id)
+            .bind(new.organization_id)
+            .bind(new.email)
+            .bind(new.name)
+            .bind(new.role)
+            .bind(new.language)
+            .bind(new.password_hash)
+            .bind(now)
+            .fetch_one(pool)
+            .await
+        })
+        .map_err(map_unique)
+    }
+
+    /// Finds a person of an observatory by their (lower-cased) log-in e-mail.
+    pub async fn user_by_email(
+        &self,
+        observatory_id: i64,
+        email: &str,
+    ) -> Result<Option<UserRow>, StoreError> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.observatory_id = $1 AND u.email = $2"
+        );
+        let row = on_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(observatory_id)
+                .bind(email)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(row)
+    }
+
+    pub async fn set_password_hash(&self, user_id: i64, hash: &str) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                .bind(hash)
+                .bind(Utc::now())
+                .bind(user_id)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    pub async fn set_user_language(&self, user_id: i64, language: &str) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query("UPDATE users SET language = $1, updated_at = $2 WHERE id = $3")
+                .bind(language)
+                .bind(Utc::now())
+                .bind(user_id)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    pub async fn insert_telescope(&self, new: NewTelescope<'_>) -> Result<i64, StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "INSERT INTO telescopes (observatory_id, organization_id, name, model, location, \
+                 created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            )
+            .bind(new.observatory_id)
+            .bind(new.organization_id)
+            .bind(new.name)
+            .bind(new.model)
+            .bind(new.location)
+            .bind(Utc::now())
+            .fetch_one(pool)
+            .await
+        })
+        .map_err(map_unique)
+    }
+
+    /// Names of the active telescopes of an organization, for the home page summary.
+    pub async fn telescope_names(&self, organization_id: i64) -> Result<Vec<String>, StoreError> {
+        let names = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT name FROM telescopes WHERE organization_id = $1 AND retired_at IS NULL \
+                 ORDER BY name",
+            )
+            .bind(organization_id)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(names)
+    }
+
+    pub async fn insert_session(&self, new: NewSession<'_>) -> Result<i64, StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at, \
+                 user_agent, ip) VALUES ($1, $2, $3, $3, $4, $5, $6) RETURNING id",
+            )
+            .bind(new.token_hash)
+            .bind(new.user_id)
+            .bind(new.now)
+            .bind(new.expires_at)
+            .bind(new.user_agent)
+            .bind(new.ip)
+            .fetch_one(pool)
+            .await
+        })
+        .map_err(map_unique)
+    }
+
+    /// The session with this token hash and its person (whatever their state: callers decide).
+    pub async fn session_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<SessionRow>, StoreError> {
+        let sql = format!(
+            "SELECT s.id AS session_id, s.created_at, s.last_seen_at, s.expires_at, {USER_COLUMNS}, \
+             o.name AS organization_name \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
+             LEFT JOIN organizations o ON o.id = u.organization_id \
+             WHERE s.token_hash = $1"
+        );
+        let row = on_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(token_hash)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(row)
+    }
+
+    pub async fn touch_session(
+        &self,
+        session_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(session_id)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    pub async fn delete_session(&self, session_id: i64) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query("DELETE FROM sessions WHERE id = $1")
+                .bind(session_id)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    pub async fn count_sessions_of_user(&self, user_id: i64) -> Result<i64, StoreError> {
+        let count = on_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_one(pool)
+                .await
+        })?;
+        Ok(count)
+    }
+}

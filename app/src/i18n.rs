@@ -1,0 +1,239 @@
+//! Every text the user sees comes from this catalogue. Each message carries its Spanish and
+//! English text side by side, so a language can never be missing a string: the compiler checks it.
+
+use serde::{Deserialize, Serialize};
+
+/// The languages of the portal. Spanish is the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub enum Lang {
+    #[default]
+    Es,
+    En,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::Es, Lang::En];
+
+    /// The BCP 47 code, as used in `lang` attributes, cookies and the database.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Es => "es",
+            Lang::En => "en",
+        }
+    }
+
+    /// Parses a code such as `es`, `en`, `en-GB` or `ES`; unknown languages give `None`.
+    pub fn from_code(code: &str) -> Option<Lang> {
+        let primary = code.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+        match primary.as_str() {
+            "es" => Some(Lang::Es),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The language's own name, shown in the switcher whatever the current language is.
+    pub fn native_name(self) -> &'static str {
+        match self {
+            Lang::Es => "Español",
+            Lang::En => "English",
+        }
+    }
+
+    /// Picks the best supported language from an `Accept-Language` header, honouring q-values.
+    pub fn negotiate(accept_language: &str) -> Option<Lang> {
+        let mut best: Option<(f32, Lang)> = None;
+        for item in accept_language.split(',') {
+            let mut parts = item.split(';');
+            let tag = parts.next().unwrap_or_default();
+            let quality = parts
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if quality <= 0.0 {
+                continue;
+            }
+            if let Some(lang) = Lang::from_code(tag) {
+                if best.is_none_or(|(q, _)| quality > q) {
+                    best = Some((quality, lang));
+                }
+            }
+        }
+        best.map(|(_, lang)| lang)
+    }
+}
+
+macro_rules! catalogue {
+    ($($key:ident => $es:literal, $en:literal;)*) => {
+        /// A message of the catalogue.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum Msg { $($key,)* }
+
+        impl Msg {
+            pub const ALL: &'static [Msg] = &[$(Msg::$key,)*];
+
+            pub fn text(self, lang: Lang) -> &'static str {
+                match (self, lang) {
+                    $((Msg::$key, Lang::Es) => $es, (Msg::$key, Lang::En) => $en,)*
+                }
+            }
+        }
+    };
+}
+
+catalogue! {
+    AppName => "Cúpula", "Cúpula";
+    SkipToContent => "Saltar al contenido", "Skip to content";
+    LanguageLabel => "Idioma", "Language";
+    ThemeLabel => "Tema", "Theme";
+    ThemeLight => "Claro", "Light";
+    ThemeDark => "Oscuro", "Dark";
+    ThemeNight => "Noche", "Night";
+    ThemeNightHint => "Rojo sobre negro, para conservar la adaptación a la oscuridad",
+        "Red on black, to keep your dark adaptation";
+    SignIn => "Iniciar sesión", "Sign in";
+    SignInTitle => "Accede al portal de soporte", "Sign in to the support portal";
+    SignInIntro => "Usa el correo electrónico en el que recibiste la invitación del observatorio.",
+        "Use the e-mail address at which you received the observatory's invitation.";
+    SignOut => "Cerrar sesión", "Sign out";
+    SigningIn => "Iniciando sesión…", "Signing in…";
+    Email => "Correo electrónico", "E-mail";
+    Password => "Contraseña", "Password";
+    ShowPassword => "Mostrar", "Show";
+    HidePassword => "Ocultar", "Hide";
+    ShowPasswordLabel => "Mostrar la contraseña", "Show the password";
+    HidePasswordLabel => "Ocultar la contraseña", "Hide the password";
+    ErrorInvalidCredentials => "El correo electrónico o la contraseña no son correctos.",
+        "The e-mail address or the password is not correct.";
+    ErrorEmailRequired => "Escribe tu correo electrónico.", "Enter your e-mail address.";
+    ErrorEmailInvalid => "Esa dirección de correo electrónico no es válida.",
+        "That e-mail address is not valid.";
+    ErrorNameRequired => "Escribe el nombre.", "Enter the name.";
+    ErrorEmailTaken => "Ya hay una cuenta con ese correo electrónico.",
+        "There is already an account with that e-mail address.";
+    ErrorPasswordRequired => "Escribe tu contraseña.", "Enter your password.";
+    ErrorPasswordTooShort => "La contraseña debe tener al menos 8 caracteres; mejor 15 o más.",
+        "The password must have at least 8 characters; 15 or more is better.";
+    ErrorPasswordTooLong => "La contraseña no puede superar los 1024 caracteres.",
+        "The password cannot be longer than 1024 characters.";
+    ErrorTooManyAttempts => "Demasiados intentos. Espera unos minutos y vuelve a probar.",
+        "Too many attempts. Wait a few minutes and try again.";
+    ErrorAccountInactive => "Esta cuenta está desactivada. Contacta con el observatorio.",
+        "This account is deactivated. Contact the observatory.";
+    ErrorSessionExpired => "Tu sesión ha caducado. Vuelve a iniciar sesión.",
+        "Your session has expired. Please sign in again.";
+    ErrorForbidden => "No tienes permiso para hacer esto.", "You are not allowed to do this.";
+    ErrorNotFound => "No hemos encontrado lo que buscas.", "We could not find what you are looking for.";
+    ErrorInternal => "Algo ha fallado en el servidor. Inténtalo de nuevo en unos momentos.",
+        "Something went wrong on the server. Please try again in a moment.";
+    ErrorNetwork => "No se pudo contactar con el servidor. Comprueba tu conexión.",
+        "Could not reach the server. Check your connection.";
+    ErrorCrossSite => "La petición no procede de este portal y se ha rechazado.",
+        "The request did not come from this portal and was refused.";
+    NotFoundTitle => "Página no encontrada", "Page not found";
+    NotFoundBody => "La dirección no existe o ya no está disponible.",
+        "The address does not exist or is no longer available.";
+    BackHome => "Volver al inicio", "Back to the start page";
+    Welcome => "Hola, {name}", "Hello, {name}";
+    HomeIntro => "Desde aquí podrás crear solicitudes y seguir su estado.",
+        "From here you will create requests and follow their progress.";
+    YourAccount => "Tu cuenta", "Your account";
+    Name => "Nombre", "Name";
+    Role => "Rol", "Role";
+    Organization => "Organización", "Organization";
+    Observatory => "Observatorio", "Observatory";
+    RoleAdmin => "Administración del observatorio", "Observatory administrator";
+    RoleAgent => "Personal técnico del observatorio", "Observatory agent";
+    RoleClient => "Cliente", "Client";
+    NoRequestsYet => "Todavía no hay solicitudes", "No requests yet";
+    NoRequestsYetBody => "Cuando abras una solicitud, aparecerá aquí con su estado.",
+        "When you open a request it will appear here with its status.";
+    SignedOut => "Has cerrado la sesión.", "You have signed out.";
+    Close => "Cerrar", "Close";
+    Loading => "Cargando…", "Loading…";
+    StatusOpen => "Abierta", "Open";
+    StatusInProgress => "En progreso", "In progress";
+    StatusBlocked => "Bloqueada", "Blocked";
+    StatusDone => "Finalizada", "Done";
+    StatusCancelled => "Cancelada", "Cancelled";
+    PriorityLow => "Baja", "Low";
+    PriorityMedium => "Media", "Medium";
+    PriorityHigh => "Alta", "High";
+    RequestQuestion => "Consulta", "Question";
+    RequestInstallation => "Instalación", "Installation";
+    RequestRepair => "Reparación", "Repair";
+    RequestUpdate => "Actualización", "Update";
+    RequestVisit => "Visita", "Visit";
+    FooterText => "Portal de soporte de {observatory}", "{observatory} support portal";
+}
+
+impl Msg {
+    /// The message's stable name (its identifier), used to carry it in a URL.
+    pub fn name(self) -> String {
+        format!("{self:?}")
+    }
+
+    pub fn from_name(name: &str) -> Option<Msg> {
+        Msg::ALL.iter().copied().find(|m| m.name() == name)
+    }
+
+    /// The text with `{name}`-style placeholders filled in.
+    pub fn fill(self, lang: Lang, args: &[(&str, &str)]) -> String {
+        let mut out = self.text(lang).to_string();
+        for (name, value) in args {
+            out = out.replace(&format!("{{{name}}}"), value);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_prefers_highest_quality_supported_language() {
+        assert_eq!(Lang::negotiate("fr-FR, en;q=0.8, es;q=0.9"), Some(Lang::Es));
+        assert_eq!(Lang::negotiate("en-GB,en;q=0.9"), Some(Lang::En));
+        assert_eq!(Lang::negotiate("de, fr;q=0.5"), None);
+        assert_eq!(Lang::negotiate("es;q=0, en;q=0.1"), Some(Lang::En));
+        assert_eq!(Lang::negotiate(""), None);
+    }
+
+    #[test]
+    fn codes_round_trip() {
+        for lang in Lang::ALL {
+            assert_eq!(Lang::from_code(lang.code()), Some(lang));
+        }
+        assert_eq!(Lang::from_code("EN-us"), Some(Lang::En));
+        assert_eq!(Lang::from_code("xx"), None);
+    }
+
+    #[test]
+    fn every_message_is_translated_and_differs_where_it_should() {
+        for msg in Msg::ALL {
+            for lang in Lang::ALL {
+                assert!(
+                    !msg.text(lang).trim().is_empty(),
+                    "{msg:?} is empty in {lang:?}"
+                );
+            }
+        }
+        // A message whose two texts are equal was probably never translated.
+        let same: Vec<_> = Msg::ALL
+            .iter()
+            .filter(|m| m.text(Lang::Es) == m.text(Lang::En))
+            .filter(|m| !matches!(m, Msg::AppName))
+            .collect();
+        assert!(same.is_empty(), "untranslated messages: {same:?}");
+    }
+
+    #[test]
+    fn placeholders_are_filled() {
+        assert_eq!(
+            Msg::Welcome.fill(Lang::En, &[("name", "Ana")]),
+            "Hello, Ana"
+        );
+        assert_eq!(Msg::Welcome.fill(Lang::Es, &[("name", "Ana")]), "Hola, Ana");
+    }
+}

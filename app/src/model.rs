@@ -1,0 +1,350 @@
+//! Types shared by the browser and the server. Parsing constructors keep invalid values out.
+
+use crate::i18n::Msg;
+use serde::{Deserialize, Serialize};
+
+/// What a person is to an observatory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Role {
+    /// Staff who also manage clients, staff, branding and settings.
+    Admin,
+    /// Staff who work requests.
+    Agent,
+    /// A user of a client organization.
+    Client,
+}
+
+impl Role {
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Agent => "agent",
+            Role::Client => "client",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Role> {
+        match code {
+            "admin" => Some(Role::Admin),
+            "agent" => Some(Role::Agent),
+            "client" => Some(Role::Client),
+            _ => None,
+        }
+    }
+
+    pub fn is_staff(self) -> bool {
+        matches!(self, Role::Admin | Role::Agent)
+    }
+
+    pub fn label(self) -> Msg {
+        match self {
+            Role::Admin => Msg::RoleAdmin,
+            Role::Agent => Msg::RoleAgent,
+            Role::Client => Msg::RoleClient,
+        }
+    }
+}
+
+/// The colour theme of the portal, remembered per browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub enum Theme {
+    #[default]
+    Light,
+    Dark,
+    /// Red on black, for people at the telescope who must keep their dark adaptation.
+    Night,
+}
+
+impl Theme {
+    pub const ALL: [Theme; 3] = [Theme::Light, Theme::Dark, Theme::Night];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+            Theme::Night => "night",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Theme> {
+        Theme::ALL.into_iter().find(|t| t.code() == code)
+    }
+
+    pub fn label(self) -> Msg {
+        match self {
+            Theme::Light => Msg::ThemeLight,
+            Theme::Dark => Msg::ThemeDark,
+            Theme::Night => Msg::ThemeNight,
+        }
+    }
+}
+
+/// Where a request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Status {
+    Open,
+    InProgress,
+    Blocked,
+    Done,
+    Cancelled,
+}
+
+impl Status {
+    pub const ALL: [Status; 5] = [
+        Status::Open,
+        Status::InProgress,
+        Status::Blocked,
+        Status::Done,
+        Status::Cancelled,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::InProgress => "in_progress",
+            Status::Blocked => "blocked",
+            Status::Done => "done",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn label(self) -> Msg {
+        match self {
+            Status::Open => Msg::StatusOpen,
+            Status::InProgress => Msg::StatusInProgress,
+            Status::Blocked => Msg::StatusBlocked,
+            Status::Done => Msg::StatusDone,
+            Status::Cancelled => Msg::StatusCancelled,
+        }
+    }
+}
+
+/// How urgent a request is; the numbers are the observatory's own scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Priority {
+    Low = 0,
+    Medium = 5,
+    High = 10,
+}
+
+impl Priority {
+    pub const ALL: [Priority; 3] = [Priority::Low, Priority::Medium, Priority::High];
+
+    pub fn value(self) -> i64 {
+        self as i64
+    }
+
+    pub fn from_value(value: i64) -> Option<Priority> {
+        Priority::ALL.into_iter().find(|p| p.value() == value)
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Medium => "medium",
+            Priority::High => "high",
+        }
+    }
+
+    pub fn label(self) -> Msg {
+        match self {
+            Priority::Low => Msg::PriorityLow,
+            Priority::Medium => Msg::PriorityMedium,
+            Priority::High => Msg::PriorityHigh,
+        }
+    }
+}
+
+/// What a client asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RequestType {
+    Question,
+    Installation,
+    Repair,
+    Update,
+    Visit,
+}
+
+impl RequestType {
+    pub const ALL: [RequestType; 5] = [
+        RequestType::Question,
+        RequestType::Installation,
+        RequestType::Repair,
+        RequestType::Update,
+        RequestType::Visit,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            RequestType::Question => "question",
+            RequestType::Installation => "installation",
+            RequestType::Repair => "repair",
+            RequestType::Update => "update",
+            RequestType::Visit => "visit",
+        }
+    }
+
+    pub fn label(self) -> Msg {
+        match self {
+            RequestType::Question => Msg::RequestQuestion,
+            RequestType::Installation => Msg::RequestInstallation,
+            RequestType::Repair => Msg::RequestRepair,
+            RequestType::Update => Msg::RequestUpdate,
+            RequestType::Visit => Msg::RequestVisit,
+        }
+    }
+}
+
+/// An e-mail address that passed a pragmatic syntax check, stored lower-cased.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Email(String);
+
+impl Email {
+    /// Accepts `local@domain.tld` without spaces, control characters or a second `@`.
+    /// Deliverability is proved by the links we send, not by a regular expression.
+    pub fn parse(input: &str) -> Result<Email, Msg> {
+        let trimmed = input.trim();
+        if trimmed.is_empty() {
+            return Err(Msg::ErrorEmailRequired);
+        }
+        let valid = trimmed.len() <= 254
+            && !trimmed.chars().any(|c| c.is_whitespace() || c.is_control())
+            && match trimmed.split_once('@') {
+                Some((local, domain)) => {
+                    !local.is_empty()
+                        && local.len() <= 64
+                        && !domain.contains('@')
+                        && domain.contains('.')
+                        && !domain.starts_with(['.', '-'])
+                        && !domain.ends_with(['.', '-'])
+                        && !domain.contains("..")
+                        && domain
+                            .chars()
+                            .all(|c| c.is_alphanumeric() || c == '.' || c == '-')
+                }
+                None => false,
+            };
+        if valid {
+            Ok(Email(trimmed.to_lowercase()))
+        } else {
+            Err(Msg::ErrorEmailInvalid)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Email {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The observatory's look, as the portal shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Branding {
+    pub name: String,
+    /// URL of the logo, or `None` for the default mark.
+    pub logo_url: Option<String>,
+    /// `#rrggbb`
+    pub primary_color: String,
+    /// `#rrggbb`
+    pub accent_color: String,
+}
+
+/// `colour` if it is a `#rrggbb` hexadecimal colour, the only form that reaches a stylesheet.
+pub fn css_hex_colour(colour: &str) -> Option<&str> {
+    let valid = colour.len() == 7
+        && colour.starts_with('#')
+        && colour[1..].bytes().all(|b| b.is_ascii_hexdigit());
+    valid.then_some(colour)
+}
+
+/// The signed-in person, as the pages need them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionUser {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    pub organization: Option<String>,
+}
+
+/// Everything the shell of every page needs, loaded once per page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PortalContext {
+    pub branding: Branding,
+    pub user: Option<SessionUser>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_parse_accepts_ordinary_addresses_and_lowercases() {
+        assert_eq!(
+            Email::parse(" Ana.Perez@Observatorio.ES ")
+                .unwrap()
+                .as_str(),
+            "ana.perez@observatorio.es"
+        );
+        assert!(Email::parse("a+tag@sub.example.org").is_ok());
+        assert!(Email::parse("josé@cúpula.es").is_ok());
+    }
+
+    #[test]
+    fn email_parse_refuses_malformed_addresses() {
+        assert_eq!(Email::parse("  "), Err(Msg::ErrorEmailRequired));
+        for bad in [
+            "ana",
+            "ana@",
+            "@obs.es",
+            "ana@obs",
+            "ana@@obs.es",
+            "ana@obs..es",
+            "ana perez@obs.es",
+            "ana@obs.es\r\nBcc: x@y.z",
+            "ana@-obs.es",
+            "ana@obs.es.",
+        ] {
+            assert_eq!(Email::parse(bad), Err(Msg::ErrorEmailInvalid), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn priorities_keep_the_observatory_scale() {
+        assert_eq!(Priority::Low.value(), 0);
+        assert_eq!(Priority::Medium.value(), 5);
+        assert_eq!(Priority::High.value(), 10);
+        assert_eq!(Priority::from_value(5), Some(Priority::Medium));
+        assert_eq!(Priority::from_value(3), None);
+    }
+
+    #[test]
+    fn only_hex_colours_reach_css() {
+        assert_eq!(css_hex_colour("#1f4E8c"), Some("#1f4E8c"));
+        for bad in [
+            "1f4e8c",
+            "#1f4e8",
+            "#1f4e8cc",
+            "red",
+            "#1f4e8c;}body{",
+            "#gggggg",
+        ] {
+            assert_eq!(css_hex_colour(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn codes_round_trip() {
+        for role in [Role::Admin, Role::Agent, Role::Client] {
+            assert_eq!(Role::from_code(role.code()), Some(role));
+        }
+        for theme in Theme::ALL {
+            assert_eq!(Theme::from_code(theme.code()), Some(theme));
+        }
+    }
+}

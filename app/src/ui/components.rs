@@ -1,0 +1,139 @@
+//! Small building blocks of the design system.
+
+use super::prefs::use_t;
+use crate::error::UserError;
+use crate::i18n::Msg;
+use crate::model::{Priority, Status};
+use leptos::prelude::*;
+
+/// A centred message for a place with nothing to show yet.
+#[component]
+pub fn EmptyState(
+    icon: &'static str,
+    title: &'static str,
+    body: &'static str,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
+    view! {
+        <div class="empty-state">
+            <div class="empty-state-icon" aria-hidden="true">
+                {icon}
+            </div>
+            <h2>{title}</h2>
+            <p>{body}</p>
+            {children.map(|c| c())}
+        </div>
+    }
+}
+
+/// An error told to the person, announced by screen readers.
+#[component]
+pub fn ErrorAlert(error: UserError) -> impl IntoView {
+    let t = use_t();
+    view! {
+        <div class="alert alert-error" role="alert">
+            {t(error.message)}
+        </div>
+    }
+}
+
+#[component]
+pub fn StatusBadge(status: Status) -> impl IntoView {
+    let t = use_t();
+    view! { <span class=format!("badge badge-status-{}", status.code())>{t(status.label())}</span> }
+}
+
+#[component]
+pub fn PriorityBadge(priority: Priority) -> impl IntoView {
+    let t = use_t();
+    view! {
+        <span class=format!("badge badge-priority-{}", priority.code())>{t(priority.label())}</span>
+    }
+}
+
+/// What kind of news a toast brings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToastKind {
+    Success,
+    Error,
+    Info,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Toast {
+    id: u64,
+    kind: ToastKind,
+    message: Msg,
+}
+
+/// The queue of toasts of the page; `Toasts::push` shows one for a few seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Toasts {
+    items: RwSignal<Vec<Toast>>,
+    next_id: StoredValue<u64>,
+}
+
+impl Toasts {
+    pub fn push(&self, kind: ToastKind, message: Msg) {
+        let id = self.next_id.get_value();
+        self.next_id.set_value(id + 1);
+        self.items
+            .update(|items| items.push(Toast { id, kind, message }));
+        #[cfg(feature = "hydrate")]
+        {
+            let items = self.items;
+            leptos::task::spawn_local(async move {
+                gloo_timers::future::TimeoutFuture::new(6_000).await;
+                items.update(|items| items.retain(|t| t.id != id));
+            });
+        }
+    }
+
+    fn dismiss(&self, id: u64) {
+        self.items.update(|items| items.retain(|t| t.id != id));
+    }
+}
+
+pub fn provide_toasts() -> Toasts {
+    let toasts = Toasts {
+        items: RwSignal::new(Vec::new()),
+        next_id: StoredValue::new(0),
+    };
+    provide_context(toasts);
+    toasts
+}
+
+pub fn use_toasts() -> Toasts {
+    expect_context::<Toasts>()
+}
+
+/// The live region where toasts appear; errors are announced at once, the rest politely.
+#[component]
+pub fn ToastRegion() -> impl IntoView {
+    let t = use_t();
+    let toasts = use_toasts();
+    view! {
+        <div class="toast-region" aria-live="polite">
+            <For each=move || toasts.items.get() key=|toast| toast.id let:toast>
+                <div
+                    class=match toast.kind {
+                        ToastKind::Success => "toast toast-success",
+                        ToastKind::Error => "toast toast-error",
+                        ToastKind::Info => "toast toast-info",
+                    }
+                    role=if toast.kind == ToastKind::Error { "alert" } else { "status" }
+                >
+                    <span>{t(toast.message)}</span>
+                    <button
+                        type="button"
+                        class="toast-close"
+                        aria-label=t(Msg::Close)
+                        on:click=move |_| toasts.dismiss(toast.id)
+                    >
+                        "×"
+                    </button>
+                </div>
+            </For>
+        </div>
+    }
+}

@@ -1,0 +1,107 @@
+//! The branded header of every page: observatory, language and theme switchers, the person.
+
+use super::components::{use_toasts, ToastKind};
+use super::prefs::{use_prefs, use_t};
+use crate::api::SignOut;
+use crate::i18n::{Lang, Msg};
+use crate::model::{PortalContext, Theme};
+use leptos::prelude::*;
+
+#[component]
+pub fn Header(portal: PortalContext) -> impl IntoView {
+    let t = use_t();
+    let prefs = use_prefs();
+    let user = portal.user.clone();
+    view! {
+        <header class="app-header">
+            <a class="brand" href="/">
+                <img
+                    class="brand-logo"
+                    src=portal.branding.logo_url.clone().unwrap_or_else(|| "/logo.svg".into())
+                    alt=""
+                    width="40"
+                    height="40"
+                />
+                <span class="brand-name">{portal.branding.name.clone()}</span>
+            </a>
+            <div class="header-tools">
+                // Plain forms: they work before the page's code has loaded, and the server
+                // answers with a redirect back to this page in the new language or theme.
+                <form class="lang-switcher" method="post" action="/api/set_language">
+                    <fieldset class="switcher">
+                        <legend class="visually-hidden">{t(Msg::LanguageLabel)}</legend>
+                        {Lang::ALL
+                            .into_iter()
+                            .map(|lang| {
+                                view! {
+                                    <button
+                                        type="submit"
+                                        class="chip"
+                                        name="lang"
+                                        value=lang.code()
+                                        lang=lang.code()
+                                        aria-pressed=if lang == prefs.lang { "true" } else { "false" }
+                                    >
+                                        {lang.native_name()}
+                                    </button>
+                                }
+                            })
+                            .collect_view()}
+                    </fieldset>
+                </form>
+                <form class="theme-switcher" method="post" action="/api/set_theme">
+                    <fieldset class="switcher">
+                        <legend class="visually-hidden">{t(Msg::ThemeLabel)}</legend>
+                        {Theme::ALL
+                            .into_iter()
+                            .map(|theme| {
+                                view! {
+                                    <button
+                                        type="submit"
+                                        class="chip"
+                                        name="theme"
+                                        value=theme.code()
+                                        title=(theme == Theme::Night).then(|| t(Msg::ThemeNightHint))
+                                        aria-pressed=if theme == prefs.theme { "true" } else { "false" }
+                                    >
+                                        {t(theme.label())}
+                                    </button>
+                                }
+                            })
+                            .collect_view()}
+                    </fieldset>
+                </form>
+                {user.map(|user| view! { <UserMenu name=user.name /> })}
+            </div>
+        </header>
+    }
+}
+
+#[component]
+fn UserMenu(name: String) -> impl IntoView {
+    let t = use_t();
+    let toasts = use_toasts();
+    let sign_out = ServerAction::<SignOut>::new();
+    Effect::new(move |_| match sign_out.value().get() {
+        Some(Ok(())) => {
+            // A full load: every piece of the page that knew the person is dropped.
+            let _ = window().location().set_href("/sign-in?signed_out=1");
+        }
+        Some(Err(err)) => toasts.push(ToastKind::Error, err.message),
+        None => {}
+    });
+    view! {
+        <div class="user-menu">
+            <span class="user-name">{name}</span>
+            <ActionForm action=sign_out>
+                <button
+                    type="submit"
+                    class="btn btn-ghost"
+                    aria-busy=move || sign_out.pending().get().to_string()
+                >
+                    {t(Msg::SignOut)}
+                </button>
+            </ActionForm>
+        </div>
+    }
+}

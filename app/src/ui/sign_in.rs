@@ -1,0 +1,153 @@
+//! Sign-in with e-mail and password.
+//!
+//! Before the page's code has loaded the form posts natively and the server redirects back
+//! here with `?error=…&email=…`, so the message shows and the e-mail stays typed; afterwards the
+//! same form is sent by the `ActionForm` without leaving the page.
+
+use super::components::ErrorAlert;
+use super::prefs::use_t;
+use crate::api::SignIn;
+use crate::error::UserError;
+use crate::i18n::Msg;
+use crate::model::PortalContext;
+use crate::PortalResource;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::Redirect;
+use leptos_router::hooks::use_query_map;
+
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let t = use_t();
+    let portal = expect_context::<PortalResource>().0;
+    let query = use_query_map();
+    let (from_redirect, typed_email, signed_out) = query.with_untracked(|q| {
+        (
+            q.get("error")
+                .and_then(|name| Msg::from_name(&name))
+                .map(UserError::new),
+            q.get("email").unwrap_or_default(),
+            q.get("signed_out").is_some(),
+        )
+    });
+
+    let action = ServerAction::<SignIn>::new();
+    let error = Signal::derive(move || match action.value().get() {
+        Some(Err(err)) => Some(err),
+        Some(Ok(())) => None,
+        None => from_redirect.clone(),
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = action.value().get() {
+            // A full load, so every part of the page learns who signed in.
+            let _ = window().location().set_href("/");
+        }
+    });
+    let email_invalid = move || {
+        error.with(|e| {
+            e.as_ref().is_some_and(|e| {
+                matches!(e.message, Msg::ErrorEmailRequired | Msg::ErrorEmailInvalid)
+            })
+        })
+    };
+    let password_invalid = move || {
+        error.with(|e| {
+            e.as_ref()
+                .is_some_and(|e| e.message == Msg::ErrorPasswordRequired)
+        })
+    };
+    let (password_shown, set_password_shown) = signal(false);
+
+    view! {
+        <Title text=t(Msg::SignIn) />
+        // Someone already signed in has nothing to do here.
+        <Suspense>
+            {move || Suspend::new(async move {
+                matches!(portal.await, Ok(PortalContext { user: Some(_), .. }))
+                    .then(|| view! { <Redirect path="/" /> })
+            })}
+        </Suspense>
+        <div class="page-narrow">
+            <section class="card stack" aria-labelledby="sign-in-title">
+                <h1 class="card-title" id="sign-in-title">
+                    {t(Msg::SignInTitle)}
+                </h1>
+                <p class="muted">{t(Msg::SignInIntro)}</p>
+                {signed_out
+                    .then(|| {
+                        view! {
+                            <div class="alert alert-success" role="status">
+                                {t(Msg::SignedOut)}
+                            </div>
+                        }
+                    })}
+                {move || error.get().map(|error| view! { <ErrorAlert error /> })}
+                <ActionForm action=action attr:class="stack" attr:novalidate=true>
+                    <div class="field">
+                        <label for="email">{t(Msg::Email)}</label>
+                        <input
+                            class="input"
+                            id="email"
+                            name="email"
+                            type="email"
+                            inputmode="email"
+                            autocomplete="username"
+                            autocapitalize="none"
+                            spellcheck="false"
+                            value=typed_email
+                            aria-invalid=move || email_invalid().to_string()
+                        />
+                    </div>
+                    <div class="field">
+                        <label for="password">{t(Msg::Password)}</label>
+                        <div class="password-field">
+                            <input
+                                class="input"
+                                id="password"
+                                name="password"
+                                type=move || if password_shown.get() { "text" } else { "password" }
+                                autocomplete="current-password"
+                                aria-invalid=move || password_invalid().to_string()
+                            />
+                            <button
+                                type="button"
+                                class="password-toggle"
+                                aria-controls="password"
+                                aria-pressed=move || password_shown.get().to_string()
+                                aria-label=move || {
+                                    t(
+                                        if password_shown.get() {
+                                            Msg::HidePasswordLabel
+                                        } else {
+                                            Msg::ShowPasswordLabel
+                                        },
+                                    )
+                                }
+                                on:click=move |_| set_password_shown.update(|shown| *shown = !*shown)
+                            >
+                                {move || {
+                                    t(
+                                        if password_shown.get() {
+                                            Msg::HidePassword
+                                        } else {
+                                            Msg::ShowPassword
+                                        },
+                                    )
+                                }}
+                            </button>
+                        </div>
+                    </div>
+                    <button
+                        type="submit"
+                        class="btn btn-primary btn-block"
+                        aria-busy=move || action.pending().get().to_string()
+                    >
+                        {move || {
+                            t(if action.pending().get() { Msg::SigningIn } else { Msg::SignIn })
+                        }}
+                    </button>
+                </ActionForm>
+            </section>
+        </div>
+    }
+}

@@ -1,0 +1,266 @@
+//! The Cúpula server: builds the state, the axum router around the Leptos app, and serves it.
+
+use app::backend::config::Config;
+use app::backend::request;
+use app::backend::storage::Db;
+use app::backend::AppState;
+use app::i18n::Msg;
+use app::{shell, App, SITE_OUTPUT_NAME};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use leptos::config::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+/// Why the server could not start, told in one line.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot use the data directory {path}: {reason}")]
+    DataDir { path: String, reason: String },
+    #[error("cannot open the database {url}: {reason}")]
+    Database { url: String, reason: String },
+    #[error("cannot prepare the database: {0}")]
+    Migration(String),
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen { addr: SocketAddr, reason: String },
+}
+
+/// Creates the data directory if needed and checks that it is writable.
+pub fn prepare_data_dir(dir: &Path) -> Result<(), StartError> {
+    let fail = |e: std::io::Error| StartError::DataDir {
+        path: dir.display().to_string(),
+        reason: e.to_string(),
+    };
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let probe = dir.join(".write-test");
+    std::fs::write(&probe, b"").map_err(fail)?;
+    std::fs::remove_file(&probe).map_err(fail)?;
+    Ok(())
+}
+
+/// Opens the database named by the configuration and applies pending migrations.
+pub async fn open_database(config: &Config) -> Result<Db, StartError> {
+    if config.database_url.starts_with("sqlite:") {
+        prepare_data_dir(&config.data_dir)?;
+    }
+    let db = Db::connect(&config.database_url)
+        .await
+        .map_err(|e| StartError::Database {
+            url: redact_password(&config.database_url),
+            reason: root_cause(&e),
+        })?;
+    db.migrate()
+        .await
+        .map_err(|e| StartError::Migration(root_cause(&e)))?;
+    Ok(db)
+}
+
+/// The built site (wasm, JS, CSS, public assets): configured, or found next to the binary so the
+/// portal runs from any working directory (`target/<profile>/cupula` beside `target/site`).
+pub fn site_root(config: &Config) -> PathBuf {
+    if let Some(root) = &config.site_root {
+        return root.clone();
+    }
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    [exe_dir.join("site"), exe_dir.join("../site")]
+        .into_iter()
+        .find(|candidate| candidate.join("pkg").is_dir())
+        .and_then(|found| found.canonicalize().ok())
+        .unwrap_or_else(|| PathBuf::from("target/site"))
+}
+
+pub fn leptos_options(config: &Config) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name(SITE_OUTPUT_NAME)
+        .site_root(site_root(config).display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(config.listen)
+        .build()
+}
+
+pub fn state(config: Config, db: Db) -> AppState {
+    AppState {
+        leptos_options: leptos_options(&config),
+        db,
+        config: Arc::new(config),
+    }
+}
+
+/// Every route of the portal with its protections.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let options = state.leptos_options.clone();
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            refuse_cross_site_writes,
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::HeaderName::from_static("permissions-policy"),
+            // The microphone is for voice comments; nothing else is wanted.
+            HeaderValue::from_static("camera=(), geolocation=(), microphone=(self), payment=()"),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Listens on the configured address (port 0 picks a free port).
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| StartError::Listen {
+            addr,
+            reason: e.to_string(),
+        })
+}
+
+/// Serves until `shutdown` completes, then finishes the requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// The process is up.
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// The database answers.
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.db.ping().await {
+        Ok(()) => Json(serde_json::json!({ "status": "ready" })).into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({ "status": "unavailable" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// CSRF protection for every state-changing request, server functions included: a browser says
+/// where a request comes from (`Sec-Fetch-Site`, else `Origin`), and only this portal's own pages
+/// may change anything. Requests without either header come from programs, not browsers, and
+/// carry no ambient cookies of a victim.
+async fn refuse_cross_site_writes(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) || !is_cross_site(&request, &state.config)
+    {
+        return next.run(request).await;
+    }
+    tracing::warn!(path = %request.uri().path(), "refused a cross-site request");
+    let lang = request::language_of(request.headers());
+    (
+        StatusCode::FORBIDDEN,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        Msg::ErrorCrossSite.text(lang),
+    )
+        .into_response()
+}
+
+fn is_cross_site(request: &Request, config: &Config) -> bool {
+    let headers = request.headers();
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return !matches!(site.to_str(), Ok("same-origin") | Ok("none"));
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let Ok(origin) = origin.to_str() else {
+            return true;
+        };
+        if origin == config.origin() {
+            return false;
+        }
+        // Same host as the request was addressed to (the portal reached by another name).
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        let origin_host = origin.split_once("://").map(|(_, rest)| rest);
+        return host.is_none() || origin_host != host;
+    }
+    false
+}
+
+fn redact_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// The innermost message of an error chain: the part a person can act on.
+fn root_cause(err: &dyn std::error::Error) -> String {
+    let mut current = err;
+    while let Some(source) = current.source() {
+        current = source;
+    }
+    current.to_string()
+}

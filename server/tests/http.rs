@@ -1,0 +1,459 @@
+//! The portal over HTTP: the real router on a free port, a real database, a real HTTP client.
+
+use app::backend::config::Config;
+use app::backend::demo::{self, DemoAccount};
+use app::backend::storage::testing::{fresh_database, TestDatabase};
+use reqwest::header::{ACCEPT, ACCEPT_LANGUAGE, CONTENT_TYPE, LOCATION, SET_COOKIE};
+use reqwest::{redirect::Policy, Client, StatusCode};
+
+struct TestApp {
+    base: String,
+    accounts: Vec<DemoAccount>,
+    _db: TestDatabase,
+}
+
+async fn spawn_app() -> TestApp {
+    let test_db = fresh_database().await.expect("a test database");
+    let accounts = demo::seed_if_empty(&test_db.db).await.unwrap().unwrap();
+    let mut config = Config::load(None, |_| None).unwrap();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    let listener = server::bind(config.listen).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    config.base_url = format!("http://{addr}").parse().unwrap();
+    let state = server::state(config, test_db.db.clone());
+    tokio::spawn(server::serve(
+        listener,
+        server::router(state),
+        std::future::pending(),
+    ));
+    TestApp {
+        base: format!("http://{addr}"),
+        accounts,
+        _db: test_db,
+    }
+}
+
+impl TestApp {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn account(&self, role: &str) -> &DemoAccount {
+        self.accounts
+            .iter()
+            .find(|a| a.role.code() == role)
+            .unwrap()
+    }
+
+    /// A browser-like client: keeps cookies, does not follow redirects, sends same-origin headers.
+    fn browser(&self) -> Client {
+        Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    async fn sign_in(&self, client: &Client, email: &str, password: &str) -> reqwest::Response {
+        client
+            .post(self.url("/api/sign_in"))
+            .header("Origin", &self.base)
+            .form(&[("email", email), ("password", password)])
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer_json() {
+    let app = spawn_app().await;
+    let client = app.browser();
+    let health = client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    assert_eq!(
+        health.json::<serde_json::Value>().await.unwrap()["status"],
+        "ok"
+    );
+    let ready = client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    assert_eq!(
+        ready.json::<serde_json::Value>().await.unwrap()["status"],
+        "ready"
+    );
+}
+
+#[tokio::test]
+async fn readiness_fails_when_the_database_is_gone() {
+    let app = spawn_app().await;
+    app._db.db.close().await;
+    let ready = app.browser().get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        ready.json::<serde_json::Value>().await.unwrap()["status"],
+        "unavailable"
+    );
+}
+
+#[tokio::test]
+async fn sign_in_page_is_branded_spanish_by_default_and_english_on_request() {
+    let app = spawn_app().await;
+    let client = app.browser();
+    let page = client.get(app.url("/sign-in")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains(r#"<html lang="es" data-theme="light""#),
+        "{html}"
+    );
+    assert!(html.contains("Observatorio Astronómico de Demostración"));
+    assert!(html.contains("Accede al portal de soporte"));
+    assert!(html.contains("--brand-primary:#1f4e8c"));
+
+    let english = client
+        .get(app.url("/sign-in"))
+        .header(ACCEPT_LANGUAGE, "en-GB,en;q=0.9,es;q=0.5")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(english.contains(r#"<html lang="en""#));
+    assert!(english.contains("Sign in to the support portal"));
+}
+
+#[tokio::test]
+async fn pages_carry_security_headers_and_a_nonce_policy() {
+    let app = spawn_app().await;
+    let page = app.browser().get(app.url("/sign-in")).send().await.unwrap();
+    let headers = page.headers().clone();
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["referrer-policy"], "same-origin");
+    let csp = headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("the policy names a nonce")
+        .to_string();
+    let html = page.text().await.unwrap();
+    // Every inline script of the page carries the nonce, or the browser would refuse it.
+    let scripts = html.matches("<script").count();
+    assert!(scripts > 0);
+    assert_eq!(
+        html.matches(&format!("nonce=\"{nonce}\"")).count() >= scripts,
+        true,
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn signing_in_sets_a_protected_cookie_and_shows_the_home_page() {
+    let app = spawn_app().await;
+    let client = app.browser();
+    let lucia = app.account("client");
+    let response = app.sign_in(&client, &lucia.email, &lucia.password).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookies: Vec<String> = response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("cupula_session="))
+        .expect("a session cookie");
+    assert!(session.contains("HttpOnly"), "{session}");
+    assert!(session.contains("SameSite=Lax"), "{session}");
+    assert!(session.contains("Path=/"), "{session}");
+    let token = session["cupula_session=".len()..]
+        .split(';')
+        .next()
+        .unwrap();
+    assert!(token.len() >= 32, "at least 128 bits of token");
+
+    let home = client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(home.status(), StatusCode::OK);
+    let html = home.text().await.unwrap();
+    assert!(html.contains("Lucía Cliente"), "{html}");
+    assert!(html.contains("Asociación Astronómica Orión"));
+    assert!(html.contains("Cliente"));
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_account_answer_alike() {
+    let app = spawn_app().await;
+    let client = app.browser();
+    let lucia = app.account("client");
+    let wrong = app.sign_in(&client, &lucia.email, "not her password").await;
+    let wrong_status = wrong.status();
+    let wrong_body = wrong.text().await.unwrap();
+    let unknown = app
+        .sign_in(&client, "nadie@orion-demo.example", "not her password")
+        .await;
+    assert_eq!(unknown.status(), wrong_status);
+    assert_eq!(unknown.text().await.unwrap(), wrong_body);
+    assert!(
+        wrong_body.contains("ErrorInvalidCredentials"),
+        "{wrong_body}"
+    );
+    // And no session came of either.
+    let home = client
+        .get(app.url("/"))
+        .header(ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.status(), StatusCode::FOUND);
+}
+
+#[tokio::test]
+async fn a_plain_form_post_that_fails_comes_back_with_the_message_and_the_email() {
+    let app = spawn_app().await;
+    let response = app
+        .browser()
+        .post(app.url("/api/sign_in"))
+        .header("Origin", &app.base)
+        .header(ACCEPT, "text/html,application/xhtml+xml")
+        .header("Referer", app.url("/sign-in"))
+        .form(&[("email", "lucia@orion-demo.example"), ("password", "mal")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let location = response.headers()[LOCATION].to_str().unwrap().to_string();
+    assert_eq!(
+        location,
+        "/sign-in?error=ErrorInvalidCredentials&email=lucia%40orion-demo.example"
+    );
+    let page = app
+        .browser()
+        .get(app.url(&location))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("El correo electrónico o la contraseña no son correctos."));
+    assert!(
+        page.contains(r#"value="lucia@orion-demo.example""#),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn signed_out_visitors_are_sent_to_sign_in() {
+    let app = spawn_app().await;
+    let response = app
+        .browser()
+        .get(app.url("/"))
+        .header(ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FOUND);
+    assert_eq!(response.headers()[LOCATION], "/sign-in");
+}
+
+#[tokio::test]
+async fn sign_out_destroys_the_session_on_the_server() {
+    let app = spawn_app().await;
+    let client = app.browser();
+    let admin = app.account("admin");
+    let response = app.sign_in(&client, &admin.email, &admin.password).await;
+    let cookie = response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|c| c.starts_with("cupula_session="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let out = client
+        .post(app.url("/api/sign_out"))
+        .header("Origin", &app.base)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::OK);
+    // Replaying the old cookie by hand finds no session.
+    let replay = Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+        .get(app.url("/"))
+        .header(ACCEPT, "text/html")
+        .header("Cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), StatusCode::FOUND);
+    assert_eq!(replay.headers()[LOCATION], "/sign-in");
+}
+
+#[tokio::test]
+async fn cross_site_posts_are_refused_before_any_server_function_runs() {
+    let app = spawn_app().await;
+    let lucia = app.account("client");
+    let form = [
+        ("email", lucia.email.as_str()),
+        ("password", lucia.password.as_str()),
+    ];
+    let client = app.browser();
+
+    let evil_origin = client
+        .post(app.url("/api/sign_in"))
+        .header("Origin", "https://evil.example")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(evil_origin.status(), StatusCode::FORBIDDEN);
+    assert!(evil_origin.headers().get(SET_COOKIE).is_none());
+
+    let cross_site = client
+        .post(app.url("/api/set_language"))
+        .header("Sec-Fetch-Site", "cross-site")
+        .form(&[("lang", "en")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
+    assert!(cross_site.headers().get(SET_COOKIE).is_none());
+
+    let same_origin = client
+        .post(app.url("/api/sign_in"))
+        .header("Sec-Fetch-Site", "same-origin")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same_origin.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn reading_never_changes_state() {
+    let app = spawn_app().await;
+    // Server functions that change state answer only to POST.
+    for endpoint in [
+        "/api/sign_in",
+        "/api/sign_out",
+        "/api/set_language",
+        "/api/set_theme",
+    ] {
+        let response = app.browser().get(app.url(endpoint)).send().await.unwrap();
+        assert!(response.headers().get(SET_COOKIE).is_none(), "{endpoint}");
+        assert_ne!(response.status(), StatusCode::OK, "{endpoint}");
+    }
+}
+
+#[tokio::test]
+async fn language_and_theme_switches_are_remembered() {
+    let app = spawn_app().await;
+    let client = app.browser();
+    let switch = client
+        .post(app.url("/api/set_language"))
+        .header("Origin", &app.base)
+        .header(ACCEPT, "text/html")
+        .header("Referer", app.url("/sign-in"))
+        .form(&[("lang", "en")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(switch.status(), StatusCode::FOUND);
+    let back = switch.headers()[LOCATION].to_str().unwrap();
+    assert!(
+        back.starts_with(&app.url("/sign-in")),
+        "back to the page it came from: {back}"
+    );
+    client
+        .post(app.url("/api/set_theme"))
+        .header("Origin", &app.base)
+        .form(&[("theme", "night")])
+        .send()
+        .await
+        .unwrap();
+    let html = client
+        .get(app.url("/sign-in"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(r#"<html lang="en" data-theme="night""#),
+        "{html}"
+    );
+
+    let bad = client
+        .post(app.url("/api/set_theme"))
+        .header("Origin", &app.base)
+        .form(&[("theme", "<script>")])
+        .send()
+        .await
+        .unwrap();
+    assert!(!bad.status().is_success());
+    assert!(bad.headers().get(SET_COOKIE).is_none());
+}
+
+#[tokio::test]
+async fn signing_in_switches_to_the_persons_language() {
+    let app = spawn_app().await;
+    let client = app.browser();
+    let marta = app.account("admin");
+    // The browser asks for English, but Marta's account says Spanish.
+    let response = client
+        .post(app.url("/api/sign_in"))
+        .header("Origin", &app.base)
+        .header(ACCEPT_LANGUAGE, "en")
+        .form(&[
+            ("email", marta.email.as_str()),
+            ("password", marta.password.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = client
+        .get(app.url("/"))
+        .header(ACCEPT_LANGUAGE, "en")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(r#"<html lang="es""#), "{html}");
+    assert!(html.contains("Administración del observatorio"));
+}
+
+#[tokio::test]
+async fn unknown_addresses_get_a_translated_404_page() {
+    let app = spawn_app().await;
+    let response = app
+        .browser()
+        .get(app.url("/no/such/page"))
+        .header(ACCEPT_LANGUAGE, "en")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(response.headers()[CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(response.text().await.unwrap().contains("Page not found"));
+}
