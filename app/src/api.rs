@@ -2,7 +2,6 @@
 //! the viewer and calls one service. Endpoints are pinned so URLs stay stable across builds.
 
 use crate::error::UserError;
-use crate::model::PortalContext;
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -10,31 +9,7 @@ use crate::backend::{accounts, request};
 #[cfg(feature = "ssr")]
 use crate::i18n::{Lang, Msg};
 #[cfg(feature = "ssr")]
-use crate::model::{Branding, Theme};
-
-/// The branding of the observatory and the signed-in person, for the shell of every page.
-#[server(endpoint = "portal_context")]
-pub async fn get_portal_context() -> Result<PortalContext, UserError> {
-    let state = request::app_state()?;
-    let observatory = state
-        .db
-        .default_observatory()
-        .await
-        .map_err(request::internal)?
-        .ok_or_else(|| request::internal("no observatory in the database"))?;
-    let viewer = request::current_viewer()
-        .await?
-        .filter(|v| v.observatory_id == observatory.id);
-    Ok(PortalContext {
-        branding: Branding {
-            name: observatory.name,
-            logo_url: None,
-            primary_color: observatory.primary_color,
-            accent_color: observatory.accent_color,
-        },
-        user: viewer.map(|v| v.session_user()),
-    })
-}
+use crate::model::Theme;
 
 /// Signs in with e-mail and password; sets the session and language cookies.
 #[server(endpoint = "sign_in")]

@@ -9,7 +9,6 @@ pub mod ui;
 #[cfg(feature = "ssr")]
 pub mod backend;
 
-use crate::error::UserError;
 use crate::i18n::Msg;
 use crate::model::{Branding, PortalContext};
 use crate::ui::components::{provide_toasts, ToastRegion};
@@ -21,14 +20,19 @@ use crate::ui::sign_in::SignInPage;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Style, Stylesheet};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use leptos_router::path;
 
 /// The name of the built wasm, JS and CSS files (`[[workspace.metadata.leptos]] name`).
 pub const SITE_OUTPUT_NAME: &str = "cupula";
 
-/// The branding and the person of the current page, loaded once and shared by all components.
-#[derive(Clone, Copy)]
-pub struct PortalResource(pub Resource<Result<PortalContext, UserError>>);
+/// The name of the `<meta>` element that hands the page's `PortalContext` to the browser.
+const PORTAL_META: &str = "cupula-portal";
+
+/// The branding and the person of the current page. The server resolves it before rendering
+/// (see `backend::request::portal_context`); the browser reads it back from the page's `<meta>`.
+pub fn use_portal() -> PortalContext {
+    use_context::<PortalContext>().unwrap_or_else(PortalContext::unknown)
+}
 
 /// The HTML document around the app, rendered on the server only.
 #[cfg(feature = "ssr")]
@@ -36,6 +40,11 @@ pub fn shell(options: leptos::config::LeptosOptions) -> impl IntoView {
     use leptos_meta::MetaTags;
     let prefs = ui::prefs::UiPrefs::resolve();
     provide_context(prefs);
+    let portal = use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<PortalContext>().cloned())
+        .unwrap_or_else(PortalContext::unknown);
+    let portal_json = serde_json::to_string(&portal).unwrap_or_default();
+    provide_context(portal);
     send_content_security_policy();
     view! {
         <!DOCTYPE html>
@@ -44,6 +53,7 @@ pub fn shell(options: leptos::config::LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" href="/logo.svg" type="image/svg+xml" />
+                <meta name=PORTAL_META content=portal_json />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -82,39 +92,51 @@ pub fn App() -> impl IntoView {
     let prefs = use_prefs();
     provide_context(prefs);
     provide_toasts();
-    let portal = Resource::new_blocking(|| (), |_| api::get_portal_context());
-    provide_context(PortalResource(portal));
+    let portal = use_context::<PortalContext>().unwrap_or_else(portal_from_document);
+    provide_context(portal.clone());
     let t = use_t();
+    // Effects run only in the browser, once the page is interactive: a mark for people's tools
+    // (and the browser tests) that the page's code has taken over.
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
 
     view! {
         <Stylesheet id="leptos" href=format!("/pkg/{SITE_OUTPUT_NAME}.css") />
+        <BrandColours branding=portal.branding.clone() />
         <a class="skip-link" href="#main">
             {t(Msg::SkipToContent)}
         </a>
         <Router>
-            <Suspense>
-                {move || Suspend::new(async move {
-                    portal
-                        .await
-                        .ok()
-                        .map(|portal| {
-                            view! {
-                                <BrandColours branding=portal.branding.clone() />
-                                <Header portal />
-                            }
-                        })
-                })}
-            </Suspense>
+            <Header portal />
             <main id="main" class="page" tabindex="-1">
                 <Routes fallback=|| view! { <NotFound /> }>
-                    // Pages that may redirect render fully before answering, so a signed-out
-                    // visitor gets a real 302 and never a flash of the wrong page.
-                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
-                    <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async />
+                    <Route path=path!("/") view=HomePage />
+                    <Route path=path!("/sign-in") view=SignInPage />
                 </Routes>
             </main>
             <ToastRegion />
         </Router>
+    }
+}
+
+/// In the browser: the context the server wrote into the page it sent.
+fn portal_from_document() -> PortalContext {
+    #[cfg(feature = "hydrate")]
+    {
+        document()
+            .query_selector(&format!("meta[name='{PORTAL_META}']"))
+            .ok()
+            .flatten()
+            .and_then(|meta| meta.get_attribute("content"))
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_else(PortalContext::unknown)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        PortalContext::unknown()
     }
 }
 

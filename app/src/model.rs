@@ -272,11 +272,26 @@ pub struct SessionUser {
     pub organization: Option<String>,
 }
 
-/// Everything the shell of every page needs, loaded once per page.
+/// Everything the shell of every page needs, resolved once per page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PortalContext {
     pub branding: Branding,
     pub user: Option<SessionUser>,
+}
+
+impl PortalContext {
+    /// Used only when the context could not be resolved: the product's own look, nobody signed in.
+    pub fn unknown() -> PortalContext {
+        PortalContext {
+            branding: Branding {
+                name: "Cúpula".into(),
+                logo_url: None,
+                primary_color: "#1f4e8c".into(),
+                accent_color: "#c2410c".into(),
+            },
+            user: None,
+        }
+    }
 }
 
 #[cfg(test)]

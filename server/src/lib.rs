@@ -13,11 +13,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use leptos::config::LeptosOptions;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -99,15 +99,27 @@ pub fn state(config: Config, db: Db) -> AppState {
     }
 }
 
+/// The app's routes, discovered once per process. Discovery renders the app with resource
+/// loading switched off process-wide, so it must never overlap a real render (which a second
+/// `router()` in the same process, as in the tests, would otherwise risk).
+fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 /// Every route of the portal with its protections.
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            attach_portal_context,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             refuse_cross_site_writes,
@@ -198,6 +210,39 @@ async fn readyz(State(state): State<AppState>) -> Response {
                 .into_response()
         }
     }
+}
+
+/// Resolves the branding and the signed-in person before a page renders, so the whole page
+/// (header, redirects, the data handed to the browser) reads them without waiting.
+/// Asset, API and health requests skip the work.
+async fn attach_portal_context(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    let is_page = request.method() == Method::GET
+        && !path.starts_with("/pkg/")
+        && !path.starts_with("/api/")
+        && !matches!(path, "/healthz" | "/readyz")
+        && Path::new(path).extension().is_none_or(|ext| ext == "html");
+    if is_page {
+        match request::portal_context(&state, request.headers()).await {
+            Ok(portal) => {
+                request.extensions_mut().insert(portal);
+            }
+            Err(_) => {
+                let lang = request::language_of(request.headers());
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                    Msg::ErrorInternal.text(lang),
+                )
+                    .into_response();
+            }
+        }
+    }
+    next.run(request).await
 }
 
 /// CSRF protection for every state-changing request, server functions included: a browser says

@@ -6,7 +6,7 @@ use super::config::Config;
 use super::state::AppState;
 use crate::error::UserError;
 use crate::i18n::Lang;
-use crate::model::Theme;
+use crate::model::{Branding, PortalContext, Theme};
 use axum::extract::ConnectInfo;
 use axum::http::header::{ACCEPT, ACCEPT_LANGUAGE, COOKIE, SET_COOKIE, USER_AGENT};
 use axum::http::request::Parts;
@@ -128,6 +128,32 @@ pub async fn viewer_from_headers(
     accounts::authenticate(&state.db, &state.config, &token)
         .await
         .map_err(internal)
+}
+
+/// The branding of the observatory and the signed-in person, resolved once per page request
+/// before rendering (the server's router attaches it to the request).
+pub async fn portal_context(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<PortalContext, UserError> {
+    let observatory = state
+        .db
+        .default_observatory()
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| internal("no observatory in the database"))?;
+    let viewer = viewer_from_headers(state, headers)
+        .await?
+        .filter(|v| v.observatory_id == observatory.id);
+    Ok(PortalContext {
+        branding: Branding {
+            name: observatory.name,
+            logo_url: None,
+            primary_color: observatory.primary_color,
+            accent_color: observatory.accent_color,
+        },
+        user: viewer.map(|v| v.session_user()),
+    })
 }
 
 /// Logs an internal failure and turns it into the generic message a person may see.

@@ -1,5 +1,6 @@
 //! Small building blocks of the design system.
 
+use super::icons::TelescopeIcon;
 use super::prefs::use_t;
 use crate::error::UserError;
 use crate::i18n::Msg;
@@ -9,15 +10,14 @@ use leptos::prelude::*;
 /// A centred message for a place with nothing to show yet.
 #[component]
 pub fn EmptyState(
-    icon: &'static str,
     title: &'static str,
     body: &'static str,
     #[prop(optional)] children: Option<Children>,
 ) -> impl IntoView {
     view! {
         <div class="empty-state">
-            <div class="empty-state-icon" aria-hidden="true">
-                {icon}
+            <div class="empty-state-icon">
+                <TelescopeIcon />
             </div>
             <h2>{title}</h2>
             <p>{body}</p>

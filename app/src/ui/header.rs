@@ -1,6 +1,7 @@
 //! The branded header of every page: observatory, language and theme switchers, the person.
 
 use super::components::{use_toasts, ToastKind};
+use super::icons::{MoonIcon, NightIcon, SunIcon};
 use super::prefs::{use_prefs, use_t};
 use crate::api::SignOut;
 use crate::i18n::{Lang, Msg};
@@ -64,7 +65,12 @@ pub fn Header(portal: PortalContext) -> impl IntoView {
                                         title=(theme == Theme::Night).then(|| t(Msg::ThemeNightHint))
                                         aria-pressed=if theme == prefs.theme { "true" } else { "false" }
                                     >
-                                        {t(theme.label())}
+                                        {match theme {
+                                            Theme::Light => view! { <SunIcon /> }.into_any(),
+                                            Theme::Dark => view! { <MoonIcon /> }.into_any(),
+                                            Theme::Night => view! { <NightIcon /> }.into_any(),
+                                        }}
+                                        <span class="chip-label">{t(theme.label())}</span>
                                     </button>
                                 }
                             })

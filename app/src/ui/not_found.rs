@@ -14,7 +14,7 @@ pub fn NotFound() -> impl IntoView {
     }
     view! {
         <Title text=t(Msg::NotFoundTitle) />
-        <EmptyState icon="🔭" title=t(Msg::NotFoundTitle) body=t(Msg::NotFoundBody)>
+        <EmptyState title=t(Msg::NotFoundTitle) body=t(Msg::NotFoundBody)>
             <a class="btn btn-primary" href="/">
                 {t(Msg::BackHome)}
             </a>

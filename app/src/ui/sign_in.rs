@@ -9,8 +9,7 @@ use super::prefs::use_t;
 use crate::api::SignIn;
 use crate::error::UserError;
 use crate::i18n::Msg;
-use crate::model::PortalContext;
-use crate::PortalResource;
+use crate::use_portal;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Redirect;
@@ -19,7 +18,7 @@ use leptos_router::hooks::use_query_map;
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let t = use_t();
-    let portal = expect_context::<PortalResource>().0;
+    let signed_in = use_portal().user.is_some();
     let query = use_query_map();
     let (from_redirect, typed_email, signed_out) = query.with_untracked(|q| {
         (
@@ -61,12 +60,7 @@ pub fn SignInPage() -> impl IntoView {
     view! {
         <Title text=t(Msg::SignIn) />
         // Someone already signed in has nothing to do here.
-        <Suspense>
-            {move || Suspend::new(async move {
-                matches!(portal.await, Ok(PortalContext { user: Some(_), .. }))
-                    .then(|| view! { <Redirect path="/" /> })
-            })}
-        </Suspense>
+        {signed_in.then(|| view! { <Redirect path="/" /> })}
         <div class="page-narrow">
             <section class="card stack" aria-labelledby="sign-in-title">
                 <h1 class="card-title" id="sign-in-title">

@@ -1,0 +1,65 @@
+// Starts the built portal on a free port with an empty data directory, like a newcomer's first
+// run, and reads the demo accounts it prints once. Tests find both in environment variables.
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === "object" && address ? resolvePort(address.port) : reject(new Error("no port")),
+      );
+    });
+  });
+}
+
+export default async function globalSetup() {
+  const binary = resolve(__dirname, process.env.CUPULA_BIN ?? "../target/debug/cupula");
+  const dataDir = mkdtempSync(join(tmpdir(), "cupula-e2e-"));
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    CUPULA_LISTEN: `127.0.0.1:${port}`,
+    CUPULA_DATA_DIR: dataDir,
+    CUPULA_SITE_ROOT: resolve(__dirname, "../target/site"),
+    RUST_LOG: "warn,cupula=info",
+  };
+  if (process.env.CUPULA_E2E_DATABASE_URL) {
+    env.CUPULA_DATABASE_URL = process.env.CUPULA_E2E_DATABASE_URL;
+  }
+  const server = spawn(binary, ["serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
+
+  const accounts: { role: string; email: string; password: string }[] = [];
+  let output = "";
+  await new Promise<void>((ready, fail) => {
+    const timer = setTimeout(() => fail(new Error(`the portal did not start:\n${output}`)), 60_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      for (const line of output.split("\n")) {
+        const match = line.match(/^\s+(admin|agent|client)\s+(\S+@\S+)\s+(\S+)\s*$/);
+        if (match && !accounts.some((a) => a.email === match[2])) {
+          accounts.push({ role: match[1], email: match[2], password: match[3] });
+        }
+      }
+      if (output.includes("is listening")) {
+        clearTimeout(timer);
+        ready();
+      }
+    };
+    server.stdout.on("data", onData);
+    server.stderr.on("data", onData);
+    server.on("exit", (code) => fail(new Error(`the portal exited with ${code}:\n${output}`)));
+  });
+  if (accounts.length !== 4) {
+    throw new Error(`expected 4 demo accounts on first start, read ${accounts.length}:\n${output}`);
+  }
+
+  process.env.CUPULA_E2E_URL = `http://127.0.0.1:${port}`;
+  process.env.CUPULA_E2E_ACCOUNTS = JSON.stringify(accounts);
+  process.env.CUPULA_E2E_PID = String(server.pid);
+}

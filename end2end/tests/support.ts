@@ -1,0 +1,33 @@
+import { expect, type Page } from "@playwright/test";
+
+export type Account = { role: "admin" | "agent" | "client"; email: string; password: string };
+
+export function baseUrl(): string {
+  const url = process.env.CUPULA_E2E_URL;
+  if (!url) throw new Error("CUPULA_E2E_URL is not set: global-setup.ts did not run");
+  return url;
+}
+
+export function demoAccounts(): Account[] {
+  return JSON.parse(process.env.CUPULA_E2E_ACCOUNTS ?? "[]");
+}
+
+export function account(role: Account["role"], index = 0): Account {
+  const found = demoAccounts().filter((a) => a.role === role)[index];
+  if (!found) throw new Error(`no demo ${role} #${index}`);
+  return found;
+}
+
+/** Waits until the page's wasm has taken over (App marks the body). */
+export async function hydrated(page: Page) {
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+}
+
+export async function signIn(page: Page, who: Account) {
+  await page.goto(`${baseUrl()}/sign-in`);
+  await hydrated(page);
+  await page.getByLabel(/Correo electrónico|E-mail/).fill(who.email);
+  await page.getByLabel(/^(Contraseña|Password)$/).fill(who.password);
+  await page.getByRole("button", { name: /^(Iniciar sesión|Sign in)$/ }).click();
+  await expect(page).toHaveURL(`${baseUrl()}/`);
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Runs every check and test of the portal; exits non-zero on any failure.
+#   formatting and lints (server and browser builds)
+#   Rust unit and integration tests on SQLite, then the same tests on PostgreSQL
+#   the browser tests (Playwright in Debian Chromium) on SQLite and on PostgreSQL
+#   the size of the optimised wasm bundle (raw and brotli)
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/postgres.sh"
+cd "$ROOT"
+
+ensure_rust_tools
+ensure_test_tools
+
+# cargo-leptos builds with this flag; giving it to every cargo command lets the tests reuse
+# what the site build compiled instead of compiling everything a second time.
+export RUSTFLAGS="--cfg erase_components"
+LOG="$(mktemp /tmp/cupula-test.XXXXXX.log)"
+trap 'stop_postgres; rm -f "$LOG"' EXIT
+
+# Runs a command, keeping its output for the final count.
+run() { "$@" 2>&1 | tee -a "$LOG"; }
+
+say "Formatting"
+cargo fmt --all -- --check
+
+say "Lints (server side)"
+cargo clippy -p app -p server --features app/ssr --all-targets -- -D warnings
+say "Lints (browser side)"
+cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+say "Building the site: optimised wasm, debug server"
+cargo leptos build --release --frontend-only
+cargo leptos build --server-only
+
+say "Rust tests on SQLite"
+run cargo test -p app --features ssr
+run cargo test -p server
+
+say "Rust tests on PostgreSQL"
+start_postgres
+export CUPULA_TEST_DATABASE_URL="$PG_URL"
+run cargo test -p app --features ssr
+run cargo test -p server
+unset CUPULA_TEST_DATABASE_URL
+
+say "Browser tests on SQLite"
+(cd end2end && run npx playwright test)
+say "Browser tests on PostgreSQL"
+E2E_DB="cupula_e2e_$$"
+as_pg_user "$(pg_bin createdb)" -h 127.0.0.1 -p "$PG_PORT" -U cupula "$E2E_DB"
+(cd end2end && export CUPULA_E2E_DATABASE_URL="postgres://cupula@127.0.0.1:$PG_PORT/$E2E_DB" &&
+  run npx playwright test --project=desktop --grep-invert @desktop-only)
+
+say "Size of the optimised wasm bundle"
+"$ROOT/scripts/wasm-size.sh"
+
+sum() { grep -oE "[0-9]+ $1" "$LOG" | awk '{ total += $1 } END { print total + 0 }'; }
+passed=$(sum passed)
+failed=$(sum failed)
+echo
+echo "summary: $passed passed, $failed failed"
