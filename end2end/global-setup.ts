@@ -60,6 +60,8 @@ export default async function globalSetup() {
   }
 
   process.env.CUPULA_E2E_URL = `http://127.0.0.1:${port}`;
+  // The same settings let tests run the operator's commands (`cupula outbox`) on this portal.
+  process.env.CUPULA_E2E_SERVER_ENV = JSON.stringify(env);
   process.env.CUPULA_E2E_ACCOUNTS = JSON.stringify(accounts);
   process.env.CUPULA_E2E_PID = String(server.pid);
 }

@@ -2,10 +2,11 @@
 //! the viewer and calls one service. Endpoints are pinned so URLs stay stable across builds.
 
 use crate::error::UserError;
+use crate::model::LinkKind;
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use crate::backend::{accounts, request};
+use crate::backend::{accounts, links, request};
 #[cfg(feature = "ssr")]
 use crate::i18n::{Lang, Msg};
 #[cfg(feature = "ssr")]
@@ -16,12 +17,7 @@ use crate::model::Theme;
 pub async fn sign_in(email: String, password: String) -> Result<(), UserError> {
     let state = request::app_state()?;
     let parts = request::request_parts()?;
-    let observatory = state
-        .db
-        .default_observatory()
-        .await
-        .map_err(request::internal)?
-        .ok_or_else(|| request::internal("no observatory in the database"))?;
+    let observatory = request::observatory(&state).await?;
     let result = accounts::sign_in(
         &state.db,
         &state.config,
@@ -42,18 +38,11 @@ pub async fn sign_in(email: String, password: String) -> Result<(), UserError> {
             Ok(())
         }
         Err(err) => {
-            let error = match err {
-                accounts::AccountError::User(msg) => UserError::new(msg),
-                accounts::AccountError::Store(e) => request::internal(e),
-            };
+            let error = request::account_error(err);
             if plain_form {
                 // Without JavaScript the page is reloaded: carry the message and what was typed
                 // (never the password) back to the form.
-                let query = url::form_urlencoded::Serializer::new(String::new())
-                    .append_pair("error", &error.message.name())
-                    .append_pair("email", &email)
-                    .finish();
-                leptos_axum::redirect(&format!("/sign-in?{query}"));
+                request::redirect_back_with_error("/sign-in", &error, &[("email", &email)]);
             }
             Err(error)
         }
@@ -98,4 +87,58 @@ pub async fn set_theme(theme: String) -> Result<(), UserError> {
     let theme = Theme::from_code(&theme).ok_or(UserError::new(Msg::ErrorNotFound))?;
     request::set_cookie(request::theme_cookie(&state.config, theme));
     Ok(())
+}
+
+/// Sends a link to choose a new password. Answers the same whether or not the account exists.
+#[server(endpoint = "request_password_reset")]
+pub async fn request_password_reset(email: String) -> Result<(), UserError> {
+    let state = request::app_state()?;
+    let parts = request::request_parts()?;
+    let observatory = request::observatory(&state).await?;
+    let result = links::request_password_reset(&state.db, &state.config, observatory.id, &email)
+        .await
+        .map_err(request::account_error);
+    if request::is_plain_form_post(&parts) {
+        match &result {
+            Ok(()) => leptos_axum::redirect("/forgot-password?sent=1"),
+            Err(error) => {
+                request::redirect_back_with_error("/forgot-password", error, &[("email", &email)])
+            }
+        }
+    }
+    result
+}
+
+/// Whether a link from an e-mail still works, and what for.
+#[server(endpoint = "check_link")]
+pub async fn check_link(token: String) -> Result<Option<LinkKind>, UserError> {
+    let state = request::app_state()?;
+    let link = links::valid_link(&state.db, &token)
+        .await
+        .map_err(request::internal)?;
+    Ok(link.and_then(|l| LinkKind::from_code(&l.purpose)))
+}
+
+/// Sets a password through a link (invitation or reset). Nobody is signed in by it.
+#[server(endpoint = "set_password_with_link")]
+pub async fn set_password_with_link(
+    token: String,
+    password: String,
+    end_other_sessions: Option<String>,
+) -> Result<(), UserError> {
+    let state = request::app_state()?;
+    let parts = request::request_parts()?;
+    let result =
+        links::set_password_with_link(&state.db, &token, &password, end_other_sessions.is_some())
+            .await
+            .map_err(request::account_error);
+    if request::is_plain_form_post(&parts) {
+        match &result {
+            Ok(()) => leptos_axum::redirect("/sign-in?password_set=1"),
+            Err(error) => {
+                request::redirect_back_with_error("/reset-password", error, &[("token", &token)])
+            }
+        }
+    }
+    result
 }

@@ -164,7 +164,36 @@ catalogue! {
     RequestRepair => "Reparación", "Repair";
     RequestUpdate => "Actualización", "Update";
     RequestVisit => "Visita", "Visit";
-    FooterText => "Portal de soporte de {observatory}", "{observatory} support portal";
+    ForgotPasswordLink => "¿Has olvidado tu contraseña?", "Forgot your password?";
+    ForgotPasswordTitle => "Elige una contraseña nueva", "Choose a new password";
+    ForgotPasswordIntro => "Escribe tu correo electrónico y te enviaremos un enlace para elegir una contraseña. Sirve también para tu primer acceso.",
+        "Enter your e-mail address and we will send you a link to choose a password. It also works for your first access.";
+    SendResetLink => "Enviarme el enlace", "Send me the link";
+    ResetLinkSent => "Si hay una cuenta con ese correo electrónico, le hemos enviado un enlace. Caduca en una hora.",
+        "If there is an account with that e-mail address, we have sent it a link. It expires in one hour.";
+    BackToSignIn => "Volver a iniciar sesión", "Back to sign-in";
+    NewPasswordTitle => "Elige tu contraseña", "Choose your password";
+    NewPassword => "Contraseña nueva", "New password";
+    PasswordHint => "Al menos 8 caracteres. Una frase larga es más segura y más fácil de recordar.",
+        "At least 8 characters. A long phrase is safer and easier to remember.";
+    SignOutOtherSessions => "Cerrar la sesión en todos los demás dispositivos",
+        "Sign out on every other device";
+    SavePassword => "Guardar la contraseña", "Save the password";
+    PasswordSaved => "Contraseña guardada. Ya puedes iniciar sesión con ella.",
+        "Password saved. You can sign in with it now.";
+    LinkInvalidTitle => "Este enlace ya no sirve", "This link no longer works";
+    LinkInvalidBody => "Puede que haya caducado, que ya se haya usado o que se haya sustituido por otro más reciente. Pide un enlace nuevo o pide al observatorio que te invite de nuevo.",
+        "It may have expired, been used already or been replaced by a newer one. Ask for a new link, or ask the observatory to invite you again.";
+    RequestNewLink => "Pedir un enlace nuevo", "Ask for a new link";
+    ErrorLinkInvalid => "Este enlace ya no sirve.", "This link no longer works.";
+    ErrorPasswordCommon => "Esa contraseña es de las más usadas y se adivina enseguida. Elige otra.",
+        "That password is among the most used and is guessed at once. Choose another.";
+    MailResetSubject => "{observatory}: elige una contraseña nueva", "{observatory}: choose a new password";
+    MailResetBody => "Hola, {name}:\n\nHemos recibido una petición para elegir una contraseña nueva para {email} en el portal de soporte de {observatory}. Ábrela con este enlace, que caduca en una hora y sirve una sola vez:\n\n{link}\n\nSi no lo has pedido tú, ignora este mensaje: tu contraseña no cambia.\n",
+        "Hello {name},\n\nWe received a request to choose a new password for {email} on the {observatory} support portal. Open this link, which expires in one hour and works once:\n\n{link}\n\nIf you did not ask for it, ignore this message: your password does not change.\n";
+    MailInvitationSubject => "{observatory} te invita a su portal de soporte", "{observatory} invites you to its support portal";
+    MailInvitationBody => "Hola, {name}:\n\n{observatory} te ha dado acceso a su portal de soporte. Allí podrás pedir ayuda sobre tus telescopios y seguir el estado de tus solicitudes. Elige tu contraseña con este enlace, que caduca en 7 días y sirve una sola vez:\n\n{link}\n\nPara iniciar sesión usarás {email}.\n",
+        "Hello {name},\n\n{observatory} has given you access to its support portal, where you can ask for help with your telescopes and follow your requests. Choose your password with this link, which expires in 7 days and works once:\n\n{link}\n\nYou will sign in with {email}.\n";
 }
 
 impl Msg {

@@ -12,10 +12,12 @@ pub mod backend;
 use crate::i18n::Msg;
 use crate::model::{Branding, PortalContext};
 use crate::ui::components::{provide_toasts, ToastRegion};
+use crate::ui::forgot_password::ForgotPasswordPage;
 use crate::ui::header::Header;
 use crate::ui::home::HomePage;
 use crate::ui::not_found::NotFound;
 use crate::ui::prefs::{use_prefs, use_t};
+use crate::ui::set_password::SetPasswordPage;
 use crate::ui::sign_in::SignInPage;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Style, Stylesheet};
@@ -115,6 +117,9 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <NotFound /> }>
                     <Route path=path!("/") view=HomePage />
                     <Route path=path!("/sign-in") view=SignInPage />
+                    <Route path=path!("/forgot-password") view=ForgotPasswordPage />
+                    <Route path=path!("/reset-password") view=SetPasswordPage />
+                    <Route path=path!("/invitation") view=SetPasswordPage />
                 </Routes>
             </main>
             <ToastRegion />

@@ -242,6 +242,28 @@ impl std::fmt::Display for Email {
     }
 }
 
+/// What a link from an e-mail lets its holder do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LinkKind {
+    Invitation,
+    PasswordReset,
+}
+
+impl LinkKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            LinkKind::Invitation => "invitation",
+            LinkKind::PasswordReset => "password_reset",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<LinkKind> {
+        [LinkKind::Invitation, LinkKind::PasswordReset]
+            .into_iter()
+            .find(|k| k.code() == code)
+    }
+}
+
 /// The observatory's look, as the portal shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Branding {

@@ -1,83 +1,16 @@
 //! Accounts and sessions against a real database (SQLite, or PostgreSQL when the test run names
 //! one in CUPULA_TEST_DATABASE_URL).
 
-use app::backend::accounts::{
-    self, authenticate, create_account, sign_in, AccountError, ClientInfo, NewAccount,
-};
-use app::backend::config::Config;
+mod common;
+
+use app::backend::accounts::{self, authenticate, create_account, sign_in, NewAccount};
 use app::backend::demo;
 use app::backend::passwords;
-use app::backend::storage::accounts::NewObservatory;
 use app::backend::storage::testing::{engine_name, fresh_database};
-use app::backend::storage::Db;
 use app::i18n::{Lang, Msg};
 use app::model::Role;
+use common::{add_client, client, config, user_msg, world};
 use std::time::Duration;
-
-fn config() -> Config {
-    Config::load(None, |_| None).expect("default configuration")
-}
-
-fn client() -> ClientInfo {
-    ClientInfo {
-        user_agent: "tests".into(),
-        ip: "127.0.0.1".into(),
-    }
-}
-
-struct World {
-    db: Db,
-    observatory_id: i64,
-    organization_id: i64,
-    _guard: app::backend::storage::testing::TestDatabase,
-}
-
-async fn world() -> World {
-    let test_db = fresh_database().await.expect("a fresh test database");
-    let db = test_db.db.clone();
-    let observatory_id = db
-        .insert_observatory(NewObservatory {
-            slug: "test",
-            name: "Observatorio de Pruebas",
-            ticket_prefix: "TST",
-        })
-        .await
-        .unwrap();
-    let organization_id = db
-        .insert_organization(observatory_id, "Club Andrómeda")
-        .await
-        .unwrap();
-    World {
-        db,
-        observatory_id,
-        organization_id,
-        _guard: test_db,
-    }
-}
-
-async fn add_client(world: &World, email: &str, password: &str) -> i64 {
-    create_account(
-        &world.db,
-        NewAccount {
-            observatory_id: world.observatory_id,
-            organization_id: Some(world.organization_id),
-            email,
-            name: "Ana Cliente",
-            role: Role::Client,
-            language: Lang::En,
-            password: Some(password),
-        },
-    )
-    .await
-    .unwrap()
-}
-
-fn user_msg(result: Result<impl std::fmt::Debug, AccountError>) -> Msg {
-    match result {
-        Err(AccountError::User(msg)) => msg,
-        other => panic!("expected a message for the person, got {other:?}"),
-    }
-}
 
 #[tokio::test]
 async fn migrations_apply_once_and_are_idempotent() {

@@ -35,6 +35,13 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Show the newest e-mails queued for an address, as JSON (what the portal sent or will send).
+    Outbox {
+        #[arg(long)]
+        to: String,
+        #[arg(long, default_value_t = 10)]
+        limit: i64,
+    },
     /// Create an administrator; the password is read from the first line of standard input.
     CreateAdmin {
         #[arg(long)]
@@ -62,6 +69,7 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve { no_demo: false }) {
             Command::Serve { no_demo } => serve(config, no_demo).await,
             Command::Migrate => migrate(config).await,
+            Command::Outbox { to, limit } => outbox(config, &to, limit).await,
             Command::CreateAdmin {
                 email,
                 name,
@@ -141,6 +149,34 @@ async fn migrate(config: Config) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     db.close().await;
     println!("The database is up to date.");
+    Ok(())
+}
+
+async fn outbox(config: Config, to: &str, limit: i64) -> Result<(), String> {
+    let db = server::open_database(&config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mails = db
+        .mail_to(&to.trim().to_lowercase(), limit.clamp(1, 1000))
+        .await
+        .map_err(|e| e.to_string())?;
+    db.close().await;
+    let json: Vec<serde_json::Value> = mails
+        .into_iter()
+        .map(|mail| {
+            serde_json::json!({
+                "to": mail.to_address,
+                "kind": mail.kind,
+                "subject": mail.subject,
+                "body": mail.body_text,
+                "created_at": mail.created_at.to_rfc3339(),
+            })
+        })
+        .collect();
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?
+    );
     Ok(())
 }
 

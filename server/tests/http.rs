@@ -232,7 +232,7 @@ async fn a_plain_form_post_that_fails_comes_back_with_the_message_and_the_email(
     let location = response.headers()[LOCATION].to_str().unwrap().to_string();
     assert_eq!(
         location,
-        "/sign-in?error=ErrorInvalidCredentials&email=lucia%40orion-demo.example"
+        "/sign-in?email=lucia%40orion-demo.example&error=ErrorInvalidCredentials"
     );
     let page = app
         .browser()
@@ -456,4 +456,74 @@ async fn unknown_addresses_get_a_translated_404_page() {
         .unwrap()
         .starts_with("text/html"));
     assert!(response.text().await.unwrap().contains("Page not found"));
+}
+
+#[tokio::test]
+async fn forgot_password_without_javascript_answers_alike_and_keeps_the_address() {
+    let app = spawn_app().await;
+    let post = |email: &'static str| {
+        app.browser()
+            .post(app.url("/api/request_password_reset"))
+            .header("Origin", &app.base)
+            .header(ACCEPT, "text/html")
+            .form(&[("email", email)])
+            .send()
+    };
+    let known = post("lucia@orion-demo.example").await.unwrap();
+    let unknown = post("nadie@orion-demo.example").await.unwrap();
+    assert_eq!(known.status(), StatusCode::FOUND);
+    assert_eq!(known.headers()[LOCATION], "/forgot-password?sent=1");
+    assert_eq!(unknown.headers()[LOCATION], "/forgot-password?sent=1");
+
+    let malformed = post("lucia").await.unwrap();
+    assert_eq!(
+        malformed.headers()[LOCATION],
+        "/forgot-password?email=lucia&error=ErrorEmailInvalid"
+    );
+    let page = app
+        .browser()
+        .get(app.url("/forgot-password?email=lucia&error=ErrorEmailInvalid"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Esa dirección de correo electrónico no es válida."));
+    assert!(page.contains(r#"value="lucia""#));
+}
+
+#[tokio::test]
+async fn a_bad_or_spent_link_shows_how_to_get_a_new_one() {
+    let app = spawn_app().await;
+    for token in ["nonsense", &"a".repeat(64)] {
+        let page = app
+            .browser()
+            .get(app.url(&format!("/reset-password?token={token}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("Este enlace ya no sirve"), "{page}");
+        assert!(page.contains(r#"href="/forgot-password""#));
+        assert!(
+            !page.contains(r#"name="password""#),
+            "no form for a dead link"
+        );
+    }
+    let refused = app
+        .browser()
+        .post(app.url("/api/set_password_with_link"))
+        .header("Origin", &app.base)
+        .form(&[
+            ("token", "a".repeat(64).as_str()),
+            ("password", "una frase bien larga"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(!refused.status().is_success());
+    assert!(refused.text().await.unwrap().contains("ErrorLinkInvalid"));
 }

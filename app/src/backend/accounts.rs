@@ -53,6 +53,14 @@ impl From<Msg> for AccountError {
     }
 }
 
+/// Failed sign-ins are counted over this sliding window.
+pub const THROTTLE_WINDOW: ChronoDuration = ChronoDuration::minutes(15);
+/// Failures for one address within the window before sign-in is refused for it (at most 40 an
+/// hour: well under the 100 an hour that guessing would need to get anywhere).
+pub const MAX_FAILURES_PER_ACCOUNT: i64 = 10;
+/// Failures from one network address within the window (several people may share one).
+pub const MAX_FAILURES_PER_IP: i64 = 50;
+
 /// A successful sign-in: the cookie's token (shown once, never stored) and the person.
 #[derive(Debug)]
 pub struct SignedIn {
@@ -86,6 +94,17 @@ pub async fn sign_in(
     if password.is_empty() {
         return Err(Msg::ErrorPasswordRequired.into());
     }
+    // Failures are counted per typed address (whether or not it has an account, so the limit
+    // says nothing about who is a client) and per network address. The windows slide: a
+    // person is never locked out for good, only slowed down.
+    let typed = email.trim().to_lowercase();
+    let now = Utc::now();
+    let (by_email, by_ip) = db
+        .count_sign_in_failures(observatory_id, &typed, &client.ip, now - THROTTLE_WINDOW)
+        .await?;
+    if by_email >= MAX_FAILURES_PER_ACCOUNT || by_ip >= MAX_FAILURES_PER_IP {
+        return Err(Msg::ErrorTooManyAttempts.into());
+    }
     // A malformed address cannot belong to anybody; it still costs a hash, like any miss.
     let user = match Email::parse(email) {
         Ok(email) => db.user_by_email(observatory_id, email.as_str()).await?,
@@ -98,7 +117,11 @@ pub async fn sign_in(
     let matches = passwords::verify_password(stored_hash.clone(), password.to_string()).await;
     let user = match user {
         Some(user) if matches && user.password_hash.is_some() => user,
-        _ => return Err(Msg::ErrorInvalidCredentials.into()),
+        _ => {
+            db.record_sign_in_failure(observatory_id, &typed, &client.ip, now)
+                .await?;
+            return Err(Msg::ErrorInvalidCredentials.into());
+        }
     };
     if !user.active {
         return Err(Msg::ErrorAccountInactive.into());
@@ -109,7 +132,6 @@ pub async fn sign_in(
     }
 
     let token = tokens::random_token();
-    let now = Utc::now();
     let absolute = ChronoDuration::from_std(config.session_absolute_timeout)
         .unwrap_or_else(|_| ChronoDuration::days(30));
     db.insert_session(NewSession {

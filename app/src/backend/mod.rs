@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod config;
 pub mod demo;
+pub mod links;
 pub mod passwords;
 pub mod request;
 pub mod state;

@@ -29,9 +29,19 @@ pub fn check_new_password(password: &str) -> Result<(), Msg> {
         Err(Msg::ErrorPasswordTooShort)
     } else if chars > MAX_PASSWORD_CHARS {
         Err(Msg::ErrorPasswordTooLong)
+    } else if is_common(password) {
+        Err(Msg::ErrorPasswordCommon)
     } else {
         Ok(())
     }
+}
+
+/// Whether the password is on the shipped list of the most used passwords (compared without
+/// regard to case or surrounding spaces).
+fn is_common(password: &str) -> bool {
+    static COMMON: &str = include_str!("common-passwords.txt");
+    let candidate = password.trim().to_lowercase();
+    COMMON.lines().any(|line| line == candidate)
 }
 
 /// Hashes a password into a PHC string. CPU-heavy: call from `spawn_blocking`.

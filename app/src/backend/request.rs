@@ -1,9 +1,10 @@
 //! What a request tells about its sender: session, language and theme cookies, address.
 //! Server functions and plain axum routes both go through these helpers.
 
-use super::accounts::{self, ClientInfo, Viewer};
+use super::accounts::{self, AccountError, ClientInfo, Viewer};
 use super::config::Config;
 use super::state::AppState;
+use super::storage::accounts::ObservatoryRow;
 use crate::error::UserError;
 use crate::i18n::Lang;
 use crate::model::{Branding, PortalContext, Theme};
@@ -130,18 +131,24 @@ pub async fn viewer_from_headers(
         .map_err(internal)
 }
 
+/// The observatory this request is served for (the default one until portals have their own
+/// addresses).
+pub async fn observatory(state: &AppState) -> Result<ObservatoryRow, UserError> {
+    state
+        .db
+        .default_observatory()
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| internal("no observatory in the database"))
+}
+
 /// The branding of the observatory and the signed-in person, resolved once per page request
 /// before rendering (the server's router attaches it to the request).
 pub async fn portal_context(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<PortalContext, UserError> {
-    let observatory = state
-        .db
-        .default_observatory()
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| internal("no observatory in the database"))?;
+    let observatory = observatory(state).await?;
     let viewer = viewer_from_headers(state, headers)
         .await?
         .filter(|v| v.observatory_id == observatory.id);
@@ -154,6 +161,25 @@ pub async fn portal_context(
         },
         user: viewer.map(|v| v.session_user()),
     })
+}
+
+/// The person-facing form of a service error; internals are logged, never shown.
+pub fn account_error(err: AccountError) -> UserError {
+    match err {
+        AccountError::User(msg) => UserError::new(msg),
+        AccountError::Store(e) => internal(e),
+    }
+}
+
+/// For plain form posts (no JavaScript yet): sends the browser back to `path` with the error and
+/// the fields it must show again.
+pub fn redirect_back_with_error(path: &str, error: &UserError, keep: &[(&str, &str)]) {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in keep {
+        query.append_pair(name, value);
+    }
+    query.append_pair("error", &error.message.name());
+    leptos_axum::redirect(&format!("{path}?{}", query.finish()));
 }
 
 /// Logs an internal failure and turns it into the generic message a person may see.

@@ -1,9 +1,11 @@
 //! Pages and components.
 
 pub mod components;
+pub mod forgot_password;
 pub mod header;
 pub mod home;
 pub mod icons;
 pub mod not_found;
 pub mod prefs;
+pub mod set_password;
 pub mod sign_in;

@@ -20,13 +20,19 @@ pub fn SignInPage() -> impl IntoView {
     let t = use_t();
     let signed_in = use_portal().user.is_some();
     let query = use_query_map();
-    let (from_redirect, typed_email, signed_out) = query.with_untracked(|q| {
+    let (from_redirect, typed_email, notice) = query.with_untracked(|q| {
         (
             q.get("error")
                 .and_then(|name| Msg::from_name(&name))
                 .map(UserError::new),
             q.get("email").unwrap_or_default(),
-            q.get("signed_out").is_some(),
+            if q.get("signed_out").is_some() {
+                Some(Msg::SignedOut)
+            } else if q.get("password_set").is_some() {
+                Some(Msg::PasswordSaved)
+            } else {
+                None
+            },
         )
     });
 
@@ -67,11 +73,11 @@ pub fn SignInPage() -> impl IntoView {
                     {t(Msg::SignInTitle)}
                 </h1>
                 <p class="muted">{t(Msg::SignInIntro)}</p>
-                {signed_out
-                    .then(|| {
+                {notice
+                    .map(|notice| {
                         view! {
                             <div class="alert alert-success" role="status">
-                                {t(Msg::SignedOut)}
+                                {t(notice)}
                             </div>
                         }
                     })}
@@ -141,6 +147,9 @@ pub fn SignInPage() -> impl IntoView {
                         }}
                     </button>
                 </ActionForm>
+                <p>
+                    <a href="/forgot-password">{t(Msg::ForgotPasswordLink)}</a>
+                </p>
             </section>
         </div>
     }

@@ -1,0 +1,166 @@
+//! Single-use links sent by e-mail: password resets ("forgot password", which also serves a
+//! first access) and invitations. Tokens carry 256 random bits and are stored only hashed;
+//! a new link revokes the person's earlier ones of the same kind.
+
+use super::accounts::AccountError;
+use super::config::Config;
+use super::passwords;
+use super::storage::accounts::UserRow;
+use super::storage::links::{LinkRow, NewMail};
+use super::storage::{Db, StoreError};
+use super::tokens;
+use crate::i18n::{Lang, Msg};
+use crate::model::{Email, LinkKind};
+use chrono::{Duration, Utc};
+
+/// How long a password-reset link works.
+pub const RESET_VALIDITY: Duration = Duration::hours(1);
+/// How long an invitation works.
+pub const INVITATION_VALIDITY: Duration = Duration::days(7);
+/// At most this many link e-mails of one kind go to one address per hour, whoever asks:
+/// nobody can use the portal to flood someone's mailbox.
+pub const LINK_MAILS_PER_HOUR: i64 = 3;
+
+/// Asks for a password-reset link. The answer is the same whether or not the address has an
+/// account, so the form cannot be used to find out who is a client.
+pub async fn request_password_reset(
+    db: &Db,
+    config: &Config,
+    observatory_id: i64,
+    email: &str,
+) -> Result<(), AccountError> {
+    let email = Email::parse(email)?;
+    let Some(user) = db.user_by_email(observatory_id, email.as_str()).await? else {
+        return Ok(());
+    };
+    if !user.active {
+        return Ok(());
+    }
+    send_link(db, config, &user, LinkKind::PasswordReset).await
+}
+
+/// Sends an invitation to a person the observatory added (who has no password yet).
+pub async fn invite(
+    db: &Db,
+    config: &Config,
+    observatory_id: i64,
+    email: &str,
+) -> Result<(), AccountError> {
+    let email = Email::parse(email)?;
+    let user = db
+        .user_by_email(observatory_id, email.as_str())
+        .await?
+        .ok_or(AccountError::User(Msg::ErrorNotFound))?;
+    send_link(db, config, &user, LinkKind::Invitation).await
+}
+
+async fn send_link(
+    db: &Db,
+    config: &Config,
+    user: &UserRow,
+    purpose: LinkKind,
+) -> Result<(), AccountError> {
+    let email = user.email.as_str();
+    let now = Utc::now();
+    let recent = db
+        .count_mail_since(email, purpose.code(), now - Duration::hours(1))
+        .await?;
+    if recent >= LINK_MAILS_PER_HOUR {
+        tracing::warn!(
+            purpose = purpose.code(),
+            "link e-mail limit reached for an address"
+        );
+        return Ok(());
+    }
+    let observatory = db
+        .default_observatory()
+        .await?
+        .filter(|o| o.id == user.observatory_id)
+        .ok_or(AccountError::User(Msg::ErrorInternal))?;
+    let lang = Lang::from_code(&user.language).unwrap_or_default();
+    let token = tokens::random_token();
+    let (path, validity, subject, body) = match purpose {
+        LinkKind::PasswordReset => (
+            "reset-password",
+            RESET_VALIDITY,
+            Msg::MailResetSubject,
+            Msg::MailResetBody,
+        ),
+        LinkKind::Invitation => (
+            "invitation",
+            INVITATION_VALIDITY,
+            Msg::MailInvitationSubject,
+            Msg::MailInvitationBody,
+        ),
+    };
+    let mut link = config.base_url.clone();
+    link.set_path(path);
+    link.set_query(Some(&format!("token={token}")));
+    let args = [
+        ("observatory", observatory.name.as_str()),
+        ("name", user.name.as_str()),
+        ("email", email),
+        ("link", link.as_str()),
+    ];
+    let subject = header_safe(&subject.fill(lang, &args));
+    let body = body.fill(lang, &args);
+    db.insert_link_with_mail(
+        &tokens::hash_token(&token),
+        user.id,
+        purpose,
+        now,
+        now + validity,
+        NewMail {
+            observatory_id: user.observatory_id,
+            to_address: email,
+            subject: &subject,
+            body_text: &body,
+            kind: purpose.code(),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// A link that still works: not expired, used or revoked, and its person still active.
+pub async fn valid_link(db: &Db, token: &str) -> Result<Option<LinkRow>, StoreError> {
+    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(None);
+    }
+    let link = db.link_by_token_hash(&tokens::hash_token(token)).await?;
+    Ok(link.filter(|l| {
+        l.used_at.is_none() && l.revoked_at.is_none() && l.expires_at > Utc::now() && l.user_active
+    }))
+}
+
+/// Sets the password through a link, once. Nobody is signed in by it: the person signs in next,
+/// and may end every other session (a reset after a suspected intrusion).
+pub async fn set_password_with_link(
+    db: &Db,
+    token: &str,
+    password: &str,
+    end_other_sessions: bool,
+) -> Result<(), AccountError> {
+    let link = valid_link(db, token)
+        .await?
+        .ok_or(AccountError::User(Msg::ErrorLinkInvalid))?;
+    passwords::check_new_password(password)?;
+    let hash = passwords::hash_password(password.to_string()).await;
+    let used = db
+        .use_link_to_set_password(link.id, link.user_id, &hash, end_other_sessions, Utc::now())
+        .await?;
+    if used {
+        Ok(())
+    } else {
+        Err(AccountError::User(Msg::ErrorLinkInvalid))
+    }
+}
+
+/// A value safe for an e-mail header: line breaks and other control characters become spaces,
+/// so text from the database (an observatory's name, a ticket's title) cannot add headers.
+pub fn header_safe(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}

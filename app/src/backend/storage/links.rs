@@ -1,0 +1,243 @@
+//! SQL for single-use account links, the e-mail outbox and failed sign-ins.
+
+use super::{map_unique, on_pool, Db, StoreError};
+use crate::model::LinkKind;
+use chrono::{DateTime, Utc};
+
+/// A link found by its token, whatever its state: the service decides whether it still works.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LinkRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub purpose: String,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub observatory_id: i64,
+    pub user_active: bool,
+}
+
+/// An e-mail as queued.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub to_address: String,
+    pub subject: String,
+    pub body_text: String,
+    pub kind: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub struct NewMail<'a> {
+    pub observatory_id: i64,
+    pub to_address: &'a str,
+    pub subject: &'a str,
+    pub body_text: &'a str,
+    pub kind: &'a str,
+}
+
+/// Queues a message; run inside the transaction of the change it reports.
+const INSERT_MAIL: &str =
+    "INSERT INTO outbox (observatory_id, to_address, subject, body_text, kind, \
+                           created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+
+impl Db {
+    /// Records a new link, revoking the person's earlier links of the same purpose (only the
+    /// newest link works), and queues its e-mail, all in one transaction.
+    pub async fn insert_link_with_mail(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        purpose: LinkKind,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        mail: NewMail<'_>,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "UPDATE account_tokens SET revoked_at = $1 \
+                 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(user_id)
+            .bind(purpose.code())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO account_tokens (token_hash, user_id, purpose, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(purpose.code())
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_unique)?;
+            sqlx::query(INSERT_MAIL)
+                .bind(mail.observatory_id)
+                .bind(mail.to_address)
+                .bind(mail.subject)
+                .bind(mail.body_text)
+                .bind(mail.kind)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<(), StoreError>(())
+        })
+    }
+
+    pub async fn link_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<LinkRow>, StoreError> {
+        let row = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT t.id, t.user_id, t.purpose, t.expires_at, t.used_at, t.revoked_at, \
+                 u.observatory_id, u.active AS user_active \
+                 FROM account_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
+            )
+            .bind(token_hash)
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(row)
+    }
+
+    /// Uses a link once: sets the password and marks the link used, in one transaction that
+    /// fails if the link was used meanwhile. Optionally ends all the person's sessions.
+    /// Returns false when the link had already been used or revoked.
+    pub async fn use_link_to_set_password(
+        &self,
+        link_id: i64,
+        user_id: i64,
+        password_hash: &str,
+        end_sessions: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let claimed = sqlx::query(
+                "UPDATE account_tokens SET used_at = $1 \
+                 WHERE id = $2 AND used_at IS NULL AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(link_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if claimed != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                .bind(password_hash)
+                .bind(now)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            if end_sessions {
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok::<bool, StoreError>(true)
+        })
+    }
+
+    /// How many messages of this kind went to this address since `since` (for rate limits).
+    pub async fn count_mail_since(
+        &self,
+        to_address: &str,
+        kind: &str,
+        since: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let count = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM outbox WHERE to_address = $1 AND kind = $2 AND created_at >= $3",
+            )
+            .bind(to_address)
+            .bind(kind)
+            .bind(since)
+            .fetch_one(pool)
+            .await
+        })?;
+        Ok(count)
+    }
+
+    /// The newest messages queued for an address, newest first.
+    pub async fn mail_to(
+        &self,
+        to_address: &str,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let rows = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, to_address, subject, body_text, kind, created_at FROM outbox \
+                 WHERE to_address = $1 ORDER BY id DESC LIMIT $2",
+            )
+            .bind(to_address)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows)
+    }
+
+    pub async fn record_sign_in_failure(
+        &self,
+        observatory_id: i64,
+        email: &str,
+        ip: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO sign_in_failures (observatory_id, email, ip, failed_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(observatory_id)
+            .bind(email)
+            .bind(ip)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// Failed sign-ins for an address since `since`, and from an IP address since `since`.
+    pub async fn count_sign_in_failures(
+        &self,
+        observatory_id: i64,
+        email: &str,
+        ip: &str,
+        since: DateTime<Utc>,
+    ) -> Result<(i64, i64), StoreError> {
+        on_pool!(self, |pool| {
+            let by_email: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM sign_in_failures \
+                 WHERE observatory_id = $1 AND email = $2 AND failed_at >= $3",
+            )
+            .bind(observatory_id)
+            .bind(email)
+            .bind(since)
+            .fetch_one(pool)
+            .await?;
+            let by_ip: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM sign_in_failures WHERE ip = $1 AND failed_at >= $2",
+            )
+            .bind(ip)
+            .bind(since)
+            .fetch_one(pool)
+            .await?;
+            Ok::<(i64, i64), StoreError>((by_email, by_ip))
+        })
+    }
+}

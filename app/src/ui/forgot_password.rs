@@ -1,0 +1,82 @@
+//! "Forgot your password?": asks for a reset link by e-mail. It also serves a first access.
+
+use super::components::ErrorAlert;
+use super::prefs::use_t;
+use crate::api::RequestPasswordReset;
+use crate::error::UserError;
+use crate::i18n::Msg;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+#[component]
+pub fn ForgotPasswordPage() -> impl IntoView {
+    let t = use_t();
+    let query = use_query_map();
+    let (from_redirect, typed_email, sent_before) = query.with_untracked(|q| {
+        (
+            q.get("error")
+                .and_then(|name| Msg::from_name(&name))
+                .map(UserError::new),
+            q.get("email").unwrap_or_default(),
+            q.get("sent").is_some(),
+        )
+    });
+    let action = ServerAction::<RequestPasswordReset>::new();
+    let error = Signal::derive(move || match action.value().get() {
+        Some(Err(err)) => Some(err),
+        Some(Ok(())) => None,
+        None => from_redirect.clone(),
+    });
+    let sent = move || sent_before || matches!(action.value().get(), Some(Ok(())));
+
+    view! {
+        <Title text=t(Msg::ForgotPasswordTitle) />
+        <div class="page-narrow">
+            <section class="card stack" aria-labelledby="forgot-title">
+                <h1 class="card-title" id="forgot-title">
+                    {t(Msg::ForgotPasswordTitle)}
+                </h1>
+                <p class="muted">{t(Msg::ForgotPasswordIntro)}</p>
+                {move || {
+                    sent()
+                        .then(|| {
+                            view! {
+                                <div class="alert alert-success" role="status">
+                                    {t(Msg::ResetLinkSent)}
+                                </div>
+                            }
+                        })
+                }}
+                {move || error.get().map(|error| view! { <ErrorAlert error /> })}
+                <ActionForm action=action attr:class="stack" attr:novalidate=true>
+                    <div class="field">
+                        <label for="email">{t(Msg::Email)}</label>
+                        <input
+                            class="input"
+                            id="email"
+                            name="email"
+                            type="email"
+                            inputmode="email"
+                            autocomplete="username"
+                            autocapitalize="none"
+                            spellcheck="false"
+                            value=typed_email
+                            aria-invalid=move || error.with(|e| e.is_some()).to_string()
+                        />
+                    </div>
+                    <button
+                        type="submit"
+                        class="btn btn-primary btn-block"
+                        aria-busy=move || action.pending().get().to_string()
+                    >
+                        {t(Msg::SendResetLink)}
+                    </button>
+                </ActionForm>
+                <p>
+                    <a href="/sign-in">{t(Msg::BackToSignIn)}</a>
+                </p>
+            </section>
+        </div>
+    }
+}

@@ -1,0 +1,76 @@
+//! Fixtures shared by the integration tests: a fresh database with one observatory and one
+//! client organization.
+#![allow(dead_code)] // each test file uses its own share of the fixtures
+
+use app::backend::accounts::{create_account, AccountError, ClientInfo, NewAccount};
+use app::backend::config::Config;
+use app::backend::storage::accounts::NewObservatory;
+use app::backend::storage::testing::{fresh_database, TestDatabase};
+use app::backend::storage::Db;
+use app::i18n::{Lang, Msg};
+use app::model::Role;
+
+pub fn config() -> Config {
+    Config::load(None, |_| None).expect("default configuration")
+}
+
+pub fn client() -> ClientInfo {
+    ClientInfo {
+        user_agent: "tests".into(),
+        ip: "127.0.0.1".into(),
+    }
+}
+
+pub struct World {
+    pub db: Db,
+    pub observatory_id: i64,
+    pub organization_id: i64,
+    _guard: TestDatabase,
+}
+
+pub async fn world() -> World {
+    let test_db = fresh_database().await.expect("a fresh test database");
+    let db = test_db.db.clone();
+    let observatory_id = db
+        .insert_observatory(NewObservatory {
+            slug: "test",
+            name: "Observatorio de Pruebas",
+            ticket_prefix: "TST",
+        })
+        .await
+        .unwrap();
+    let organization_id = db
+        .insert_organization(observatory_id, "Club Andrómeda")
+        .await
+        .unwrap();
+    World {
+        db,
+        observatory_id,
+        organization_id,
+        _guard: test_db,
+    }
+}
+
+pub async fn add_client(world: &World, email: &str, password: &str) -> i64 {
+    create_account(
+        &world.db,
+        NewAccount {
+            observatory_id: world.observatory_id,
+            organization_id: Some(world.organization_id),
+            email,
+            name: "Ana Cliente",
+            role: Role::Client,
+            language: Lang::En,
+            password: Some(password),
+        },
+    )
+    .await
+    .unwrap()
+}
+
+pub fn user_msg(result: Result<impl std::fmt::Debug, AccountError>) -> Msg {
+    match result {
+        Err(AccountError::User(msg)) => msg,
+        other => panic!("expected a message for the person, got {other:?}"),
+    }
+}

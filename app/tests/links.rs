@@ -1,0 +1,387 @@
+//! Password resets, invitations, the outbox and sign-in throttling, on a real database.
+
+mod common;
+
+use app::backend::accounts::{authenticate, create_account, sign_in, ClientInfo, NewAccount};
+use app::backend::links::{self, header_safe, LINK_MAILS_PER_HOUR};
+use app::backend::storage::links::NewMail;
+use app::backend::tokens;
+use app::i18n::{Lang, Msg};
+use app::model::{LinkKind, Role};
+use chrono::{Duration, Utc};
+use common::{add_client, client, config, user_msg, world, World};
+
+const EMAIL: &str = "ana@andromeda.example";
+const OLD: &str = "estrellas fugaces";
+const NEW: &str = "nebulosa del cangrejo";
+
+/// The token of the newest link e-mailed to `to`, read from the queued message as a person would.
+async fn token_from_newest_mail(world: &World, to: &str) -> String {
+    let mails = world.db.mail_to(to, 1).await.unwrap();
+    let body = &mails.first().expect("a queued e-mail").body_text;
+    let start = body.find("token=").expect("a link in the e-mail") + "token=".len();
+    body[start..start + 64].to_string()
+}
+
+async fn can_sign_in(world: &World, password: &str) -> bool {
+    sign_in(
+        &world.db,
+        &config(),
+        world.observatory_id,
+        EMAIL,
+        password,
+        &client(),
+    )
+    .await
+    .is_ok()
+}
+
+#[tokio::test]
+async fn a_reset_link_is_mailed_in_the_persons_language_and_works_once() {
+    let world = world().await;
+    add_client(&world, EMAIL, OLD).await; // language: English
+    links::request_password_reset(
+        &world.db,
+        &config(),
+        world.observatory_id,
+        "ANA@andromeda.example",
+    )
+    .await
+    .unwrap();
+
+    let mails = world.db.mail_to(EMAIL, 10).await.unwrap();
+    assert_eq!(mails.len(), 1);
+    let mail = &mails[0];
+    assert_eq!(mail.kind, "password_reset");
+    assert_eq!(
+        mail.subject,
+        "Observatorio de Pruebas: choose a new password"
+    );
+    assert!(
+        mail.body_text.contains("Hello Ana Cliente"),
+        "{}",
+        mail.body_text
+    );
+    assert!(mail
+        .body_text
+        .contains("http://127.0.0.1:3000/reset-password?token="));
+
+    let token = token_from_newest_mail(&world, EMAIL).await;
+    assert!(links::valid_link(&world.db, &token)
+        .await
+        .unwrap()
+        .is_some());
+    links::set_password_with_link(&world.db, &token, NEW, false)
+        .await
+        .unwrap();
+    assert!(can_sign_in(&world, NEW).await);
+    assert!(!can_sign_in(&world, OLD).await);
+
+    // Used once, it is spent.
+    let again =
+        links::set_password_with_link(&world.db, &token, "otra frase bien larga", false).await;
+    assert_eq!(user_msg(again), Msg::ErrorLinkInvalid);
+    assert!(links::valid_link(&world.db, &token)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn unknown_addresses_get_the_same_answer_and_no_mail() {
+    let world = world().await;
+    let result = links::request_password_reset(
+        &world.db,
+        &config(),
+        world.observatory_id,
+        "nadie@andromeda.example",
+    )
+    .await;
+    assert!(result.is_ok());
+    assert!(world
+        .db
+        .mail_to("nadie@andromeda.example", 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let malformed = links::request_password_reset(
+        &world.db,
+        &config(),
+        world.observatory_id,
+        "no es un correo",
+    )
+    .await;
+    assert_eq!(user_msg(malformed), Msg::ErrorEmailInvalid);
+}
+
+#[tokio::test]
+async fn a_newer_link_replaces_the_older_one() {
+    let world = world().await;
+    add_client(&world, EMAIL, OLD).await;
+    links::request_password_reset(&world.db, &config(), world.observatory_id, EMAIL)
+        .await
+        .unwrap();
+    let first = token_from_newest_mail(&world, EMAIL).await;
+    links::request_password_reset(&world.db, &config(), world.observatory_id, EMAIL)
+        .await
+        .unwrap();
+    let second = token_from_newest_mail(&world, EMAIL).await;
+    assert_ne!(first, second);
+    assert!(links::valid_link(&world.db, &first)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(links::valid_link(&world.db, &second)
+        .await
+        .unwrap()
+        .is_some());
+}
+
+#[tokio::test]
+async fn link_mails_to_one_address_are_limited() {
+    let world = world().await;
+    add_client(&world, EMAIL, OLD).await;
+    for _ in 0..LINK_MAILS_PER_HOUR + 2 {
+        links::request_password_reset(&world.db, &config(), world.observatory_id, EMAIL)
+            .await
+            .unwrap();
+    }
+    let sent = world.db.mail_to(EMAIL, 100).await.unwrap().len() as i64;
+    assert_eq!(sent, LINK_MAILS_PER_HOUR);
+}
+
+#[tokio::test]
+async fn expired_links_do_not_work() {
+    let world = world().await;
+    let user_id = add_client(&world, EMAIL, OLD).await;
+    let token = tokens::random_token();
+    let past = Utc::now() - Duration::hours(2);
+    world
+        .db
+        .insert_link_with_mail(
+            &tokens::hash_token(&token),
+            user_id,
+            LinkKind::PasswordReset,
+            past,
+            past + links::RESET_VALIDITY,
+            NewMail {
+                observatory_id: world.observatory_id,
+                to_address: EMAIL,
+                subject: "s",
+                body_text: "b",
+                kind: "password_reset",
+            },
+        )
+        .await
+        .unwrap();
+    assert!(links::valid_link(&world.db, &token)
+        .await
+        .unwrap()
+        .is_none());
+    let result = links::set_password_with_link(&world.db, &token, NEW, false).await;
+    assert_eq!(user_msg(result), Msg::ErrorLinkInvalid);
+    assert!(can_sign_in(&world, OLD).await);
+}
+
+#[tokio::test]
+async fn a_reset_signs_nobody_in_and_may_end_every_other_session() {
+    let world = world().await;
+    let user_id = add_client(&world, EMAIL, OLD).await;
+    let config = config();
+    let session = sign_in(
+        &world.db,
+        &config,
+        world.observatory_id,
+        EMAIL,
+        OLD,
+        &client(),
+    )
+    .await
+    .unwrap();
+
+    links::request_password_reset(&world.db, &config, world.observatory_id, EMAIL)
+        .await
+        .unwrap();
+    let token = token_from_newest_mail(&world, EMAIL).await;
+    links::set_password_with_link(&world.db, &token, NEW, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        world.db.count_sessions_of_user(user_id).await.unwrap(),
+        1,
+        "kept when asked to"
+    );
+    assert!(authenticate(&world.db, &config, &session.token)
+        .await
+        .unwrap()
+        .is_some());
+
+    links::request_password_reset(&world.db, &config, world.observatory_id, EMAIL)
+        .await
+        .unwrap();
+    let token = token_from_newest_mail(&world, EMAIL).await;
+    links::set_password_with_link(&world.db, &token, "tercera frase bien larga", true)
+        .await
+        .unwrap();
+    assert_eq!(world.db.count_sessions_of_user(user_id).await.unwrap(), 0);
+    assert!(authenticate(&world.db, &config, &session.token)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn new_passwords_follow_the_rules() {
+    let world = world().await;
+    add_client(&world, EMAIL, OLD).await;
+    links::request_password_reset(&world.db, &config(), world.observatory_id, EMAIL)
+        .await
+        .unwrap();
+    let token = token_from_newest_mail(&world, EMAIL).await;
+    let short = links::set_password_with_link(&world.db, &token, "corta", false).await;
+    assert_eq!(user_msg(short), Msg::ErrorPasswordTooShort);
+    let common = links::set_password_with_link(&world.db, &token, "Contraseña123", false).await;
+    assert_eq!(user_msg(common), Msg::ErrorPasswordCommon);
+    // A refused password does not spend the link.
+    links::set_password_with_link(&world.db, &token, NEW, false)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_invited_person_chooses_a_password_and_signs_in() {
+    let world = world().await;
+    create_account(
+        &world.db,
+        NewAccount {
+            observatory_id: world.observatory_id,
+            organization_id: None,
+            email: "nuevo@obs.example",
+            name: "Nuevo Técnico",
+            role: Role::Agent,
+            language: Lang::Es,
+            password: None,
+        },
+    )
+    .await
+    .unwrap();
+    links::invite(
+        &world.db,
+        &config(),
+        world.observatory_id,
+        "nuevo@obs.example",
+    )
+    .await
+    .unwrap();
+    let mail = &world.db.mail_to("nuevo@obs.example", 1).await.unwrap()[0];
+    assert_eq!(mail.kind, "invitation");
+    assert_eq!(
+        mail.subject,
+        "Observatorio de Pruebas te invita a su portal de soporte"
+    );
+    assert!(mail.body_text.contains("/invitation?token="));
+    assert!(mail.body_text.contains("caduca en 7 días"));
+
+    let token = token_from_newest_mail(&world, "nuevo@obs.example").await;
+    let link = links::valid_link(&world.db, &token).await.unwrap().unwrap();
+    assert_eq!(
+        LinkKind::from_code(&link.purpose),
+        Some(LinkKind::Invitation)
+    );
+    links::set_password_with_link(&world.db, &token, NEW, false)
+        .await
+        .unwrap();
+    sign_in(
+        &world.db,
+        &config(),
+        world.observatory_id,
+        "nuevo@obs.example",
+        NEW,
+        &client(),
+    )
+    .await
+    .expect("the invited person signs in with the chosen password");
+}
+
+#[tokio::test]
+async fn repeated_failures_slow_down_an_address_and_a_network_address() {
+    let world = world().await;
+    add_client(&world, EMAIL, OLD).await;
+    let config = config();
+    for _ in 0..app::backend::accounts::MAX_FAILURES_PER_ACCOUNT {
+        let wrong = sign_in(
+            &world.db,
+            &config,
+            world.observatory_id,
+            EMAIL,
+            "mal",
+            &client(),
+        )
+        .await;
+        assert_eq!(user_msg(wrong), Msg::ErrorInvalidCredentials);
+    }
+    // Now even the right password waits, and an unknown address answers alike.
+    let right = sign_in(
+        &world.db,
+        &config,
+        world.observatory_id,
+        EMAIL,
+        OLD,
+        &client(),
+    )
+    .await;
+    assert_eq!(user_msg(right), Msg::ErrorTooManyAttempts);
+
+    // Another address from another network is not affected.
+    add_client(&world, "otra@andromeda.example", OLD).await;
+    let elsewhere = ClientInfo {
+        user_agent: "tests".into(),
+        ip: "192.0.2.7".into(),
+    };
+    sign_in(
+        &world.db,
+        &config,
+        world.observatory_id,
+        "otra@andromeda.example",
+        OLD,
+        &elsewhere,
+    )
+    .await
+    .expect("other people can still sign in");
+
+    // One network address guessing across many accounts is stopped too.
+    let attacker = ClientInfo {
+        user_agent: "tests".into(),
+        ip: "198.51.100.9".into(),
+    };
+    for i in 0..app::backend::accounts::MAX_FAILURES_PER_IP {
+        let _ = sign_in(
+            &world.db,
+            &config,
+            world.observatory_id,
+            &format!("u{i}@x.example"),
+            "mal",
+            &attacker,
+        )
+        .await;
+    }
+    let blocked = sign_in(
+        &world.db,
+        &config,
+        world.observatory_id,
+        "otra@andromeda.example",
+        OLD,
+        &attacker,
+    )
+    .await;
+    assert_eq!(user_msg(blocked), Msg::ErrorTooManyAttempts);
+}
+
+#[test]
+fn header_values_cannot_carry_line_breaks() {
+    assert_eq!(
+        header_safe("Obs\r\nBcc: victim@example.org"),
+        "Obs  Bcc: victim@example.org"
+    );
+    assert_eq!(header_safe("Normal — título"), "Normal — título");
+}
