@@ -6,6 +6,7 @@ use crate::error::UserError;
 use crate::i18n::Msg;
 use crate::model::{Priority, Status};
 use leptos::prelude::*;
+use leptos_router::params::ParamsMap;
 
 /// A centred message for a place with nothing to show yet.
 #[component]
@@ -22,6 +23,50 @@ pub fn EmptyState(
             <h2>{title}</h2>
             <p>{body}</p>
             {children.map(|c| c())}
+        </div>
+    }
+}
+
+/// The error a form shows: its action's latest answer or, before any, the one a form posted
+/// without JavaScript carried back in the address (`?error=MessageName`).
+pub fn form_error(
+    result: impl Get<Value = Option<Result<(), UserError>>> + Send + Sync + 'static,
+    from_redirect: Option<UserError>,
+) -> Signal<Option<UserError>> {
+    Signal::derive(move || match result.get() {
+        Some(Err(err)) => Some(err),
+        Some(Ok(())) => None,
+        None => from_redirect.clone(),
+    })
+}
+
+/// The error carried back in the address by a form posted without JavaScript.
+pub fn error_from_query(query: &ParamsMap) -> Option<UserError> {
+    query
+        .get("error")
+        .and_then(|name| Msg::from_name(&name))
+        .map(UserError::new)
+}
+
+/// The log-in e-mail field of the sign-in and password forms.
+#[component]
+pub fn EmailField(value: String, #[prop(into)] invalid: Signal<bool>) -> impl IntoView {
+    let t = use_t();
+    view! {
+        <div class="field">
+            <label for="email">{t(Msg::Email)}</label>
+            <input
+                class="input"
+                id="email"
+                name="email"
+                type="email"
+                inputmode="email"
+                autocomplete="username"
+                autocapitalize="none"
+                spellcheck="false"
+                value=value
+                aria-invalid=move || invalid.get().to_string()
+            />
         </div>
     }
 }

@@ -1,9 +1,8 @@
 //! "Forgot your password?": asks for a reset link by e-mail. It also serves a first access.
 
-use super::components::ErrorAlert;
+use super::components::{error_from_query, form_error, EmailField, ErrorAlert};
 use super::prefs::use_t;
 use crate::api::RequestPasswordReset;
-use crate::error::UserError;
 use crate::i18n::Msg;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -15,19 +14,13 @@ pub fn ForgotPasswordPage() -> impl IntoView {
     let query = use_query_map();
     let (from_redirect, typed_email, sent_before) = query.with_untracked(|q| {
         (
-            q.get("error")
-                .and_then(|name| Msg::from_name(&name))
-                .map(UserError::new),
+            error_from_query(q),
             q.get("email").unwrap_or_default(),
             q.get("sent").is_some(),
         )
     });
     let action = ServerAction::<RequestPasswordReset>::new();
-    let error = Signal::derive(move || match action.value().get() {
-        Some(Err(err)) => Some(err),
-        Some(Ok(())) => None,
-        None => from_redirect.clone(),
-    });
+    let error = form_error(action.value(), from_redirect);
     let sent = move || sent_before || matches!(action.value().get(), Some(Ok(())));
 
     view! {
@@ -50,21 +43,10 @@ pub fn ForgotPasswordPage() -> impl IntoView {
                 }}
                 {move || error.get().map(|error| view! { <ErrorAlert error /> })}
                 <ActionForm action=action attr:class="stack" attr:novalidate=true>
-                    <div class="field">
-                        <label for="email">{t(Msg::Email)}</label>
-                        <input
-                            class="input"
-                            id="email"
-                            name="email"
-                            type="email"
-                            inputmode="email"
-                            autocomplete="username"
-                            autocapitalize="none"
-                            spellcheck="false"
-                            value=typed_email
-                            aria-invalid=move || error.with(|e| e.is_some()).to_string()
-                        />
-                    </div>
+                    <EmailField
+                        value=typed_email
+                        invalid=Signal::derive(move || error.with(|e| e.is_some()))
+                    />
                     <button
                         type="submit"
                         class="btn btn-primary btn-block"

@@ -2,7 +2,7 @@
 //! The link is checked before the form shows; a used, expired or revoked one explains how to
 //! get a new one.
 
-use super::components::ErrorAlert;
+use super::components::{error_from_query, form_error, ErrorAlert};
 use super::prefs::use_t;
 use crate::api::{check_link, SetPasswordWithLink};
 use crate::error::UserError;
@@ -16,14 +16,8 @@ use leptos_router::hooks::use_query_map;
 pub fn SetPasswordPage() -> impl IntoView {
     let t = use_t();
     let query = use_query_map();
-    let (token, from_redirect) = query.with_untracked(|q| {
-        (
-            q.get("token").unwrap_or_default(),
-            q.get("error")
-                .and_then(|name| Msg::from_name(&name))
-                .map(UserError::new),
-        )
-    });
+    let (token, from_redirect) =
+        query.with_untracked(|q| (q.get("token").unwrap_or_default(), error_from_query(q)));
     let link = Resource::new_blocking(
         {
             let token = token.clone();
@@ -63,11 +57,7 @@ fn SetPasswordForm(
     // Stored, so the form can be rendered again (after a refused password) without moving it.
     let token = StoredValue::new(token);
     let action = ServerAction::<SetPasswordWithLink>::new();
-    let error = Signal::derive(move || match action.value().get() {
-        Some(Err(err)) => Some(err),
-        Some(Ok(())) => None,
-        None => from_redirect.clone(),
-    });
+    let error = form_error(action.value(), from_redirect);
     Effect::new(move |_| {
         if let Some(Ok(())) = action.value().get() {
             let _ = window().location().set_href("/sign-in?password_set=1");

@@ -4,10 +4,9 @@
 //! here with `?error=…&email=…`, so the message shows and the e-mail stays typed; afterwards the
 //! same form is sent by the `ActionForm` without leaving the page.
 
-use super::components::ErrorAlert;
+use super::components::{error_from_query, form_error, EmailField, ErrorAlert};
 use super::prefs::use_t;
 use crate::api::SignIn;
-use crate::error::UserError;
 use crate::i18n::Msg;
 use crate::use_portal;
 use leptos::prelude::*;
@@ -22,9 +21,7 @@ pub fn SignInPage() -> impl IntoView {
     let query = use_query_map();
     let (from_redirect, typed_email, notice) = query.with_untracked(|q| {
         (
-            q.get("error")
-                .and_then(|name| Msg::from_name(&name))
-                .map(UserError::new),
+            error_from_query(q),
             q.get("email").unwrap_or_default(),
             if q.get("signed_out").is_some() {
                 Some(Msg::SignedOut)
@@ -37,11 +34,7 @@ pub fn SignInPage() -> impl IntoView {
     });
 
     let action = ServerAction::<SignIn>::new();
-    let error = Signal::derive(move || match action.value().get() {
-        Some(Err(err)) => Some(err),
-        Some(Ok(())) => None,
-        None => from_redirect.clone(),
-    });
+    let error = form_error(action.value(), from_redirect);
     Effect::new(move |_| {
         if let Some(Ok(())) = action.value().get() {
             // A full load, so every part of the page learns who signed in.
@@ -83,21 +76,7 @@ pub fn SignInPage() -> impl IntoView {
                     })}
                 {move || error.get().map(|error| view! { <ErrorAlert error /> })}
                 <ActionForm action=action attr:class="stack" attr:novalidate=true>
-                    <div class="field">
-                        <label for="email">{t(Msg::Email)}</label>
-                        <input
-                            class="input"
-                            id="email"
-                            name="email"
-                            type="email"
-                            inputmode="email"
-                            autocomplete="username"
-                            autocapitalize="none"
-                            spellcheck="false"
-                            value=typed_email
-                            aria-invalid=move || email_invalid().to_string()
-                        />
-                    </div>
+                    <EmailField value=typed_email invalid=Signal::derive(email_invalid) />
                     <div class="field">
                         <label for="password">{t(Msg::Password)}</label>
                         <div class="password-field">
