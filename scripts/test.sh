@@ -3,7 +3,7 @@
 #   formatting and lints (server and browser builds)
 #   Rust unit and integration tests on SQLite, then the same tests on PostgreSQL
 #   the browser tests (Playwright in Debian Chromium) on SQLite and on PostgreSQL
-#   the size of the optimised wasm bundle (raw and brotli)
+#   the size of the optimised wasm bundle (raw and brotli), built last
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/postgres.sh"
 cd "$ROOT"
@@ -28,11 +28,8 @@ cargo clippy -p app -p server --features app/ssr --all-targets -- -D warnings
 say "Lints (browser side)"
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
-say "Building the site: optimised wasm, debug server"
-# The wasm is built exactly as `make run` builds it (without the debug-only flag), so the
-# size measured below is what browsers download.
-env -u RUSTFLAGS cargo leptos build --release --frontend-only
-cargo leptos build --server-only
+say "Building the site (debug: the server and the wasm must be built alike to hydrate)"
+cargo leptos build
 
 say "Rust tests on SQLite"
 run cargo test -p app --features ssr
@@ -54,6 +51,8 @@ as_pg_user "$(pg_bin createdb)" -h 127.0.0.1 -p "$PG_PORT" -U cupula "$E2E_DB"
   run npx playwright test --project=desktop --grep-invert @desktop-only)
 
 say "Size of the optimised wasm bundle"
+# Built exactly as `make run` builds it (without the debug-only flag): what browsers download.
+env -u RUSTFLAGS cargo leptos build --release --frontend-only
 "$ROOT/scripts/wasm-size.sh"
 
 sum() { grep -oE "[0-9]+ $1" "$LOG" | awk '{ total += $1 } END { print total + 0 }'; }

@@ -2,15 +2,15 @@
 //! the viewer and calls one service. Endpoints are pinned so URLs stay stable across builds.
 
 use crate::error::UserError;
-use crate::model::LinkKind;
+use crate::model::{LinkKind, OrganizationSummary, Person};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use crate::backend::{accounts, links, request};
+use crate::backend::{accounts, admin, links, request};
 #[cfg(feature = "ssr")]
 use crate::i18n::{Lang, Msg};
 #[cfg(feature = "ssr")]
-use crate::model::Theme;
+use crate::model::{Role, Theme};
 
 /// Signs in with e-mail and password; sets the session and language cookies.
 #[server(endpoint = "sign_in")]
@@ -141,4 +141,110 @@ pub async fn set_password_with_link(
         }
     }
     result
+}
+
+// ---- Administration (observatory admins only; anyone else gets "not found"). ----
+
+#[server(endpoint = "admin/organizations")]
+pub async fn admin_organizations() -> Result<Vec<OrganizationSummary>, UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    admin::organizations(&state.db, &viewer)
+        .await
+        .map_err(request::account_error)
+}
+
+#[server(endpoint = "admin/create_organization")]
+pub async fn create_organization(name: String) -> Result<(), UserError> {
+    let state = request::app_state()?;
+    let parts = request::request_parts()?;
+    let viewer = request::require_viewer().await?;
+    let result = admin::create_organization(&state.db, &viewer, &name)
+        .await
+        .map(|_| ())
+        .map_err(request::account_error);
+    if let (true, Err(error)) = (request::is_plain_form_post(&parts), &result) {
+        request::redirect_back_with_error("/admin/clients", error, &[("name", &name)]);
+    }
+    result
+}
+
+#[server(endpoint = "admin/people")]
+pub async fn admin_people() -> Result<Vec<Person>, UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    admin::people(&state.db, &viewer)
+        .await
+        .map_err(request::account_error)
+}
+
+#[server(endpoint = "admin/invite")]
+pub async fn invite_person(
+    name: String,
+    email: String,
+    role: String,
+    organization_id: Option<String>,
+    language: String,
+) -> Result<(), UserError> {
+    let state = request::app_state()?;
+    let parts = request::request_parts()?;
+    let viewer = request::require_viewer().await?;
+    let role = Role::from_code(&role).ok_or(UserError::new(Msg::ErrorNotFound))?;
+    let organization_id = organization_id
+        .as_deref()
+        .filter(|id| !id.is_empty())
+        .map(|id| {
+            id.parse::<i64>()
+                .map_err(|_| UserError::new(Msg::ErrorOrganizationRequired))
+        })
+        .transpose()?;
+    let result = admin::invite(
+        &state.db,
+        &state.config,
+        &viewer,
+        admin::Invitation {
+            name: &name,
+            email: &email,
+            role,
+            organization_id,
+            language: Lang::from_code(&language).unwrap_or_default(),
+        },
+    )
+    .await
+    .map_err(request::account_error);
+    if let (true, Err(error)) = (request::is_plain_form_post(&parts), &result) {
+        request::redirect_back_with_error(
+            "/admin/people",
+            error,
+            &[("name", &name), ("email", &email)],
+        );
+    }
+    result
+}
+
+#[server(endpoint = "admin/resend_invitation")]
+pub async fn resend_invitation(user_id: i64) -> Result<(), UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    admin::resend_invitation(&state.db, &state.config, &viewer, user_id)
+        .await
+        .map_err(request::account_error)
+}
+
+#[server(endpoint = "admin/revoke_invitation")]
+pub async fn revoke_invitation(user_id: i64) -> Result<(), UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    admin::revoke_invitation(&state.db, &viewer, user_id)
+        .await
+        .map_err(request::account_error)
+}
+
+#[server(endpoint = "admin/set_person_active")]
+pub async fn set_person_active(user_id: i64, active: bool) -> Result<(), UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    admin::set_active(&state.db, &viewer, user_id, active)
+        .await
+        .map_err(request::account_error)
 }

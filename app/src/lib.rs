@@ -11,6 +11,7 @@ pub mod backend;
 
 use crate::i18n::Msg;
 use crate::model::{Branding, PortalContext};
+use crate::ui::admin::{ClientsPage, PeoplePage};
 use crate::ui::components::{provide_toasts, ToastRegion};
 use crate::ui::forgot_password::ForgotPasswordPage;
 use crate::ui::header::Header;
@@ -120,6 +121,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/forgot-password") view=ForgotPasswordPage />
                     <Route path=path!("/reset-password") view=SetPasswordPage />
                     <Route path=path!("/invitation") view=SetPasswordPage />
+                    <Route path=path!("/admin/clients") view=ClientsPage />
+                    <Route path=path!("/admin/people") view=PeoplePage />
                 </Routes>
             </main>
             <ToastRegion />

@@ -242,6 +242,38 @@ impl std::fmt::Display for Email {
     }
 }
 
+/// A client organization as the administration lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganizationSummary {
+    pub id: i64,
+    pub name: String,
+    pub active: bool,
+    pub people: i64,
+    pub telescopes: i64,
+}
+
+/// Where a person's account stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AccountState {
+    /// Can sign in.
+    Active,
+    /// Invited, has not chosen a password yet.
+    Invited,
+    /// Switched off by the observatory: cannot sign in.
+    Deactivated,
+}
+
+/// A person as the administration lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    pub organization: Option<String>,
+    pub state: AccountState,
+}
+
 /// What a link from an e-mail lets its holder do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LinkKind {

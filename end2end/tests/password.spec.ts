@@ -1,19 +1,5 @@
-import { execFileSync } from "node:child_process";
-import { resolve } from "node:path";
 import { expect, test } from "@playwright/test";
-import { account, baseUrl, hydrated, signIn } from "./support";
-
-/** The newest e-mail the portal queued for `to`, read with the operator's `cupula outbox`. */
-function newestMail(to: string): { subject: string; body: string } {
-  const output = execFileSync(
-    resolve(__dirname, "..", process.env.CUPULA_BIN ?? "../target/debug/cupula"),
-    ["outbox", "--to", to, "--limit", "1"],
-    { env: JSON.parse(process.env.CUPULA_E2E_SERVER_ENV ?? "{}") },
-  );
-  const mails = JSON.parse(output.toString());
-  expect(mails.length).toBeGreaterThan(0);
-  return mails[0];
-}
+import { account, baseUrl, hydrated, newestMail, signIn } from "./support";
 
 test("forgot password: a link by e-mail sets a new password, then sign-in works with it", async ({ page }) => {
   const marta = account("admin");

@@ -36,3 +36,23 @@ test("@desktop-only screenshots of sign-in and home in every theme", async ({ br
     }
   }
 });
+
+test("@desktop-only screenshots of the administration pages", async ({ browser }) => {
+  for (const size of widths) {
+    const context = await browser.newContext({
+      viewport: { width: size.width, height: size.height },
+      locale: "es-ES",
+    });
+    const page = await context.newPage();
+    await signIn(page, account("admin"));
+    for (const section of ["clients", "people"]) {
+      await page.goto(`${baseUrl()}/admin/${section}`);
+      await hydrated(page);
+      await expect(page.locator("table.data-table")).toBeVisible();
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      expect(overflow).toBeLessThanOrEqual(0);
+      await page.screenshot({ path: `../docs/screenshots/admin-${section}-${size.name}.png`, fullPage: true });
+    }
+    await context.close();
+  }
+});

@@ -1,3 +1,5 @@
+import { execFileSync } from "node:child_process";
+import { resolve } from "node:path";
 import { expect, type Page } from "@playwright/test";
 
 export type Account = { role: "admin" | "agent" | "client"; email: string; password: string };
@@ -30,4 +32,16 @@ export async function signIn(page: Page, who: Account) {
   await page.getByLabel(/^(Contraseña|Password)$/).fill(who.password);
   await page.getByRole("button", { name: /^(Iniciar sesión|Sign in)$/ }).click();
   await expect(page).toHaveURL(`${baseUrl()}/`);
+}
+
+/** The newest e-mail the portal queued for `to`, read with the operator's `cupula outbox`. */
+export function newestMail(to: string): { subject: string; body: string } {
+  const output = execFileSync(
+    resolve(__dirname, "..", process.env.CUPULA_BIN ?? "../target/debug/cupula"),
+    ["outbox", "--to", to, "--limit", "1"],
+    { env: JSON.parse(process.env.CUPULA_E2E_SERVER_ENV ?? "{}") },
+  );
+  const mails = JSON.parse(output.toString());
+  expect(mails.length).toBeGreaterThan(0);
+  return mails[0];
 }

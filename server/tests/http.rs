@@ -527,3 +527,68 @@ async fn a_bad_or_spent_link_shows_how_to_get_a_new_one() {
     assert!(!refused.status().is_success());
     assert!(refused.text().await.unwrap().contains("ErrorLinkInvalid"));
 }
+
+#[tokio::test]
+async fn administration_does_not_exist_for_clients_and_asks_strangers_to_sign_in() {
+    let app = spawn_app().await;
+    let stranger = app.browser();
+    let answer = stranger
+        .post(app.url("/api/admin/people"))
+        .header("Origin", &app.base)
+        .send()
+        .await
+        .unwrap();
+    assert!(!answer.status().is_success());
+    assert!(answer.text().await.unwrap().contains("ErrorSignInRequired"));
+    let page = stranger
+        .get(app.url("/admin/people"))
+        .header(ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::FOUND);
+    assert_eq!(page.headers()[LOCATION], "/sign-in");
+
+    let client = app.browser();
+    let lucia = app.account("client");
+    app.sign_in(&client, &lucia.email, &lucia.password).await;
+    for endpoint in ["/api/admin/people", "/api/admin/organizations"] {
+        let answer = client
+            .post(app.url(endpoint))
+            .header("Origin", &app.base)
+            .send()
+            .await
+            .unwrap();
+        let body = answer.text().await.unwrap();
+        assert!(body.contains("ErrorNotFound"), "{endpoint}: {body}");
+        assert!(
+            !body.contains("orion-demo.example"),
+            "no data leaks: {body}"
+        );
+    }
+    let invite = client
+        .post(app.url("/api/admin/invite"))
+        .header("Origin", &app.base)
+        .form(&[
+            ("name", "Intrusa"),
+            ("email", "intrusa@x.example"),
+            ("role", "admin"),
+            ("language", "es"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(invite.text().await.unwrap().contains("ErrorNotFound"));
+    let page = client
+        .get(app.url("/admin/people"))
+        .header(ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    assert!(!page
+        .text()
+        .await
+        .unwrap()
+        .contains("tecnico@observatorio-demo.example"));
+}

@@ -27,6 +27,15 @@ pub struct Viewer {
 }
 
 impl Viewer {
+    /// Administration is for the observatory's admins; to anyone else it does not exist.
+    pub fn require_admin(&self) -> Result<(), Msg> {
+        if self.role == Role::Admin {
+            Ok(())
+        } else {
+            Err(Msg::ErrorNotFound)
+        }
+    }
+
     pub fn session_user(&self) -> SessionUser {
         SessionUser {
             id: self.user_id,

@@ -1,6 +1,7 @@
 //! Everything that runs only on the server: configuration, storage, services, authentication.
 
 pub mod accounts;
+pub mod admin;
 pub mod config;
 pub mod demo;
 pub mod links;

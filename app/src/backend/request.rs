@@ -190,6 +190,13 @@ pub fn internal(err: impl std::fmt::Display) -> UserError {
 
 // ---- Inside server functions: the request and response of the current call. ----
 
+/// The signed-in person of the current call, or the message that asks them to sign in.
+pub async fn require_viewer() -> Result<Viewer, UserError> {
+    current_viewer()
+        .await?
+        .ok_or(UserError::new(crate::i18n::Msg::ErrorSignInRequired))
+}
+
 pub fn app_state() -> Result<AppState, UserError> {
     use_context::<AppState>().ok_or_else(|| internal("AppState missing from the context"))
 }

@@ -5,7 +5,7 @@ use super::icons::{MoonIcon, NightIcon, SunIcon};
 use super::prefs::{use_prefs, use_t};
 use crate::api::SignOut;
 use crate::i18n::{Lang, Msg};
-use crate::model::{PortalContext, Theme};
+use crate::model::{PortalContext, Role, Theme};
 use leptos::prelude::*;
 
 #[component]
@@ -77,9 +77,39 @@ pub fn Header(portal: PortalContext) -> impl IntoView {
                             .collect_view()}
                     </fieldset>
                 </form>
-                {user.map(|user| view! { <UserMenu name=user.name /> })}
+                {user.clone().map(|user| view! { <UserMenu name=user.name /> })}
             </div>
+            {user.map(|user| view! { <MainNav role=user.role /> })}
         </header>
+    }
+}
+
+/// The sections of the portal the person may use; the current one is marked for screen readers.
+#[component]
+fn MainNav(role: Role) -> impl IntoView {
+    let t = use_t();
+    let path = leptos_router::hooks::use_location().pathname;
+    let mut links = vec![("/", Msg::Home)];
+    if role == Role::Admin {
+        links.push(("/admin/clients", Msg::Clients));
+        links.push(("/admin/people", Msg::People));
+    }
+    view! {
+        <nav class="main-nav" aria-label=t(Msg::Sections)>
+            {links
+                .into_iter()
+                .map(|(href, label)| {
+                    view! {
+                        <a
+                            href=href
+                            aria-current=move || (path.get() == href).then_some("page")
+                        >
+                            {t(label)}
+                        </a>
+                    }
+                })
+                .collect_view()}
+        </nav>
     }
 }
 

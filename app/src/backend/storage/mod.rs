@@ -5,6 +5,7 @@
 //! (full-text search, LISTEN/NOTIFY) gets its own small function with one arm per engine.
 
 pub mod accounts;
+pub mod admin;
 pub mod links;
 pub mod testing;
 

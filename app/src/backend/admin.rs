@@ -1,0 +1,180 @@
+//! The observatory's administration: client organizations and the people of the portal.
+//! Every function takes the `Viewer` and checks it first; every query is scoped to the viewer's
+//! observatory, so another observatory's ids behave as if they did not exist.
+
+use super::accounts::{create_account, AccountError, NewAccount, Viewer};
+use super::config::Config;
+use super::links;
+use super::storage::admin::PersonRow;
+use super::storage::{Db, StoreError};
+use crate::i18n::{Lang, Msg};
+use crate::model::{AccountState, Email, OrganizationSummary, Person, Role};
+
+pub async fn organizations(
+    db: &Db,
+    viewer: &Viewer,
+) -> Result<Vec<OrganizationSummary>, AccountError> {
+    viewer.require_admin()?;
+    Ok(db
+        .organizations(viewer.observatory_id)
+        .await?
+        .into_iter()
+        .map(|o| OrganizationSummary {
+            id: o.id,
+            name: o.name,
+            active: o.active,
+            people: o.people,
+            telescopes: o.telescopes,
+        })
+        .collect())
+}
+
+pub async fn create_organization(
+    db: &Db,
+    viewer: &Viewer,
+    name: &str,
+) -> Result<i64, AccountError> {
+    viewer.require_admin()?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(Msg::ErrorNameRequired.into());
+    }
+    db.insert_organization(viewer.observatory_id, name)
+        .await
+        .map_err(|e| match e {
+            StoreError::Duplicate => AccountError::User(Msg::ErrorOrganizationTaken),
+            other => AccountError::Store(other),
+        })
+}
+
+pub async fn people(db: &Db, viewer: &Viewer) -> Result<Vec<Person>, AccountError> {
+    viewer.require_admin()?;
+    Ok(db
+        .people(viewer.observatory_id)
+        .await?
+        .into_iter()
+        .filter_map(person_of)
+        .collect())
+}
+
+fn person_of(row: PersonRow) -> Option<Person> {
+    Some(Person {
+        id: row.id,
+        role: Role::from_code(&row.role)?,
+        state: if !row.active {
+            AccountState::Deactivated
+        } else if row.has_password {
+            AccountState::Active
+        } else {
+            AccountState::Invited
+        },
+        name: row.name,
+        email: row.email,
+        organization: row.organization_name,
+    })
+}
+
+/// What the invitation form sends.
+pub struct Invitation<'a> {
+    pub name: &'a str,
+    pub email: &'a str,
+    pub role: Role,
+    /// Required for clients, ignored for staff.
+    pub organization_id: Option<i64>,
+    pub language: Lang,
+}
+
+/// Adds a person without a password and e-mails them an invitation to choose one.
+pub async fn invite(
+    db: &Db,
+    config: &Config,
+    viewer: &Viewer,
+    invitation: Invitation<'_>,
+) -> Result<(), AccountError> {
+    viewer.require_admin()?;
+    // Checked in the order of the form's fields, so the first message is about the first problem.
+    if invitation.name.trim().is_empty() {
+        return Err(Msg::ErrorNameRequired.into());
+    }
+    Email::parse(invitation.email)?;
+    let organization_id = match invitation.role {
+        Role::Client => {
+            // Each field is authorized on its own: the organization must be one of this
+            // observatory's, whatever id the form carried.
+            let id = invitation
+                .organization_id
+                .ok_or(AccountError::User(Msg::ErrorOrganizationRequired))?;
+            if !db.organization_exists(viewer.observatory_id, id).await? {
+                return Err(Msg::ErrorOrganizationRequired.into());
+            }
+            Some(id)
+        }
+        Role::Admin | Role::Agent => None,
+    };
+    create_account(
+        db,
+        NewAccount {
+            observatory_id: viewer.observatory_id,
+            organization_id,
+            email: invitation.email,
+            name: invitation.name,
+            role: invitation.role,
+            language: invitation.language,
+            password: None,
+        },
+    )
+    .await?;
+    links::invite(db, config, viewer.observatory_id, invitation.email).await
+}
+
+/// Sends a new invitation (the earlier link stops working) to someone who has not yet joined.
+pub async fn resend_invitation(
+    db: &Db,
+    config: &Config,
+    viewer: &Viewer,
+    user_id: i64,
+) -> Result<(), AccountError> {
+    viewer.require_admin()?;
+    let person = invited_person(db, viewer, user_id).await?;
+    links::invite(db, config, viewer.observatory_id, &person.email).await
+}
+
+/// Withdraws a pending invitation: its link stops working.
+pub async fn revoke_invitation(db: &Db, viewer: &Viewer, user_id: i64) -> Result<(), AccountError> {
+    viewer.require_admin()?;
+    let person = invited_person(db, viewer, user_id).await?;
+    db.revoke_invitations(person.id).await?;
+    Ok(())
+}
+
+async fn invited_person(db: &Db, viewer: &Viewer, user_id: i64) -> Result<PersonRow, AccountError> {
+    let person = db
+        .person(viewer.observatory_id, user_id)
+        .await?
+        .ok_or(AccountError::User(Msg::ErrorNotFound))?;
+    if person.has_password || !person.active {
+        return Err(Msg::ErrorAlreadyJoined.into());
+    }
+    Ok(person)
+}
+
+/// Switches a person's access off (their sessions end at once) or back on.
+pub async fn set_active(
+    db: &Db,
+    viewer: &Viewer,
+    user_id: i64,
+    active: bool,
+) -> Result<(), AccountError> {
+    viewer.require_admin()?;
+    if user_id == viewer.user_id {
+        return Err(Msg::ErrorCannotDeactivateSelf.into());
+    }
+    if db
+        .set_person_active(viewer.observatory_id, user_id, active)
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(Msg::ErrorNotFound.into())
+    }
+}

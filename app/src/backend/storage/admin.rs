@@ -1,0 +1,157 @@
+//! SQL for the observatory's administration: client organizations and people.
+//! Every query is scoped by `observatory_id`, so one observatory never reaches another's rows.
+
+use super::{map_unique, on_pool, Db, StoreError};
+use chrono::Utc;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OrganizationRow {
+    pub id: i64,
+    pub name: String,
+    pub active: bool,
+    pub people: i64,
+    pub telescopes: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PersonRow {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    pub organization_id: Option<i64>,
+    pub organization_name: Option<String>,
+    pub active: bool,
+    pub has_password: bool,
+}
+
+impl Db {
+    pub async fn organizations(
+        &self,
+        observatory_id: i64,
+    ) -> Result<Vec<OrganizationRow>, StoreError> {
+        let rows = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT o.id, o.name, o.active, \
+                 (SELECT COUNT(*) FROM users u WHERE u.organization_id = o.id) AS people, \
+                 (SELECT COUNT(*) FROM telescopes t WHERE t.organization_id = o.id \
+                  AND t.retired_at IS NULL) AS telescopes \
+                 FROM organizations o WHERE o.observatory_id = $1 ORDER BY o.name",
+            )
+            .bind(observatory_id)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows)
+    }
+
+    /// Whether the organization exists in this observatory (ids of others are as good as absent).
+    pub async fn organization_exists(
+        &self,
+        observatory_id: i64,
+        organization_id: i64,
+    ) -> Result<bool, StoreError> {
+        let count: i64 = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM organizations WHERE id = $1 AND observatory_id = $2 AND active",
+            )
+            .bind(organization_id)
+            .bind(observatory_id)
+            .fetch_one(pool)
+            .await
+        })?;
+        Ok(count == 1)
+    }
+
+    pub async fn people(&self, observatory_id: i64) -> Result<Vec<PersonRow>, StoreError> {
+        let rows = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT u.id, u.name, u.email, u.role, u.organization_id, o.name AS organization_name, \
+                 u.active, (u.password_hash IS NOT NULL) AS has_password \
+                 FROM users u LEFT JOIN organizations o ON o.id = u.organization_id \
+                 WHERE u.observatory_id = $1 ORDER BY o.name NULLS FIRST, u.name",
+            )
+            .bind(observatory_id)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows)
+    }
+
+    pub async fn person(
+        &self,
+        observatory_id: i64,
+        user_id: i64,
+    ) -> Result<Option<PersonRow>, StoreError> {
+        let row = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT u.id, u.name, u.email, u.role, u.organization_id, o.name AS organization_name, \
+                 u.active, (u.password_hash IS NOT NULL) AS has_password \
+                 FROM users u LEFT JOIN organizations o ON o.id = u.organization_id \
+                 WHERE u.observatory_id = $1 AND u.id = $2",
+            )
+            .bind(observatory_id)
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(row)
+    }
+
+    /// Activates or deactivates a person; deactivating ends their sessions and pending links in
+    /// the same transaction, so they are out at once.
+    pub async fn set_person_active(
+        &self,
+        observatory_id: i64,
+        user_id: i64,
+        active: bool,
+    ) -> Result<bool, StoreError> {
+        let now = Utc::now();
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let changed = sqlx::query(
+                "UPDATE users SET active = $1, updated_at = $2 WHERE id = $3 AND observatory_id = $4",
+            )
+            .bind(active)
+            .bind(now)
+            .bind(user_id)
+            .bind(observatory_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed == 1 && !active {
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "UPDATE account_tokens SET revoked_at = $1 \
+                     WHERE user_id = $2 AND used_at IS NULL AND revoked_at IS NULL",
+                )
+                .bind(now)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok::<bool, StoreError>(changed == 1)
+        })
+    }
+
+    /// Revokes a person's unused invitation links.
+    pub async fn revoke_invitations(&self, user_id: i64) -> Result<u64, StoreError> {
+        let revoked = on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE account_tokens SET revoked_at = $1 WHERE user_id = $2 \
+                 AND purpose = 'invitation' AND used_at IS NULL AND revoked_at IS NULL",
+            )
+            .bind(Utc::now())
+            .bind(user_id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .map_err(map_unique)?;
+        Ok(revoked)
+    }
+}

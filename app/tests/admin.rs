@@ -1,0 +1,423 @@
+//! Administration rules on a real database: who may administer, and that one observatory's
+//! admins cannot reach another observatory's people or organizations.
+
+mod common;
+
+use app::backend::accounts::{authenticate, create_account, sign_in, NewAccount, Viewer};
+use app::backend::admin::{self, Invitation};
+use app::backend::links;
+use app::backend::storage::accounts::NewObservatory;
+use app::backend::storage::Db;
+use app::i18n::{Lang, Msg};
+use app::model::{AccountState, Role};
+use common::{client, config, user_msg, world};
+
+const PASSWORD: &str = "cielo profundo estrellado";
+
+/// Creates an account with a password and signs it in, returning its viewer.
+async fn person(
+    db: &Db,
+    observatory_id: i64,
+    organization_id: Option<i64>,
+    email: &str,
+    role: Role,
+) -> Viewer {
+    create_account(
+        db,
+        NewAccount {
+            observatory_id,
+            organization_id,
+            email,
+            name: email.split('@').next().unwrap(),
+            role,
+            language: Lang::Es,
+            password: Some(PASSWORD),
+        },
+    )
+    .await
+    .unwrap();
+    let signed_in = sign_in(db, &config(), observatory_id, email, PASSWORD, &client())
+        .await
+        .unwrap();
+    authenticate(db, &config(), &signed_in.token)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+fn invitation(email: &str, role: Role, organization_id: Option<i64>) -> Invitation<'_> {
+    Invitation {
+        name: "Persona Invitada",
+        email,
+        role,
+        organization_id,
+        language: Lang::En,
+    }
+}
+
+#[tokio::test]
+async fn only_admins_administer_and_others_are_told_nothing_exists() {
+    let world = world().await;
+    let agent = person(
+        &world.db,
+        world.observatory_id,
+        None,
+        "agente@obs.example",
+        Role::Agent,
+    )
+    .await;
+    let client_user = person(
+        &world.db,
+        world.observatory_id,
+        Some(world.organization_id),
+        "cli@club.example",
+        Role::Client,
+    )
+    .await;
+    for viewer in [&agent, &client_user] {
+        assert_eq!(
+            user_msg(admin::organizations(&world.db, viewer).await),
+            Msg::ErrorNotFound
+        );
+        assert_eq!(
+            user_msg(admin::people(&world.db, viewer).await),
+            Msg::ErrorNotFound
+        );
+        assert_eq!(
+            user_msg(admin::create_organization(&world.db, viewer, "X").await),
+            Msg::ErrorNotFound
+        );
+        assert_eq!(
+            user_msg(
+                admin::invite(
+                    &world.db,
+                    &config(),
+                    viewer,
+                    invitation("x@y.example", Role::Agent, None)
+                )
+                .await
+            ),
+            Msg::ErrorNotFound
+        );
+        assert_eq!(
+            user_msg(admin::set_active(&world.db, viewer, agent.user_id, false).await),
+            Msg::ErrorNotFound
+        );
+        assert_eq!(
+            user_msg(admin::resend_invitation(&world.db, &config(), viewer, agent.user_id).await),
+            Msg::ErrorNotFound
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_admin_invites_a_client_who_joins_with_the_link() {
+    let world = world().await;
+    let boss = person(
+        &world.db,
+        world.observatory_id,
+        None,
+        "jefa@obs.example",
+        Role::Admin,
+    )
+    .await;
+    admin::invite(
+        &world.db,
+        &config(),
+        &boss,
+        invitation(
+            "nueva@club.example",
+            Role::Client,
+            Some(world.organization_id),
+        ),
+    )
+    .await
+    .unwrap();
+    let people = admin::people(&world.db, &boss).await.unwrap();
+    let invited = people
+        .iter()
+        .find(|p| p.email == "nueva@club.example")
+        .unwrap();
+    assert_eq!(invited.state, AccountState::Invited);
+    assert_eq!(invited.organization.as_deref(), Some("Club Andrómeda"));
+
+    let mail = &world.db.mail_to("nueva@club.example", 1).await.unwrap()[0];
+    assert_eq!(mail.kind, "invitation");
+    assert!(
+        mail.subject.contains("invites you"),
+        "in the invitee's language: {}",
+        mail.subject
+    );
+    let token = &mail.body_text[mail.body_text.find("token=").unwrap() + 6..][..64];
+    links::set_password_with_link(&world.db, token, PASSWORD, false)
+        .await
+        .unwrap();
+    sign_in(
+        &world.db,
+        &config(),
+        world.observatory_id,
+        "nueva@club.example",
+        PASSWORD,
+        &client(),
+    )
+    .await
+    .unwrap();
+    let people = admin::people(&world.db, &boss).await.unwrap();
+    assert_eq!(
+        people
+            .iter()
+            .find(|p| p.email == "nueva@club.example")
+            .unwrap()
+            .state,
+        AccountState::Active
+    );
+}
+
+#[tokio::test]
+async fn invitations_can_be_resent_and_withdrawn() {
+    let world = world().await;
+    let boss = person(
+        &world.db,
+        world.observatory_id,
+        None,
+        "jefa@obs.example",
+        Role::Admin,
+    )
+    .await;
+    admin::invite(
+        &world.db,
+        &config(),
+        &boss,
+        invitation("tec@obs.example", Role::Agent, None),
+    )
+    .await
+    .unwrap();
+    let id = admin::people(&world.db, &boss)
+        .await
+        .unwrap()
+        .iter()
+        .find(|p| p.email == "tec@obs.example")
+        .unwrap()
+        .id;
+    let first = world.db.mail_to("tec@obs.example", 1).await.unwrap()[0]
+        .body_text
+        .clone();
+    admin::resend_invitation(&world.db, &config(), &boss, id)
+        .await
+        .unwrap();
+    let second = world.db.mail_to("tec@obs.example", 1).await.unwrap()[0]
+        .body_text
+        .clone();
+    let token_of = |body: &str| body[body.find("token=").unwrap() + 6..][..64].to_string();
+    assert!(
+        links::valid_link(&world.db, &token_of(&first))
+            .await
+            .unwrap()
+            .is_none(),
+        "replaced"
+    );
+    assert!(links::valid_link(&world.db, &token_of(&second))
+        .await
+        .unwrap()
+        .is_some());
+
+    admin::revoke_invitation(&world.db, &boss, id)
+        .await
+        .unwrap();
+    assert!(
+        links::valid_link(&world.db, &token_of(&second))
+            .await
+            .unwrap()
+            .is_none(),
+        "withdrawn"
+    );
+    // Someone who already joined has nothing to resend.
+    assert_eq!(
+        user_msg(admin::resend_invitation(&world.db, &config(), &boss, boss.user_id).await),
+        Msg::ErrorAlreadyJoined
+    );
+}
+
+#[tokio::test]
+async fn deactivating_someone_ends_their_sessions_at_once() {
+    let world = world().await;
+    let boss = person(
+        &world.db,
+        world.observatory_id,
+        None,
+        "jefa@obs.example",
+        Role::Admin,
+    )
+    .await;
+    let client_user = person(
+        &world.db,
+        world.observatory_id,
+        Some(world.organization_id),
+        "cli@club.example",
+        Role::Client,
+    )
+    .await;
+    assert_eq!(
+        world
+            .db
+            .count_sessions_of_user(client_user.user_id)
+            .await
+            .unwrap(),
+        1
+    );
+    admin::set_active(&world.db, &boss, client_user.user_id, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        world
+            .db
+            .count_sessions_of_user(client_user.user_id)
+            .await
+            .unwrap(),
+        0
+    );
+    let again = sign_in(
+        &world.db,
+        &config(),
+        world.observatory_id,
+        "cli@club.example",
+        PASSWORD,
+        &client(),
+    )
+    .await;
+    assert_eq!(user_msg(again), Msg::ErrorAccountInactive);
+
+    admin::set_active(&world.db, &boss, client_user.user_id, true)
+        .await
+        .unwrap();
+    sign_in(
+        &world.db,
+        &config(),
+        world.observatory_id,
+        "cli@club.example",
+        PASSWORD,
+        &client(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        user_msg(admin::set_active(&world.db, &boss, boss.user_id, false).await),
+        Msg::ErrorCannotDeactivateSelf
+    );
+}
+
+#[tokio::test]
+async fn organizations_need_a_name_unique_in_the_observatory() {
+    let world = world().await;
+    let boss = person(
+        &world.db,
+        world.observatory_id,
+        None,
+        "jefa@obs.example",
+        Role::Admin,
+    )
+    .await;
+    assert_eq!(
+        user_msg(admin::create_organization(&world.db, &boss, "  ").await),
+        Msg::ErrorNameRequired
+    );
+    assert_eq!(
+        user_msg(admin::create_organization(&world.db, &boss, "Club Andrómeda").await),
+        Msg::ErrorOrganizationTaken
+    );
+    admin::create_organization(&world.db, &boss, "Grupo Casiopea")
+        .await
+        .unwrap();
+    let names: Vec<String> = admin::organizations(&world.db, &boss)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
+    assert_eq!(names, ["Club Andrómeda", "Grupo Casiopea"]);
+}
+
+#[tokio::test]
+async fn one_observatorys_admin_cannot_reach_another_observatory() {
+    let world = world().await;
+    let boss_a = person(
+        &world.db,
+        world.observatory_id,
+        None,
+        "jefa@obs.example",
+        Role::Admin,
+    )
+    .await;
+
+    let observatory_b = world
+        .db
+        .insert_observatory(NewObservatory {
+            slug: "b",
+            name: "Observatorio B",
+            ticket_prefix: "OBB",
+        })
+        .await
+        .unwrap();
+    let organization_b = world
+        .db
+        .insert_organization(observatory_b, "Cliente de B")
+        .await
+        .unwrap();
+    let client_b = person(
+        &world.db,
+        observatory_b,
+        Some(organization_b),
+        "cli@b.example",
+        Role::Client,
+    )
+    .await;
+
+    // B's people and organizations are invisible to A's admin…
+    assert!(admin::people(&world.db, &boss_a)
+        .await
+        .unwrap()
+        .iter()
+        .all(|p| p.id != client_b.user_id));
+    assert!(admin::organizations(&world.db, &boss_a)
+        .await
+        .unwrap()
+        .iter()
+        .all(|o| o.id != organization_b));
+    // …and B's ids act as if they did not exist.
+    assert_eq!(
+        user_msg(admin::set_active(&world.db, &boss_a, client_b.user_id, false).await),
+        Msg::ErrorNotFound
+    );
+    assert_eq!(
+        user_msg(admin::resend_invitation(&world.db, &config(), &boss_a, client_b.user_id).await),
+        Msg::ErrorNotFound
+    );
+    assert_eq!(
+        user_msg(admin::revoke_invitation(&world.db, &boss_a, client_b.user_id).await),
+        Msg::ErrorNotFound
+    );
+    // An organization id of B in A's invitation form is refused, not used.
+    let smuggled = admin::invite(
+        &world.db,
+        &config(),
+        &boss_a,
+        invitation("colado@a.example", Role::Client, Some(organization_b)),
+    )
+    .await;
+    assert_eq!(user_msg(smuggled), Msg::ErrorOrganizationRequired);
+    assert!(world
+        .db
+        .user_by_email(world.observatory_id, "colado@a.example")
+        .await
+        .unwrap()
+        .is_none());
+    // Nothing of B was touched: its client is still signed in.
+    assert_eq!(
+        world
+            .db
+            .count_sessions_of_user(client_b.user_id)
+            .await
+            .unwrap(),
+        1
+    );
+}
