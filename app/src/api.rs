@@ -2,11 +2,11 @@
 //! the viewer and calls one service. Endpoints are pinned so URLs stay stable across builds.
 
 use crate::error::UserError;
-use crate::model::{LinkKind, OrganizationSummary, Person};
+use crate::model::{LinkKind, OrganizationSummary, Person, SessionInfo};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use crate::backend::{accounts, admin, links, request};
+use crate::backend::{accounts, admin, links, my_account, request};
 #[cfg(feature = "ssr")]
 use crate::i18n::{Lang, Msg};
 #[cfg(feature = "ssr")]
@@ -246,5 +246,66 @@ pub async fn set_person_active(user_id: i64, active: bool) -> Result<(), UserErr
     let viewer = request::require_viewer().await?;
     admin::set_active(&state.db, &viewer, user_id, active)
         .await
+        .map_err(request::account_error)
+}
+
+// ---- My account: the signed-in person's own profile, password and sessions. ----
+
+#[server(endpoint = "account/sessions")]
+pub async fn my_sessions() -> Result<Vec<SessionInfo>, UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    my_account::sessions(&state.db, &viewer)
+        .await
+        .map_err(request::account_error)
+}
+
+#[server(endpoint = "account/profile")]
+pub async fn update_profile(name: String, language: String) -> Result<(), UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    let lang = Lang::from_code(&language).ok_or(UserError::new(Msg::ErrorNotFound))?;
+    my_account::update_profile(&state.db, &viewer, &name, lang)
+        .await
+        .map_err(request::account_error)?;
+    request::set_cookie(request::language_cookie(&state.config, lang));
+    Ok(())
+}
+
+#[server(endpoint = "account/password")]
+pub async fn change_password(
+    current: String,
+    new: String,
+    end_other_sessions: Option<String>,
+) -> Result<(), UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    my_account::change_password(
+        &state.db,
+        &viewer,
+        &current,
+        &new,
+        end_other_sessions.is_some(),
+    )
+    .await
+    .map_err(request::account_error)
+}
+
+#[server(endpoint = "account/end_session")]
+pub async fn end_session(session_id: i64) -> Result<(), UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    my_account::end_session(&state.db, &viewer, session_id)
+        .await
+        .map_err(request::account_error)
+}
+
+#[server(endpoint = "account/end_other_sessions")]
+pub async fn end_other_sessions() -> Result<(), UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    my_account::end_other_sessions(&state.db, &viewer)
+        .await
+        .map(|_| ())
         .map_err(request::account_error)
 }

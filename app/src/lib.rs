@@ -11,6 +11,7 @@ pub mod backend;
 
 use crate::i18n::Msg;
 use crate::model::{Branding, PortalContext};
+use crate::ui::account::AccountPage;
 use crate::ui::admin::{ClientsPage, PeoplePage};
 use crate::ui::components::{provide_toasts, ToastRegion};
 use crate::ui::forgot_password::ForgotPasswordPage;
@@ -121,6 +122,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/forgot-password") view=ForgotPasswordPage />
                     <Route path=path!("/reset-password") view=SetPasswordPage />
                     <Route path=path!("/invitation") view=SetPasswordPage />
+                    <Route path=path!("/account") view=AccountPage />
                     <Route path=path!("/admin/clients") view=ClientsPage />
                     <Route path=path!("/admin/people") view=PeoplePage />
                 </Routes>

@@ -274,6 +274,19 @@ pub struct Person {
     pub state: AccountState,
 }
 
+/// One of the person's sessions, as "My account" lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub id: i64,
+    /// The session of this very page.
+    pub current: bool,
+    /// A short name of the browser and system ("Chrome · Android").
+    pub device: String,
+    pub ip: String,
+    pub signed_in_at: String,
+    pub last_seen_at: String,
+}
+
 /// What a link from an e-mail lets its holder do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LinkKind {

@@ -37,7 +37,7 @@ test("@desktop-only screenshots of sign-in and home in every theme", async ({ br
   }
 });
 
-test("@desktop-only screenshots of the administration pages", async ({ browser }) => {
+test("@desktop-only screenshots of the administration and account pages", async ({ browser }) => {
   for (const size of widths) {
     const context = await browser.newContext({
       viewport: { width: size.width, height: size.height },
@@ -45,13 +45,14 @@ test("@desktop-only screenshots of the administration pages", async ({ browser }
     });
     const page = await context.newPage();
     await signIn(page, account("admin"));
-    for (const section of ["clients", "people"]) {
-      await page.goto(`${baseUrl()}/admin/${section}`);
+    for (const section of ["admin/clients", "admin/people", "account"]) {
+      await page.goto(`${baseUrl()}/${section}`);
       await hydrated(page);
       await expect(page.locator("table.data-table")).toBeVisible();
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       expect(overflow).toBeLessThanOrEqual(0);
-      await page.screenshot({ path: `../docs/screenshots/admin-${section}-${size.name}.png`, fullPage: true });
+      const name = section.replace("/", "-");
+      await page.screenshot({ path: `../docs/screenshots/${name}-${size.name}.png`, fullPage: true });
     }
     await context.close();
   }

@@ -34,13 +34,23 @@ export async function signIn(page: Page, who: Account) {
   await expect(page).toHaveURL(`${baseUrl()}/`);
 }
 
+/** Runs an operator's command (`cupula …`) on the portal under test. */
+function cupula(args: string[], input?: string): Buffer {
+  return execFileSync(resolve(__dirname, "..", process.env.CUPULA_BIN ?? "../target/debug/cupula"), args, {
+    env: JSON.parse(process.env.CUPULA_E2E_SERVER_ENV ?? "{}"),
+    input,
+  });
+}
+
+/** A new administrator of the tested portal, for tests that change what they sign in with. */
+export function createAdmin(email: string, password: string): Account {
+  cupula(["create-admin", "--email", email, "--name", "Administración de Pruebas"], `${password}\n`);
+  return { role: "admin", email, password };
+}
+
 /** The newest e-mail the portal queued for `to`, read with the operator's `cupula outbox`. */
 export function newestMail(to: string): { subject: string; body: string } {
-  const output = execFileSync(
-    resolve(__dirname, "..", process.env.CUPULA_BIN ?? "../target/debug/cupula"),
-    ["outbox", "--to", to, "--limit", "1"],
-    { env: JSON.parse(process.env.CUPULA_E2E_SERVER_ENV ?? "{}") },
-  );
+  const output = cupula(["outbox", "--to", to, "--limit", "1"]);
   const mails = JSON.parse(output.toString());
   expect(mails.length).toBeGreaterThan(0);
   return mails[0];

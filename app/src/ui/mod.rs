@@ -1,5 +1,6 @@
 //! Pages and components.
 
+pub mod account;
 pub mod admin;
 pub mod components;
 pub mod forgot_password;

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod links;
+pub mod my_account;
 pub mod testing;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};

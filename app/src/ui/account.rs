@@ -1,0 +1,181 @@
+//! "My account": name and language, password, and the devices where the person is signed in.
+
+use super::components::{form_error, use_toasts, ErrorAlert, ToastKind};
+use super::prefs::{use_prefs, use_t};
+use crate::api::{my_sessions, ChangePassword, EndOtherSessions, EndSession, UpdateProfile};
+use crate::i18n::{Lang, Msg};
+use crate::use_portal;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::Redirect;
+
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let Some(user) = use_portal().user else {
+        return view! { <Redirect path="/sign-in" /> }.into_any();
+    };
+    let t = use_t();
+    let lang = use_prefs().lang;
+    let toasts = use_toasts();
+
+    let profile = ServerAction::<UpdateProfile>::new();
+    let profile_error = form_error(profile.value(), None);
+    Effect::new(move |_| {
+        if let Some(Ok(())) = profile.value().get() {
+            // The language may have changed: load the page again in it.
+            let _ = window().location().reload();
+        }
+    });
+
+    let password = ServerAction::<ChangePassword>::new();
+    let password_error = form_error(password.value(), None);
+    let password_form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = password.value().get() {
+            toasts.push(ToastKind::Success, Msg::PasswordChanged);
+            if let Some(form) = password_form.get() {
+                form.reset();
+            }
+        }
+    });
+
+    let end_one = ServerAction::<EndSession>::new();
+    let end_others = ServerAction::<EndOtherSessions>::new();
+    Effect::new(move |_| {
+        for result in [end_one.value().get(), end_others.value().get()] {
+            match result {
+                Some(Err(err)) => toasts.push(ToastKind::Error, err.message),
+                Some(Ok(())) => {}
+                None => {}
+            }
+        }
+    });
+    let sessions = Resource::new(
+        move || {
+            (
+                end_one.version().get(),
+                end_others.version().get(),
+                password.version().get(),
+            )
+        },
+        |_| my_sessions(),
+    );
+
+    view! {
+        <Title text=t(Msg::MyAccount) />
+        <div class="stack">
+            <h1>{t(Msg::MyAccount)}</h1>
+
+            <section class="card stack-sm" aria-labelledby="profile-title">
+                <h2 class="card-title" id="profile-title">{t(Msg::Profile)}</h2>
+                {move || profile_error.get().map(|error| view! { <ErrorAlert error /> })}
+                <ActionForm action=profile attr:class="form-grid" attr:novalidate=true>
+                    <div class="field">
+                        <label for="name">{t(Msg::Name)}</label>
+                        <input class="input" id="name" name="name" autocomplete="name" value=user.name.clone() />
+                    </div>
+                    <div class="field">
+                        <label for="language">{t(Msg::Language)}</label>
+                        <select class="input" id="language" name="language">
+                            {Lang::ALL
+                                .into_iter()
+                                .map(|l| view! { <option value=l.code() selected=l == lang>{l.native_name()}</option> })
+                                .collect_view()}
+                        </select>
+                    </div>
+                    <p class="muted">{t(Msg::Email)}": "{user.email.clone()}</p>
+                    <button type="submit" class="btn btn-primary" aria-busy=move || profile.pending().get().to_string()>
+                        {t(Msg::SaveChanges)}
+                    </button>
+                </ActionForm>
+            </section>
+
+            <section class="card stack-sm" aria-labelledby="password-title">
+                <h2 class="card-title" id="password-title">{t(Msg::ChangePasswordTitle)}</h2>
+                {move || password_error.get().map(|error| view! { <ErrorAlert error /> })}
+                <ActionForm action=password node_ref=password_form attr:class="stack-sm" attr:novalidate=true>
+                    <div class="field">
+                        <label for="current">{t(Msg::CurrentPassword)}</label>
+                        <input class="input" id="current" name="current" type="password" autocomplete="current-password" />
+                    </div>
+                    <div class="field">
+                        <label for="new">{t(Msg::NewPassword)}</label>
+                        <input
+                            class="input"
+                            id="new"
+                            name="new"
+                            type="password"
+                            autocomplete="new-password"
+                            aria-describedby="new-hint"
+                        />
+                        <p class="field-hint" id="new-hint">{t(Msg::PasswordHint)}</p>
+                    </div>
+                    <label class="checkbox">
+                        <input type="checkbox" name="end_other_sessions" value="on" />
+                        {t(Msg::SignOutOtherSessions)}
+                    </label>
+                    <button type="submit" class="btn btn-primary" aria-busy=move || password.pending().get().to_string()>
+                        {t(Msg::SavePassword)}
+                    </button>
+                </ActionForm>
+            </section>
+
+            <section class="card stack-sm" aria-labelledby="sessions-title">
+                <h2 class="card-title" id="sessions-title">{t(Msg::WhereSignedIn)}</h2>
+                <Suspense fallback=move || view! { <p class="muted">{t(Msg::Loading)}</p> }>
+                    {move || Suspend::new(async move {
+                        match sessions.await {
+                            Ok(list) => view! {
+                                <div class="table-wrap">
+                                    <table class="data-table">
+                                        <caption class="visually-hidden">{t(Msg::WhereSignedIn)}</caption>
+                                        <thead>
+                                            <tr>
+                                                <th scope="col">{t(Msg::Device)}</th>
+                                                <th scope="col">{t(Msg::SignedInAt)}</th>
+                                                <th scope="col">{t(Msg::LastSeen)}</th>
+                                                <th scope="col">{t(Msg::Actions)}</th>
+                                            </tr>
+                                        </thead>
+                                        <tbody>
+                                            {list.into_iter().map(|s| view! {
+                                                <tr data-testid="session-row">
+                                                    <th scope="row">
+                                                        {s.device}
+                                                        <br />
+                                                        <span class="muted">{s.ip}</span>
+                                                    </th>
+                                                    <td>{s.signed_in_at}</td>
+                                                    <td>{s.last_seen_at}</td>
+                                                    <td>
+                                                        {if s.current {
+                                                            view! { <span class="badge badge-account-active">{t(Msg::ThisDevice)}</span> }.into_any()
+                                                        } else {
+                                                            view! {
+                                                                <ActionForm action=end_one>
+                                                                    <input type="hidden" name="session_id" value=s.id />
+                                                                    <button type="submit" class="btn btn-secondary">{t(Msg::EndSession)}</button>
+                                                                </ActionForm>
+                                                            }.into_any()
+                                                        }}
+                                                    </td>
+                                                </tr>
+                                            }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                </div>
+                            }.into_any(),
+                            Err(error) => view! { <ErrorAlert error /> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+                <ActionForm action=end_others>
+                    <button type="submit" class="btn btn-danger" aria-busy=move || end_others.pending().get().to_string()>
+                        {t(Msg::SignOutOtherSessions)}
+                    </button>
+                </ActionForm>
+            </section>
+        </div>
+    }
+    .into_any()
+}
