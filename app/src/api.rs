@@ -2,9 +2,11 @@
 //! the viewer and calls one service. Endpoints are pinned so URLs stay stable across builds.
 
 use crate::error::UserError;
-use crate::model::{LinkKind, OrganizationSummary, Person, SessionInfo};
+use crate::model::{LinkKind, OrganizationDetail, OrganizationSummary, Person, SessionInfo};
 use leptos::prelude::*;
 
+#[cfg(feature = "ssr")]
+use crate::backend::storage::admin::TelescopeFields;
 #[cfg(feature = "ssr")]
 use crate::backend::{accounts, admin, links, my_account, request};
 #[cfg(feature = "ssr")]
@@ -307,5 +309,78 @@ pub async fn end_other_sessions() -> Result<(), UserError> {
     my_account::end_other_sessions(&state.db, &viewer)
         .await
         .map(|_| ())
+        .map_err(request::account_error)
+}
+
+#[server(endpoint = "admin/organization")]
+pub async fn admin_organization(organization_id: i64) -> Result<OrganizationDetail, UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    admin::organization(&state.db, &viewer, organization_id)
+        .await
+        .map_err(request::account_error)
+}
+
+#[server(endpoint = "admin/update_organization")]
+pub async fn update_organization(
+    organization_id: i64,
+    name: String,
+    active: Option<String>,
+) -> Result<(), UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    admin::update_organization(&state.db, &viewer, organization_id, &name, active.is_some())
+        .await
+        .map_err(request::account_error)
+}
+
+#[server(endpoint = "admin/add_telescope")]
+pub async fn add_telescope(
+    organization_id: i64,
+    name: String,
+    model: String,
+    location: String,
+    notes: String,
+) -> Result<(), UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    let fields = TelescopeFields {
+        name: &name,
+        model: &model,
+        location: &location,
+        notes: &notes,
+    };
+    admin::add_telescope(&state.db, &viewer, organization_id, fields)
+        .await
+        .map_err(request::account_error)
+}
+
+#[server(endpoint = "admin/update_telescope")]
+pub async fn update_telescope(
+    telescope_id: i64,
+    name: String,
+    model: String,
+    location: String,
+    notes: String,
+) -> Result<(), UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    let fields = TelescopeFields {
+        name: &name,
+        model: &model,
+        location: &location,
+        notes: &notes,
+    };
+    admin::update_telescope(&state.db, &viewer, telescope_id, fields)
+        .await
+        .map_err(request::account_error)
+}
+
+#[server(endpoint = "admin/set_telescope_retired")]
+pub async fn set_telescope_retired(telescope_id: i64, retired: bool) -> Result<(), UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    admin::set_telescope_retired(&state.db, &viewer, telescope_id, retired)
+        .await
         .map_err(request::account_error)
 }

@@ -218,6 +218,23 @@ catalogue! {
     LastSeen => "Última actividad", "Last activity";
     ThisDevice => "Este dispositivo", "This device";
     EndSession => "Cerrar esta sesión", "End this session";
+    BackToClients => "← Organizaciones cliente", "← Client organizations";
+    Details => "Datos", "Details";
+    OrganizationActive => "Organización activa", "Organization active";
+    OrganizationActiveHint => "Si la desactivas, sus usuarios salen del portal en ese momento y no podrán volver a entrar hasta que la reactives.",
+        "If you deactivate it, its users are signed out at once and cannot sign in again until you reactivate it.";
+    Telescopes => "Telescopios", "Telescopes";
+    NoTelescopes => "Esta organización todavía no tiene telescopios.", "This organization has no telescopes yet.";
+    AddTelescope => "Añadir un telescopio", "Add a telescope";
+    TelescopeName => "Nombre del telescopio", "Telescope name";
+    TelescopeModel => "Modelo o tipo", "Model or type";
+    TelescopeLocation => "Ubicación (cúpula, pilar)", "Location (dome, pier)";
+    Notes => "Notas", "Notes";
+    Edit => "Editar", "Edit";
+    Retire => "Retirar", "Retire";
+    Reinstate => "Volver a poner en servicio", "Put back in service";
+    Retired => "Retirado", "Retired";
+    ErrorTextTooLong => "El texto es demasiado largo.", "The text is too long.";
     ForgotPasswordLink => "¿Has olvidado tu contraseña?", "Forgot your password?";
     ForgotPasswordTitle => "Elige una contraseña nueva", "Choose a new password";
     ForgotPasswordIntro => "Escribe tu correo electrónico y te enviaremos un enlace para elegir una contraseña. Sirve también para tu primer acceso.",

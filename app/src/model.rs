@@ -252,6 +252,26 @@ pub struct OrganizationSummary {
     pub telescopes: i64,
 }
 
+/// A telescope of a client organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Telescope {
+    pub id: i64,
+    pub name: String,
+    pub model: String,
+    pub location: String,
+    pub notes: String,
+    /// Out of service; kept for the history of its requests.
+    pub retired: bool,
+}
+
+/// One client organization with its telescopes and people, for the administration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganizationDetail {
+    pub organization: OrganizationSummary,
+    pub telescopes: Vec<Telescope>,
+    pub people: Vec<Person>,
+}
+
 /// Where a person's account stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AccountState {

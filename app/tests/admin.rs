@@ -6,7 +6,8 @@ mod common;
 use app::backend::accounts::{authenticate, create_account, sign_in, NewAccount, Viewer};
 use app::backend::admin::{self, Invitation};
 use app::backend::links;
-use app::backend::storage::accounts::NewObservatory;
+use app::backend::storage::accounts::{NewObservatory, NewTelescope};
+use app::backend::storage::admin::TelescopeFields;
 use app::backend::storage::Db;
 use app::i18n::{Lang, Msg};
 use app::model::{AccountState, Role};
@@ -419,5 +420,211 @@ async fn one_observatorys_admin_cannot_reach_another_observatory() {
             .await
             .unwrap(),
         1
+    );
+}
+
+fn scope<'a>(name: &'a str, location: &'a str) -> TelescopeFields<'a> {
+    TelescopeFields {
+        name,
+        model: "Planewave CDK24",
+        location,
+        notes: "",
+    }
+}
+
+#[tokio::test]
+async fn telescopes_are_added_edited_retired_and_reinstated() {
+    let world = world().await;
+    let boss = person(
+        &world.db,
+        world.observatory_id,
+        None,
+        "jefa@obs.example",
+        Role::Admin,
+    )
+    .await;
+    let org = world.organization_id;
+    assert_eq!(
+        user_msg(admin::add_telescope(&world.db, &boss, org, scope("  ", "")).await),
+        Msg::ErrorNameRequired
+    );
+    let long = "x".repeat(201);
+    assert_eq!(
+        user_msg(admin::add_telescope(&world.db, &boss, org, scope(&long, "")).await),
+        Msg::ErrorTextTooLong
+    );
+    admin::add_telescope(&world.db, &boss, org, scope(" Vega ", "Cúpula 1"))
+        .await
+        .unwrap();
+    let detail = admin::organization(&world.db, &boss, org).await.unwrap();
+    assert_eq!(detail.telescopes.len(), 1);
+    let vega = &detail.telescopes[0];
+    assert_eq!(
+        (vega.name.as_str(), vega.location.as_str(), vega.retired),
+        ("Vega", "Cúpula 1", false)
+    );
+
+    admin::update_telescope(&world.db, &boss, vega.id, scope("Vega II", "Cúpula 2"))
+        .await
+        .unwrap();
+    admin::set_telescope_retired(&world.db, &boss, vega.id, true)
+        .await
+        .unwrap();
+    let detail = admin::organization(&world.db, &boss, org).await.unwrap();
+    assert_eq!(detail.telescopes[0].name, "Vega II");
+    assert!(detail.telescopes[0].retired);
+    assert_eq!(
+        detail.organization.telescopes, 0,
+        "retired telescopes are not counted"
+    );
+    admin::set_telescope_retired(&world.db, &boss, vega.id, false)
+        .await
+        .unwrap();
+    assert!(
+        !admin::organization(&world.db, &boss, org)
+            .await
+            .unwrap()
+            .telescopes[0]
+            .retired
+    );
+}
+
+#[tokio::test]
+async fn deactivating_an_organization_shuts_its_people_out_until_reactivated() {
+    let world = world().await;
+    let boss = person(
+        &world.db,
+        world.observatory_id,
+        None,
+        "jefa@obs.example",
+        Role::Admin,
+    )
+    .await;
+    let member = person(
+        &world.db,
+        world.observatory_id,
+        Some(world.organization_id),
+        "cli@club.example",
+        Role::Client,
+    )
+    .await;
+    admin::update_organization(
+        &world.db,
+        &boss,
+        world.organization_id,
+        "Club Andrómeda",
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        world
+            .db
+            .count_sessions_of_user(member.user_id)
+            .await
+            .unwrap(),
+        0
+    );
+    let refused = sign_in(
+        &world.db,
+        &config(),
+        world.observatory_id,
+        "cli@club.example",
+        PASSWORD,
+        &client(),
+    )
+    .await;
+    assert_eq!(user_msg(refused), Msg::ErrorAccountInactive);
+
+    admin::update_organization(
+        &world.db,
+        &boss,
+        world.organization_id,
+        "Club Andrómeda Norte",
+        true,
+    )
+    .await
+    .unwrap();
+    sign_in(
+        &world.db,
+        &config(),
+        world.observatory_id,
+        "cli@club.example",
+        PASSWORD,
+        &client(),
+    )
+    .await
+    .unwrap();
+    let detail = admin::organization(&world.db, &boss, world.organization_id)
+        .await
+        .unwrap();
+    assert_eq!(detail.organization.name, "Club Andrómeda Norte");
+    assert_eq!(detail.people.len(), 1);
+}
+
+#[tokio::test]
+async fn another_observatorys_organizations_and_telescopes_are_not_found() {
+    let world = world().await;
+    let boss_a = person(
+        &world.db,
+        world.observatory_id,
+        None,
+        "jefa@obs.example",
+        Role::Admin,
+    )
+    .await;
+    let observatory_b = world
+        .db
+        .insert_observatory(NewObservatory {
+            slug: "b",
+            name: "Observatorio B",
+            ticket_prefix: "OBB",
+        })
+        .await
+        .unwrap();
+    let organization_b = world
+        .db
+        .insert_organization(observatory_b, "Cliente de B")
+        .await
+        .unwrap();
+    let telescope_b = world
+        .db
+        .insert_telescope(NewTelescope {
+            observatory_id: observatory_b,
+            organization_id: organization_b,
+            name: "Telescopio de B",
+            model: "",
+            location: "",
+            notes: "",
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        user_msg(admin::organization(&world.db, &boss_a, organization_b).await),
+        Msg::ErrorNotFound
+    );
+    assert_eq!(
+        user_msg(
+            admin::update_organization(&world.db, &boss_a, organization_b, "Mía", false).await
+        ),
+        Msg::ErrorNotFound
+    );
+    assert_eq!(
+        user_msg(
+            admin::add_telescope(&world.db, &boss_a, organization_b, scope("Intruso", "")).await
+        ),
+        Msg::ErrorNotFound
+    );
+    assert_eq!(
+        user_msg(admin::update_telescope(&world.db, &boss_a, telescope_b, scope("Mío", "")).await),
+        Msg::ErrorNotFound
+    );
+    assert_eq!(
+        user_msg(admin::set_telescope_retired(&world.db, &boss_a, telescope_b, true).await),
+        Msg::ErrorNotFound
+    );
+    assert_eq!(
+        world.db.telescope_names(organization_b).await.unwrap(),
+        ["Telescopio de B"]
     );
 }

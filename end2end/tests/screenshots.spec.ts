@@ -45,13 +45,14 @@ test("@desktop-only screenshots of the administration and account pages", async 
     });
     const page = await context.newPage();
     await signIn(page, account("admin"));
-    for (const section of ["admin/clients", "admin/people", "account"]) {
+    for (const section of ["admin/clients", "admin/clients/1", "admin/people", "account"]) {
       await page.goto(`${baseUrl()}/${section}`);
       await hydrated(page);
-      await expect(page.locator("table.data-table")).toBeVisible();
+      await expect(page.locator("main h1")).toBeVisible();
+      await expect(page.getByText("Cargando…")).toHaveCount(0);
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       expect(overflow).toBeLessThanOrEqual(0);
-      const name = section.replace("/", "-");
+      const name = section.replaceAll("/", "-");
       await page.screenshot({ path: `../docs/screenshots/${name}-${size.name}.png`, fullPage: true });
     }
     await context.close();

@@ -132,7 +132,7 @@ pub async fn sign_in(
             return Err(Msg::ErrorInvalidCredentials.into());
         }
     };
-    if !user.active {
+    if !user.may_sign_in() {
         return Err(Msg::ErrorAccountInactive.into());
     }
     if passwords::needs_rehash(&stored_hash) {
@@ -176,7 +176,7 @@ pub async fn authenticate(
     let now = Utc::now();
     let idle = ChronoDuration::from_std(config.session_idle_timeout)
         .unwrap_or_else(|_| ChronoDuration::hours(12));
-    if now >= row.expires_at || now - row.last_seen_at >= idle || !row.user.active {
+    if now >= row.expires_at || now - row.last_seen_at >= idle || !row.user.may_sign_in() {
         db.delete_session(row.session_id).await?;
         return Ok(None);
     }

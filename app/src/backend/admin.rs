@@ -5,10 +5,13 @@
 use super::accounts::{create_account, AccountError, NewAccount, Viewer};
 use super::config::Config;
 use super::links;
-use super::storage::admin::PersonRow;
+use super::storage::accounts::NewTelescope;
+use super::storage::admin::{PersonRow, TelescopeFields};
 use super::storage::{Db, StoreError};
 use crate::i18n::{Lang, Msg};
-use crate::model::{AccountState, Email, OrganizationSummary, Person, Role};
+use crate::model::{
+    AccountState, Email, OrganizationDetail, OrganizationSummary, Person, Role, Telescope,
+};
 
 pub async fn organizations(
     db: &Db,
@@ -176,5 +179,153 @@ pub async fn set_active(
         Ok(())
     } else {
         Err(Msg::ErrorNotFound.into())
+    }
+}
+
+/// One organization with its telescopes and people.
+pub async fn organization(
+    db: &Db,
+    viewer: &Viewer,
+    organization_id: i64,
+) -> Result<OrganizationDetail, AccountError> {
+    viewer.require_admin()?;
+    let row = db
+        .organization(viewer.observatory_id, organization_id)
+        .await?
+        .ok_or(AccountError::User(Msg::ErrorNotFound))?;
+    let telescopes = db
+        .telescopes(viewer.observatory_id, organization_id)
+        .await?
+        .into_iter()
+        .map(|t| Telescope {
+            id: t.id,
+            name: t.name,
+            model: t.model,
+            location: t.location,
+            notes: t.notes,
+            retired: t.retired,
+        })
+        .collect();
+    let people = db
+        .people(viewer.observatory_id)
+        .await?
+        .into_iter()
+        .filter(|p| p.organization_id == Some(organization_id))
+        .filter_map(person_of)
+        .collect();
+    Ok(OrganizationDetail {
+        organization: OrganizationSummary {
+            id: row.id,
+            name: row.name,
+            active: row.active,
+            people: row.people,
+            telescopes: row.telescopes,
+        },
+        telescopes,
+        people,
+    })
+}
+
+/// Renames an organization or switches it off (its people are signed out and cannot sign in).
+pub async fn update_organization(
+    db: &Db,
+    viewer: &Viewer,
+    organization_id: i64,
+    name: &str,
+    active: bool,
+) -> Result<(), AccountError> {
+    viewer.require_admin()?;
+    let name = checked_text(name, 200, true)?;
+    match db
+        .update_organization(viewer.observatory_id, organization_id, name, active)
+        .await
+    {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Msg::ErrorNotFound.into()),
+        Err(StoreError::Duplicate) => Err(Msg::ErrorOrganizationTaken.into()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub async fn add_telescope(
+    db: &Db,
+    viewer: &Viewer,
+    organization_id: i64,
+    fields: TelescopeFields<'_>,
+) -> Result<(), AccountError> {
+    viewer.require_admin()?;
+    let fields = checked_telescope(fields)?;
+    if db
+        .organization(viewer.observatory_id, organization_id)
+        .await?
+        .is_none()
+    {
+        return Err(Msg::ErrorNotFound.into());
+    }
+    db.insert_telescope(NewTelescope {
+        observatory_id: viewer.observatory_id,
+        organization_id,
+        name: fields.name,
+        model: fields.model,
+        location: fields.location,
+        notes: fields.notes,
+    })
+    .await?;
+    Ok(())
+}
+
+pub async fn update_telescope(
+    db: &Db,
+    viewer: &Viewer,
+    telescope_id: i64,
+    fields: TelescopeFields<'_>,
+) -> Result<(), AccountError> {
+    viewer.require_admin()?;
+    let fields = checked_telescope(fields)?;
+    if db
+        .update_telescope(viewer.observatory_id, telescope_id, &fields)
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(Msg::ErrorNotFound.into())
+    }
+}
+
+pub async fn set_telescope_retired(
+    db: &Db,
+    viewer: &Viewer,
+    telescope_id: i64,
+    retired: bool,
+) -> Result<(), AccountError> {
+    viewer.require_admin()?;
+    if db
+        .set_telescope_retired(viewer.observatory_id, telescope_id, retired)
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(Msg::ErrorNotFound.into())
+    }
+}
+
+fn checked_telescope(fields: TelescopeFields<'_>) -> Result<TelescopeFields<'_>, Msg> {
+    Ok(TelescopeFields {
+        name: checked_text(fields.name, 200, true)?,
+        model: checked_text(fields.model, 200, false)?,
+        location: checked_text(fields.location, 200, false)?,
+        notes: checked_text(fields.notes, 4000, false)?,
+    })
+}
+
+/// Trims a text field and checks it is present (when required) and not too long.
+fn checked_text(text: &str, max_chars: usize, required: bool) -> Result<&str, Msg> {
+    let text = text.trim();
+    if required && text.is_empty() {
+        Err(Msg::ErrorNameRequired)
+    } else if text.chars().count() > max_chars {
+        Err(Msg::ErrorTextTooLong)
+    } else {
+        Ok(text)
     }
 }

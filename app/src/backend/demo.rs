@@ -43,6 +43,7 @@ pub async fn seed_if_empty(db: &Db) -> Result<Option<Vec<DemoAccount>>, AccountE
             name,
             model,
             location,
+            notes: "",
         })
         .await?;
     }

@@ -6,8 +6,9 @@ use super::components::{
 use super::not_found::NotFound;
 use super::prefs::{use_prefs, use_t};
 use crate::api::{
-    admin_organizations, admin_people, CreateOrganization, InvitePerson, ResendInvitation,
-    RevokeInvitation, SetPersonActive,
+    admin_organization, admin_organizations, admin_people, AddTelescope, CreateOrganization,
+    InvitePerson, ResendInvitation, RevokeInvitation, SetPersonActive, SetTelescopeRetired,
+    UpdateOrganization, UpdateTelescope,
 };
 use crate::i18n::{Lang, Msg};
 use crate::model::{AccountState, Role};
@@ -123,7 +124,9 @@ pub fn ClientsPage() -> impl IntoView {
                                                 .map(|org| {
                                                     view! {
                                                         <tr>
-                                                            <th scope="row">{org.name}</th>
+                                                            <th scope="row">
+                                                                <a href=format!("/admin/clients/{}", org.id)>{org.name}</a>
+                                                            </th>
                                                             <td class="numeric">{org.people}</td>
                                                             <td class="numeric">{org.telescopes}</td>
                                                             <td>
@@ -331,13 +334,7 @@ pub fn PeoplePage() -> impl IntoView {
                                                                         AccountState::Deactivated => "deactivated",
                                                                     },
                                                                 )>
-                                                                    {t(
-                                                                        match person.state {
-                                                                            AccountState::Active => Msg::StateActive,
-                                                                            AccountState::Invited => Msg::StateInvited,
-                                                                            AccountState::Deactivated => Msg::StateDeactivated,
-                                                                        },
-                                                                    )}
+                                                                    {t(state_label(person.state))}
                                                                 </span>
                                                             </td>
                                                             <td class="row-actions">
@@ -402,4 +399,196 @@ pub fn PeoplePage() -> impl IntoView {
         </div>
     }
     .into_any()
+}
+
+#[component]
+pub fn OrganizationPage() -> impl IntoView {
+    if let Some(gate) = admin_gate() {
+        return gate;
+    }
+    let t = use_t();
+    let params = leptos_router::hooks::use_params_map();
+    let organization_id = move || {
+        params.with(|p| {
+            p.get("id")
+                .and_then(|id| id.parse::<i64>().ok())
+                .unwrap_or(-1)
+        })
+    };
+    let update = ServerAction::<UpdateOrganization>::new();
+    let add = ServerAction::<AddTelescope>::new();
+    let edit = ServerAction::<UpdateTelescope>::new();
+    let retire = ServerAction::<SetTelescopeRetired>::new();
+    toast_outcome(Memo::new(move |_| update.value().get()), Msg::ChangesSaved);
+    toast_outcome(Memo::new(move |_| edit.value().get()), Msg::ChangesSaved);
+    toast_outcome(Memo::new(move |_| retire.value().get()), Msg::ChangesSaved);
+    let add_error = form_error(add.value(), None);
+    let add_form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = add.value().get() {
+            if let Some(form) = add_form.get() {
+                form.reset();
+            }
+        }
+    });
+    let detail = Resource::new(
+        move || {
+            (
+                organization_id(),
+                update.version().get(),
+                add.version().get(),
+                edit.version().get(),
+                retire.version().get(),
+            )
+        },
+        |(id, ..)| admin_organization(id),
+    );
+
+    view! {
+        <div class="stack">
+            <p>
+                <a href="/admin/clients">{t(Msg::BackToClients)}</a>
+            </p>
+            <Suspense fallback=move || view! { <p class="muted">{t(Msg::Loading)}</p> }>
+                {move || Suspend::new(async move {
+                    match detail.await {
+                        Ok(detail) => {
+                            let org = detail.organization;
+                            let id = org.id;
+                            view! {
+                                <Title text=org.name.clone() />
+                                <h1>{org.name.clone()}</h1>
+                                <section class="card stack-sm" aria-labelledby="details-title">
+                                    <h2 class="card-title" id="details-title">{t(Msg::Details)}</h2>
+                                    <ActionForm action=update attr:class="stack-sm" attr:novalidate=true>
+                                        <input type="hidden" name="organization_id" value=id />
+                                        <div class="field">
+                                            <label for="organization-name">{t(Msg::OrganizationName)}</label>
+                                            <input class="input" id="organization-name" name="name" value=org.name.clone() />
+                                        </div>
+                                        <label class="checkbox">
+                                            <input type="checkbox" name="active" value="on" checked=org.active />
+                                            {t(Msg::OrganizationActive)}
+                                        </label>
+                                        <p class="field-hint">{t(Msg::OrganizationActiveHint)}</p>
+                                        <button type="submit" class="btn btn-primary">{t(Msg::SaveChanges)}</button>
+                                    </ActionForm>
+                                </section>
+
+                                <section class="card stack-sm" aria-labelledby="telescopes-title">
+                                    <h2 class="card-title" id="telescopes-title">{t(Msg::Telescopes)}</h2>
+                                    {if detail.telescopes.is_empty() {
+                                        view! { <p class="muted">{t(Msg::NoTelescopes)}</p> }.into_any()
+                                    } else {
+                                        view! {
+                                            <ul class="item-list">
+                                                {detail.telescopes.into_iter().map(|scope| view! {
+                                                    <li class="item" data-testid="telescope">
+                                                        <div class="item-main">
+                                                            <strong>{scope.name.clone()}</strong>
+                                                            {scope.retired.then(|| view! {
+                                                                " "<span class="badge badge-account-deactivated">{t(Msg::Retired)}</span>
+                                                            })}
+                                                            <br />
+                                                            <span class="muted">
+                                                                {[scope.model.clone(), scope.location.clone()]
+                                                                    .into_iter()
+                                                                    .filter(|s| !s.is_empty())
+                                                                    .collect::<Vec<_>>()
+                                                                    .join(" · ")}
+                                                            </span>
+                                                        </div>
+                                                        <details class="item-edit">
+                                                            <summary class="btn btn-secondary">{t(Msg::Edit)}</summary>
+                                                            <ActionForm action=edit attr:class="form-grid" attr:novalidate=true>
+                                                                <input type="hidden" name="telescope_id" value=scope.id />
+                                                                <TelescopeFieldsView prefix=format!("t{}", scope.id) name=scope.name model=scope.model location=scope.location notes=scope.notes />
+                                                                <button type="submit" class="btn btn-primary">{t(Msg::SaveChanges)}</button>
+                                                            </ActionForm>
+                                                        </details>
+                                                        <ActionForm action=retire>
+                                                            <input type="hidden" name="telescope_id" value=scope.id />
+                                                            <input type="hidden" name="retired" value=(!scope.retired).to_string() />
+                                                            <button type="submit" class="btn btn-ghost">
+                                                                {t(if scope.retired { Msg::Reinstate } else { Msg::Retire })}
+                                                            </button>
+                                                        </ActionForm>
+                                                    </li>
+                                                }).collect_view()}
+                                            </ul>
+                                        }.into_any()
+                                    }}
+                                    <h3>{t(Msg::AddTelescope)}</h3>
+                                    {move || add_error.get().map(|error| view! { <ErrorAlert error /> })}
+                                    <ActionForm action=add node_ref=add_form attr:class="form-grid" attr:novalidate=true>
+                                        <input type="hidden" name="organization_id" value=id />
+                                        <TelescopeFieldsView prefix="new".to_string() name=String::new() model=String::new() location=String::new() notes=String::new() />
+                                        <button type="submit" class="btn btn-primary">{t(Msg::AddTelescope)}</button>
+                                    </ActionForm>
+                                </section>
+
+                                <section class="card stack-sm" aria-labelledby="org-people-title">
+                                    <h2 class="card-title" id="org-people-title">{t(Msg::People)}</h2>
+                                    <ul class="item-list">
+                                        {detail.people.into_iter().map(|person| view! {
+                                            <li class="item">
+                                                <div class="item-main">
+                                                    <strong>{person.name}</strong><br />
+                                                    <span class="muted">{person.email}</span>
+                                                </div>
+                                                <span class="badge">{t(state_label(person.state))}</span>
+                                            </li>
+                                        }).collect_view()}
+                                    </ul>
+                                    <a href="/admin/people">{t(Msg::InvitePerson)}</a>
+                                </section>
+                            }
+                                .into_any()
+                        }
+                        Err(error) => view! { <ErrorAlert error /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </div>
+    }
+    .into_any()
+}
+
+/// The fields of a telescope, for adding one or editing it; `prefix` keeps ids unique on the page.
+#[component]
+fn TelescopeFieldsView(
+    prefix: String,
+    name: String,
+    model: String,
+    location: String,
+    notes: String,
+) -> impl IntoView {
+    let t = use_t();
+    let id = move |field: &str| format!("{prefix}-{field}");
+    view! {
+        <div class="field">
+            <label for=id("name")>{t(Msg::TelescopeName)}</label>
+            <input class="input" id=id("name") name="name" value=name />
+        </div>
+        <div class="field">
+            <label for=id("model")>{t(Msg::TelescopeModel)}</label>
+            <input class="input" id=id("model") name="model" value=model />
+        </div>
+        <div class="field">
+            <label for=id("location")>{t(Msg::TelescopeLocation)}</label>
+            <input class="input" id=id("location") name="location" value=location />
+        </div>
+        <div class="field">
+            <label for=id("notes")>{t(Msg::Notes)}</label>
+            <textarea class="input" id=id("notes") name="notes" rows="2">{notes}</textarea>
+        </div>
+    }
+}
+
+fn state_label(state: AccountState) -> Msg {
+    match state {
+        AccountState::Active => Msg::StateActive,
+        AccountState::Invited => Msg::StateInvited,
+        AccountState::Deactivated => Msg::StateDeactivated,
+    }
 }

@@ -25,6 +25,16 @@ pub struct UserRow {
     pub language: String,
     pub password_hash: Option<String>,
     pub active: bool,
+    /// The client's organization is active (`None` for staff).
+    pub organization_active: Option<bool>,
+}
+
+impl UserRow {
+    /// Whether the person may be signed in: their account and, for clients, their organization
+    /// are active.
+    pub fn may_sign_in(&self) -> bool {
+        self.active && self.organization_active.unwrap_or(true)
+    }
 }
 
 /// A session joined with the person it belongs to.
@@ -61,6 +71,7 @@ pub struct NewTelescope<'a> {
     pub name: &'a str,
     pub model: &'a str,
     pub location: &'a str,
+    pub notes: &'a str,
 }
 
 pub struct NewSession<'a> {
@@ -73,7 +84,9 @@ pub struct NewSession<'a> {
 }
 
 const USER_COLUMNS: &str = "u.id, u.observatory_id, u.organization_id, u.email, u.name, u.role, \
-                            u.language, u.password_hash, u.active";
+                            u.language, u.password_hash, u.active, \
+                            (SELECT active FROM organizations WHERE id = u.organization_id) \
+                            AS organization_active";
 
 impl Db {
     pub async fn count_observatories(&self) -> Result<i64, StoreError> {
@@ -205,13 +218,14 @@ impl Db {
         on_pool!(self, |pool| {
             sqlx::query_scalar(
                 "INSERT INTO telescopes (observatory_id, organization_id, name, model, location, \
-                 created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                 notes, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
             )
             .bind(new.observatory_id)
             .bind(new.organization_id)
             .bind(new.name)
             .bind(new.model)
             .bind(new.location)
+            .bind(new.notes)
             .bind(Utc::now())
             .fetch_one(pool)
             .await

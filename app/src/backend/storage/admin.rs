@@ -25,19 +25,21 @@ pub struct PersonRow {
     pub has_password: bool,
 }
 
+/// An organization with its counts of people and of telescopes in service.
+const ORGANIZATION_SELECT: &str = "SELECT o.id, o.name, o.active, \
+    (SELECT COUNT(*) FROM users u WHERE u.organization_id = o.id) AS people, \
+    (SELECT COUNT(*) FROM telescopes t WHERE t.organization_id = o.id AND t.retired_at IS NULL) \
+    AS telescopes FROM organizations o";
+
 impl Db {
     pub async fn organizations(
         &self,
         observatory_id: i64,
     ) -> Result<Vec<OrganizationRow>, StoreError> {
         let rows = on_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT o.id, o.name, o.active, \
-                 (SELECT COUNT(*) FROM users u WHERE u.organization_id = o.id) AS people, \
-                 (SELECT COUNT(*) FROM telescopes t WHERE t.organization_id = o.id \
-                  AND t.retired_at IS NULL) AS telescopes \
-                 FROM organizations o WHERE o.observatory_id = $1 ORDER BY o.name",
-            )
+            sqlx::query_as(&format!(
+                "{ORGANIZATION_SELECT} WHERE o.observatory_id = $1 ORDER BY o.name"
+            ))
             .bind(observatory_id)
             .fetch_all(pool)
             .await
@@ -153,5 +155,143 @@ impl Db {
         })
         .map_err(map_unique)?;
         Ok(revoked)
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TelescopeRow {
+    pub id: i64,
+    pub name: String,
+    pub model: String,
+    pub location: String,
+    pub notes: String,
+    pub retired: bool,
+}
+
+/// What a telescope form sends.
+pub struct TelescopeFields<'a> {
+    pub name: &'a str,
+    pub model: &'a str,
+    pub location: &'a str,
+    pub notes: &'a str,
+}
+
+impl Db {
+    pub async fn organization(
+        &self,
+        observatory_id: i64,
+        organization_id: i64,
+    ) -> Result<Option<OrganizationRow>, StoreError> {
+        let row = on_pool!(self, |pool| {
+            sqlx::query_as(&format!(
+                "{ORGANIZATION_SELECT} WHERE o.observatory_id = $1 AND o.id = $2"
+            ))
+            .bind(observatory_id)
+            .bind(organization_id)
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(row)
+    }
+
+    /// Renames and (de)activates an organization; deactivating ends its people's sessions in
+    /// the same transaction. False when the organization is not this observatory's.
+    pub async fn update_organization(
+        &self,
+        observatory_id: i64,
+        organization_id: i64,
+        name: &str,
+        active: bool,
+    ) -> Result<bool, StoreError> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let changed = sqlx::query(
+                "UPDATE organizations SET name = $1, active = $2 WHERE id = $3 AND observatory_id = $4",
+            )
+            .bind(name)
+            .bind(active)
+            .bind(organization_id)
+            .bind(observatory_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_unique)?
+            .rows_affected();
+            if changed == 1 && !active {
+                sqlx::query(
+                    "DELETE FROM sessions WHERE user_id IN \
+                     (SELECT id FROM users WHERE organization_id = $1)",
+                )
+                .bind(organization_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok::<bool, StoreError>(changed == 1)
+        })
+    }
+
+    pub async fn telescopes(
+        &self,
+        observatory_id: i64,
+        organization_id: i64,
+    ) -> Result<Vec<TelescopeRow>, StoreError> {
+        let rows = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, name, model, location, notes, (retired_at IS NOT NULL) AS retired \
+                 FROM telescopes WHERE observatory_id = $1 AND organization_id = $2 \
+                 ORDER BY (retired_at IS NOT NULL), name",
+            )
+            .bind(observatory_id)
+            .bind(organization_id)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows)
+    }
+
+    pub async fn update_telescope(
+        &self,
+        observatory_id: i64,
+        telescope_id: i64,
+        fields: &TelescopeFields<'_>,
+    ) -> Result<bool, StoreError> {
+        let changed = on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE telescopes SET name = $1, model = $2, location = $3, notes = $4 \
+                 WHERE id = $5 AND observatory_id = $6",
+            )
+            .bind(fields.name)
+            .bind(fields.model)
+            .bind(fields.location)
+            .bind(fields.notes)
+            .bind(telescope_id)
+            .bind(observatory_id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        Ok(changed == 1)
+    }
+
+    /// Retires a telescope (it stays in the history of its requests) or puts it back in service.
+    pub async fn set_telescope_retired(
+        &self,
+        observatory_id: i64,
+        telescope_id: i64,
+        retired: bool,
+    ) -> Result<bool, StoreError> {
+        let retired_at = retired.then(Utc::now);
+        let changed = on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE telescopes SET retired_at = $1 WHERE id = $2 AND observatory_id = $3",
+            )
+            .bind(retired_at)
+            .bind(telescope_id)
+            .bind(observatory_id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        Ok(changed == 1)
     }
 }
