@@ -2,6 +2,8 @@
 //! the viewer and calls one service. Endpoints are pinned so URLs stay stable across builds.
 
 use crate::error::UserError;
+#[cfg(feature = "ssr")]
+use crate::model::ContactEntry;
 use crate::model::{LinkKind, OrganizationDetail, OrganizationSummary, Person, SessionInfo};
 use leptos::prelude::*;
 
@@ -381,6 +383,24 @@ pub async fn set_telescope_retired(telescope_id: i64, retired: bool) -> Result<(
     let state = request::app_state()?;
     let viewer = request::require_viewer().await?;
     admin::set_telescope_retired(&state.db, &viewer, telescope_id, retired)
+        .await
+        .map_err(request::account_error)
+}
+
+/// Replaces an organization's support contacts; `contacts` holds one `ContactEntry` a line.
+#[server(endpoint = "admin/support_contacts")]
+pub async fn save_support_contacts(
+    organization_id: i64,
+    contacts: String,
+) -> Result<(), UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    let entries = contacts
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| ContactEntry::decode(line).ok_or(UserError::new(Msg::ErrorInvalidContactEmail)))
+        .collect::<Result<Vec<_>, _>>()?;
+    admin::save_support_contacts(&state.db, &viewer, organization_id, &entries)
         .await
         .map_err(request::account_error)
 }

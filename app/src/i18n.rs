@@ -235,6 +235,15 @@ catalogue! {
     Reinstate => "Volver a poner en servicio", "Put back in service";
     Retired => "Retirado", "Retired";
     ErrorTextTooLong => "El texto es demasiado largo.", "The text is too long.";
+    SupportContacts => "Contactos de soporte", "Support contacts";
+    SupportContactsIntro => "Reciben todos los avisos de las solicitudes de esta organización: usuarios de la organización u otras direcciones de correo electrónico.",
+        "They receive every report of this organization's requests: users of the organization or other e-mail addresses.";
+    SupportContactSearch => "Busca un usuario o escribe un correo electrónico", "Search for a user or type an e-mail address";
+    Add => "Añadir", "Add";
+    RemoveContact => "Quitar {contact}", "Remove {contact}";
+    NoSupportContacts => "Sin contactos de soporte todavía.", "No support contacts yet.";
+    ErrorInvalidContactEmail => "Contiene un correo electrónico no válido.", "Contains an invalid e-mail address.";
+    SupportContactsSaved => "Contactos de soporte guardados.", "Support contacts saved.";
     ForgotPasswordLink => "¿Has olvidado tu contraseña?", "Forgot your password?";
     ForgotPasswordTitle => "Elige una contraseña nueva", "Choose a new password";
     ForgotPasswordIntro => "Escribe tu correo electrónico y te enviaremos un enlace para elegir una contraseña. Sirve también para tu primer acceso.",

@@ -264,12 +264,48 @@ pub struct Telescope {
     pub retired: bool,
 }
 
+/// A support contact of a client organization: one of its users, or an explicit address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupportContact {
+    pub user_id: Option<i64>,
+    pub email: String,
+    /// The user's name, for user contacts.
+    pub name: Option<String>,
+}
+
+/// One entry of a support-contacts list as a form sends it: `user:12` or `email:ana@club.org`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContactEntry {
+    User(i64),
+    Email(String),
+}
+
+impl ContactEntry {
+    pub fn encode(&self) -> String {
+        match self {
+            ContactEntry::User(id) => format!("user:{id}"),
+            ContactEntry::Email(email) => format!("email:{email}"),
+        }
+    }
+
+    /// Reads one line; `None` for anything that is neither form.
+    pub fn decode(line: &str) -> Option<ContactEntry> {
+        let (kind, value) = line.trim().split_once(':')?;
+        match kind {
+            "user" => value.parse().ok().map(ContactEntry::User),
+            "email" => Some(ContactEntry::Email(value.to_string())),
+            _ => None,
+        }
+    }
+}
+
 /// One client organization with its telescopes and people, for the administration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrganizationDetail {
     pub organization: OrganizationSummary,
     pub telescopes: Vec<Telescope>,
     pub people: Vec<Person>,
+    pub support_contacts: Vec<SupportContact>,
 }
 
 /// Where a person's account stands.

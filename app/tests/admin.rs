@@ -10,7 +10,7 @@ use app::backend::storage::accounts::{NewObservatory, NewTelescope};
 use app::backend::storage::admin::TelescopeFields;
 use app::backend::storage::Db;
 use app::i18n::{Lang, Msg};
-use app::model::{AccountState, Role};
+use app::model::{AccountState, ContactEntry, Role};
 use common::{client, config, user_msg, world};
 
 const PASSWORD: &str = "cielo profundo estrellado";
@@ -627,4 +627,101 @@ async fn another_observatorys_organizations_and_telescopes_are_not_found() {
         world.db.telescope_names(organization_b).await.unwrap(),
         ["Telescopio de B"]
     );
+}
+
+#[tokio::test]
+async fn support_contacts_are_members_or_valid_addresses_and_an_invalid_one_saves_nothing() {
+    let world = world().await;
+    let boss = person(
+        &world.db,
+        world.observatory_id,
+        None,
+        "jefa@obs.example",
+        Role::Admin,
+    )
+    .await;
+    let member = person(
+        &world.db,
+        world.observatory_id,
+        Some(world.organization_id),
+        "cli@club.example",
+        Role::Client,
+    )
+    .await;
+    let org = world.organization_id;
+    admin::save_support_contacts(
+        &world.db,
+        &boss,
+        org,
+        &[
+            ContactEntry::User(member.user_id),
+            ContactEntry::Email(" Guardia@Club.example ".into()),
+            ContactEntry::Email("guardia@club.example".into()),
+        ],
+    )
+    .await
+    .unwrap();
+    let contacts = admin::organization(&world.db, &boss, org)
+        .await
+        .unwrap()
+        .support_contacts;
+    let emails: Vec<&str> = contacts.iter().map(|c| c.email.as_str()).collect();
+    assert_eq!(
+        emails,
+        ["cli@club.example", "guardia@club.example"],
+        "deduplicated, lower-cased"
+    );
+    assert_eq!(contacts[0].name.as_deref(), Some("cli"));
+
+    let refused = admin::save_support_contacts(
+        &world.db,
+        &boss,
+        org,
+        &[
+            ContactEntry::Email("nueva@club.example".into()),
+            ContactEntry::Email("no es un correo".into()),
+        ],
+    )
+    .await;
+    assert_eq!(user_msg(refused), Msg::ErrorInvalidContactEmail);
+    let after = admin::organization(&world.db, &boss, org)
+        .await
+        .unwrap()
+        .support_contacts;
+    assert_eq!(after, contacts, "nothing was saved");
+
+    // A user of another organization cannot be made a contact.
+    let other_org = world
+        .db
+        .insert_organization(world.observatory_id, "Otro club")
+        .await
+        .unwrap();
+    let outsider = person(
+        &world.db,
+        world.observatory_id,
+        Some(other_org),
+        "fuera@otro.example",
+        Role::Client,
+    )
+    .await;
+    let smuggled = admin::save_support_contacts(
+        &world.db,
+        &boss,
+        org,
+        &[ContactEntry::User(outsider.user_id)],
+    )
+    .await;
+    assert_eq!(user_msg(smuggled), Msg::ErrorNotFound);
+}
+
+#[test]
+fn contact_entries_round_trip_through_the_form() {
+    for entry in [
+        ContactEntry::User(42),
+        ContactEntry::Email("ana@club.example".into()),
+    ] {
+        assert_eq!(ContactEntry::decode(&entry.encode()), Some(entry));
+    }
+    assert_eq!(ContactEntry::decode("user:x"), None);
+    assert_eq!(ContactEntry::decode("group:1"), None);
 }

@@ -10,7 +10,8 @@ use super::storage::admin::{PersonRow, TelescopeFields};
 use super::storage::{Db, StoreError};
 use crate::i18n::{Lang, Msg};
 use crate::model::{
-    AccountState, Email, OrganizationDetail, OrganizationSummary, Person, Role, Telescope,
+    AccountState, ContactEntry, Email, OrganizationDetail, OrganizationSummary, Person, Role,
+    SupportContact, Telescope,
 };
 
 pub async fn organizations(
@@ -213,7 +214,18 @@ pub async fn organization(
         .filter(|p| p.organization_id == Some(organization_id))
         .filter_map(person_of)
         .collect();
+    let support_contacts = db
+        .support_contacts(organization_id)
+        .await?
+        .into_iter()
+        .map(|c| SupportContact {
+            user_id: c.user_id,
+            email: c.email,
+            name: c.name,
+        })
+        .collect();
     Ok(OrganizationDetail {
+        support_contacts,
         organization: OrganizationSummary {
             id: row.id,
             name: row.name,
@@ -328,4 +340,50 @@ fn checked_text(text: &str, max_chars: usize, required: bool) -> Result<&str, Ms
     } else {
         Ok(text)
     }
+}
+
+/// Replaces the organization's support contacts. Every entry is checked before anything is
+/// saved: an invalid address refuses the whole list, and users must be the organization's own.
+pub async fn save_support_contacts(
+    db: &Db,
+    viewer: &Viewer,
+    organization_id: i64,
+    entries: &[ContactEntry],
+) -> Result<(), AccountError> {
+    viewer.require_admin()?;
+    if db
+        .organization(viewer.observatory_id, organization_id)
+        .await?
+        .is_none()
+    {
+        return Err(Msg::ErrorNotFound.into());
+    }
+    let members: Vec<i64> = db
+        .people(viewer.observatory_id)
+        .await?
+        .into_iter()
+        .filter(|p| p.organization_id == Some(organization_id))
+        .map(|p| p.id)
+        .collect();
+    let mut user_ids = Vec::new();
+    let mut emails = Vec::new();
+    for entry in entries {
+        match entry {
+            ContactEntry::User(id) if members.contains(id) => {
+                if !user_ids.contains(id) {
+                    user_ids.push(*id);
+                }
+            }
+            ContactEntry::User(_) => return Err(Msg::ErrorNotFound.into()),
+            ContactEntry::Email(address) => {
+                let email = Email::parse(address).map_err(|_| Msg::ErrorInvalidContactEmail)?;
+                if !emails.contains(&email.as_str().to_string()) {
+                    emails.push(email.as_str().to_string());
+                }
+            }
+        }
+    }
+    db.replace_support_contacts(organization_id, &user_ids, &emails)
+        .await?;
+    Ok(())
 }

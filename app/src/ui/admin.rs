@@ -7,11 +7,11 @@ use super::not_found::NotFound;
 use super::prefs::{use_prefs, use_t};
 use crate::api::{
     admin_organization, admin_organizations, admin_people, AddTelescope, CreateOrganization,
-    InvitePerson, ResendInvitation, RevokeInvitation, SetPersonActive, SetTelescopeRetired,
-    UpdateOrganization, UpdateTelescope,
+    InvitePerson, ResendInvitation, RevokeInvitation, SaveSupportContacts, SetPersonActive,
+    SetTelescopeRetired, UpdateOrganization, UpdateTelescope,
 };
 use crate::i18n::{Lang, Msg};
-use crate::model::{AccountState, Role};
+use crate::model::{AccountState, ContactEntry, Email, Person, Role, SupportContact};
 use crate::use_portal;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -527,6 +527,16 @@ pub fn OrganizationPage() -> impl IntoView {
                                     </ActionForm>
                                 </section>
 
+                                <SupportContactsEditor
+                                    organization_id=id
+                                    members=detail
+                                        .people
+                                        .iter()
+                                        .filter(|p| p.state != AccountState::Deactivated)
+                                        .cloned()
+                                        .collect()
+                                    initial=detail.support_contacts
+                                />
                                 <section class="card stack-sm" aria-labelledby="org-people-title">
                                     <h2 class="card-title" id="org-people-title">{t(Msg::People)}</h2>
                                     <ul class="item-list">
@@ -590,5 +600,186 @@ fn state_label(state: AccountState) -> Msg {
         AccountState::Active => Msg::StateActive,
         AccountState::Invited => Msg::StateInvited,
         AccountState::Deactivated => Msg::StateDeactivated,
+    }
+}
+
+/// The support contacts of an organization: chips of the chosen users and addresses, a search
+/// box that suggests the organization's users by name or e-mail as one types, and Enter (or
+/// "Add") to take a suggestion or a typed address. Nothing is saved until "Save".
+#[component]
+fn SupportContactsEditor(
+    organization_id: i64,
+    members: Vec<Person>,
+    initial: Vec<SupportContact>,
+) -> impl IntoView {
+    let t = use_t();
+    let toasts = use_toasts();
+    let contacts = RwSignal::new(initial);
+    let query = RwSignal::new(String::new());
+    let typed_error = RwSignal::new(None::<Msg>);
+    let save = ServerAction::<SaveSupportContacts>::new();
+    Effect::new(move |_| match save.value().get() {
+        Some(Ok(())) => toasts.push(ToastKind::Success, Msg::SupportContactsSaved),
+        Some(Err(err)) => typed_error.set(Some(err.message)),
+        None => {}
+    });
+    let members = StoredValue::new(members);
+    let suggestions = Memo::new(move |_| {
+        let needle = query.get().trim().to_lowercase();
+        if needle.is_empty() {
+            return Vec::new();
+        }
+        let chosen = contacts.get();
+        members.with_value(|members| {
+            members
+                .iter()
+                .filter(|p| p.name.to_lowercase().contains(&needle) || p.email.contains(&needle))
+                .filter(|p| !chosen.iter().any(|c| c.user_id == Some(p.id)))
+                .take(8)
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    });
+    let add_member = move |person: Person| {
+        contacts.update(|list| {
+            list.push(SupportContact {
+                user_id: Some(person.id),
+                email: person.email,
+                name: Some(person.name),
+            })
+        });
+        query.set(String::new());
+        typed_error.set(None);
+    };
+    // Enter or "Add": a suggestion when the text is not an address, else the typed address.
+    let add_typed = move || {
+        let text = query.get_untracked();
+        if !text.contains('@') {
+            if let Some(first) = suggestions.get_untracked().into_iter().next() {
+                add_member(first);
+            }
+            return;
+        }
+        match Email::parse(&text) {
+            Ok(email) => {
+                let member =
+                    members.with_value(|m| m.iter().find(|p| p.email == email.as_str()).cloned());
+                match member {
+                    Some(person) => add_member(person),
+                    None => {
+                        contacts.update(|list| {
+                            if !list
+                                .iter()
+                                .any(|c| c.user_id.is_none() && c.email == email.as_str())
+                            {
+                                list.push(SupportContact {
+                                    user_id: None,
+                                    email: email.as_str().to_string(),
+                                    name: None,
+                                });
+                            }
+                        });
+                        query.set(String::new());
+                        typed_error.set(None);
+                    }
+                }
+            }
+            Err(_) => typed_error.set(Some(Msg::ErrorInvalidContactEmail)),
+        }
+    };
+    let encoded = move || {
+        contacts
+            .get()
+            .iter()
+            .map(|c| {
+                match c.user_id {
+                    Some(id) => ContactEntry::User(id),
+                    None => ContactEntry::Email(c.email.clone()),
+                }
+                .encode()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+
+    view! {
+        <section class="card stack-sm" aria-labelledby="contacts-title">
+            <h2 class="card-title" id="contacts-title">{t(Msg::SupportContacts)}</h2>
+            <p class="muted">{t(Msg::SupportContactsIntro)}</p>
+            <ul class="chips" aria-live="polite">
+                <For each=move || contacts.get() key=|c| (c.user_id, c.email.clone()) let:contact>
+                    <li class="contact-chip" data-testid="support-contact">
+                        <span>
+                            {contact.name.clone().map(|n| format!("{n} · ")).unwrap_or_default()}
+                            {contact.email.clone()}
+                        </span>
+                        <button
+                            type="button"
+                            class="chip-remove"
+                            aria-label=Msg::RemoveContact.fill(use_prefs().lang, &[("contact", &contact.email)])
+                            on:click={
+                                let key = (contact.user_id, contact.email.clone());
+                                move |_| contacts.update(|list| list.retain(|c| (c.user_id, c.email.clone()) != key))
+                            }
+                        >
+                            "×"
+                        </button>
+                    </li>
+                </For>
+            </ul>
+            {move || contacts.with(|c| c.is_empty()).then(|| view! { <p class="muted">{t(Msg::NoSupportContacts)}</p> })}
+            <div class="field">
+                <label for="contact-search">{t(Msg::SupportContactSearch)}</label>
+                <div class="inline-form">
+                    <input
+                        class="input"
+                        id="contact-search"
+                        autocomplete="off"
+                        aria-describedby="contact-error"
+                        aria-invalid=move || typed_error.get().is_some().to_string()
+                        prop:value=move || query.get()
+                        on:input=move |ev| {
+                            query.set(event_target_value(&ev));
+                            typed_error.set(None);
+                        }
+                        on:keydown=move |ev| {
+                            if ev.key() == "Enter" {
+                                ev.prevent_default();
+                                add_typed();
+                            }
+                        }
+                    />
+                    <button type="button" class="btn btn-secondary" on:click=move |_| add_typed()>
+                        {t(Msg::Add)}
+                    </button>
+                </div>
+                <p class="field-error" id="contact-error" role="alert">
+                    {move || typed_error.get().map(t)}
+                </p>
+                <ul class="suggestions">
+                    <For each=move || suggestions.get() key=|p| p.id let:person>
+                        <li>
+                            <button
+                                type="button"
+                                class="suggestion"
+                                on:click={
+                                    let person = person.clone();
+                                    move |_| add_member(person.clone())
+                                }
+                            >
+                                {person.name.clone()}" · "<span class="muted">{person.email.clone()}</span>
+                            </button>
+                        </li>
+                    </For>
+                </ul>
+            </div>
+            <ActionForm action=save>
+                <input type="hidden" name="organization_id" value=organization_id />
+                <input type="hidden" name="contacts" prop:value=encoded />
+                <button type="submit" class="btn btn-primary" aria-busy=move || save.pending().get().to_string()>
+                    {t(Msg::SaveChanges)}
+                </button>
+            </ActionForm>
+        </section>
     }
 }

@@ -295,3 +295,69 @@ impl Db {
         Ok(changed == 1)
     }
 }
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SupportContactRow {
+    pub user_id: Option<i64>,
+    /// The explicit address, or the user's log-in e-mail.
+    pub email: String,
+    pub name: Option<String>,
+}
+
+impl Db {
+    pub async fn support_contacts(
+        &self,
+        organization_id: i64,
+    ) -> Result<Vec<SupportContactRow>, StoreError> {
+        let rows = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT c.user_id, COALESCE(u.email, c.email) AS email, u.name \
+                 FROM support_contacts c LEFT JOIN users u ON u.id = c.user_id \
+                 WHERE c.organization_id = $1 ORDER BY c.id",
+            )
+            .bind(organization_id)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows)
+    }
+
+    /// Replaces an organization's support contacts with these users and addresses, at once.
+    pub async fn replace_support_contacts(
+        &self,
+        organization_id: i64,
+        user_ids: &[i64],
+        emails: &[String],
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM support_contacts WHERE organization_id = $1")
+                .bind(organization_id)
+                .execute(&mut *tx)
+                .await?;
+            for user_id in user_ids {
+                sqlx::query(
+                    "INSERT INTO support_contacts (organization_id, user_id, created_at) VALUES ($1, $2, $3)",
+                )
+                .bind(organization_id)
+                .bind(user_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for email in emails {
+                sqlx::query(
+                    "INSERT INTO support_contacts (organization_id, email, created_at) VALUES ($1, $2, $3)",
+                )
+                .bind(organization_id)
+                .bind(email)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok::<(), StoreError>(())
+        })
+    }
+}
