@@ -4,7 +4,9 @@
 use crate::error::UserError;
 #[cfg(feature = "ssr")]
 use crate::model::ContactEntry;
-use crate::model::{LinkKind, OrganizationDetail, OrganizationSummary, Person, SessionInfo};
+use crate::model::{
+    BrandingSettings, LinkKind, OrganizationDetail, OrganizationSummary, Person, SessionInfo,
+};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -401,6 +403,37 @@ pub async fn save_support_contacts(
         .map(|line| ContactEntry::decode(line).ok_or(UserError::new(Msg::ErrorInvalidContactEmail)))
         .collect::<Result<Vec<_>, _>>()?;
     admin::save_support_contacts(&state.db, &viewer, organization_id, &entries)
+        .await
+        .map_err(request::account_error)
+}
+
+#[server(endpoint = "admin/branding")]
+pub async fn admin_branding() -> Result<BrandingSettings, UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    admin::branding(&state.db, &viewer)
+        .await
+        .map_err(request::account_error)
+}
+
+#[server(endpoint = "admin/update_branding")]
+pub async fn update_branding(
+    name: String,
+    slug: String,
+    email_sender_name: String,
+    primary_color: String,
+    accent_color: String,
+) -> Result<(), UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    let settings = BrandingSettings {
+        name,
+        slug,
+        email_sender_name,
+        primary_color,
+        accent_color,
+    };
+    admin::update_branding(&state.db, &viewer, &settings)
         .await
         .map_err(request::account_error)
 }

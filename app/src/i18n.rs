@@ -244,6 +244,25 @@ catalogue! {
     NoSupportContacts => "Sin contactos de soporte todavía.", "No support contacts yet.";
     ErrorInvalidContactEmail => "Contiene un correo electrónico no válido.", "Contains an invalid e-mail address.";
     SupportContactsSaved => "Contactos de soporte guardados.", "Support contacts saved.";
+    Branding => "Imagen del portal", "Portal branding";
+    BrandingIntro => "Cómo ven el portal y los correos tus clientes. Los cambios se ven al guardar.",
+        "How your clients see the portal and its e-mails. Changes show as soon as they are saved.";
+    ObservatoryName => "Nombre del observatorio", "Observatory name";
+    PortalSlug => "Identificador del portal", "Portal identifier";
+    PortalSlugHint => "Letras minúsculas, números y guiones; forma parte de la dirección del portal.",
+        "Lower-case letters, digits and hyphens; part of the portal's address.";
+    SenderName => "Nombre del remitente de los correos", "Sender name of the e-mails";
+    PrimaryColour => "Color principal", "Main colour";
+    AccentColour => "Color de acento", "Accent colour";
+    ColourHint => "Debe leerse bien con texto blanco encima (contraste de al menos 4,5:1).",
+        "White text on it must stay readable (contrast of at least 4.5:1).";
+    ErrorSlugInvalid => "El identificador solo admite minúsculas, números y guiones (de 2 a 40).",
+        "The identifier takes only lower-case letters, digits and hyphens (2 to 40).";
+    ErrorSlugTaken => "Ese identificador ya lo usa otro observatorio.", "Another observatory already uses that identifier.";
+    ErrorPrimaryUnreadable => "Con ese color principal el texto blanco no se leería bien. Elige un tono más oscuro.",
+        "White text would be hard to read on that main colour. Choose a darker shade.";
+    ErrorAccentUnreadable => "Con ese color de acento el texto blanco no se leería bien. Elige un tono más oscuro.",
+        "White text would be hard to read on that accent colour. Choose a darker shade.";
     ForgotPasswordLink => "¿Has olvidado tu contraseña?", "Forgot your password?";
     ForgotPasswordTitle => "Elige una contraseña nueva", "Choose a new password";
     ForgotPasswordIntro => "Escribe tu correo electrónico y te enviaremos un enlace para elegir una contraseña. Sirve también para tu primer acceso.",

@@ -12,7 +12,7 @@ pub mod backend;
 use crate::i18n::Msg;
 use crate::model::{Branding, PortalContext};
 use crate::ui::account::AccountPage;
-use crate::ui::admin::{ClientsPage, OrganizationPage, PeoplePage};
+use crate::ui::admin::{BrandingPage, ClientsPage, OrganizationPage, PeoplePage};
 use crate::ui::components::{provide_toasts, ToastRegion};
 use crate::ui::forgot_password::ForgotPasswordPage;
 use crate::ui::header::Header;
@@ -126,6 +126,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/clients") view=ClientsPage />
                     <Route path=path!("/admin/clients/:id") view=OrganizationPage />
                     <Route path=path!("/admin/people") view=PeoplePage />
+                    <Route path=path!("/admin/branding") view=BrandingPage />
                 </Routes>
             </main>
             <ToastRegion />

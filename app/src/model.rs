@@ -385,6 +385,36 @@ pub fn css_hex_colour(colour: &str) -> Option<&str> {
     valid.then_some(colour)
 }
 
+/// WCAG 2 contrast ratio between two `#rrggbb` colours (1.0 to 21.0).
+pub fn contrast_ratio(a: &str, b: &str) -> Option<f64> {
+    let (la, lb) = (relative_luminance(a)?, relative_luminance(b)?);
+    let (light, dark) = if la > lb { (la, lb) } else { (lb, la) };
+    Some((light + 0.05) / (dark + 0.05))
+}
+
+fn relative_luminance(colour: &str) -> Option<f64> {
+    let hex = css_hex_colour(colour)?;
+    let channel = |i: usize| -> Option<f64> {
+        let value = u8::from_str_radix(&hex[i..i + 2], 16).ok()? as f64 / 255.0;
+        Some(if value <= 0.03928 {
+            value / 12.92
+        } else {
+            ((value + 0.055) / 1.055).powf(2.4)
+        })
+    };
+    Some(0.2126 * channel(1)? + 0.7152 * channel(3)? + 0.0722 * channel(5)?)
+}
+
+/// The observatory's settings as its administrators edit them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrandingSettings {
+    pub name: String,
+    pub slug: String,
+    pub email_sender_name: String,
+    pub primary_color: String,
+    pub accent_color: String,
+}
+
 /// The signed-in person, as the pages need them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionUser {
@@ -474,6 +504,18 @@ mod tests {
         ] {
             assert_eq!(css_hex_colour(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn contrast_ratios_follow_wcag() {
+        let ratio = |a, b| (contrast_ratio(a, b).unwrap() * 100.0).round() / 100.0;
+        assert_eq!(ratio("#000000", "#ffffff"), 21.0);
+        assert_eq!(ratio("#ffffff", "#ffffff"), 1.0);
+        assert_eq!(ratio("#767676", "#ffffff"), 4.54);
+        assert_eq!(ratio("#1f4e8c", "#ffffff"), ratio("#ffffff", "#1f4e8c"));
+        assert!(contrast_ratio("#1f4e8c", "#ffffff").unwrap() > 4.5);
+        assert!(contrast_ratio("#ffeb3b", "#ffffff").unwrap() < 4.5);
+        assert_eq!(contrast_ratio("yellow", "#ffffff"), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use app::backend::storage::accounts::{NewObservatory, NewTelescope};
 use app::backend::storage::admin::TelescopeFields;
 use app::backend::storage::Db;
 use app::i18n::{Lang, Msg};
-use app::model::{AccountState, ContactEntry, Role};
+use app::model::{AccountState, BrandingSettings, ContactEntry, Role};
 use common::{client, config, user_msg, world};
 
 const PASSWORD: &str = "cielo profundo estrellado";
@@ -724,4 +724,99 @@ fn contact_entries_round_trip_through_the_form() {
     }
     assert_eq!(ContactEntry::decode("user:x"), None);
     assert_eq!(ContactEntry::decode("group:1"), None);
+}
+
+#[tokio::test]
+async fn branding_is_checked_before_it_is_saved() {
+    let world = world().await;
+    let boss = person(
+        &world.db,
+        world.observatory_id,
+        None,
+        "jefa@obs.example",
+        Role::Admin,
+    )
+    .await;
+    let agent = person(
+        &world.db,
+        world.observatory_id,
+        None,
+        "agente@obs.example",
+        Role::Agent,
+    )
+    .await;
+    let good = BrandingSettings {
+        name: " Observatorio del Teide ".into(),
+        slug: "teide".into(),
+        email_sender_name: "Soporte del Teide".into(),
+        primary_color: "#14532D".into(),
+        accent_color: "#9a3412".into(),
+    };
+    assert_eq!(
+        user_msg(admin::update_branding(&world.db, &agent, &good).await),
+        Msg::ErrorNotFound
+    );
+
+    let with = |change: fn(&mut BrandingSettings)| {
+        let mut settings = good.clone();
+        change(&mut settings);
+        settings
+    };
+    for (settings, expected) in [
+        (
+            with(|s| s.primary_color = "#ffeb3b".into()),
+            Msg::ErrorPrimaryUnreadable,
+        ),
+        (
+            with(|s| s.accent_color = "#7dd3fc".into()),
+            Msg::ErrorAccentUnreadable,
+        ),
+        (
+            with(|s| s.primary_color = "red; }".into()),
+            Msg::ErrorPrimaryUnreadable,
+        ),
+        (
+            with(|s| s.slug = "Teide Norte".into()),
+            Msg::ErrorSlugInvalid,
+        ),
+        (with(|s| s.slug = "-teide".into()), Msg::ErrorSlugInvalid),
+        (with(|s| s.name = " ".into()), Msg::ErrorNameRequired),
+    ] {
+        assert_eq!(
+            user_msg(admin::update_branding(&world.db, &boss, &settings).await),
+            expected
+        );
+    }
+    assert_eq!(
+        admin::branding(&world.db, &boss).await.unwrap().name,
+        "Observatorio de Pruebas",
+        "nothing saved"
+    );
+
+    admin::update_branding(
+        &world.db,
+        &boss,
+        &with(|s| s.email_sender_name = "Soporte\r\nBcc: x@y.z".into()),
+    )
+    .await
+    .unwrap();
+    let saved = admin::branding(&world.db, &boss).await.unwrap();
+    assert_eq!(saved.name, "Observatorio del Teide");
+    assert_eq!(saved.primary_color, "#14532d");
+    assert_eq!(
+        saved.email_sender_name, "Soporte  Bcc: x@y.z",
+        "no line breaks reach a header"
+    );
+
+    world
+        .db
+        .insert_observatory(NewObservatory {
+            slug: "roque",
+            name: "Roque",
+            ticket_prefix: "ROQ",
+        })
+        .await
+        .unwrap();
+    let taken = admin::update_branding(&world.db, &boss, &with(|s| s.slug = "roque".into())).await;
+    assert_eq!(user_msg(taken), Msg::ErrorSlugTaken);
 }

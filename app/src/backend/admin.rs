@@ -6,12 +6,12 @@ use super::accounts::{create_account, AccountError, NewAccount, Viewer};
 use super::config::Config;
 use super::links;
 use super::storage::accounts::NewTelescope;
-use super::storage::admin::{PersonRow, TelescopeFields};
+use super::storage::admin::{BrandingRow, PersonRow, TelescopeFields};
 use super::storage::{Db, StoreError};
 use crate::i18n::{Lang, Msg};
 use crate::model::{
-    AccountState, ContactEntry, Email, OrganizationDetail, OrganizationSummary, Person, Role,
-    SupportContact, Telescope,
+    AccountState, BrandingSettings, ContactEntry, Email, OrganizationDetail, OrganizationSummary,
+    Person, Role, SupportContact, Telescope,
 };
 
 pub async fn organizations(
@@ -386,4 +386,66 @@ pub async fn save_support_contacts(
     db.replace_support_contacts(organization_id, &user_ids, &emails)
         .await?;
     Ok(())
+}
+
+/// The least contrast the brand colours must keep with the white text drawn on them (WCAG AA
+/// for normal text).
+pub const MIN_BRAND_CONTRAST: f64 = 4.5;
+
+pub async fn branding(db: &Db, viewer: &Viewer) -> Result<BrandingSettings, AccountError> {
+    viewer.require_admin()?;
+    let row = db
+        .branding(viewer.observatory_id)
+        .await?
+        .ok_or(AccountError::User(Msg::ErrorNotFound))?;
+    Ok(BrandingSettings {
+        name: row.name,
+        slug: row.slug,
+        email_sender_name: row.email_sender_name.unwrap_or_default(),
+        primary_color: row.primary_color,
+        accent_color: row.accent_color,
+    })
+}
+
+/// Saves the observatory's look after checking every field; pages show it from the next load.
+pub async fn update_branding(
+    db: &Db,
+    viewer: &Viewer,
+    settings: &BrandingSettings,
+) -> Result<(), AccountError> {
+    viewer.require_admin()?;
+    let name = checked_text(&settings.name, 200, true)?;
+    let slug = settings.slug.trim().to_lowercase();
+    let slug_ok = (2..=40).contains(&slug.len())
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-');
+    if !slug_ok {
+        return Err(Msg::ErrorSlugInvalid.into());
+    }
+    let sender = links::header_safe(checked_text(&settings.email_sender_name, 100, false)?);
+    let readable = |colour: &str| {
+        crate::model::contrast_ratio(&colour.to_lowercase(), "#ffffff")
+            .is_some_and(|r| r >= MIN_BRAND_CONTRAST)
+    };
+    if !readable(&settings.primary_color) {
+        return Err(Msg::ErrorPrimaryUnreadable.into());
+    }
+    if !readable(&settings.accent_color) {
+        return Err(Msg::ErrorAccentUnreadable.into());
+    }
+    let row = BrandingRow {
+        name: name.to_string(),
+        slug,
+        email_sender_name: (!sender.trim().is_empty()).then(|| sender.trim().to_string()),
+        primary_color: settings.primary_color.to_lowercase(),
+        accent_color: settings.accent_color.to_lowercase(),
+    };
+    match db.update_branding(viewer.observatory_id, &row).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::Duplicate) => Err(Msg::ErrorSlugTaken.into()),
+        Err(other) => Err(other.into()),
+    }
 }

@@ -6,9 +6,9 @@ use super::components::{
 use super::not_found::NotFound;
 use super::prefs::{use_prefs, use_t};
 use crate::api::{
-    admin_organization, admin_organizations, admin_people, AddTelescope, CreateOrganization,
-    InvitePerson, ResendInvitation, RevokeInvitation, SaveSupportContacts, SetPersonActive,
-    SetTelescopeRetired, UpdateOrganization, UpdateTelescope,
+    admin_branding, admin_organization, admin_organizations, admin_people, AddTelescope,
+    CreateOrganization, InvitePerson, ResendInvitation, RevokeInvitation, SaveSupportContacts,
+    SetPersonActive, SetTelescopeRetired, UpdateBranding, UpdateOrganization, UpdateTelescope,
 };
 use crate::i18n::{Lang, Msg};
 use crate::model::{AccountState, ContactEntry, Email, Person, Role, SupportContact};
@@ -782,4 +782,68 @@ fn SupportContactsEditor(
             </ActionForm>
         </section>
     }
+}
+
+#[component]
+pub fn BrandingPage() -> impl IntoView {
+    if let Some(gate) = admin_gate() {
+        return gate;
+    }
+    let t = use_t();
+    let save = ServerAction::<UpdateBranding>::new();
+    let error = form_error(save.value(), None);
+    Effect::new(move |_| {
+        if let Some(Ok(())) = save.value().get() {
+            // The whole page (header, colours) is drawn from the branding: load it again.
+            let _ = window().location().reload();
+        }
+    });
+    let settings = Resource::new(|| (), |_| admin_branding());
+    view! {
+        <Title text=t(Msg::Branding) />
+        <div class="stack">
+            <h1>{t(Msg::Branding)}</h1>
+            <p class="muted">{t(Msg::BrandingIntro)}</p>
+            <Suspense fallback=move || view! { <p class="muted">{t(Msg::Loading)}</p> }>
+                {move || Suspend::new(async move {
+                    match settings.await {
+                        Ok(current) => view! {
+                            <section class="card stack-sm">
+                                {move || error.get().map(|error| view! { <ErrorAlert error /> })}
+                                <ActionForm action=save attr:class="form-grid" attr:novalidate=true>
+                                    <div class="field">
+                                        <label for="name">{t(Msg::ObservatoryName)}</label>
+                                        <input class="input" id="name" name="name" value=current.name />
+                                    </div>
+                                    <div class="field">
+                                        <label for="slug">{t(Msg::PortalSlug)}</label>
+                                        <input class="input" id="slug" name="slug" value=current.slug aria-describedby="slug-hint" />
+                                        <p class="field-hint" id="slug-hint">{t(Msg::PortalSlugHint)}</p>
+                                    </div>
+                                    <div class="field">
+                                        <label for="sender">{t(Msg::SenderName)}</label>
+                                        <input class="input" id="sender" name="email_sender_name" value=current.email_sender_name />
+                                    </div>
+                                    <div class="field">
+                                        <label for="primary">{t(Msg::PrimaryColour)}</label>
+                                        <input class="input input-colour" id="primary" name="primary_color" type="color" value=current.primary_color aria-describedby="colour-hint" />
+                                    </div>
+                                    <div class="field">
+                                        <label for="accent">{t(Msg::AccentColour)}</label>
+                                        <input class="input input-colour" id="accent" name="accent_color" type="color" value=current.accent_color aria-describedby="colour-hint" />
+                                        <p class="field-hint" id="colour-hint">{t(Msg::ColourHint)}</p>
+                                    </div>
+                                    <button type="submit" class="btn btn-primary" aria-busy=move || save.pending().get().to_string()>
+                                        {t(Msg::SaveChanges)}
+                                    </button>
+                                </ActionForm>
+                            </section>
+                        }.into_any(),
+                        Err(error) => view! { <ErrorAlert error /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </div>
+    }
+    .into_any()
 }

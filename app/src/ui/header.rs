@@ -93,6 +93,7 @@ fn MainNav(role: Role) -> impl IntoView {
     if role == Role::Admin {
         links.push(("/admin/clients", Msg::Clients));
         links.push(("/admin/people", Msg::People));
+        links.push(("/admin/branding", Msg::Branding));
     }
     view! {
         <nav class="main-nav" aria-label=t(Msg::Sections)>

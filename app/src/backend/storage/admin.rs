@@ -361,3 +361,50 @@ impl Db {
         })
     }
 }
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BrandingRow {
+    pub name: String,
+    pub slug: String,
+    pub email_sender_name: Option<String>,
+    pub primary_color: String,
+    pub accent_color: String,
+}
+
+impl Db {
+    pub async fn branding(&self, observatory_id: i64) -> Result<Option<BrandingRow>, StoreError> {
+        let row = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT name, slug, email_sender_name, primary_color, accent_color \
+                 FROM observatories WHERE id = $1",
+            )
+            .bind(observatory_id)
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(row)
+    }
+
+    pub async fn update_branding(
+        &self,
+        observatory_id: i64,
+        branding: &BrandingRow,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE observatories SET name = $1, slug = $2, email_sender_name = $3, \
+                 primary_color = $4, accent_color = $5 WHERE id = $6",
+            )
+            .bind(&branding.name)
+            .bind(&branding.slug)
+            .bind(&branding.email_sender_name)
+            .bind(&branding.primary_color)
+            .bind(&branding.accent_color)
+            .bind(observatory_id)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })
+        .map_err(map_unique)
+    }
+}
