@@ -5,7 +5,8 @@ use crate::error::UserError;
 #[cfg(feature = "ssr")]
 use crate::model::ContactEntry;
 use crate::model::{
-    BrandingSettings, LinkKind, OrganizationDetail, OrganizationSummary, Person, SessionInfo,
+    BrandingSettings, LinkKind, NotificationEmailState, OrganizationDetail, OrganizationSummary,
+    Person, SessionInfo,
 };
 use leptos::prelude::*;
 
@@ -434,6 +435,40 @@ pub async fn update_branding(
         accent_color,
     };
     admin::update_branding(&state.db, &viewer, &settings)
+        .await
+        .map_err(request::account_error)
+}
+
+#[server(endpoint = "account/notification_email")]
+pub async fn my_notification_email() -> Result<NotificationEmailState, UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    let (current, pending) = state
+        .db
+        .notification_emails(viewer.user_id)
+        .await
+        .map_err(request::internal)?;
+    Ok(NotificationEmailState {
+        login: viewer.email,
+        current,
+        pending,
+    })
+}
+
+/// Returns true when a confirmation link was sent to the new address.
+#[server(endpoint = "account/change_notification_email")]
+pub async fn change_notification_email(email: String) -> Result<bool, UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    links::request_notification_email(&state.db, &state.config, &viewer, &email)
+        .await
+        .map_err(request::account_error)
+}
+
+#[server(endpoint = "confirm_email")]
+pub async fn confirm_notification_email(token: String) -> Result<String, UserError> {
+    let state = request::app_state()?;
+    links::confirm_notification_email(&state.db, &token)
         .await
         .map_err(request::account_error)
 }

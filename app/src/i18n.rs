@@ -263,6 +263,20 @@ catalogue! {
         "White text would be hard to read on that main colour. Choose a darker shade.";
     ErrorAccentUnreadable => "Con ese color de acento el texto blanco no se leería bien. Elige un tono más oscuro.",
         "White text would be hard to read on that accent colour. Choose a darker shade.";
+    Notifications => "Avisos", "Notifications";
+    NotificationEmail => "Correo para los avisos", "E-mail for notifications";
+    NotificationEmailHint => "Déjalo vacío para recibir los avisos en tu correo de acceso. Una dirección nueva se activa cuando abras el enlace que le enviaremos.",
+        "Leave it empty to get notifications at your log-in address. A new address takes effect when you open the link we send to it.";
+    NotificationsGoTo => "Los avisos llegan ahora a {email}.", "Notifications now go to {email}.";
+    NotificationPending => "Pendiente de confirmar: {email}.", "Waiting for confirmation: {email}.";
+    ConfirmationSent => "Te hemos enviado un enlace a esa dirección para confirmarla. Caduca en 24 horas.",
+        "We have sent a link to that address to confirm it. It expires in 24 hours.";
+    ConfirmEmailTitle => "Confirma tu correo para los avisos", "Confirm your e-mail for notifications";
+    ConfirmEmailButton => "Confirmar esta dirección", "Confirm this address";
+    EmailConfirmed => "Listo: los avisos llegarán a {email}.", "Done: notifications will go to {email}.";
+    MailConfirmSubject => "{observatory}: confirma tu correo para los avisos", "{observatory}: confirm your e-mail for notifications";
+    MailConfirmBody => "Hola, {name}:\n\nPara recibir los avisos del portal de soporte de {observatory} en {email}, abre este enlace y pulsa «Confirmar esta dirección». Caduca en 24 horas:\n\n{link}\n\nSi no lo has pedido tú, ignora este mensaje: no cambia nada.\n",
+        "Hello {name},\n\nTo get the {observatory} support portal's notifications at {email}, open this link and press \"Confirm this address\". It expires in 24 hours:\n\n{link}\n\nIf you did not ask for this, ignore this message: nothing changes.\n";
     ForgotPasswordLink => "¿Has olvidado tu contraseña?", "Forgot your password?";
     ForgotPasswordTitle => "Elige una contraseña nueva", "Choose a new password";
     ForgotPasswordIntro => "Escribe tu correo electrónico y te enviaremos un enlace para elegir una contraseña. Sirve también para tu primer acceso.",

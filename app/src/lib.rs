@@ -14,6 +14,7 @@ use crate::model::{Branding, PortalContext};
 use crate::ui::account::AccountPage;
 use crate::ui::admin::{BrandingPage, ClientsPage, OrganizationPage, PeoplePage};
 use crate::ui::components::{provide_toasts, ToastRegion};
+use crate::ui::confirm_email::ConfirmEmailPage;
 use crate::ui::forgot_password::ForgotPasswordPage;
 use crate::ui::header::Header;
 use crate::ui::home::HomePage;
@@ -122,6 +123,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/forgot-password") view=ForgotPasswordPage />
                     <Route path=path!("/reset-password") view=SetPasswordPage />
                     <Route path=path!("/invitation") view=SetPasswordPage />
+                    <Route path=path!("/confirm-email") view=ConfirmEmailPage />
                     <Route path=path!("/account") view=AccountPage />
                     <Route path=path!("/admin/clients") view=ClientsPage />
                     <Route path=path!("/admin/clients/:id") view=OrganizationPage />

@@ -330,6 +330,16 @@ pub struct Person {
     pub state: AccountState,
 }
 
+/// Where a person's notifications go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationEmailState {
+    pub login: String,
+    /// A confirmed address other than the log-in one.
+    pub current: Option<String>,
+    /// An address waiting for its confirmation link to be opened.
+    pub pending: Option<String>,
+}
+
 /// One of the person's sessions, as "My account" lists them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionInfo {

@@ -385,3 +385,78 @@ fn header_values_cannot_carry_line_breaks() {
     );
     assert_eq!(header_safe("Normal — título"), "Normal — título");
 }
+
+#[tokio::test]
+async fn a_new_notification_address_counts_only_once_its_link_is_used() {
+    let world = world().await;
+    let user_id = add_client(&world, EMAIL, OLD).await;
+    let token = sign_in(
+        &world.db,
+        &config(),
+        world.observatory_id,
+        EMAIL,
+        OLD,
+        &client(),
+    )
+    .await
+    .unwrap()
+    .token;
+    let viewer = authenticate(&world.db, &config(), &token)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let bad = links::request_notification_email(&world.db, &config(), &viewer, "avisos@").await;
+    assert_eq!(user_msg(bad), Msg::ErrorEmailInvalid);
+    let sent = links::request_notification_email(
+        &world.db,
+        &config(),
+        &viewer,
+        "Avisos@Andromeda.example",
+    )
+    .await
+    .unwrap();
+    assert!(sent);
+    assert_eq!(
+        world.db.notification_emails(user_id).await.unwrap(),
+        (None, Some("avisos@andromeda.example".to_string())),
+        "pending, not yet in effect"
+    );
+    let mail = &world
+        .db
+        .mail_to("avisos@andromeda.example", 1)
+        .await
+        .unwrap()[0];
+    assert_eq!(mail.kind, "email_verification");
+    assert!(mail.body_text.contains("/confirm-email?token="));
+    let link_token = &mail.body_text[mail.body_text.find("token=").unwrap() + 6..][..64];
+
+    assert_eq!(
+        user_msg(links::confirm_notification_email(&world.db, "nonsense").await),
+        Msg::ErrorLinkInvalid
+    );
+    let confirmed = links::confirm_notification_email(&world.db, link_token)
+        .await
+        .unwrap();
+    assert_eq!(confirmed, "avisos@andromeda.example");
+    assert_eq!(
+        world.db.notification_emails(user_id).await.unwrap(),
+        (Some("avisos@andromeda.example".to_string()), None)
+    );
+    assert_eq!(
+        user_msg(links::confirm_notification_email(&world.db, link_token).await),
+        Msg::ErrorLinkInvalid,
+        "used once"
+    );
+
+    // Back to the log-in address, at once.
+    assert!(
+        !links::request_notification_email(&world.db, &config(), &viewer, "")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        world.db.notification_emails(user_id).await.unwrap(),
+        (None, None)
+    );
+}

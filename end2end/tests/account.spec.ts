@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { baseUrl, createAdmin, hydrated, signIn } from "./support";
+import { baseUrl, createAdmin, hydrated, newestMail, signIn } from "./support";
 
 test("my account: name, password and signing out the other devices", async ({ page, browser }, info) => {
   const me = createAdmin(`cuenta-${info.project.name}-${Date.now()}@obs.example`, "primera frase de acceso");
@@ -8,8 +8,9 @@ test("my account: name, password and signing out the other devices", async ({ pa
   await expect(page).toHaveURL(`${baseUrl()}/account`);
   await hydrated(page);
 
-  await page.getByLabel("Nombre", { exact: true }).fill("Rita Renombrada");
-  await page.getByRole("button", { name: "Guardar los cambios" }).click();
+  const profile = page.getByRole("region", { name: "Datos personales" });
+  await profile.getByLabel("Nombre", { exact: true }).fill("Rita Renombrada");
+  await profile.getByRole("button", { name: "Guardar los cambios" }).click();
   await expect(page.locator(".user-name")).toHaveText("Rita Renombrada");
 
   await hydrated(page);
@@ -35,4 +36,32 @@ test("my account: name, password and signing out the other devices", async ({ pa
   await phone.goto(`${baseUrl()}/account`);
   await expect(phone).toHaveURL(`${baseUrl()}/sign-in`);
   await other.close();
+});
+
+test("a notification address takes effect only after its link is confirmed", async ({ page }, info) => {
+  const me = createAdmin(`avisos-${info.project.name}-${Date.now()}@obs.example`, "frase para los avisos");
+  const other = `otra-${info.project.name}-${Date.now()}@guardia.example`;
+  await signIn(page, me);
+  await page.goto(`${baseUrl()}/account`);
+  await hydrated(page);
+  await expect(page.getByTestId("notifications-go-to")).toHaveText(`Los avisos llegan ahora a ${me.email}.`);
+
+  const notifications = page.getByRole("region", { name: "Avisos" });
+  await notifications.getByLabel("Correo para los avisos").fill("otra@");
+  await notifications.getByRole("button", { name: "Guardar los cambios" }).click();
+  await expect(notifications.getByRole("alert")).toHaveText("Esa dirección de correo electrónico no es válida.");
+  await notifications.getByLabel("Correo para los avisos").fill(other);
+  await notifications.getByRole("button", { name: "Guardar los cambios" }).click();
+  await expect(page.getByTestId("notification-pending")).toHaveText(`Pendiente de confirmar: ${other}.`);
+
+  const link = new URL(newestMail(other).body.match(/https?:\/\/\S+\/confirm-email\?token=[0-9a-f]{64}/)![0]);
+  await page.goto(`${baseUrl()}${link.pathname}${link.search}`);
+  await hydrated(page);
+  // Opening the link changed nothing yet: the button does.
+  await page.getByRole("button", { name: "Confirmar esta dirección" }).click();
+  await expect(page.getByRole("status")).toHaveText(`Listo: los avisos llegarán a ${other}.`);
+
+  await page.goto(`${baseUrl()}/account`);
+  await expect(page.getByTestId("notifications-go-to")).toHaveText(`Los avisos llegan ahora a ${other}.`);
+  await expect(page.getByTestId("notification-pending")).toHaveCount(0);
 });

@@ -592,3 +592,55 @@ async fn administration_does_not_exist_for_clients_and_asks_strangers_to_sign_in
         .unwrap()
         .contains("tecnico@observatorio-demo.example"));
 }
+
+#[tokio::test]
+async fn opening_a_confirmation_link_changes_nothing_until_it_is_posted() {
+    let app = spawn_app().await;
+    let client = app.browser();
+    let lucia = app.account("client");
+    app.sign_in(&client, &lucia.email, &lucia.password).await;
+    let asked = client
+        .post(app.url("/api/account/change_notification_email"))
+        .header("Origin", &app.base)
+        .form(&[("email", "avisos@orion-demo.example")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), StatusCode::OK);
+    let db = &app._db.db;
+    let user_id = db
+        .user_by_email(
+            db.default_observatory().await.unwrap().unwrap().id,
+            &lucia.email,
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let body = db.mail_to("avisos@orion-demo.example", 1).await.unwrap()[0]
+        .body_text
+        .clone();
+    let token = &body[body.find("token=").unwrap() + 6..][..64];
+
+    // A link scanner (or the person) opens the link: nothing changes.
+    let page = Client::new()
+        .get(app.url(&format!("/confirm-email?token={token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let (current, pending) = db.notification_emails(user_id).await.unwrap();
+    assert_eq!(current, None);
+    assert_eq!(pending.as_deref(), Some("avisos@orion-demo.example"));
+
+    let confirmed = Client::new()
+        .post(app.url("/api/confirm_email"))
+        .header("Origin", &app.base)
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    let (current, _) = db.notification_emails(user_id).await.unwrap();
+    assert_eq!(current.as_deref(), Some("avisos@orion-demo.example"));
+}

@@ -2,7 +2,7 @@
 //! first access) and invitations. Tokens carry 256 random bits and are stored only hashed;
 //! a new link revokes the person's earlier ones of the same kind.
 
-use super::accounts::AccountError;
+use super::accounts::{AccountError, Viewer};
 use super::config::Config;
 use super::passwords;
 use super::storage::accounts::UserRow;
@@ -163,4 +163,82 @@ pub fn header_safe(value: &str) -> String {
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
+}
+
+/// How long a link confirming a notification address works.
+pub const EMAIL_CONFIRMATION_VALIDITY: Duration = Duration::days(1);
+
+/// Asks for notifications at another address. A new address takes effect only when the link sent
+/// to it is used; an empty field, or the log-in address, goes back to the log-in address at once.
+/// Returns whether a confirmation was sent.
+pub async fn request_notification_email(
+    db: &Db,
+    config: &Config,
+    viewer: &Viewer,
+    email: &str,
+) -> Result<bool, AccountError> {
+    if email.trim().is_empty() {
+        db.clear_notification_email(viewer.user_id).await?;
+        return Ok(false);
+    }
+    let email = Email::parse(email)?;
+    if email.as_str() == viewer.email {
+        db.clear_notification_email(viewer.user_id).await?;
+        return Ok(false);
+    }
+    let now = Utc::now();
+    if db
+        .count_mail_since(
+            email.as_str(),
+            "email_verification",
+            now - Duration::hours(1),
+        )
+        .await?
+        >= LINK_MAILS_PER_HOUR
+    {
+        return Err(Msg::ErrorTooManyAttempts.into());
+    }
+    let observatory = db
+        .default_observatory()
+        .await?
+        .filter(|o| o.id == viewer.observatory_id)
+        .ok_or(AccountError::User(Msg::ErrorInternal))?;
+    let token = tokens::random_token();
+    let mut link = config.base_url.clone();
+    link.set_path("confirm-email");
+    link.set_query(Some(&format!("token={token}")));
+    let args = [
+        ("observatory", observatory.name.as_str()),
+        ("name", viewer.name.as_str()),
+        ("email", email.as_str()),
+        ("link", link.as_str()),
+    ];
+    let subject = header_safe(&Msg::MailConfirmSubject.fill(viewer.language, &args));
+    let body = Msg::MailConfirmBody.fill(viewer.language, &args);
+    db.insert_email_link_with_mail(
+        &tokens::hash_token(&token),
+        viewer.user_id,
+        email.as_str(),
+        now,
+        now + EMAIL_CONFIRMATION_VALIDITY,
+        NewMail {
+            observatory_id: viewer.observatory_id,
+            to_address: email.as_str(),
+            subject: &subject,
+            body_text: &body,
+            kind: "email_verification",
+        },
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Uses a confirmation link: its address becomes the notification address.
+pub async fn confirm_notification_email(db: &Db, token: &str) -> Result<String, AccountError> {
+    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Msg::ErrorLinkInvalid.into());
+    }
+    db.use_email_link(&tokens::hash_token(token), Utc::now())
+        .await?
+        .ok_or(AccountError::User(Msg::ErrorLinkInvalid))
 }

@@ -2,7 +2,10 @@
 
 use super::components::{form_error, use_toasts, ErrorAlert, ToastKind};
 use super::prefs::{use_prefs, use_t};
-use crate::api::{my_sessions, ChangePassword, EndOtherSessions, EndSession, UpdateProfile};
+use crate::api::{
+    my_notification_email, my_sessions, ChangeNotificationEmail, ChangePassword, EndOtherSessions,
+    EndSession, UpdateProfile,
+};
 use crate::i18n::{Lang, Msg};
 use crate::use_portal;
 use leptos::prelude::*;
@@ -89,6 +92,8 @@ pub fn AccountPage() -> impl IntoView {
                     </button>
                 </ActionForm>
             </section>
+
+            <NotificationEmailSection />
 
             <section class="card stack-sm" aria-labelledby="password-title">
                 <h2 class="card-title" id="password-title">{t(Msg::ChangePasswordTitle)}</h2>
@@ -178,4 +183,65 @@ pub fn AccountPage() -> impl IntoView {
         </div>
     }
     .into_any()
+}
+
+/// Where notifications go: the log-in address, or another one confirmed by a link.
+#[component]
+fn NotificationEmailSection() -> impl IntoView {
+    let t = use_t();
+    let lang = use_prefs().lang;
+    let toasts = use_toasts();
+    let change = ServerAction::<ChangeNotificationEmail>::new();
+    let error = Signal::derive(move || match change.value().get() {
+        Some(Err(err)) => Some(err),
+        _ => None,
+    });
+    Effect::new(move |_| match change.value().get() {
+        Some(Ok(true)) => toasts.push(ToastKind::Success, Msg::ConfirmationSent),
+        Some(Ok(false)) => toasts.push(ToastKind::Success, Msg::ChangesSaved),
+        _ => {}
+    });
+    let state = Resource::new(move || change.version().get(), |_| my_notification_email());
+    view! {
+        <section class="card stack-sm" aria-labelledby="notification-title">
+            <h2 class="card-title" id="notification-title">{t(Msg::Notifications)}</h2>
+            <Suspense>
+                {move || Suspend::new(async move {
+                    state.await.ok().map(|state| {
+                        let current = state.current.clone().unwrap_or(state.login.clone());
+                        view! {
+                            <p data-testid="notifications-go-to">
+                                {Msg::NotificationsGoTo.fill(lang, &[("email", &current)])}
+                            </p>
+                            {state.pending.map(|pending| view! {
+                                <p class="muted" data-testid="notification-pending">
+                                    {Msg::NotificationPending.fill(lang, &[("email", &pending)])}
+                                </p>
+                            })}
+                        }
+                    })
+                })}
+            </Suspense>
+            {move || error.get().map(|error| view! { <ErrorAlert error /> })}
+            <ActionForm action=change attr:class="inline-form" attr:novalidate=true>
+                <div class="field">
+                    <label for="notification-email">{t(Msg::NotificationEmail)}</label>
+                    <input
+                        class="input"
+                        id="notification-email"
+                        name="email"
+                        type="email"
+                        inputmode="email"
+                        autocomplete="email"
+                        aria-describedby="notification-hint"
+                        aria-invalid=move || error.get().is_some().to_string()
+                    />
+                </div>
+                <button type="submit" class="btn btn-primary" aria-busy=move || change.pending().get().to_string()>
+                    {t(Msg::SaveChanges)}
+                </button>
+            </ActionForm>
+            <p class="field-hint" id="notification-hint">{t(Msg::NotificationEmailHint)}</p>
+        </section>
+    }
 }

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod admin;
 pub mod components;
+pub mod confirm_email;
 pub mod forgot_password;
 pub mod header;
 pub mod home;

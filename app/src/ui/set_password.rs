@@ -115,8 +115,9 @@ fn SetPasswordForm(
     }
 }
 
+/// A link that does not work (any more), and how to get a new one.
 #[component]
-fn InvalidLink() -> impl IntoView {
+pub fn InvalidLink() -> impl IntoView {
     let t = use_t();
     view! {
         <section class="card stack" aria-labelledby="invalid-link-title">

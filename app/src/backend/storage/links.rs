@@ -241,3 +241,133 @@ impl Db {
         })
     }
 }
+
+impl Db {
+    /// Records a link that confirms `new_email` as the person's notification address (earlier
+    /// such links stop working) and queues its e-mail to that address, in one transaction.
+    pub async fn insert_email_link_with_mail(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        new_email: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        mail: NewMail<'_>,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "UPDATE account_tokens SET revoked_at = $1 WHERE user_id = $2 \
+                 AND purpose = 'email_verification' AND used_at IS NULL AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO account_tokens (token_hash, user_id, purpose, new_email, created_at, \
+                 expires_at) VALUES ($1, $2, 'email_verification', $3, $4, $5)",
+            )
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(new_email)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(INSERT_MAIL)
+                .bind(mail.observatory_id)
+                .bind(mail.to_address)
+                .bind(mail.subject)
+                .bind(mail.body_text)
+                .bind(mail.kind)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<(), StoreError>(())
+        })
+    }
+
+    /// Uses a confirmation link once: its address becomes the notification address.
+    /// Returns the address, or `None` when the link does not work (any more).
+    pub async fn use_email_link(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let link: Option<(i64, i64, Option<String>)> = sqlx::query_as(
+                "SELECT t.id, t.user_id, t.new_email FROM account_tokens t JOIN users u ON u.id = t.user_id \
+                 WHERE t.token_hash = $1 AND t.purpose = 'email_verification' AND t.used_at IS NULL \
+                 AND t.revoked_at IS NULL AND t.expires_at > $2 AND u.active",
+            )
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((link_id, user_id, Some(email))) = link else {
+                tx.rollback().await?;
+                return Ok(None);
+            };
+            let claimed = sqlx::query(
+                "UPDATE account_tokens SET used_at = $1 WHERE id = $2 AND used_at IS NULL",
+            )
+            .bind(now)
+            .bind(link_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if claimed != 1 {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+            sqlx::query("UPDATE users SET notification_email = $1, updated_at = $2 WHERE id = $3")
+                .bind(&email)
+                .bind(now)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<Option<String>, StoreError>(Some(email))
+        })
+    }
+
+    pub async fn clear_notification_email(&self, user_id: i64) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query("UPDATE users SET notification_email = NULL, updated_at = $1 WHERE id = $2")
+                .bind(Utc::now())
+                .bind(user_id)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// The person's confirmed notification address, and the address waiting for confirmation.
+    pub async fn notification_emails(
+        &self,
+        user_id: i64,
+    ) -> Result<(Option<String>, Option<String>), StoreError> {
+        on_pool!(self, |pool| {
+            let current: Option<String> =
+                sqlx::query_scalar("SELECT notification_email FROM users WHERE id = $1")
+                    .bind(user_id)
+                    .fetch_one(pool)
+                    .await?;
+            let pending: Option<String> = sqlx::query_scalar(
+                "SELECT new_email FROM account_tokens WHERE user_id = $1 \
+                 AND purpose = 'email_verification' AND used_at IS NULL AND revoked_at IS NULL \
+                 AND expires_at > $2 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(user_id)
+            .bind(Utc::now())
+            .fetch_optional(pool)
+            .await?
+            .flatten();
+            Ok::<_, StoreError>((current, pending))
+        })
+    }
+}
