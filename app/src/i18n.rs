@@ -277,6 +277,17 @@ catalogue! {
     MailConfirmSubject => "{observatory}: confirma tu correo para los avisos", "{observatory}: confirm your e-mail for notifications";
     MailConfirmBody => "Hola, {name}:\n\nPara recibir los avisos del portal de soporte de {observatory} en {email}, abre este enlace y pulsa «Confirmar esta dirección». Caduca en 24 horas:\n\n{link}\n\nSi no lo has pedido tú, ignora este mensaje: no cambia nada.\n",
         "Hello {name},\n\nTo get the {observatory} support portal's notifications at {email}, open this link and press \"Confirm this address\". It expires in 24 hours:\n\n{link}\n\nIf you did not ask for this, ignore this message: nothing changes.\n";
+    Logo => "Logotipo", "Logo";
+    LogoHint => "PNG, JPEG o WebP de hasta 2 MB. Se guarda a un tamaño máximo de 512 × 512 píxeles.",
+        "PNG, JPEG or WebP up to 2 MB. It is stored at 512 × 512 pixels at most.";
+    UploadLogo => "Subir el logotipo", "Upload the logo";
+    LogoSaved => "Logotipo guardado.", "Logo saved.";
+    CurrentLogo => "Logotipo actual", "Current logo";
+    ErrorLogoTooLarge => "El archivo supera los 2 MB. Reduce la imagen y vuelve a intentarlo.",
+        "The file is larger than 2 MB. Make the picture smaller and try again.";
+    ErrorLogoFormat => "El logotipo debe ser una imagen PNG, JPEG o WebP.", "The logo must be a PNG, JPEG or WebP picture.";
+    ErrorLogoUnreadable => "No se ha podido leer la imagen. Prueba con otro archivo.", "The picture could not be read. Try another file.";
+    ErrorLogoMissing => "Elige un archivo de imagen.", "Choose a picture file.";
     ForgotPasswordLink => "¿Has olvidado tu contraseña?", "Forgot your password?";
     ForgotPasswordTitle => "Elige una contraseña nueva", "Choose a new password";
     ForgotPasswordIntro => "Escribe tu correo electrónico y te enviaremos un enlace para elegir una contraseña. Sirve también para tu primer acceso.",

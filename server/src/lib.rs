@@ -1,16 +1,20 @@
 //! The Cúpula server: builds the state, the axum router around the Leptos app, and serves it.
 
+use app::backend::accounts::AccountError;
 use app::backend::config::Config;
-use app::backend::request;
 use app::backend::storage::Db;
 use app::backend::AppState;
+use app::backend::{logo, request};
 use app::i18n::Msg;
 use app::{shell, App, SITE_OUTPUT_NAME};
+use axum::extract::{DefaultBodyLimit, Multipart, Path as AxumPath};
 use axum::extract::{Request, State};
+use axum::http::HeaderMap;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
+use axum::response::Redirect;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
@@ -114,6 +118,13 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route(
+            "/admin/branding/logo",
+            post(upload_logo).layer(DefaultBodyLimit::max(
+                logo::MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD,
+            )),
+        )
+        .route("/branding/logo/{name}", get(serve_logo))
         .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(
@@ -308,4 +319,125 @@ fn root_cause(err: &dyn std::error::Error) -> String {
         current = source;
     }
     current.to_string()
+}
+
+/// Receives a new logo from the branding page (a plain multipart form, so it works without
+/// JavaScript). The body is counted while it streams: past the limit the upload stops with 413
+/// and nothing of it is kept.
+async fn upload_logo(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    mut multipart: Multipart,
+) -> Response {
+    let lang = request::language_of(&headers);
+    let viewer = match request::viewer_from_headers(&state, &headers).await {
+        Ok(Some(viewer)) => viewer,
+        Ok(None) => return Redirect::to("/sign-in").into_response(),
+        Err(_) => {
+            return plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Msg::ErrorInternal.text(lang),
+            )
+        }
+    };
+    if viewer.require_admin().is_err() {
+        return plain(StatusCode::NOT_FOUND, Msg::ErrorNotFound.text(lang));
+    }
+    let too_large = || {
+        plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Msg::ErrorLogoTooLarge.text(lang),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > logo::MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD) {
+        return too_large();
+    }
+    let mut upload = Vec::new();
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(_) => return back_to_branding(Some(Msg::ErrorLogoUnreadable)),
+        };
+        if field.name() != Some("logo") {
+            continue;
+        }
+        let mut field = field;
+        loop {
+            match field.chunk().await {
+                Ok(Some(chunk)) => {
+                    if upload.len() + chunk.len() > logo::MAX_UPLOAD_BYTES {
+                        return too_large();
+                    }
+                    upload.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(_) => return back_to_branding(Some(Msg::ErrorLogoUnreadable)),
+            }
+        }
+    }
+    if upload.is_empty() {
+        return back_to_branding(Some(Msg::ErrorLogoMissing));
+    }
+    match logo::replace_logo(&state.db, &state.config.data_dir, &viewer, upload).await {
+        Ok(()) => back_to_branding(None),
+        Err(AccountError::User(msg)) => back_to_branding(Some(msg)),
+        Err(err) => {
+            tracing::error!(error = %err, "storing a logo failed");
+            back_to_branding(Some(Msg::ErrorInternal))
+        }
+    }
+}
+
+/// Room for the multipart boundaries and headers around the file itself.
+const MULTIPART_OVERHEAD: usize = 16 * 1024;
+
+fn back_to_branding(error: Option<Msg>) -> Response {
+    let target = match error {
+        Some(msg) => format!("/admin/branding?error={}", msg.name()),
+        None => "/admin/branding?logo=saved".to_string(),
+    };
+    Redirect::to(&target).into_response()
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}
+
+/// Serves the current logo. Its name changes with every upload, so it can be cached for good.
+async fn serve_logo(State(state): State<AppState>, AxumPath(name): AxumPath<String>) -> Response {
+    let current = state
+        .db
+        .default_observatory()
+        .await
+        .ok()
+        .flatten()
+        .and_then(|o| o.logo_file);
+    if current.as_deref() != Some(name.as_str()) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    match tokio::fs::read(logo::logo_dir(&state.config.data_dir).join(&name)).await {
+        Ok(png) => (
+            [
+                (header::CONTENT_TYPE, "image/png"),
+                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; sandbox",
+                ),
+            ],
+            png,
+        )
+            .into_response(),
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    }
 }

@@ -229,5 +229,6 @@ fn account_error(err: AccountError, lang: Lang) -> String {
     match err {
         AccountError::User(msg) => msg.text(lang).to_string(),
         AccountError::Store(e) => e.to_string(),
+        AccountError::Io(e) => e.to_string(),
     }
 }

@@ -644,3 +644,149 @@ async fn opening_a_confirmation_link_changes_nothing_until_it_is_posted() {
     let (current, _) = db.notification_emails(user_id).await.unwrap();
     assert_eq!(current.as_deref(), Some("avisos@orion-demo.example"));
 }
+
+/// Posts a file to the logo form as a browser does.
+async fn post_logo(
+    app: &TestApp,
+    client: &Client,
+    bytes: Vec<u8>,
+    file_name: &str,
+    mime: &str,
+) -> reqwest::Response {
+    let part = reqwest::multipart::Part::bytes(bytes)
+        .file_name(file_name.to_string())
+        .mime_str(mime)
+        .unwrap();
+    client
+        .post(app.url("/admin/branding/logo"))
+        .header("Origin", &app.base)
+        .multipart(reqwest::multipart::Form::new().part("logo", part))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_admin_uploads_a_logo_that_is_checked_reencoded_and_served() {
+    let app = spawn_app().await;
+    let admin = app.browser();
+    let marta = app.account("admin");
+    app.sign_in(&admin, &marta.email, &marta.password).await;
+
+    // Not a picture, whatever it claims to be: refused, nothing stored.
+    let svg = post_logo(
+        &app,
+        &admin,
+        b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>".to_vec(),
+        "logo.png",
+        "image/png",
+    )
+    .await;
+    assert_eq!(svg.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        svg.headers()[LOCATION],
+        "/admin/branding?error=ErrorLogoFormat"
+    );
+
+    // Too large: stopped while it streams.
+    let huge = post_logo(
+        &app,
+        &admin,
+        vec![0x89; 3 * 1024 * 1024],
+        "logo.png",
+        "image/png",
+    )
+    .await;
+    assert_eq!(huge.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    let saved = post_logo(
+        &app,
+        &admin,
+        include_bytes!("fixtures/logo.png").to_vec(),
+        "mi logo.png",
+        "image/png",
+    )
+    .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    assert_eq!(saved.headers()[LOCATION], "/admin/branding?logo=saved");
+    let page = admin
+        .get(app.url("/sign-in"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let src = page
+        .split("src=\"/branding/logo/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the header shows the uploaded logo")
+        .to_string();
+    assert!(
+        src.starts_with("logo-") && src.ends_with(".png"),
+        "a server-made name: {src}"
+    );
+    let served = Client::new()
+        .get(app.url(&format!("/branding/logo/{src}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(served.headers()[CONTENT_TYPE], "image/png");
+    assert_eq!(served.headers()["x-content-type-options"], "nosniff");
+    assert!(served.bytes().await.unwrap().starts_with(b"\x89PNG"));
+    // Names other than the current logo's are not served.
+    let other = Client::new()
+        .get(app.url("/branding/logo/..%2F..%2Fcupula.db"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn only_admins_upload_logos_and_only_from_the_portal() {
+    let app = spawn_app().await;
+    let client = app.browser();
+    let lucia = app.account("client");
+    app.sign_in(&client, &lucia.email, &lucia.password).await;
+    let refused = post_logo(
+        &app,
+        &client,
+        include_bytes!("fixtures/logo.png").to_vec(),
+        "l.png",
+        "image/png",
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+
+    let stranger = post_logo(
+        &app,
+        &app.browser(),
+        include_bytes!("fixtures/logo.png").to_vec(),
+        "l.png",
+        "image/png",
+    )
+    .await;
+    assert_eq!(stranger.status(), StatusCode::SEE_OTHER);
+    assert_eq!(stranger.headers()[LOCATION], "/sign-in");
+
+    let admin = app.browser();
+    let marta = app.account("admin");
+    app.sign_in(&admin, &marta.email, &marta.password).await;
+    let cross_site = admin
+        .post(app.url("/admin/branding/logo"))
+        .header("Origin", "https://evil.example")
+        .multipart(
+            reqwest::multipart::Form::new().part(
+                "logo",
+                reqwest::multipart::Part::bytes(include_bytes!("fixtures/logo.png").to_vec())
+                    .file_name("l.png"),
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
+}

@@ -54,6 +54,9 @@ pub enum AccountError {
     User(Msg),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Files (logos) could not be written.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
 }
 
 impl From<Msg> for AccountError {

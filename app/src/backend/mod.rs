@@ -5,6 +5,7 @@ pub mod admin;
 pub mod config;
 pub mod demo;
 pub mod links;
+pub mod logo;
 pub mod my_account;
 pub mod passwords;
 pub mod request;

@@ -155,7 +155,9 @@ pub async fn portal_context(
     Ok(PortalContext {
         branding: Branding {
             name: observatory.name,
-            logo_url: None,
+            logo_url: observatory
+                .logo_file
+                .map(|file| format!("/branding/logo/{file}")),
             primary_color: observatory.primary_color,
             accent_color: observatory.accent_color,
         },
@@ -168,6 +170,7 @@ pub fn account_error(err: AccountError) -> UserError {
     match err {
         AccountError::User(msg) => UserError::new(msg),
         AccountError::Store(e) => internal(e),
+        AccountError::Io(e) => internal(e),
     }
 }
 

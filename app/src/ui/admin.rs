@@ -804,6 +804,7 @@ pub fn BrandingPage() -> impl IntoView {
         <div class="stack">
             <h1>{t(Msg::Branding)}</h1>
             <p class="muted">{t(Msg::BrandingIntro)}</p>
+            <LogoSection current=use_portal().branding.logo_url />
             <Suspense fallback=move || view! { <p class="muted">{t(Msg::Loading)}</p> }>
                 {move || Suspend::new(async move {
                     match settings.await {
@@ -846,4 +847,29 @@ pub fn BrandingPage() -> impl IntoView {
         </div>
     }
     .into_any()
+}
+
+/// The logo form: a plain multipart post (it works before the page's code has loaded); the
+/// server answers with a redirect back here, with `?error=…` or `?logo=saved`.
+#[component]
+fn LogoSection(current: Option<String>) -> impl IntoView {
+    let t = use_t();
+    let (error, saved) =
+        use_query_map().with_untracked(|q| (error_from_query(q), q.get("logo").is_some()));
+    view! {
+        <section class="card stack-sm" aria-labelledby="logo-title">
+            <h2 class="card-title" id="logo-title">{t(Msg::Logo)}</h2>
+            {current.map(|src| view! { <img class="logo-preview" src=src alt=t(Msg::CurrentLogo) /> })}
+            {saved.then(|| view! { <div class="alert alert-success" role="status">{t(Msg::LogoSaved)}</div> })}
+            {error.map(|error| view! { <ErrorAlert error /> })}
+            <form method="post" action="/admin/branding/logo" enctype="multipart/form-data" class="inline-form">
+                <div class="field">
+                    <label for="logo">{t(Msg::Logo)}</label>
+                    <input class="input" id="logo" name="logo" type="file" accept="image/png,image/jpeg,image/webp" aria-describedby="logo-hint" />
+                </div>
+                <button type="submit" class="btn btn-secondary">{t(Msg::UploadLogo)}</button>
+            </form>
+            <p class="field-hint" id="logo-hint">{t(Msg::LogoHint)}</p>
+        </section>
+    }
 }

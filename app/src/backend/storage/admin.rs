@@ -408,3 +408,29 @@ impl Db {
         .map_err(map_unique)
     }
 }
+
+impl Db {
+    /// Sets (or clears) the observatory's logo file; returns the one it replaces.
+    pub async fn set_logo_file(
+        &self,
+        observatory_id: i64,
+        file: Option<&str>,
+    ) -> Result<Option<String>, StoreError> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let previous: Option<String> =
+                sqlx::query_scalar("SELECT logo_file FROM observatories WHERE id = $1")
+                    .bind(observatory_id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .flatten();
+            sqlx::query("UPDATE observatories SET logo_file = $1 WHERE id = $2")
+                .bind(file)
+                .bind(observatory_id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<Option<String>, StoreError>(previous)
+        })
+    }
+}
