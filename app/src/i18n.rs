@@ -199,7 +199,8 @@ catalogue! {
     Actions => "Acciones", "Actions";
     ResendInvitation => "Reenviar la invitación", "Resend the invitation";
     RevokeInvitation => "Anular la invitación", "Withdraw the invitation";
-    InvitationRevoked => "Invitación anulada: su enlace ya no sirve.", "Invitation withdrawn: its link no longer works.";
+    InvitationRevoked => "Invitación anulada: su enlace ya no sirve y la cuenta queda desactivada.",
+        "Invitation withdrawn: its link no longer works and the account is deactivated.";
     Deactivate => "Desactivar", "Deactivate";
     Reactivate => "Reactivar", "Reactivate";
     ChangesSaved => "Cambios guardados.", "Changes saved.";

@@ -232,6 +232,25 @@ async fn invitations_can_be_resent_and_withdrawn() {
             .is_none(),
         "withdrawn"
     );
+    // Withdrawn means out: "forgot password" cannot open the account either.
+    let people = admin::people(&world.db, &boss).await.unwrap();
+    assert_eq!(
+        people.iter().find(|p| p.id == id).unwrap().state,
+        AccountState::Deactivated
+    );
+    links::request_password_reset(
+        &world.db,
+        &config(),
+        world.observatory_id,
+        "tec@obs.example",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        world.db.mail_to("tec@obs.example", 10).await.unwrap().len(),
+        2,
+        "no reset link was sent"
+    );
     // Someone who already joined has nothing to resend.
     assert_eq!(
         user_msg(admin::resend_invitation(&world.db, &config(), &boss, boss.user_id).await),

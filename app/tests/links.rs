@@ -460,3 +460,116 @@ async fn a_new_notification_address_counts_only_once_its_link_is_used() {
         (None, None)
     );
 }
+
+#[tokio::test]
+async fn an_address_confirmation_link_never_sets_a_password() {
+    let world = world().await;
+    add_client(&world, EMAIL, OLD).await;
+    let token = sign_in(
+        &world.db,
+        &config(),
+        world.observatory_id,
+        EMAIL,
+        OLD,
+        &client(),
+    )
+    .await
+    .unwrap()
+    .token;
+    let viewer = authenticate(&world.db, &config(), &token)
+        .await
+        .unwrap()
+        .unwrap();
+    links::request_notification_email(&world.db, &config(), &viewer, "atacante@evil.example")
+        .await
+        .unwrap();
+    let confirmation = token_from_newest_mail(&world, "atacante@evil.example").await;
+    assert!(links::valid_link(&world.db, &confirmation)
+        .await
+        .unwrap()
+        .is_none());
+    let takeover =
+        links::set_password_with_link(&world.db, &confirmation, "contraseña del atacante", false)
+            .await;
+    assert_eq!(user_msg(takeover), Msg::ErrorLinkInvalid);
+    assert!(
+        can_sign_in(&world, OLD).await,
+        "the password did not change"
+    );
+}
+
+#[tokio::test]
+async fn setting_or_changing_a_password_voids_the_other_outstanding_links() {
+    let world = world().await;
+    add_client(&world, EMAIL, OLD).await;
+    links::request_password_reset(&world.db, &config(), world.observatory_id, EMAIL)
+        .await
+        .unwrap();
+    let older = token_from_newest_mail(&world, EMAIL).await;
+    // A password change in "My account" voids the reset link someone else may have asked for.
+    let token = sign_in(
+        &world.db,
+        &config(),
+        world.observatory_id,
+        EMAIL,
+        OLD,
+        &client(),
+    )
+    .await
+    .unwrap()
+    .token;
+    let viewer = authenticate(&world.db, &config(), &token)
+        .await
+        .unwrap()
+        .unwrap();
+    app::backend::my_account::change_password(&world.db, &viewer, OLD, NEW, false)
+        .await
+        .unwrap();
+    assert!(links::valid_link(&world.db, &older)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn guesses_from_elsewhere_do_not_lock_the_owner_out() {
+    let world = world().await;
+    add_client(&world, EMAIL, OLD).await;
+    let config = config();
+    let attacker = ClientInfo {
+        user_agent: "tests".into(),
+        ip: "203.0.113.5".into(),
+    };
+    for _ in 0..app::backend::accounts::MAX_FAILURES_PER_ACCOUNT {
+        let _ = sign_in(
+            &world.db,
+            &config,
+            world.observatory_id,
+            EMAIL,
+            "mal",
+            &attacker,
+        )
+        .await;
+    }
+    let attacker_again = sign_in(
+        &world.db,
+        &config,
+        world.observatory_id,
+        EMAIL,
+        OLD,
+        &attacker,
+    )
+    .await;
+    assert_eq!(user_msg(attacker_again), Msg::ErrorTooManyAttempts);
+    // The owner, from their own network, still gets in.
+    sign_in(
+        &world.db,
+        &config,
+        world.observatory_id,
+        EMAIL,
+        OLD,
+        &client(),
+    )
+    .await
+    .expect("the owner is not locked out by someone else's guesses");
+}

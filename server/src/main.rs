@@ -103,6 +103,9 @@ async fn serve(config: Config, no_demo: bool) -> Result<(), String> {
     let db = server::open_database(&config)
         .await
         .map_err(|e| e.to_string())?;
+    // Computed now, off the executor, so the first sign-in with an unknown address costs no more
+    // than any other.
+    let _ = tokio::task::spawn_blocking(app::backend::passwords::dummy_hash).await;
     if !no_demo {
         if let Some(accounts) = demo::seed_if_empty(&db)
             .await

@@ -67,8 +67,8 @@ impl From<Msg> for AccountError {
 
 /// Failed sign-ins are counted over this sliding window.
 pub const THROTTLE_WINDOW: ChronoDuration = ChronoDuration::minutes(15);
-/// Failures for one address within the window before sign-in is refused for it (at most 40 an
-/// hour: well under the 100 an hour that guessing would need to get anywhere).
+/// Failures for one address from one network address within the window before sign-in is
+/// refused for that pair (at most 40 an hour from one place).
 pub const MAX_FAILURES_PER_ACCOUNT: i64 = 10;
 /// Failures from one network address within the window (several people may share one).
 pub const MAX_FAILURES_PER_IP: i64 = 50;
@@ -106,9 +106,10 @@ pub async fn sign_in(
     if password.is_empty() {
         return Err(Msg::ErrorPasswordRequired.into());
     }
-    // Failures are counted per typed address (whether or not it has an account, so the limit
-    // says nothing about who is a client) and per network address. The windows slide: a
-    // person is never locked out for good, only slowed down.
+    // Failures are counted per typed address and network address (whether or not the address
+    // has an account, so the limit says nothing about who is a client), and per network address.
+    // Keyed by both, guesses from elsewhere cannot lock the owner out; the windows slide, so
+    // nobody is locked out for good, only slowed down.
     let typed = email.trim().to_lowercase();
     let now = Utc::now();
     let (by_email, by_ip) = db

@@ -143,11 +143,13 @@ pub async fn resend_invitation(
     links::invite(db, config, viewer.observatory_id, &person.email).await
 }
 
-/// Withdraws a pending invitation: its link stops working.
+/// Withdraws a pending invitation: its link stops working and the account is deactivated, so
+/// "forgot password" cannot open it either. Inviting again means reactivating and resending.
 pub async fn revoke_invitation(db: &Db, viewer: &Viewer, user_id: i64) -> Result<(), AccountError> {
     viewer.require_admin()?;
     let person = invited_person(db, viewer, user_id).await?;
-    db.revoke_invitations(person.id).await?;
+    db.set_person_active(viewer.observatory_id, person.id, false)
+        .await?;
     Ok(())
 }
 

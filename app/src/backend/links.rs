@@ -70,7 +70,11 @@ async fn send_link(
             purpose = purpose.code(),
             "link e-mail limit reached for an address"
         );
-        return Ok(());
+        // An admin is told (they know the person exists); "forgot password" must not tell.
+        return match purpose {
+            LinkKind::Invitation => Err(Msg::ErrorTooManyAttempts.into()),
+            LinkKind::PasswordReset => Ok(()),
+        };
     }
     let observatory = db
         .default_observatory()
@@ -122,14 +126,19 @@ async fn send_link(
     Ok(())
 }
 
-/// A link that still works: not expired, used or revoked, and its person still active.
+/// A password link (invitation or reset) that still works: not expired, used or revoked, and its
+/// person still active. Links of other kinds (an address confirmation) never set a password.
 pub async fn valid_link(db: &Db, token: &str) -> Result<Option<LinkRow>, StoreError> {
     if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(None);
     }
     let link = db.link_by_token_hash(&tokens::hash_token(token)).await?;
     Ok(link.filter(|l| {
-        l.used_at.is_none() && l.revoked_at.is_none() && l.expires_at > Utc::now() && l.user_active
+        LinkKind::from_code(&l.purpose).is_some()
+            && l.used_at.is_none()
+            && l.revoked_at.is_none()
+            && l.expires_at > Utc::now()
+            && l.user_active
     }))
 }
 

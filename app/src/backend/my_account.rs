@@ -76,7 +76,7 @@ pub async fn change_password(
     }
     passwords::check_new_password(new)?;
     let hash = passwords::hash_password(new.to_string()).await;
-    db.set_password_hash(viewer.user_id, &hash).await?;
+    db.change_password_hash(viewer.user_id, &hash).await?;
     if end_others {
         db.delete_other_sessions(viewer.user_id, viewer.session_id)
             .await?;

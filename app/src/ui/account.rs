@@ -1,6 +1,6 @@
 //! "My account": name and language, password, and the devices where the person is signed in.
 
-use super::components::{form_error, use_toasts, ErrorAlert, ToastKind};
+use super::components::{form_error, toast_outcome, use_toasts, ErrorAlert, ToastKind};
 use super::prefs::{use_prefs, use_t};
 use crate::api::{
     my_notification_email, my_sessions, ChangeNotificationEmail, ChangePassword, EndOtherSessions,
@@ -44,15 +44,8 @@ pub fn AccountPage() -> impl IntoView {
 
     let end_one = ServerAction::<EndSession>::new();
     let end_others = ServerAction::<EndOtherSessions>::new();
-    Effect::new(move |_| {
-        for result in [end_one.value().get(), end_others.value().get()] {
-            match result {
-                Some(Err(err)) => toasts.push(ToastKind::Error, err.message),
-                Some(Ok(())) => {}
-                None => {}
-            }
-        }
-    });
+    toast_outcome(end_one, Msg::ChangesSaved);
+    toast_outcome(end_others, Msg::ChangesSaved);
     let sessions = Resource::new(
         move || {
             (

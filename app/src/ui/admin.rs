@@ -1,7 +1,8 @@
 //! The observatory's administration: client organizations and the people of the portal.
 
 use super::components::{
-    error_from_query, form_error, use_toasts, EmailField, EmptyState, ErrorAlert, ToastKind,
+    error_from_query, form_error, toast_outcome, use_toasts, EmailField, EmptyState, ErrorAlert,
+    ToastKind,
 };
 use super::not_found::NotFound;
 use super::prefs::{use_prefs, use_t};
@@ -25,16 +26,6 @@ fn admin_gate() -> Option<AnyView> {
         Some(user) if user.role != Role::Admin => Some(view! { <NotFound /> }.into_any()),
         Some(_) => None,
     }
-}
-
-/// Shows a toast when an action succeeds, or its error when it fails.
-fn toast_outcome(result: Memo<Option<Result<(), crate::error::UserError>>>, success: Msg) {
-    let toasts = use_toasts();
-    Effect::new(move |_| match result.get() {
-        Some(Ok(())) => toasts.push(ToastKind::Success, success),
-        Some(Err(err)) => toasts.push(ToastKind::Error, err.message),
-        None => {}
-    });
 }
 
 #[component]
@@ -181,18 +172,9 @@ pub fn PeoplePage() -> impl IntoView {
             }
         }
     });
-    toast_outcome(
-        Memo::new(move |_| resend.value().get()),
-        Msg::InvitationSent,
-    );
-    toast_outcome(
-        Memo::new(move |_| revoke.value().get()),
-        Msg::InvitationRevoked,
-    );
-    toast_outcome(
-        Memo::new(move |_| set_active.value().get()),
-        Msg::ChangesSaved,
-    );
+    toast_outcome(resend, Msg::InvitationSent);
+    toast_outcome(revoke, Msg::InvitationRevoked);
+    toast_outcome(set_active, Msg::ChangesSaved);
 
     let people = Resource::new(
         move || {
@@ -419,9 +401,9 @@ pub fn OrganizationPage() -> impl IntoView {
     let add = ServerAction::<AddTelescope>::new();
     let edit = ServerAction::<UpdateTelescope>::new();
     let retire = ServerAction::<SetTelescopeRetired>::new();
-    toast_outcome(Memo::new(move |_| update.value().get()), Msg::ChangesSaved);
-    toast_outcome(Memo::new(move |_| edit.value().get()), Msg::ChangesSaved);
-    toast_outcome(Memo::new(move |_| retire.value().get()), Msg::ChangesSaved);
+    toast_outcome(update, Msg::ChangesSaved);
+    toast_outcome(edit, Msg::ChangesSaved);
+    toast_outcome(retire, Msg::ChangesSaved);
     let add_error = form_error(add.value(), None);
     let add_form = NodeRef::<leptos::html::Form>::new();
     Effect::new(move |_| {
@@ -775,7 +757,9 @@ fn SupportContactsEditor(
             </div>
             <ActionForm action=save>
                 <input type="hidden" name="organization_id" value=organization_id />
-                <input type="hidden" name="contacts" prop:value=encoded />
+                // An attribute, not a property, so the page as sent (before its code loads) already
+                // carries the current list: a save then never empties it.
+                <input type="hidden" name="contacts" value=encoded />
                 <button type="submit" class="btn btn-primary" aria-busy=move || save.pending().get().to_string()>
                     {t(Msg::SaveChanges)}
                 </button>

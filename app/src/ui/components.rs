@@ -27,6 +27,29 @@ pub fn EmptyState(
     }
 }
 
+/// Shows a toast each time an action completes: `success`, or its error. Driven by the action's
+/// version, so the same outcome twice is announced twice.
+pub fn toast_outcome<S>(action: ServerAction<S>, success: Msg)
+where
+    S: leptos::server_fn::ServerFn<Output = (), Error = crate::error::UserError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+{
+    let toasts = use_toasts();
+    Effect::new(move |_| {
+        if action.version().get() == 0 {
+            return;
+        }
+        match action.value().get_untracked() {
+            Some(Ok(())) => toasts.push(ToastKind::Success, success),
+            Some(Err(err)) => toasts.push(ToastKind::Error, err.message),
+            None => {}
+        }
+    });
+}
+
 /// The error a form shows: its action's latest answer or, before any, the one a form posted
 /// without JavaScript carried back in the address (`?error=MessageName`).
 pub fn form_error(

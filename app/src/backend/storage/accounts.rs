@@ -188,6 +188,27 @@ impl Db {
         Ok(row)
     }
 
+    /// A person's new password: outstanding reset and invitation links stop working with it.
+    pub async fn change_password_hash(&self, user_id: i64, hash: &str) -> Result<(), StoreError> {
+        let now = Utc::now();
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                .bind(hash)
+                .bind(now)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(super::links::REVOKE_PASSWORD_LINKS)
+                .bind(now)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<(), StoreError>(())
+        })
+    }
+
     pub async fn set_password_hash(&self, user_id: i64, hash: &str) -> Result<(), StoreError> {
         on_pool!(self, |pool| {
             sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")

@@ -139,23 +139,6 @@ impl Db {
             Ok::<bool, StoreError>(changed == 1)
         })
     }
-
-    /// Revokes a person's unused invitation links.
-    pub async fn revoke_invitations(&self, user_id: i64) -> Result<u64, StoreError> {
-        let revoked = on_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE account_tokens SET revoked_at = $1 WHERE user_id = $2 \
-                 AND purpose = 'invitation' AND used_at IS NULL AND revoked_at IS NULL",
-            )
-            .bind(Utc::now())
-            .bind(user_id)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })
-        .map_err(map_unique)?;
-        Ok(revoked)
-    }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -41,6 +41,11 @@ const INSERT_MAIL: &str =
     "INSERT INTO outbox (observatory_id, to_address, subject, body_text, kind, \
                            created_at) VALUES ($1, $2, $3, $4, $5, $6)";
 
+/// Every other outstanding password link of a person stops working once a password is set.
+pub(crate) const REVOKE_PASSWORD_LINKS: &str = "UPDATE account_tokens SET revoked_at = $1 \
+    WHERE user_id = $2 AND used_at IS NULL AND revoked_at IS NULL \
+    AND purpose IN ('invitation', 'password_reset')";
+
 impl Db {
     /// Records a new link, revoking the person's earlier links of the same purpose (only the
     /// newest link works), and queues its e-mail, all in one transaction.
@@ -121,8 +126,8 @@ impl Db {
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             let claimed = sqlx::query(
-                "UPDATE account_tokens SET used_at = $1 \
-                 WHERE id = $2 AND used_at IS NULL AND revoked_at IS NULL",
+                "UPDATE account_tokens SET used_at = $1 WHERE id = $2 AND used_at IS NULL \
+                 AND revoked_at IS NULL AND purpose IN ('invitation', 'password_reset')",
             )
             .bind(now)
             .bind(link_id)
@@ -135,6 +140,11 @@ impl Db {
             }
             sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
                 .bind(password_hash)
+                .bind(now)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(REVOKE_PASSWORD_LINKS)
                 .bind(now)
                 .bind(user_id)
                 .execute(&mut *tx)
@@ -212,7 +222,8 @@ impl Db {
         Ok(())
     }
 
-    /// Failed sign-ins for an address since `since`, and from an IP address since `since`.
+    /// Failed sign-ins since `since` for an address from this network address, and from this
+    /// network address for any address.
     pub async fn count_sign_in_failures(
         &self,
         observatory_id: i64,
@@ -223,10 +234,11 @@ impl Db {
         on_pool!(self, |pool| {
             let by_email: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM sign_in_failures \
-                 WHERE observatory_id = $1 AND email = $2 AND failed_at >= $3",
+                 WHERE observatory_id = $1 AND email = $2 AND ip = $3 AND failed_at >= $4",
             )
             .bind(observatory_id)
             .bind(email)
+            .bind(ip)
             .bind(since)
             .fetch_one(pool)
             .await?;
