@@ -287,9 +287,11 @@ pub async fn change_password(
 ) -> Result<(), UserError> {
     let state = request::app_state()?;
     let viewer = request::require_viewer().await?;
+    let parts = request::request_parts()?;
     my_account::change_password(
         &state.db,
         &viewer,
+        &request::client_info(&parts),
         &current,
         &new,
         end_other_sessions.is_some(),

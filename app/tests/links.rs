@@ -522,7 +522,7 @@ async fn setting_or_changing_a_password_voids_the_other_outstanding_links() {
         .await
         .unwrap()
         .unwrap();
-    app::backend::my_account::change_password(&world.db, &viewer, OLD, NEW, false)
+    app::backend::my_account::change_password(&world.db, &viewer, &client(), OLD, NEW, false)
         .await
         .unwrap();
     assert!(links::valid_link(&world.db, &older)
@@ -572,4 +572,44 @@ async fn guesses_from_elsewhere_do_not_lock_the_owner_out() {
     )
     .await
     .expect("the owner is not locked out by someone else's guesses");
+}
+
+#[tokio::test]
+async fn one_person_cannot_send_confirmation_mails_to_many_strangers() {
+    let world = world().await;
+    add_client(&world, EMAIL, OLD).await;
+    let token = sign_in(
+        &world.db,
+        &config(),
+        world.observatory_id,
+        EMAIL,
+        OLD,
+        &client(),
+    )
+    .await
+    .unwrap()
+    .token;
+    let viewer = authenticate(&world.db, &config(), &token)
+        .await
+        .unwrap()
+        .unwrap();
+    for i in 0..LINK_MAILS_PER_HOUR {
+        links::request_notification_email(
+            &world.db,
+            &config(),
+            &viewer,
+            &format!("extraño{i}@example.org"),
+        )
+        .await
+        .unwrap();
+    }
+    let more =
+        links::request_notification_email(&world.db, &config(), &viewer, "otro@example.org").await;
+    assert_eq!(user_msg(more), Msg::ErrorTooManyAttempts);
+    assert!(world
+        .db
+        .mail_to("otro@example.org", 1)
+        .await
+        .unwrap()
+        .is_empty());
 }

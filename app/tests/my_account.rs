@@ -58,15 +58,30 @@ async fn changing_the_password_asks_for_the_current_one() {
     let world = world().await;
     add_client(&world, EMAIL, PASSWORD).await;
     let (_, viewer) = signed_in(&world, PASSWORD).await;
-    let wrong =
-        my_account::change_password(&world.db, &viewer, "no es", "una nueva frase larga", false)
-            .await;
+    let wrong = my_account::change_password(
+        &world.db,
+        &viewer,
+        &client(),
+        "no es",
+        "una nueva frase larga",
+        false,
+    )
+    .await;
     assert_eq!(user_msg(wrong), Msg::ErrorCurrentPasswordWrong);
-    let weak = my_account::change_password(&world.db, &viewer, PASSWORD, "password", false).await;
+    let weak =
+        my_account::change_password(&world.db, &viewer, &client(), PASSWORD, "password", false)
+            .await;
     assert_eq!(user_msg(weak), Msg::ErrorPasswordCommon);
-    my_account::change_password(&world.db, &viewer, PASSWORD, "una nueva frase larga", false)
-        .await
-        .unwrap();
+    my_account::change_password(
+        &world.db,
+        &viewer,
+        &client(),
+        PASSWORD,
+        "una nueva frase larga",
+        false,
+    )
+    .await
+    .unwrap();
     assert!(sign_in(
         &world.db,
         &config(),
@@ -150,4 +165,33 @@ async fn nobody_can_end_someone_elses_session() {
         .unwrap()
         .iter()
         .all(|s| s.id != other.session_id));
+}
+
+#[tokio::test]
+async fn guessing_the_current_password_is_limited_like_signing_in() {
+    let world = world().await;
+    add_client(&world, EMAIL, PASSWORD).await;
+    let (_, viewer) = signed_in(&world, PASSWORD).await;
+    for _ in 0..app::backend::accounts::MAX_FAILURES_PER_ACCOUNT {
+        let wrong = my_account::change_password(
+            &world.db,
+            &viewer,
+            &client(),
+            "no es",
+            "otra frase larga",
+            false,
+        )
+        .await;
+        assert_eq!(user_msg(wrong), Msg::ErrorCurrentPasswordWrong);
+    }
+    let right = my_account::change_password(
+        &world.db,
+        &viewer,
+        &client(),
+        PASSWORD,
+        "otra frase larga",
+        false,
+    )
+    .await;
+    assert_eq!(user_msg(right), Msg::ErrorTooManyAttempts);
 }

@@ -196,14 +196,13 @@ pub async fn request_notification_email(
         return Ok(false);
     }
     let now = Utc::now();
+    // Limited per address and per person, so nobody can use the portal to mail strangers.
+    let hour_ago = now - Duration::hours(1);
     if db
-        .count_mail_since(
-            email.as_str(),
-            "email_verification",
-            now - Duration::hours(1),
-        )
+        .count_mail_since(email.as_str(), "email_verification", hour_ago)
         .await?
         >= LINK_MAILS_PER_HOUR
+        || db.count_email_links_since(viewer.user_id, hour_ago).await? >= LINK_MAILS_PER_HOUR
     {
         return Err(Msg::ErrorTooManyAttempts.into());
     }

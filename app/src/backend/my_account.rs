@@ -1,10 +1,11 @@
 //! A person's own account: name and language, password, and where they are signed in.
 
-use super::accounts::{AccountError, Viewer};
+use super::accounts::{self, AccountError, ClientInfo, Viewer};
 use super::passwords;
 use super::storage::Db;
 use crate::i18n::{Lang, Msg};
 use crate::model::SessionInfo;
+use chrono::Utc;
 
 pub async fn sessions(db: &Db, viewer: &Viewer) -> Result<Vec<SessionInfo>, AccountError> {
     Ok(db
@@ -63,15 +64,31 @@ pub async fn update_profile(
 pub async fn change_password(
     db: &Db,
     viewer: &Viewer,
+    client: &ClientInfo,
     current: &str,
     new: &str,
     end_others: bool,
 ) -> Result<(), AccountError> {
+    // Guessing the current password from a stolen session is limited like signing in.
+    let now = Utc::now();
+    let (by_email, by_ip) = db
+        .count_sign_in_failures(
+            viewer.observatory_id,
+            &viewer.email,
+            &client.ip,
+            now - accounts::THROTTLE_WINDOW,
+        )
+        .await?;
+    if by_email >= accounts::MAX_FAILURES_PER_ACCOUNT || by_ip >= accounts::MAX_FAILURES_PER_IP {
+        return Err(Msg::ErrorTooManyAttempts.into());
+    }
     let stored = db
         .password_hash_of(viewer.user_id)
         .await?
         .unwrap_or_else(|| passwords::dummy_hash().to_string());
     if !passwords::verify_password(stored, current.to_string()).await {
+        db.record_sign_in_failure(viewer.observatory_id, &viewer.email, &client.ip, now)
+            .await?;
         return Err(Msg::ErrorCurrentPasswordWrong.into());
     }
     passwords::check_new_password(new)?;

@@ -346,6 +346,25 @@ impl Db {
         })
     }
 
+    /// How many address-confirmation links a person asked for since `since`.
+    pub async fn count_email_links_since(
+        &self,
+        user_id: i64,
+        since: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let count = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM account_tokens WHERE user_id = $1 \
+                 AND purpose = 'email_verification' AND created_at >= $2",
+            )
+            .bind(user_id)
+            .bind(since)
+            .fetch_one(pool)
+            .await
+        })?;
+        Ok(count)
+    }
+
     pub async fn clear_notification_email(&self, user_id: i64) -> Result<(), StoreError> {
         on_pool!(self, |pool| {
             sqlx::query("UPDATE users SET notification_email = NULL, updated_at = $1 WHERE id = $2")
