@@ -134,14 +134,9 @@ catalogue! {
     NotFoundBody => "La dirección no existe o ya no está disponible.",
         "The address does not exist or is no longer available.";
     BackHome => "Volver al inicio", "Back to the start page";
-    Welcome => "Hola, {name}", "Hello, {name}";
-    HomeIntro => "Desde aquí podrás crear solicitudes y seguir su estado.",
-        "From here you will create requests and follow their progress.";
-    YourAccount => "Tu cuenta", "Your account";
     Name => "Nombre", "Name";
     Role => "Rol", "Role";
     Organization => "Organización", "Organization";
-    Observatory => "Observatorio", "Observatory";
     RoleAdmin => "Administración del observatorio", "Observatory administrator";
     RoleAgent => "Personal técnico del observatorio", "Observatory agent";
     RoleClient => "Cliente", "Client";
@@ -170,7 +165,6 @@ catalogue! {
     ErrorCannotDeactivateSelf => "No puedes desactivar tu propia cuenta.", "You cannot deactivate your own account.";
     ErrorSignInRequired => "Inicia sesión para continuar.", "Sign in to continue.";
     Sections => "Secciones", "Sections";
-    Home => "Inicio", "Home";
     Clients => "Clientes", "Clients";
     People => "Personas", "People";
     ClientsTitle => "Organizaciones cliente", "Client organizations";
@@ -319,6 +313,113 @@ catalogue! {
     MailInvitationSubject => "{observatory} te invita a su portal de soporte", "{observatory} invites you to its support portal";
     MailInvitationBody => "Hola, {name}:\n\n{observatory} te ha dado acceso a su portal de soporte. Allí podrás pedir ayuda sobre tus telescopios y seguir el estado de tus solicitudes. Elige tu contraseña con este enlace, que caduca en 7 días y sirve una sola vez:\n\n{link}\n\nPara iniciar sesión usarás {email}.\n",
         "Hello {name},\n\n{observatory} has given you access to its support portal, where you can ask for help with your telescopes and follow your requests. Choose your password with this link, which expires in 7 days and works once:\n\n{link}\n\nYou will sign in with {email}.\n";
+    ErrorCommentRequired => "Describe en el comentario qué necesitas.", "Describe in the comment what you need.";
+    ErrorSubjectTooLong => "El asunto no puede superar los 200 caracteres.", "The subject cannot be longer than 200 characters.";
+    ErrorTelescopeUnknown => "Elige un telescopio en servicio de la organización.", "Choose a telescope in service of the organization.";
+    ErrorStatusUnchanged => "La solicitud ya está en ese estado.", "The request already has that status.";
+    ErrorStatusNotAllowed => "Ese cambio de estado no está permitido.", "That status change is not allowed.";
+    ErrorBlockedReasonRequired => "Indica por qué queda bloqueada (por ejemplo, a la espera del cliente).",
+        "Say why it is blocked (for example, waiting for the client).";
+    ErrorTicketChanged => "Alguien ha cambiado esta solicitud mientras tanto. Recarga la página para ver el cambio.",
+        "Someone changed this request meanwhile. Reload the page to see the change.";
+    ErrorNothingChanged => "No hay nada que cambiar.", "There is nothing to change.";
+    ErrorAgentUnknown => "Elige a una persona del personal del observatorio.", "Choose a member of the observatory's staff.";
+    ErrorTicketClosed => "Esta solicitud está cerrada. Reábrela o crea una nueva.", "This request is closed. Reopen it or open a new one.";
+    ErrorMessageRequired => "Escribe el mensaje.", "Write the message.";
+    ErrorInvalidChoice => "Elige una de las opciones.", "Choose one of the options.";
+    Requests => "Solicitudes", "Requests";
+    RequestsQueue => "Cola de solicitudes", "Request queue";
+    NewRequest => "Nueva solicitud", "New request";
+    NewRequestIntro => "Cuéntanos qué necesitas. El equipo del observatorio te responderá aquí y te avisará de cada cambio.",
+        "Tell us what you need. The observatory's team will answer here and let you know of every change.";
+    RequestTypeLabel => "Tipo de solicitud", "Request type";
+    Telescope => "Telescopio", "Telescope";
+    NoTelescope => "Ninguno en concreto", "None in particular";
+    PriorityLabel => "Prioridad", "Priority";
+    PriorityHint => "Alta solo si el telescopio no puede trabajar.", "High only when the telescope cannot work.";
+    Subject => "Asunto", "Subject";
+    SubjectHint => "Opcional: si lo dejas vacío, usaremos el principio del comentario.",
+        "Optional: if left empty, the start of the comment is used.";
+    Comment => "Comentario", "Comment";
+    CommentHint => "Qué ocurre, desde cuándo y qué has probado.", "What happens, since when, and what you have tried.";
+    SendRequest => "Enviar la solicitud", "Send the request";
+    Sending => "Enviando…", "Sending…";
+    RequestReceived => "Hemos recibido tu solicitud {number}.", "Your request {number} has been received.";
+    SearchLabel => "Buscar en las solicitudes", "Search the requests";
+    Search => "Buscar", "Search";
+    ViewAll => "Todas", "All";
+    ViewOpen => "Abiertas", "Open";
+    ViewClosed => "Cerradas", "Closed";
+    StatusLabel => "Estado", "Status";
+    AnyOption => "Cualquiera", "Any";
+    Assignee => "Asignada a", "Assigned to";
+    Unassigned => "Sin asignar", "Unassigned";
+    MineStaff => "Asignadas a mí", "Assigned to me";
+    MineClient => "Abiertas por mí", "Opened by me";
+    SortBy => "Ordenar por", "Sort by";
+    SortUpdated => "Última actividad", "Latest activity";
+    SortCreated => "Fecha de apertura", "Date opened";
+    SortPriority => "Prioridad", "Priority";
+    Filters => "Filtros", "Filters";
+    ApplyFilters => "Aplicar", "Apply";
+    ClearFilters => "Quitar los filtros", "Clear the filters";
+    NextPage => "Siguientes →", "Next →";
+    FirstPage => "← Volver al principio", "← Back to the start";
+    NoMatches => "Ninguna solicitud coincide", "No request matches";
+    NoMatchesBody => "Prueba con otras palabras o quita algún filtro.", "Try other words or remove a filter.";
+    UpdatedAt => "Actualizada", "Updated";
+    CreatedAt => "Abierta el", "Opened on";
+    OpenedBy => "Abierta por", "Opened by";
+    History => "Historial", "History";
+    EntryCreated => "{name} abrió la solicitud", "{name} opened the request";
+    EntryMessage => "{name} escribió", "{name} wrote";
+    EntryNote => "{name} dejó una nota interna", "{name} left an internal note";
+    EntryStatus => "{name} cambió el estado de «{from}» a «{to}»", "{name} changed the status from “{from}” to “{to}”";
+    EntryPriority => "{name} cambió la prioridad de «{from}» a «{to}»", "{name} changed the priority from “{from}” to “{to}”";
+    EntryAssigned => "{name} asignó la solicitud a {to}", "{name} assigned the request to {to}";
+    EntryUnassigned => "{name} quitó la asignación", "{name} removed the assignment";
+    EntrySystem => "El portal", "The portal";
+    Someone => "Alguien", "Someone";
+    Internal => "Interna", "Internal";
+    Reason => "Motivo", "Reason";
+    AddMessage => "Añadir un mensaje", "Add a message";
+    Message => "Mensaje", "Message";
+    Send => "Enviar", "Send";
+    InternalNoteOption => "Nota interna: solo la ve el personal del observatorio", "Internal note: only the observatory's staff see it";
+    MessageAdded => "Mensaje añadido.", "Message added.";
+    ChangeStatus => "Cambiar el estado", "Change the status";
+    NewStatus => "Estado nuevo", "New status";
+    ReasonHint => "Obligatorio para «Bloqueada»: qué falta para seguir. El cliente lo verá.",
+        "Required for “Blocked”: what is missing to go on. The client will see it.";
+    CancelRequest => "Cancelar la solicitud", "Cancel the request";
+    ReopenRequest => "Reabrir la solicitud", "Reopen the request";
+    StatusChanged => "Estado cambiado.", "Status changed.";
+    Assign => "Asignar", "Assign";
+    TakeIt => "Me la quedo", "Take it";
+    Nobody => "Nadie", "Nobody";
+    AssignmentChanged => "Asignación cambiada.", "Assignment changed.";
+    ChangePriority => "Cambiar la prioridad", "Change the priority";
+    PriorityChanged => "Prioridad cambiada.", "Priority changed.";
+    Save => "Guardar", "Save";
+    ClosedRequestNote => "Esta solicitud está cerrada. Si el problema vuelve, abre una nueva.",
+        "This request is closed. If the problem comes back, open a new one.";
+    BackToRequests => "← Solicitudes", "← Requests";
+    TelescopeHistoryTitle => "Historial de {name}", "History of {name}";
+    NoRequestsForTelescope => "Todavía no hay solicitudes sobre este telescopio.", "There are no requests about this telescope yet.";
+    SeeHistory => "Ver el historial del telescopio", "See the telescope's history";
+    RequestsCount => "{count} solicitudes", "{count} requests";
+    ApiTokens => "Claves para programas (API)", "Keys for programs (API)";
+    ApiTokensIntro => "Una clave permite a un programa, como el software de monitorización, abrir y consultar solicitudes en tu nombre. Guárdala como una contraseña.",
+        "A key lets a program, such as monitoring software, open and read requests on your behalf. Keep it like a password.";
+    TokenName => "Nombre de la clave", "Key name";
+    CreateToken => "Crear una clave", "Create a key";
+    TokenCreated => "Copia la clave ahora: no se volverá a mostrar.", "Copy the key now: it will not be shown again.";
+    RevokeToken => "Revocar", "Revoke";
+    TokenRevoked => "Clave revocada: deja de funcionar en este momento.", "Key revoked: it stops working at once.";
+    NoTokens => "No tienes claves.", "You have no keys.";
+    Created => "Creada", "Created";
+    LastUsed => "Último uso", "Last used";
+    Never => "Nunca", "Never";
 }
 
 impl Msg {
@@ -385,9 +486,12 @@ mod tests {
     #[test]
     fn placeholders_are_filled() {
         assert_eq!(
-            Msg::Welcome.fill(Lang::En, &[("name", "Ana")]),
-            "Hello, Ana"
+            Msg::RequestReceived.fill(Lang::En, &[("number", "OBS-2026-00042")]),
+            "Your request OBS-2026-00042 has been received."
         );
-        assert_eq!(Msg::Welcome.fill(Lang::Es, &[("name", "Ana")]), "Hola, Ana");
+        assert_eq!(
+            Msg::RequestReceived.fill(Lang::Es, &[("number", "OBS-2026-00042")]),
+            "Hemos recibido tu solicitud OBS-2026-00042."
+        );
     }
 }

@@ -17,11 +17,14 @@ use crate::ui::components::{provide_toasts, ToastRegion};
 use crate::ui::confirm_email::ConfirmEmailPage;
 use crate::ui::forgot_password::ForgotPasswordPage;
 use crate::ui::header::Header;
-use crate::ui::home::HomePage;
 use crate::ui::not_found::NotFound;
 use crate::ui::prefs::{use_prefs, use_t};
 use crate::ui::set_password::SetPasswordPage;
 use crate::ui::sign_in::SignInPage;
+use crate::ui::tickets::detail::TicketPage;
+use crate::ui::tickets::list::HomePage;
+use crate::ui::tickets::new::NewTicketPage;
+use crate::ui::tickets::telescope::TelescopePage;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Style, Stylesheet};
 use leptos_router::components::{Route, Router, Routes};
@@ -119,6 +122,9 @@ pub fn App() -> impl IntoView {
             <main id="main" class="page" tabindex="-1">
                 <Routes fallback=|| view! { <NotFound /> }>
                     <Route path=path!("/") view=HomePage />
+                    <Route path=path!("/tickets/new") view=NewTicketPage />
+                    <Route path=path!("/tickets/:number") view=TicketPage />
+                    <Route path=path!("/telescopes/:id") view=TelescopePage />
                     <Route path=path!("/sign-in") view=SignInPage />
                     <Route path=path!("/forgot-password") view=ForgotPasswordPage />
                     <Route path=path!("/reset-password") view=SetPasswordPage />

@@ -3,48 +3,14 @@
 
 mod common;
 
-use app::backend::accounts::{authenticate, create_account, sign_in, NewAccount, Viewer};
+use app::backend::accounts::sign_in;
 use app::backend::admin::{self, Invitation};
 use app::backend::links;
 use app::backend::storage::accounts::{NewObservatory, NewTelescope};
 use app::backend::storage::admin::TelescopeFields;
-use app::backend::storage::Db;
 use app::i18n::{Lang, Msg};
 use app::model::{AccountState, BrandingSettings, ContactEntry, Role};
-use common::{client, config, user_msg, world};
-
-const PASSWORD: &str = "cielo profundo estrellado";
-
-/// Creates an account with a password and signs it in, returning its viewer.
-async fn person(
-    db: &Db,
-    observatory_id: i64,
-    organization_id: Option<i64>,
-    email: &str,
-    role: Role,
-) -> Viewer {
-    create_account(
-        db,
-        NewAccount {
-            observatory_id,
-            organization_id,
-            email,
-            name: email.split('@').next().unwrap(),
-            role,
-            language: Lang::Es,
-            password: Some(PASSWORD),
-        },
-    )
-    .await
-    .unwrap();
-    let signed_in = sign_in(db, &config(), observatory_id, email, PASSWORD, &client())
-        .await
-        .unwrap();
-    authenticate(db, &config(), &signed_in.token)
-        .await
-        .unwrap()
-        .unwrap()
-}
+use common::{client, config, person, user_msg, world, PASSWORD};
 
 fn invitation(email: &str, role: Role, organization_id: Option<i64>) -> Invitation<'_> {
     Invitation {

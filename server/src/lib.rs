@@ -100,6 +100,7 @@ pub fn state(config: Config, db: Db) -> AppState {
         leptos_options: leptos_options(&config),
         db,
         config: Arc::new(config),
+        events: app::backend::events::EventBus::new(),
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::config::Config;
 use super::passwords;
-use super::storage::accounts::{NewSession, NewUser, SessionRow};
+use super::storage::accounts::{NewSession, NewUser, SessionRow, UserRow};
 use super::storage::{Db, StoreError};
 use super::tokens;
 use crate::i18n::{Lang, Msg};
@@ -193,18 +193,29 @@ pub async fn authenticate(
 }
 
 fn viewer_of(row: SessionRow) -> Option<Viewer> {
-    let role = Role::from_code(&row.user.role)?;
-    Some(Viewer {
-        session_id: row.session_id,
-        user_id: row.user.id,
-        observatory_id: row.user.observatory_id,
-        organization_id: row.user.organization_id,
-        organization_name: row.organization_name,
-        role,
-        name: row.user.name,
-        email: row.user.email,
-        language: Lang::from_code(&row.user.language).unwrap_or_default(),
-    })
+    Viewer::of_user(row.user, row.organization_name, row.session_id)
+}
+
+impl Viewer {
+    /// The viewer of a person; `session_id` is 0 for programs signed in with an API key.
+    pub fn of_user(
+        user: UserRow,
+        organization_name: Option<String>,
+        session_id: i64,
+    ) -> Option<Viewer> {
+        let role = Role::from_code(&user.role)?;
+        Some(Viewer {
+            session_id,
+            user_id: user.id,
+            observatory_id: user.observatory_id,
+            organization_id: user.organization_id,
+            organization_name,
+            role,
+            name: user.name,
+            email: user.email,
+            language: Lang::from_code(&user.language).unwrap_or_default(),
+        })
+    }
 }
 
 /// Ends the viewer's session on the server: the cookie is worthless from now on.

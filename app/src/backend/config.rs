@@ -24,6 +24,8 @@ pub struct Config {
     pub session_absolute_timeout: Duration,
     /// Log lines as JSON (for log collectors) instead of text.
     pub log_json: bool,
+    /// How long after a request is done its client may still reopen it.
+    pub reopen_window: Duration,
 }
 
 /// A configuration problem, told in one line.
@@ -41,6 +43,8 @@ pub enum ConfigError {
     InvalidBaseUrl { name: &'static str, value: String },
     #[error("{name} must be a whole number of minutes, not {value:?}")]
     InvalidMinutes { name: &'static str, value: String },
+    #[error("{name} must be a whole number of days, not {value:?}")]
+    InvalidDays { name: &'static str, value: String },
 }
 
 /// The keys of the configuration file; each matches an environment variable `CUPULA_<KEY>`.
@@ -55,6 +59,7 @@ struct FileConfig {
     session_idle_minutes: Option<u64>,
     session_absolute_minutes: Option<u64>,
     log_json: Option<bool>,
+    reopen_days: Option<u64>,
 }
 
 impl Config {
@@ -152,6 +157,18 @@ impl Config {
             .map(|m| Duration::from_secs(m * 60))
         };
 
+        let reopen_days = match env("CUPULA_REOPEN_DAYS") {
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .ok_or(ConfigError::InvalidDays {
+                    name: "CUPULA_REOPEN_DAYS",
+                    value: v,
+                })?,
+            None => from_file.reopen_days.unwrap_or(14),
+        };
+
         Ok(Config {
             listen,
             data_dir,
@@ -175,6 +192,7 @@ impl Config {
                 .map(|v| matches!(v.trim(), "1" | "true" | "yes"))
                 .or(from_file.log_json)
                 .unwrap_or(false),
+            reopen_window: Duration::from_secs(reopen_days * 24 * 3600),
         })
     }
 
@@ -212,6 +230,7 @@ mod tests {
         assert_eq!(config.origin(), "http://127.0.0.1:3000");
         assert!(!config.is_https());
         assert_eq!(config.session_idle_timeout, Duration::from_secs(12 * 3600));
+        assert_eq!(config.reopen_window, Duration::from_secs(14 * 24 * 3600));
     }
 
     #[test]
@@ -248,6 +267,7 @@ mod tests {
             ("CUPULA_BASE_URL", "ftp://x"),
             ("CUPULA_SESSION_IDLE_MINUTES", "-3"),
             ("CUPULA_SESSION_ABSOLUTE_MINUTES", "0"),
+            ("CUPULA_REOPEN_DAYS", "two weeks"),
         ] {
             let err = Config::load(None, env_of(&[(key, value)])).unwrap_err();
             let message = err.to_string();

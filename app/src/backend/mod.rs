@@ -2,15 +2,19 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod api_tokens;
 pub mod config;
 pub mod demo;
+pub mod events;
 pub mod links;
 pub mod logo;
 pub mod my_account;
 pub mod passwords;
 pub mod request;
+pub mod search;
 pub mod state;
 pub mod storage;
+pub mod tickets;
 pub mod tokens;
 
 pub use state::AppState;

@@ -1,6 +1,7 @@
 //! The state every request handler and server function reaches.
 
 use super::config::Config;
+use super::events::EventBus;
 use super::storage::Db;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -11,4 +12,6 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
     pub config: Arc<Config>,
+    /// Ticket changes, for notifications and live updates.
+    pub events: EventBus,
 }

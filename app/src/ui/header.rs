@@ -89,7 +89,11 @@ pub fn Header(portal: PortalContext) -> impl IntoView {
 fn MainNav(role: Role) -> impl IntoView {
     let t = use_t();
     let path = leptos_router::hooks::use_location().pathname;
-    let mut links = vec![("/", Msg::Home), ("/account", Msg::MyAccount)];
+    let mut links = vec![
+        ("/", Msg::Requests),
+        ("/tickets/new", Msg::NewRequest),
+        ("/account", Msg::MyAccount),
+    ];
     if role == Role::Admin {
         links.push(("/admin/clients", Msg::Clients));
         links.push(("/admin/people", Msg::People));

@@ -2,7 +2,9 @@
 //! client organization.
 #![allow(dead_code)] // each test file uses its own share of the fixtures
 
-use app::backend::accounts::{create_account, AccountError, ClientInfo, NewAccount};
+use app::backend::accounts::{
+    authenticate, create_account, sign_in, AccountError, ClientInfo, NewAccount, Viewer,
+};
 use app::backend::config::Config;
 use app::backend::storage::accounts::NewObservatory;
 use app::backend::storage::testing::{fresh_database, TestDatabase};
@@ -73,4 +75,38 @@ pub fn user_msg(result: Result<impl std::fmt::Debug, AccountError>) -> Msg {
         Err(AccountError::User(msg)) => msg,
         other => panic!("expected a message for the person, got {other:?}"),
     }
+}
+
+/// The password of the accounts `person` creates.
+pub const PASSWORD: &str = "cielo profundo estrellado";
+
+/// Creates an account with a password and signs it in, returning its viewer.
+pub async fn person(
+    db: &Db,
+    observatory_id: i64,
+    organization_id: Option<i64>,
+    email: &str,
+    role: Role,
+) -> Viewer {
+    create_account(
+        db,
+        NewAccount {
+            observatory_id,
+            organization_id,
+            email,
+            name: email.split('@').next().unwrap(),
+            role,
+            language: Lang::Es,
+            password: Some(PASSWORD),
+        },
+    )
+    .await
+    .unwrap();
+    let signed_in = sign_in(db, &config(), observatory_id, email, PASSWORD, &client())
+        .await
+        .unwrap();
+    authenticate(db, &config(), &signed_in.token)
+        .await
+        .unwrap()
+        .unwrap()
 }

@@ -307,6 +307,30 @@ impl Db {
         Ok(row)
     }
 
+    /// A person and their organization's name, by id (for API keys).
+    pub async fn user_with_organization(
+        &self,
+        user_id: i64,
+    ) -> Result<Option<(UserRow, Option<String>)>, StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            user: UserRow,
+            organization_name: Option<String>,
+        }
+        let sql = format!(
+            "SELECT {USER_COLUMNS}, o.name AS organization_name FROM users u \
+             LEFT JOIN organizations o ON o.id = u.organization_id WHERE u.id = $1"
+        );
+        let row: Option<Row> = on_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(user_id)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(row.map(|r| (r.user, r.organization_name)))
+    }
+
     pub async fn touch_session(
         &self,
         session_id: i64,

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod links;
 pub mod my_account;
 pub mod testing;
+pub mod tickets;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};

@@ -1,7 +1,10 @@
 //! Types shared by the browser and the server. Parsing constructors keep invalid values out.
 
 use crate::i18n::Msg;
+
+pub mod tickets;
 use serde::{Deserialize, Serialize};
+pub use tickets::*;
 
 /// What a person is to an observatory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -108,6 +111,15 @@ impl Status {
         }
     }
 
+    pub fn from_code(code: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.code() == code)
+    }
+
+    /// Done and Cancelled close a request; the others keep it open.
+    pub fn is_closed(self) -> bool {
+        matches!(self, Status::Done | Status::Cancelled)
+    }
+
     pub fn label(self) -> Msg {
         match self {
             Status::Open => Msg::StatusOpen,
@@ -136,6 +148,10 @@ impl Priority {
 
     pub fn from_value(value: i64) -> Option<Priority> {
         Priority::ALL.into_iter().find(|p| p.value() == value)
+    }
+
+    pub fn from_code(code: &str) -> Option<Priority> {
+        Priority::ALL.into_iter().find(|p| p.code() == code)
     }
 
     pub fn code(self) -> &'static str {
@@ -182,6 +198,10 @@ impl RequestType {
             RequestType::Update => "update",
             RequestType::Visit => "visit",
         }
+    }
+
+    pub fn from_code(code: &str) -> Option<RequestType> {
+        RequestType::ALL.into_iter().find(|r| r.code() == code)
     }
 
     pub fn label(self) -> Msg {
@@ -535,6 +555,15 @@ mod tests {
         }
         for theme in Theme::ALL {
             assert_eq!(Theme::from_code(theme.code()), Some(theme));
+        }
+        for status in Status::ALL {
+            assert_eq!(Status::from_code(status.code()), Some(status));
+        }
+        for kind in RequestType::ALL {
+            assert_eq!(RequestType::from_code(kind.code()), Some(kind));
+        }
+        for priority in Priority::ALL {
+            assert_eq!(Priority::from_code(priority.code()), Some(priority));
         }
     }
 }

@@ -10,6 +10,9 @@ use crate::model::{
 };
 use leptos::prelude::*;
 
+mod tickets;
+pub use tickets::*;
+
 #[cfg(feature = "ssr")]
 use crate::backend::storage::admin::TelescopeFields;
 #[cfg(feature = "ssr")]

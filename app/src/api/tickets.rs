@@ -1,0 +1,258 @@
+//! Server functions of requests: lists, a ticket page and its actions, telescope histories, and
+//! the API keys of "My account". Each one calls one service of `backend::tickets`.
+//!
+//! The forms that change a ticket also work before the page's code has loaded: a plain form
+//! post is answered with a redirect back to the page, carrying the error if there was one.
+
+use crate::error::UserError;
+use crate::model::{ApiTokenInfo, NewTicketChoices, TelescopeHistory, TicketDetail, TicketPage};
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use crate::backend::{api_tokens, request, tickets};
+#[cfg(feature = "ssr")]
+use crate::i18n::Msg;
+#[cfg(feature = "ssr")]
+use crate::model::{Priority, RequestType, Status, TicketFilter};
+
+/// One page of the viewer's requests; `query` is the list page's query string (the filter).
+#[server(endpoint = "tickets/list")]
+pub async fn list_tickets(query: String) -> Result<TicketPage, UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let filter = TicketFilter::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    tickets::list(&state.db, &viewer, &filter)
+        .await
+        .map_err(request::account_error)
+}
+
+#[server(endpoint = "tickets/get")]
+pub async fn get_ticket(number: String) -> Result<TicketDetail, UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    tickets::ticket(&state.db, &state.config, &viewer, &number)
+        .await
+        .map_err(request::account_error)
+}
+
+#[server(endpoint = "tickets/choices")]
+pub async fn ticket_choices() -> Result<NewTicketChoices, UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    tickets::new_ticket_choices(&state.db, &viewer)
+        .await
+        .map_err(request::account_error)
+}
+
+/// Parses an optional id from a form field ("" for none).
+#[cfg(feature = "ssr")]
+fn optional_id(value: &Option<String>) -> Result<Option<i64>, UserError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(id) => id
+            .parse()
+            .map(Some)
+            .map_err(|_| UserError::new(Msg::ErrorInvalidChoice)),
+    }
+}
+
+/// Opens a request; returns its number.
+#[server(endpoint = "tickets/open")]
+pub async fn open_ticket(
+    request_type: String,
+    priority: String,
+    subject: String,
+    comment: String,
+    telescope_id: Option<String>,
+    organization_id: Option<String>,
+) -> Result<String, UserError> {
+    let state = request::app_state()?;
+    let parts = request::request_parts()?;
+    let viewer = request::require_viewer().await?;
+    let result = async {
+        let new = tickets::NewTicket {
+            organization_id: optional_id(&organization_id)?,
+            request_type: RequestType::from_code(&request_type)
+                .ok_or(UserError::new(Msg::ErrorInvalidChoice))?,
+            telescope_id: optional_id(&telescope_id)?,
+            priority: Priority::from_code(&priority)
+                .ok_or(UserError::new(Msg::ErrorInvalidChoice))?,
+            subject: &subject,
+            comment: &comment,
+        };
+        tickets::open_ticket(&state.db, &state.events, &viewer, new)
+            .await
+            .map(|opened| opened.number)
+            .map_err(request::account_error)
+    }
+    .await;
+    if request::is_plain_form_post(&parts) {
+        match &result {
+            Ok(number) => leptos_axum::redirect(&format!("/tickets/{number}?created=1")),
+            Err(error) => request::redirect_back_with_error(
+                "/tickets/new",
+                error,
+                &[
+                    ("request_type", &request_type),
+                    ("priority", &priority),
+                    ("subject", &subject),
+                    ("comment", &comment),
+                    ("telescope_id", telescope_id.as_deref().unwrap_or_default()),
+                    (
+                        "organization_id",
+                        organization_id.as_deref().unwrap_or_default(),
+                    ),
+                ],
+            ),
+        }
+    }
+    result
+}
+
+/// Answers a plain form post (no JavaScript yet) with a redirect back to the ticket's page.
+#[cfg(feature = "ssr")]
+fn back_to_ticket(number: &str, result: &Result<(), UserError>, keep: &[(&str, &str)]) {
+    let Ok(parts) = request::request_parts() else {
+        return;
+    };
+    if !request::is_plain_form_post(&parts) {
+        return;
+    }
+    let path = format!("/tickets/{}", urlencoding_path(number));
+    match result {
+        Ok(()) => leptos_axum::redirect(&path),
+        Err(error) => request::redirect_back_with_error(&path, error, keep),
+    }
+}
+
+/// Ticket numbers are letters, digits and hyphens; anything else is dropped from a path.
+#[cfg(feature = "ssr")]
+fn urlencoding_path(number: &str) -> String {
+    number
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect()
+}
+
+#[server(endpoint = "tickets/message")]
+pub async fn add_message(
+    number: String,
+    body: String,
+    internal: Option<String>,
+) -> Result<(), UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    let result = tickets::add_message(
+        &state.db,
+        &state.events,
+        &viewer,
+        &number,
+        &body,
+        internal.is_some(),
+    )
+    .await
+    .map(|_| ())
+    .map_err(request::account_error);
+    back_to_ticket(&number, &result, &[("body", &body)]);
+    result
+}
+
+#[server(endpoint = "tickets/status")]
+pub async fn change_status(
+    number: String,
+    status: String,
+    reason: Option<String>,
+) -> Result<(), UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    let reason = reason.unwrap_or_default();
+    let result = match Status::from_code(&status) {
+        Some(to) => tickets::change_status(
+            &state.db,
+            &state.events,
+            &state.config,
+            &viewer,
+            &number,
+            to,
+            &reason,
+        )
+        .await
+        .map_err(request::account_error),
+        None => Err(UserError::new(Msg::ErrorInvalidChoice)),
+    };
+    back_to_ticket(&number, &result, &[("reason", &reason)]);
+    result
+}
+
+/// Assigns the ticket; `assignee` is an agent's id, or empty for nobody.
+#[server(endpoint = "tickets/assign")]
+pub async fn assign_ticket(number: String, assignee: String) -> Result<(), UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    let result = match optional_id(&Some(assignee)) {
+        Ok(assignee) => tickets::assign(&state.db, &state.events, &viewer, &number, assignee)
+            .await
+            .map_err(request::account_error),
+        Err(error) => Err(error),
+    };
+    back_to_ticket(&number, &result, &[]);
+    result
+}
+
+#[server(endpoint = "tickets/priority")]
+pub async fn change_priority(number: String, priority: String) -> Result<(), UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    let result = match Priority::from_code(&priority) {
+        Some(priority) => {
+            tickets::change_priority(&state.db, &state.events, &viewer, &number, priority)
+                .await
+                .map_err(request::account_error)
+        }
+        None => Err(UserError::new(Msg::ErrorInvalidChoice)),
+    };
+    back_to_ticket(&number, &result, &[]);
+    result
+}
+
+#[server(endpoint = "telescopes/history")]
+pub async fn get_telescope_history(telescope_id: i64) -> Result<TelescopeHistory, UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    tickets::telescope_history(&state.db, &viewer, telescope_id)
+        .await
+        .map_err(request::account_error)
+}
+
+// ---- API keys, in "My account". ----
+
+#[server(endpoint = "account/api_tokens")]
+pub async fn my_api_tokens() -> Result<Vec<ApiTokenInfo>, UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    api_tokens::list(&state.db, &viewer)
+        .await
+        .map_err(request::account_error)
+}
+
+/// Creates a key and returns it: the only time it is shown.
+#[server(endpoint = "account/create_api_token")]
+pub async fn create_api_token(name: String) -> Result<String, UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    api_tokens::create(&state.db, &viewer, &name)
+        .await
+        .map_err(request::account_error)
+}
+
+#[server(endpoint = "account/revoke_api_token")]
+pub async fn revoke_api_token(token_id: i64) -> Result<(), UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    api_tokens::revoke(&state.db, &viewer, token_id)
+        .await
+        .map_err(request::account_error)
+}

@@ -1,0 +1,808 @@
+//! SQL for tickets, their timelines, search and API tokens.
+//!
+//! Every read is scoped by a `TicketScope` (observatory, and organization for clients), so
+//! another tenant's ids behave as if they did not exist. Lists page by keyset (the sort key and
+//! the id of the last row seen), never by OFFSET, so deep pages cost what the first one costs.
+
+use super::{on_pool, Db, Engine, StoreError};
+use chrono::{DateTime, Datelike, Utc};
+
+/// What the person asking may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TicketScope {
+    pub observatory_id: i64,
+    /// Clients: only their organization's tickets.
+    pub organization_id: Option<i64>,
+    /// Staff see internal notes; clients never do.
+    pub internal: bool,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TicketRow {
+    pub id: i64,
+    pub observatory_id: i64,
+    pub organization_id: i64,
+    pub organization: String,
+    pub number: String,
+    pub request_type: String,
+    pub telescope_id: Option<i64>,
+    pub telescope: Option<String>,
+    pub priority: i64,
+    pub status: String,
+    pub subject: String,
+    pub assignee_id: Option<i64>,
+    pub assignee: Option<String>,
+    pub created_by: i64,
+    pub opened_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+const TICKET_SELECT: &str =
+    "SELECT t.id, t.observatory_id, t.organization_id, o.name AS organization, \
+    t.number, t.request_type, t.telescope_id, tel.name AS telescope, t.priority, t.status, \
+    t.subject, t.assignee_id, a.name AS assignee, t.created_by, c.name AS opened_by, \
+    t.created_at, t.updated_at, t.closed_at \
+    FROM tickets t \
+    JOIN organizations o ON o.id = t.organization_id \
+    JOIN users c ON c.id = t.created_by \
+    LEFT JOIN telescopes tel ON tel.id = t.telescope_id \
+    LEFT JOIN users a ON a.id = t.assignee_id";
+
+/// A row of a list: what `TicketSummary` shows, plus the search score.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ListRow {
+    pub id: i64,
+    pub number: String,
+    pub subject: String,
+    pub request_type: String,
+    pub status: String,
+    pub priority: i64,
+    pub organization: String,
+    pub telescope: Option<String>,
+    pub assignee: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const LIST_COLUMNS: &str = "t.id, t.number, t.subject, t.request_type, t.status, t.priority, \
+    o.name AS organization, tel.name AS telescope, a.name AS assignee, t.created_at, t.updated_at";
+const LIST_JOINS: &str = "JOIN organizations o ON o.id = t.organization_id \
+    LEFT JOIN telescopes tel ON tel.id = t.telescope_id \
+    LEFT JOIN users a ON a.id = t.assignee_id";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EntryRow {
+    pub id: i64,
+    pub kind: String,
+    pub internal: bool,
+    pub author: Option<String>,
+    pub author_role: Option<String>,
+    pub body: String,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub struct NewTicketRow<'a> {
+    pub observatory_id: i64,
+    pub organization_id: i64,
+    pub request_type: &'a str,
+    pub telescope_id: Option<i64>,
+    pub priority: i64,
+    pub subject: &'a str,
+    pub comment: &'a str,
+    pub created_by: i64,
+    /// Search terms of the subject and number, and of the first comment.
+    pub subject_terms: String,
+    pub comment_terms: String,
+    pub now: DateTime<Utc>,
+}
+
+/// The ids a new ticket got.
+#[derive(Debug, Clone)]
+pub struct CreatedTicket {
+    pub id: i64,
+    pub number: String,
+    pub entry_id: i64,
+}
+
+/// A timeline entry to append.
+pub struct NewEntry<'a> {
+    pub kind: &'a str,
+    pub internal: bool,
+    pub author_id: Option<i64>,
+    pub body: &'a str,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+    /// Search terms of the body, for text entries.
+    pub terms: Option<String>,
+}
+
+/// What a change does to the ticket's own columns, checked against what the person saw.
+#[derive(Debug, Clone, Default)]
+pub struct TicketChange {
+    /// New status and whether it closes the ticket; applied only if the status is still
+    /// `expected_status`.
+    pub status: Option<(String, bool)>,
+    pub expected_status: Option<String>,
+    pub assignee: Option<Option<i64>>,
+    pub priority: Option<i64>,
+}
+
+/// A bound value of a query built at run time.
+#[derive(Debug, Clone)]
+pub enum Arg {
+    Int(i64),
+    Text(String),
+    Time(DateTime<Utc>),
+}
+
+/// Conditions on `tickets t`, with their arguments, numbered as they are added.
+#[derive(Debug, Clone, Default)]
+pub struct Conditions {
+    pub sql: Vec<String>,
+    pub args: Vec<Arg>,
+}
+
+impl Conditions {
+    /// Adds a condition whose `?` stands for the next argument.
+    pub fn add(&mut self, condition: &str, arg: Arg) {
+        self.args.push(arg);
+        let placeholder = format!("${}", self.args.len());
+        self.sql.push(condition.replace('?', &placeholder));
+    }
+
+    pub fn add_plain(&mut self, condition: &str) {
+        self.sql.push(condition.to_string());
+    }
+
+    /// The next placeholder, for arguments added by hand.
+    fn placeholder(&mut self, arg: Arg) -> String {
+        self.args.push(arg);
+        format!("${}", self.args.len())
+    }
+
+    fn where_clause(&self) -> String {
+        if self.sql.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.sql.join(" AND "))
+        }
+    }
+}
+
+/// Where a keyset page starts: the sort key of the last row of the previous page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Keyset {
+    Updated(DateTime<Utc>, i64),
+    Created(DateTime<Utc>, i64),
+    Priority(i64, DateTime<Utc>, i64),
+}
+
+/// The order of a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListOrder {
+    Updated,
+    Created,
+    Priority,
+}
+
+impl ListOrder {
+    fn order_by(self) -> &'static str {
+        match self {
+            ListOrder::Updated => "t.updated_at DESC, t.id DESC",
+            ListOrder::Created => "t.created_at DESC, t.id DESC",
+            ListOrder::Priority => "t.priority DESC, t.updated_at DESC, t.id DESC",
+        }
+    }
+}
+
+macro_rules! bind_args {
+    ($query:expr, $args:expr) => {{
+        let mut query = $query;
+        for arg in $args {
+            query = match arg {
+                Arg::Int(v) => query.bind(*v),
+                Arg::Text(v) => query.bind(v.clone()),
+                Arg::Time(v) => query.bind(*v),
+            };
+        }
+        query
+    }};
+}
+
+/// Timestamps keep microseconds, the precision both engines store, so a keyset cursor made from
+/// a stored value finds that value again.
+pub fn now_micros() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+}
+
+impl Db {
+    /// Creates a ticket with the next number of its observatory and year, its first timeline
+    /// entry and its search documents, in one transaction.
+    pub async fn insert_ticket(&self, new: NewTicketRow<'_>) -> Result<CreatedTicket, StoreError> {
+        let year = i64::from(new.now.year());
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            // The first statement writes, so SQLite takes its write lock here and concurrent
+            // creations queue instead of failing.
+            let sequence: i64 = sqlx::query_scalar(
+                "INSERT INTO ticket_counters (observatory_id, year, last_number) VALUES ($1, $2, 1) \
+                 ON CONFLICT (observatory_id, year) \
+                 DO UPDATE SET last_number = ticket_counters.last_number + 1 \
+                 RETURNING last_number",
+            )
+            .bind(new.observatory_id)
+            .bind(year)
+            .fetch_one(&mut *tx)
+            .await?;
+            let prefix: String =
+                sqlx::query_scalar("SELECT ticket_prefix FROM observatories WHERE id = $1")
+                    .bind(new.observatory_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let number = format!("{prefix}-{year}-{sequence:05}");
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO tickets (observatory_id, organization_id, number, request_type, \
+                 telescope_id, priority, status, closed, subject, created_by, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'open', FALSE, $7, $8, $9, $9) RETURNING id",
+            )
+            .bind(new.observatory_id)
+            .bind(new.organization_id)
+            .bind(&number)
+            .bind(new.request_type)
+            .bind(new.telescope_id)
+            .bind(new.priority)
+            .bind(new.subject)
+            .bind(new.created_by)
+            .bind(new.now)
+            .fetch_one(&mut *tx)
+            .await?;
+            let entry_id: i64 = sqlx::query_scalar(
+                "INSERT INTO timeline_entries (observatory_id, ticket_id, kind, internal, author_id, \
+                 body, created_at) VALUES ($1, $2, 'created', FALSE, $3, $4, $5) RETURNING id",
+            )
+            .bind(new.observatory_id)
+            .bind(id)
+            .bind(new.created_by)
+            .bind(new.comment)
+            .bind(new.now)
+            .fetch_one(&mut *tx)
+            .await?;
+            let subject_terms = format!(
+                "{} {}",
+                new.subject_terms,
+                crate::backend::search::index_terms(&number)
+            );
+            for (entry, terms) in [(None, subject_terms), (Some(entry_id), new.comment_terms)] {
+                sqlx::query(
+                    "INSERT INTO search_documents (ticket_id, entry_id, internal, terms) \
+                     VALUES ($1, $2, FALSE, $3)",
+                )
+                .bind(id)
+                .bind(entry)
+                .bind(terms)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(CreatedTicket {
+                id,
+                number,
+                entry_id,
+            })
+        })
+    }
+
+    pub async fn ticket_by_number(
+        &self,
+        scope: TicketScope,
+        number: &str,
+    ) -> Result<Option<TicketRow>, StoreError> {
+        let row = on_pool!(self, |pool| {
+            sqlx::query_as(&format!(
+                "{TICKET_SELECT} WHERE t.observatory_id = $1 AND t.number = $2 \
+                 AND ($3 = 0 OR t.organization_id = $3)"
+            ))
+            .bind(scope.observatory_id)
+            .bind(number)
+            .bind(scope.organization_id.unwrap_or(0))
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(row)
+    }
+
+    /// The timeline of a ticket in order; internal entries only when the scope allows.
+    pub async fn timeline(
+        &self,
+        scope: TicketScope,
+        ticket_id: i64,
+    ) -> Result<Vec<EntryRow>, StoreError> {
+        let rows = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT e.id, e.kind, e.internal, u.name AS author, u.role AS author_role, e.body, \
+                 e.old_value, e.new_value, e.created_at \
+                 FROM timeline_entries e LEFT JOIN users u ON u.id = e.author_id \
+                 WHERE e.ticket_id = $1 AND e.observatory_id = $2 AND ($3 OR NOT e.internal) \
+                 ORDER BY e.id",
+            )
+            .bind(ticket_id)
+            .bind(scope.observatory_id)
+            .bind(scope.internal)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows)
+    }
+
+    /// Applies a change to a ticket and appends the entry that records it, in one transaction.
+    /// Returns `None`, changing nothing, when the ticket's status is no longer the expected one
+    /// (somebody else changed it meanwhile).
+    pub async fn record_change(
+        &self,
+        observatory_id: i64,
+        ticket_id: i64,
+        change: TicketChange,
+        entry: NewEntry<'_>,
+    ) -> Result<Option<i64>, StoreError> {
+        let now = now_micros();
+        let mut sets = Conditions::default();
+        let mut assignments = vec![format!("updated_at = {}", sets.placeholder(Arg::Time(now)))];
+        if let Some((status, closed)) = &change.status {
+            assignments.push(format!(
+                "status = {}",
+                sets.placeholder(Arg::Text(status.clone()))
+            ));
+            assignments.push(format!(
+                "closed = {}",
+                if *closed { "TRUE" } else { "FALSE" }
+            ));
+            if *closed {
+                assignments.push(format!("closed_at = {}", sets.placeholder(Arg::Time(now))));
+            } else {
+                assignments.push("closed_at = NULL".into());
+            }
+        }
+        if let Some(assignee) = change.assignee {
+            match assignee {
+                Some(id) => {
+                    assignments.push(format!("assignee_id = {}", sets.placeholder(Arg::Int(id))))
+                }
+                None => assignments.push("assignee_id = NULL".into()),
+            }
+        }
+        if let Some(priority) = change.priority {
+            assignments.push(format!(
+                "priority = {}",
+                sets.placeholder(Arg::Int(priority))
+            ));
+        }
+        sets.add("id = ?", Arg::Int(ticket_id));
+        sets.add("observatory_id = ?", Arg::Int(observatory_id));
+        if let Some(expected) = &change.expected_status {
+            sets.add("status = ?", Arg::Text(expected.clone()));
+        }
+        let update = format!(
+            "UPDATE tickets SET {} {}",
+            assignments.join(", "),
+            sets.where_clause()
+        );
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let changed = bind_args!(sqlx::query(&update), &sets.args)
+                .execute(&mut *tx)
+                .await
+                .map(|done| done.rows_affected())?;
+            if changed != 1 {
+                return Ok(None);
+            }
+            let entry_id: i64 = sqlx::query_scalar(
+                "INSERT INTO timeline_entries (observatory_id, ticket_id, kind, internal, author_id, \
+                 body, old_value, new_value, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            )
+            .bind(observatory_id)
+            .bind(ticket_id)
+            .bind(entry.kind)
+            .bind(entry.internal)
+            .bind(entry.author_id)
+            .bind(entry.body)
+            .bind(&entry.old_value)
+            .bind(&entry.new_value)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            if let Some(terms) = &entry.terms {
+                sqlx::query(
+                    "INSERT INTO search_documents (ticket_id, entry_id, internal, terms) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(ticket_id)
+                .bind(entry_id)
+                .bind(entry.internal)
+                .bind(terms)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(Some(entry_id))
+        })
+    }
+
+    /// One page of tickets matching `conditions` (which must scope by observatory), in `order`,
+    /// after `keyset`; one more row than `limit` tells whether another page follows.
+    pub async fn list_tickets(
+        &self,
+        mut conditions: Conditions,
+        order: ListOrder,
+        keyset: Option<Keyset>,
+        limit: usize,
+    ) -> Result<Vec<ListRow>, StoreError> {
+        match keyset {
+            Some(Keyset::Updated(at, id)) => {
+                let (a, b) = (
+                    conditions.placeholder(Arg::Time(at)),
+                    conditions.placeholder(Arg::Int(id)),
+                );
+                conditions.add_plain(&format!("(t.updated_at, t.id) < ({a}, {b})"));
+            }
+            Some(Keyset::Created(at, id)) => {
+                let (a, b) = (
+                    conditions.placeholder(Arg::Time(at)),
+                    conditions.placeholder(Arg::Int(id)),
+                );
+                conditions.add_plain(&format!("(t.created_at, t.id) < ({a}, {b})"));
+            }
+            Some(Keyset::Priority(priority, at, id)) => {
+                let p = conditions.placeholder(Arg::Int(priority));
+                let (a, b) = (
+                    conditions.placeholder(Arg::Time(at)),
+                    conditions.placeholder(Arg::Int(id)),
+                );
+                conditions.add_plain(&format!(
+                    "(t.priority, t.updated_at, t.id) < ({p}, {a}, {b})"
+                ));
+            }
+            None => {}
+        }
+        let sql = format!(
+            "SELECT {LIST_COLUMNS} FROM tickets t {LIST_JOINS} {} ORDER BY {} LIMIT {}",
+            conditions.where_clause(),
+            order.order_by(),
+            limit + 1
+        );
+        let rows = on_pool!(self, |pool| {
+            bind_args!(sqlx::query_as(&sql), &conditions.args)
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok(rows)
+    }
+
+    /// How many tickets match `conditions` in all, and how many of them are closed.
+    pub async fn count_tickets(&self, conditions: &Conditions) -> Result<(i64, i64), StoreError> {
+        let sql = format!(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN t.closed THEN 1 ELSE 0 END), 0) \
+             FROM tickets t {}",
+            conditions.where_clause()
+        );
+        let counts = on_pool!(self, |pool| {
+            bind_args!(sqlx::query_as::<_, (i64, i64)>(&sql), &conditions.args)
+                .fetch_one(pool)
+                .await
+        })?;
+        Ok(counts)
+    }
+
+    /// The SQL of the tickets matching a keyword query, with their best score (higher is
+    /// better), as a subquery `hits(ticket_id, score)` whose one argument is the next placeholder.
+    fn search_hits(
+        &self,
+        conditions: &mut Conditions,
+        query: &crate::backend::search::SearchQuery,
+        internal: bool,
+    ) -> String {
+        let internal_filter = if internal { "" } else { "AND NOT d.internal" };
+        match self.engine() {
+            Engine::Sqlite => {
+                let q = conditions.placeholder(Arg::Text(query.fts5()));
+                format!(
+                    "(SELECT d.ticket_id, MAX(-s.score) AS score \
+                     FROM (SELECT rowid AS doc_id, rank AS score FROM search_index \
+                           WHERE search_index MATCH {q}) s \
+                     JOIN search_documents d ON d.id = s.doc_id {internal_filter} \
+                     GROUP BY d.ticket_id) hits"
+                )
+            }
+            Engine::Postgres => {
+                let q = conditions.placeholder(Arg::Text(query.tsquery()));
+                format!(
+                    "(SELECT d.ticket_id, MAX(ts_rank(d.terms_vector, to_tsquery('simple', {q}))) AS score \
+                     FROM search_documents d \
+                     WHERE d.terms_vector @@ to_tsquery('simple', {q}) {internal_filter} \
+                     GROUP BY d.ticket_id) hits"
+                )
+            }
+        }
+    }
+
+    /// Tickets matching a keyword query and `conditions`, best first, `limit` from `offset`
+    /// (one more row tells whether more follow); plus the counts of all and closed matches
+    /// when `count_with` (the conditions without the view) is given.
+    pub async fn search_tickets(
+        &self,
+        conditions: Conditions,
+        query: &crate::backend::search::SearchQuery,
+        internal: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<ListRow>, StoreError> {
+        let mut conditions = conditions;
+        let hits = self.search_hits(&mut conditions, query, internal);
+        // The hits' placeholder was added after the conditions' own: renumbering is not needed
+        // because placeholders are positional by number, not by order of appearance.
+        let sql = format!(
+            "SELECT {LIST_COLUMNS} FROM {hits} JOIN tickets t ON t.id = hits.ticket_id {LIST_JOINS} \
+             {} ORDER BY hits.score DESC, t.updated_at DESC, t.id DESC LIMIT {} OFFSET {}",
+            conditions.where_clause(),
+            limit + 1,
+            offset
+        );
+        let rows = on_pool!(self, |pool| {
+            bind_args!(sqlx::query_as(&sql), &conditions.args)
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok(rows)
+    }
+
+    /// How many tickets match a keyword query and `conditions`, and how many of them are closed.
+    pub async fn count_search(
+        &self,
+        conditions: Conditions,
+        query: &crate::backend::search::SearchQuery,
+        internal: bool,
+    ) -> Result<(i64, i64), StoreError> {
+        let mut conditions = conditions;
+        let hits = self.search_hits(&mut conditions, query, internal);
+        let sql = format!(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN t.closed THEN 1 ELSE 0 END), 0) \
+             FROM {hits} JOIN tickets t ON t.id = hits.ticket_id {}",
+            conditions.where_clause()
+        );
+        let counts = on_pool!(self, |pool| {
+            bind_args!(sqlx::query_as::<_, (i64, i64)>(&sql), &conditions.args)
+                .fetch_one(pool)
+                .await
+        })?;
+        Ok(counts)
+    }
+
+    /// The texts of the given tickets that a search may show an excerpt of, in order.
+    pub async fn searchable_texts(
+        &self,
+        ticket_ids: &[i64],
+        internal: bool,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        if ticket_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conditions = Conditions::default();
+        let list: Vec<String> = ticket_ids
+            .iter()
+            .map(|id| conditions.placeholder(Arg::Int(*id)))
+            .collect();
+        let sql = format!(
+            "SELECT ticket_id, body FROM timeline_entries \
+             WHERE ticket_id IN ({}) AND body <> '' {} ORDER BY id",
+            list.join(", "),
+            if internal { "" } else { "AND NOT internal" }
+        );
+        let rows = on_pool!(self, |pool| {
+            bind_args!(sqlx::query_as::<_, (i64, String)>(&sql), &conditions.args)
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok(rows)
+    }
+
+    /// Active staff of the observatory, by name: who a ticket can be assigned to.
+    pub async fn agents(&self, observatory_id: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, name FROM users WHERE observatory_id = $1 AND role IN ('admin', 'agent') \
+                 AND active AND password_hash IS NOT NULL ORDER BY name",
+            )
+            .bind(observatory_id)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows)
+    }
+
+    /// The name of an active staff member of the observatory.
+    pub async fn agent_name(
+        &self,
+        observatory_id: i64,
+        user_id: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let name = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT name FROM users WHERE id = $1 AND observatory_id = $2 \
+                 AND role IN ('admin', 'agent') AND active",
+            )
+            .bind(user_id)
+            .bind(observatory_id)
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(name)
+    }
+
+    /// Names of users by id (for assignment entries); unknown ids are left out.
+    pub async fn user_names(
+        &self,
+        observatory_id: i64,
+        ids: &[i64],
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conditions = Conditions::default();
+        let list: Vec<String> = ids
+            .iter()
+            .map(|id| conditions.placeholder(Arg::Int(*id)))
+            .collect();
+        let observatory = conditions.placeholder(Arg::Int(observatory_id));
+        let sql = format!(
+            "SELECT id, name FROM users WHERE id IN ({}) AND observatory_id = {observatory}",
+            list.join(", ")
+        );
+        let rows = on_pool!(self, |pool| {
+            bind_args!(sqlx::query_as::<_, (i64, String)>(&sql), &conditions.args)
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok(rows)
+    }
+
+    /// Active organizations of the observatory (or only the given one) with their telescopes
+    /// in service: what a new request may be about.
+    pub async fn ticket_choices(
+        &self,
+        observatory_id: i64,
+        organization_id: Option<i64>,
+    ) -> Result<Vec<(i64, String, Option<i64>, Option<String>)>, StoreError> {
+        let rows = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT o.id, o.name, tel.id, tel.name FROM organizations o \
+                 LEFT JOIN telescopes tel ON tel.organization_id = o.id AND tel.retired_at IS NULL \
+                 WHERE o.observatory_id = $1 AND o.active AND ($2 = 0 OR o.id = $2) \
+                 ORDER BY o.name, o.id, tel.name, tel.id",
+            )
+            .bind(observatory_id)
+            .bind(organization_id.unwrap_or(0))
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows)
+    }
+
+    /// Whether a telescope in service belongs to the organization (within the observatory).
+    pub async fn telescope_in_service(
+        &self,
+        observatory_id: i64,
+        organization_id: i64,
+        telescope_id: i64,
+    ) -> Result<bool, StoreError> {
+        let count: i64 = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM telescopes WHERE id = $1 AND organization_id = $2 \
+                 AND observatory_id = $3 AND retired_at IS NULL",
+            )
+            .bind(telescope_id)
+            .bind(organization_id)
+            .bind(observatory_id)
+            .fetch_one(pool)
+            .await
+        })?;
+        Ok(count == 1)
+    }
+
+    /// A telescope within the scope: (name, model, location, organization, retired).
+    pub async fn scoped_telescope(
+        &self,
+        scope: TicketScope,
+        telescope_id: i64,
+    ) -> Result<Option<(String, String, String, String, bool)>, StoreError> {
+        let row = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT tel.name, tel.model, tel.location, o.name, (tel.retired_at IS NOT NULL) \
+                 FROM telescopes tel JOIN organizations o ON o.id = tel.organization_id \
+                 WHERE tel.id = $1 AND tel.observatory_id = $2 \
+                 AND ($3 = 0 OR tel.organization_id = $3)",
+            )
+            .bind(telescope_id)
+            .bind(scope.observatory_id)
+            .bind(scope.organization_id.unwrap_or(0))
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(row)
+    }
+
+    // ---- API tokens ----
+
+    pub async fn insert_api_token(
+        &self,
+        user_id: i64,
+        name: &str,
+        token_hash: &str,
+    ) -> Result<i64, StoreError> {
+        let id = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "INSERT INTO api_tokens (user_id, name, token_hash, created_at) \
+                 VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(user_id)
+            .bind(name)
+            .bind(token_hash)
+            .bind(Utc::now())
+            .fetch_one(pool)
+            .await
+        })?;
+        Ok(id)
+    }
+
+    /// The person's tokens that still work: (id, name, created, last used).
+    pub async fn api_tokens(
+        &self,
+        user_id: i64,
+    ) -> Result<Vec<(i64, String, DateTime<Utc>, Option<DateTime<Utc>>)>, StoreError> {
+        let rows = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, name, created_at, last_used_at FROM api_tokens \
+                 WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id DESC",
+            )
+            .bind(user_id)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows)
+    }
+
+    pub async fn revoke_api_token(&self, user_id: i64, token_id: i64) -> Result<bool, StoreError> {
+        let changed = on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE api_tokens SET revoked_at = $1 \
+                 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
+            )
+            .bind(Utc::now())
+            .bind(token_id)
+            .bind(user_id)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(changed == 1)
+    }
+
+    /// The user id of a token that still works, marking it used.
+    pub async fn use_api_token(&self, token_hash: &str) -> Result<Option<i64>, StoreError> {
+        let user_id = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "UPDATE api_tokens SET last_used_at = $1 \
+                 WHERE token_hash = $2 AND revoked_at IS NULL RETURNING user_id",
+            )
+            .bind(Utc::now())
+            .bind(token_hash)
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(user_id)
+    }
+}

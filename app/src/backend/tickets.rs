@@ -1,0 +1,809 @@
+//! Requests: opening them, following them and working them. Every rule about tickets lives
+//! here, and pages, server functions and the REST API all call these functions with the
+//! `Viewer` who asks, so there is one implementation of who may see and do what.
+//!
+//! Each change is written in one transaction together with the timeline entry that records it,
+//! then published on the event bus.
+
+use super::accounts::{AccountError, Viewer};
+use super::config::Config;
+use super::events::{EventBus, TicketEvent};
+use super::search::{index_terms, SearchQuery};
+use super::storage::tickets::{
+    now_micros, Arg, Conditions, EntryRow, Keyset, ListOrder, ListRow, NewEntry, NewTicketRow,
+    TicketChange, TicketRow, TicketScope,
+};
+use super::storage::Db;
+use crate::i18n::Msg;
+use crate::model::{
+    Agent, AssigneeFilter, Change, EntryKind, NewTicketChoices, OrganizationChoice, Priority,
+    RequestType, Role, Status, TelescopeChoice, TelescopeHistory, TicketActions, TicketDetail,
+    TicketFilter, TicketPage, TicketSort, TicketSummary, TicketView, TimelineEntry, ViewCounts,
+    MESSAGE_MAX_CHARS, PAGE_SIZE, REASON_MAX_CHARS, SUBJECT_MAX_CHARS,
+};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+
+/// A person's view of tickets: their observatory, and their organization if a client.
+pub fn scope_of(viewer: &Viewer) -> TicketScope {
+    TicketScope {
+        observatory_id: viewer.observatory_id,
+        organization_id: if viewer.role.is_staff() {
+            None
+        } else {
+            // A client without an organization cannot exist (the schema forbids it); scope to
+            // an id no row has, to be safe.
+            Some(viewer.organization_id.unwrap_or(-1))
+        },
+        internal: viewer.role.is_staff(),
+    }
+}
+
+/// What a new request says.
+#[derive(Debug, Clone)]
+pub struct NewTicket<'a> {
+    /// Staff opening a request for a client choose the organization; clients need not.
+    pub organization_id: Option<i64>,
+    pub request_type: RequestType,
+    pub telescope_id: Option<i64>,
+    pub priority: Priority,
+    /// Empty: the first words of the comment are used.
+    pub subject: &'a str,
+    pub comment: &'a str,
+}
+
+/// A ticket just opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opened {
+    pub id: i64,
+    pub number: String,
+}
+
+/// The subject used when none is given: the comment's first line, cut at a word.
+fn subject_from(comment: &str) -> String {
+    const MAX: usize = 80;
+    let first_line = comment
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    if first_line.chars().count() <= MAX {
+        return first_line.to_string();
+    }
+    let cut: String = first_line.chars().take(MAX).collect();
+    let at_word = cut.rfind(' ').filter(|i| *i > MAX / 2).unwrap_or(cut.len());
+    format!("{}…", cut[..at_word].trim_end())
+}
+
+fn check_text(text: &str, max_chars: usize, empty: Msg) -> Result<&str, AccountError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(empty.into());
+    }
+    if text.chars().count() > max_chars {
+        return Err(Msg::ErrorTextTooLong.into());
+    }
+    Ok(text)
+}
+
+/// Opens a request: for the client's own organization, or for the organization staff choose.
+pub async fn open_ticket(
+    db: &Db,
+    events: &EventBus,
+    viewer: &Viewer,
+    new: NewTicket<'_>,
+) -> Result<Opened, AccountError> {
+    // Each field is authorized on its own: a client may name no organization but their own.
+    let organization_id = if viewer.role.is_staff() {
+        let id = new.organization_id.ok_or(Msg::ErrorOrganizationRequired)?;
+        if !db.organization_exists(viewer.observatory_id, id).await? {
+            return Err(Msg::ErrorOrganizationRequired.into());
+        }
+        id
+    } else {
+        let own = viewer.organization_id.ok_or(Msg::ErrorNotFound)?;
+        if new.organization_id.is_some_and(|id| id != own) {
+            return Err(Msg::ErrorNotFound.into());
+        }
+        own
+    };
+    let comment = check_text(new.comment, MESSAGE_MAX_CHARS, Msg::ErrorCommentRequired)?;
+    let subject = match new.subject.trim() {
+        "" => subject_from(comment),
+        typed => typed.to_string(),
+    };
+    if subject.chars().count() > SUBJECT_MAX_CHARS {
+        return Err(Msg::ErrorSubjectTooLong.into());
+    }
+    if let Some(telescope_id) = new.telescope_id {
+        if !db
+            .telescope_in_service(viewer.observatory_id, organization_id, telescope_id)
+            .await?
+        {
+            return Err(Msg::ErrorTelescopeUnknown.into());
+        }
+    }
+    let created = db
+        .insert_ticket(NewTicketRow {
+            observatory_id: viewer.observatory_id,
+            organization_id,
+            request_type: new.request_type.code(),
+            telescope_id: new.telescope_id,
+            priority: new.priority.value(),
+            subject: &subject,
+            comment,
+            created_by: viewer.user_id,
+            subject_terms: index_terms(&subject),
+            comment_terms: index_terms(comment),
+            now: now_micros(),
+        })
+        .await?;
+    events.publish(TicketEvent {
+        observatory_id: viewer.observatory_id,
+        organization_id,
+        ticket_id: created.id,
+        entry_id: created.entry_id,
+        kind: EntryKind::Created,
+        internal: false,
+        actor_id: Some(viewer.user_id),
+    });
+    Ok(Opened {
+        id: created.id,
+        number: created.number,
+    })
+}
+
+async fn load(db: &Db, viewer: &Viewer, number: &str) -> Result<TicketRow, AccountError> {
+    db.ticket_by_number(scope_of(viewer), number.trim())
+        .await?
+        .ok_or(Msg::ErrorNotFound.into())
+}
+
+fn status_of(row: &TicketRow) -> Status {
+    Status::from_code(&row.status).unwrap_or(Status::Open)
+}
+
+/// The statuses the viewer may move the ticket to now.
+fn allowed_statuses(viewer: &Viewer, row: &TicketRow, config: &Config) -> Vec<Status> {
+    let current = status_of(row);
+    if viewer.role.is_staff() {
+        return Status::ALL.into_iter().filter(|s| *s != current).collect();
+    }
+    match current {
+        // A client may withdraw a request that is still open, in progress or blocked…
+        Status::Open | Status::InProgress | Status::Blocked => vec![Status::Cancelled],
+        // …and reopen a finished one within the reopening window.
+        Status::Done => {
+            let window = chrono::Duration::from_std(config.reopen_window).unwrap_or_default();
+            let done_at = row.closed_at.unwrap_or(row.updated_at);
+            if Utc::now() - done_at <= window {
+                vec![Status::Open]
+            } else {
+                Vec::new()
+            }
+        }
+        Status::Cancelled => Vec::new(),
+    }
+}
+
+fn actions_of(viewer: &Viewer, row: &TicketRow, config: &Config) -> TicketActions {
+    let staff = viewer.role.is_staff();
+    TicketActions {
+        statuses: allowed_statuses(viewer, row, config),
+        // A closed request takes no more client messages: it can be reopened, or a new one opened.
+        reply: staff || !status_of(row).is_closed(),
+        internal_notes: staff,
+        assign: staff,
+        priority: staff,
+    }
+}
+
+fn publish(
+    events: &EventBus,
+    row: &TicketRow,
+    entry_id: i64,
+    kind: EntryKind,
+    internal: bool,
+    viewer: &Viewer,
+) {
+    events.publish(TicketEvent {
+        observatory_id: row.observatory_id,
+        organization_id: row.organization_id,
+        ticket_id: row.id,
+        entry_id,
+        kind,
+        internal,
+        actor_id: Some(viewer.user_id),
+    });
+}
+
+/// Moves a ticket to another status. Blocking needs a reason (what it waits for).
+pub async fn change_status(
+    db: &Db,
+    events: &EventBus,
+    config: &Config,
+    viewer: &Viewer,
+    number: &str,
+    to: Status,
+    reason: &str,
+) -> Result<(), AccountError> {
+    let row = load(db, viewer, number).await?;
+    let from = status_of(&row);
+    if from == to {
+        return Err(Msg::ErrorStatusUnchanged.into());
+    }
+    if !allowed_statuses(viewer, &row, config).contains(&to) {
+        return Err(Msg::ErrorStatusNotAllowed.into());
+    }
+    let reason = reason.trim();
+    if to == Status::Blocked && reason.is_empty() {
+        return Err(Msg::ErrorBlockedReasonRequired.into());
+    }
+    if reason.chars().count() > REASON_MAX_CHARS {
+        return Err(Msg::ErrorTextTooLong.into());
+    }
+    let entry_id = db
+        .record_change(
+            row.observatory_id,
+            row.id,
+            TicketChange {
+                status: Some((to.code().to_string(), to.is_closed())),
+                expected_status: Some(from.code().to_string()),
+                ..TicketChange::default()
+            },
+            NewEntry {
+                kind: EntryKind::Status.code(),
+                internal: false,
+                author_id: Some(viewer.user_id),
+                body: reason,
+                old_value: Some(from.code().to_string()),
+                new_value: Some(to.code().to_string()),
+                terms: (!reason.is_empty()).then(|| index_terms(reason)),
+            },
+        )
+        .await?
+        .ok_or(Msg::ErrorTicketChanged)?;
+    publish(events, &row, entry_id, EntryKind::Status, false, viewer);
+    Ok(())
+}
+
+/// Assigns a ticket to an agent, or to nobody (staff only). `None` unassigns.
+pub async fn assign(
+    db: &Db,
+    events: &EventBus,
+    viewer: &Viewer,
+    number: &str,
+    assignee: Option<i64>,
+) -> Result<(), AccountError> {
+    let row = load(db, viewer, number).await?;
+    if !viewer.role.is_staff() {
+        return Err(Msg::ErrorForbidden.into());
+    }
+    if row.assignee_id == assignee {
+        return Err(Msg::ErrorNothingChanged.into());
+    }
+    if let Some(id) = assignee {
+        if db.agent_name(viewer.observatory_id, id).await?.is_none() {
+            return Err(Msg::ErrorAgentUnknown.into());
+        }
+    }
+    let entry_id = db
+        .record_change(
+            row.observatory_id,
+            row.id,
+            TicketChange {
+                assignee: Some(assignee),
+                ..TicketChange::default()
+            },
+            NewEntry {
+                kind: EntryKind::Assignment.code(),
+                internal: false,
+                author_id: Some(viewer.user_id),
+                body: "",
+                old_value: row.assignee_id.map(|id| id.to_string()),
+                new_value: assignee.map(|id| id.to_string()),
+                terms: None,
+            },
+        )
+        .await?
+        .ok_or(Msg::ErrorNotFound)?;
+    publish(events, &row, entry_id, EntryKind::Assignment, false, viewer);
+    Ok(())
+}
+
+/// Changes a ticket's priority (staff only).
+pub async fn change_priority(
+    db: &Db,
+    events: &EventBus,
+    viewer: &Viewer,
+    number: &str,
+    priority: Priority,
+) -> Result<(), AccountError> {
+    let row = load(db, viewer, number).await?;
+    if !viewer.role.is_staff() {
+        return Err(Msg::ErrorForbidden.into());
+    }
+    let from = Priority::from_value(row.priority);
+    if from == Some(priority) {
+        return Err(Msg::ErrorNothingChanged.into());
+    }
+    let entry_id = db
+        .record_change(
+            row.observatory_id,
+            row.id,
+            TicketChange {
+                priority: Some(priority.value()),
+                ..TicketChange::default()
+            },
+            NewEntry {
+                kind: EntryKind::Priority.code(),
+                internal: false,
+                author_id: Some(viewer.user_id),
+                body: "",
+                old_value: from.map(|p| p.code().to_string()),
+                new_value: Some(priority.code().to_string()),
+                terms: None,
+            },
+        )
+        .await?
+        .ok_or(Msg::ErrorNotFound)?;
+    publish(events, &row, entry_id, EntryKind::Priority, false, viewer);
+    Ok(())
+}
+
+/// Adds a message to a ticket's thread; staff may make it an internal note.
+pub async fn add_message(
+    db: &Db,
+    events: &EventBus,
+    viewer: &Viewer,
+    number: &str,
+    body: &str,
+    internal: bool,
+) -> Result<i64, AccountError> {
+    let row = load(db, viewer, number).await?;
+    if internal && !viewer.role.is_staff() {
+        return Err(Msg::ErrorForbidden.into());
+    }
+    if !viewer.role.is_staff() && status_of(&row).is_closed() {
+        return Err(Msg::ErrorTicketClosed.into());
+    }
+    let body = check_text(body, MESSAGE_MAX_CHARS, Msg::ErrorMessageRequired)?;
+    let kind = if internal {
+        EntryKind::Note
+    } else {
+        EntryKind::Message
+    };
+    let entry_id = db
+        .record_change(
+            row.observatory_id,
+            row.id,
+            TicketChange::default(),
+            NewEntry {
+                kind: kind.code(),
+                internal,
+                author_id: Some(viewer.user_id),
+                body,
+                old_value: None,
+                new_value: None,
+                terms: Some(index_terms(body)),
+            },
+        )
+        .await?
+        .ok_or(Msg::ErrorNotFound)?;
+    publish(events, &row, entry_id, kind, internal, viewer);
+    Ok(entry_id)
+}
+
+/// A ticket with the timeline the viewer may see and what they may do with it.
+pub async fn ticket(
+    db: &Db,
+    config: &Config,
+    viewer: &Viewer,
+    number: &str,
+) -> Result<TicketDetail, AccountError> {
+    let row = load(db, viewer, number).await?;
+    let entries = db.timeline(scope_of(viewer), row.id).await?;
+    let user_ids: Vec<i64> = entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::Assignment.code())
+        .flat_map(|e| [&e.old_value, &e.new_value])
+        .filter_map(|v| v.as_deref()?.parse().ok())
+        .collect();
+    let names: HashMap<i64, String> = db
+        .user_names(viewer.observatory_id, &user_ids)
+        .await?
+        .into_iter()
+        .collect();
+    let agents = agents_for(db, viewer).await?;
+    let actions = actions_of(viewer, &row, config);
+    Ok(TicketDetail {
+        id: row.id,
+        number: row.number.clone(),
+        subject: row.subject.clone(),
+        request_type: RequestType::from_code(&row.request_type).unwrap_or(RequestType::Question),
+        status: status_of(&row),
+        priority: Priority::from_value(row.priority).unwrap_or(Priority::Medium),
+        organization_id: row.organization_id,
+        organization: row.organization.clone(),
+        telescope_id: row.telescope_id,
+        telescope: row.telescope.clone(),
+        assignee_id: row.assignee_id,
+        assignee: row.assignee.clone(),
+        opened_by: row.opened_by.clone(),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        closed_at: row.closed_at,
+        timeline: entries
+            .into_iter()
+            .filter_map(|e| timeline_entry(e, &names))
+            .collect(),
+        actions,
+        agents,
+    })
+}
+
+/// The agents tickets can be assigned to, for staff; nobody for clients.
+async fn agents_for(db: &Db, viewer: &Viewer) -> Result<Vec<Agent>, AccountError> {
+    if !viewer.role.is_staff() {
+        return Ok(Vec::new());
+    }
+    Ok(db
+        .agents(viewer.observatory_id)
+        .await?
+        .into_iter()
+        .map(|(id, name)| Agent { id, name })
+        .collect())
+}
+
+fn timeline_entry(row: EntryRow, names: &HashMap<i64, String>) -> Option<TimelineEntry> {
+    let kind = EntryKind::from_code(&row.kind)?;
+    let name_of = |value: &Option<String>| {
+        value
+            .as_deref()
+            .and_then(|v| v.parse::<i64>().ok())
+            .and_then(|id| names.get(&id).cloned())
+    };
+    let change = match kind {
+        EntryKind::Status => Some(Change::Status {
+            from: row.old_value.as_deref().and_then(Status::from_code),
+            to: Status::from_code(row.new_value.as_deref()?)?,
+        }),
+        EntryKind::Priority => Some(Change::Priority {
+            from: row.old_value.as_deref().and_then(Priority::from_code),
+            to: Priority::from_code(row.new_value.as_deref()?)?,
+        }),
+        EntryKind::Assignment => Some(Change::Assignee {
+            from: name_of(&row.old_value),
+            to: name_of(&row.new_value),
+        }),
+        _ => None,
+    };
+    Some(TimelineEntry {
+        id: row.id,
+        kind,
+        internal: row.internal,
+        by_staff: row
+            .author_role
+            .as_deref()
+            .and_then(Role::from_code)
+            .is_some_and(Role::is_staff),
+        author: row.author,
+        body: row.body,
+        change,
+        created_at: row.created_at,
+    })
+}
+
+/// The conditions of a list for this viewer and filter; the view (all/open/closed) apart, so
+/// the counts of the three views can share them.
+fn conditions_for(viewer: &Viewer, filter: &TicketFilter) -> Conditions {
+    let mut c = Conditions::default();
+    let scope = scope_of(viewer);
+    c.add("t.observatory_id = ?", Arg::Int(scope.observatory_id));
+    if let Some(org) = scope.organization_id {
+        c.add("t.organization_id = ?", Arg::Int(org));
+    }
+    if let Some(status) = filter.status {
+        c.add("t.status = ?", Arg::Text(status.code().into()));
+    }
+    if let Some(kind) = filter.request_type {
+        c.add("t.request_type = ?", Arg::Text(kind.code().into()));
+    }
+    if let Some(priority) = filter.priority {
+        c.add("t.priority = ?", Arg::Int(priority.value()));
+    }
+    if let Some(telescope) = filter.telescope {
+        c.add("t.telescope_id = ?", Arg::Int(telescope));
+    }
+    if viewer.role.is_staff() {
+        if let Some(org) = filter.organization {
+            c.add("t.organization_id = ?", Arg::Int(org));
+        }
+        match filter.assignee {
+            Some(AssigneeFilter::Unassigned) => c.add_plain("t.assignee_id IS NULL"),
+            Some(AssigneeFilter::User(id)) => c.add("t.assignee_id = ?", Arg::Int(id)),
+            None => {}
+        }
+        if filter.mine {
+            c.add("t.assignee_id = ?", Arg::Int(viewer.user_id));
+        }
+    } else if filter.mine {
+        c.add("t.created_by = ?", Arg::Int(viewer.user_id));
+    }
+    c
+}
+
+fn with_view(mut conditions: Conditions, view: TicketView) -> Conditions {
+    match view {
+        TicketView::All => {}
+        TicketView::Open => conditions.add_plain("NOT t.closed"),
+        TicketView::Closed => conditions.add_plain("t.closed"),
+    }
+    conditions
+}
+
+/// Cursors: `u<micros>.<id>`, `c<micros>.<id>`, `p<priority>.<micros>.<id>`; `s<offset>` for
+/// ranked search results. A malformed cursor means the first page.
+fn keyset_of(sort: TicketSort, cursor: &str) -> Option<Keyset> {
+    let time = |micros: &str| DateTime::from_timestamp_micros(micros.parse().ok()?);
+    let parts: Vec<&str> = cursor.get(1..)?.split('.').collect();
+    match (sort, cursor.chars().next()?, parts.as_slice()) {
+        (TicketSort::Updated, 'u', [at, id]) => Some(Keyset::Updated(time(at)?, id.parse().ok()?)),
+        (TicketSort::Created, 'c', [at, id]) => Some(Keyset::Created(time(at)?, id.parse().ok()?)),
+        (TicketSort::Priority, 'p', [p, at, id]) => Some(Keyset::Priority(
+            p.parse().ok()?,
+            time(at)?,
+            id.parse().ok()?,
+        )),
+        _ => None,
+    }
+}
+
+fn cursor_after(sort: TicketSort, row: &ListRow) -> String {
+    match sort {
+        TicketSort::Updated => format!("u{}.{}", row.updated_at.timestamp_micros(), row.id),
+        TicketSort::Created => format!("c{}.{}", row.created_at.timestamp_micros(), row.id),
+        TicketSort::Priority => format!(
+            "p{}.{}.{}",
+            row.priority,
+            row.updated_at.timestamp_micros(),
+            row.id
+        ),
+    }
+}
+
+fn summary(row: ListRow) -> TicketSummary {
+    TicketSummary {
+        id: row.id,
+        number: row.number,
+        subject: row.subject,
+        request_type: RequestType::from_code(&row.request_type).unwrap_or(RequestType::Question),
+        status: Status::from_code(&row.status).unwrap_or(Status::Open),
+        priority: Priority::from_value(row.priority).unwrap_or(Priority::Medium),
+        organization: row.organization,
+        telescope: row.telescope,
+        assignee: row.assignee,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        subject_hits: None,
+        excerpt: None,
+    }
+}
+
+/// Search results beyond this many are not paged through: refine the words instead.
+const MAX_SEARCH_RESULTS: usize = 200;
+
+/// One page of the viewer's tickets: a client's organization, or the observatory's queue.
+pub async fn list(
+    db: &Db,
+    viewer: &Viewer,
+    filter: &TicketFilter,
+) -> Result<TicketPage, AccountError> {
+    let base = conditions_for(viewer, filter);
+    if let Some(query) = SearchQuery::parse(&filter.query) {
+        return search(db, viewer, filter, base, &query).await;
+    }
+    let (all, closed) = db.count_tickets(&base).await?;
+    let keyset = filter
+        .after
+        .as_deref()
+        .and_then(|c| keyset_of(filter.sort, c));
+    let order = match filter.sort {
+        TicketSort::Updated => ListOrder::Updated,
+        TicketSort::Created => ListOrder::Created,
+        TicketSort::Priority => ListOrder::Priority,
+    };
+    let mut rows = db
+        .list_tickets(with_view(base, filter.view), order, keyset, PAGE_SIZE)
+        .await?;
+    let next = if rows.len() > PAGE_SIZE {
+        rows.truncate(PAGE_SIZE);
+        rows.last().map(|row| cursor_after(filter.sort, row))
+    } else {
+        None
+    };
+    Ok(TicketPage {
+        items: rows.into_iter().map(summary).collect(),
+        next,
+        counts: ViewCounts {
+            all,
+            open: all - closed,
+            closed,
+        },
+    })
+}
+
+async fn search(
+    db: &Db,
+    viewer: &Viewer,
+    filter: &TicketFilter,
+    base: Conditions,
+    query: &SearchQuery,
+) -> Result<TicketPage, AccountError> {
+    let internal = viewer.role.is_staff();
+    let (all, closed) = db.count_search(base.clone(), query, internal).await?;
+    let offset = filter
+        .after
+        .as_deref()
+        .and_then(|c| c.strip_prefix('s')?.parse::<usize>().ok())
+        .unwrap_or(0)
+        .min(MAX_SEARCH_RESULTS);
+    let mut rows = db
+        .search_tickets(
+            with_view(base, filter.view),
+            query,
+            internal,
+            offset,
+            PAGE_SIZE,
+        )
+        .await?;
+    let next = (rows.len() > PAGE_SIZE && offset + PAGE_SIZE < MAX_SEARCH_RESULTS)
+        .then(|| format!("s{}", offset + PAGE_SIZE));
+    rows.truncate(PAGE_SIZE);
+    // The excerpt: the first text of each ticket (that the viewer may see) with a match.
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut excerpts: HashMap<i64, String> = HashMap::new();
+    for (ticket_id, body) in db.searchable_texts(&ids, internal).await? {
+        if !excerpts.contains_key(&ticket_id) && query.excerpt(&body, 160).iter().any(|s| s.hit) {
+            excerpts.insert(ticket_id, body);
+        }
+    }
+    let items = rows
+        .into_iter()
+        .map(|row| {
+            let excerpt = excerpts.get(&row.id).map(|body| query.excerpt(body, 160));
+            let mut item = summary(row);
+            item.subject_hits = Some(query.highlight(&item.subject));
+            item.excerpt = excerpt;
+            item
+        })
+        .collect();
+    Ok(TicketPage {
+        items,
+        next,
+        counts: ViewCounts {
+            all,
+            open: all - closed,
+            closed,
+        },
+    })
+}
+
+/// The most requests a telescope's history shows.
+const HISTORY_LIMIT: usize = 500;
+
+/// A telescope and every request about it, newest first.
+pub async fn telescope_history(
+    db: &Db,
+    viewer: &Viewer,
+    telescope_id: i64,
+) -> Result<TelescopeHistory, AccountError> {
+    let scope = scope_of(viewer);
+    let (name, model, location, organization, retired) = db
+        .scoped_telescope(scope, telescope_id)
+        .await?
+        .ok_or(Msg::ErrorNotFound)?;
+    let filter = TicketFilter {
+        telescope: Some(telescope_id),
+        ..TicketFilter::default()
+    };
+    let mut rows = db
+        .list_tickets(
+            conditions_for(viewer, &filter),
+            ListOrder::Created,
+            None,
+            HISTORY_LIMIT,
+        )
+        .await?;
+    rows.truncate(HISTORY_LIMIT);
+    Ok(TelescopeHistory {
+        id: telescope_id,
+        name,
+        model,
+        location,
+        organization,
+        retired,
+        tickets: rows.into_iter().map(summary).collect(),
+    })
+}
+
+/// What a new request may be about: the client's organization, or every active one for staff.
+pub async fn new_ticket_choices(
+    db: &Db,
+    viewer: &Viewer,
+) -> Result<NewTicketChoices, AccountError> {
+    let scope = scope_of(viewer);
+    let rows = db
+        .ticket_choices(viewer.observatory_id, scope.organization_id)
+        .await?;
+    let mut organizations: Vec<OrganizationChoice> = Vec::new();
+    for (org_id, org_name, telescope_id, telescope_name) in rows {
+        if organizations.last().is_none_or(|o| o.id != org_id) {
+            organizations.push(OrganizationChoice {
+                id: org_id,
+                name: org_name,
+                telescopes: Vec::new(),
+            });
+        }
+        if let (Some(id), Some(name), Some(org)) =
+            (telescope_id, telescope_name, organizations.last_mut())
+        {
+            org.telescopes.push(TelescopeChoice { id, name });
+        }
+    }
+    let agents = agents_for(db, viewer).await?;
+    Ok(NewTicketChoices {
+        organizations,
+        agents,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_subject_comes_from_the_comment() {
+        assert_eq!(
+            subject_from("\n  La cúpula no gira\nDesde ayer."),
+            "La cúpula no gira"
+        );
+        let long = "palabra ".repeat(30);
+        let subject = subject_from(&long);
+        assert!(subject.ends_with('…'));
+        assert!(subject.chars().count() <= 81);
+        assert!(!subject.contains("  "));
+    }
+
+    #[test]
+    fn cursors_round_trip_and_bad_ones_mean_the_first_page() {
+        let at = DateTime::from_timestamp_micros(1_790_000_000_123_456).unwrap();
+        let row = ListRow {
+            id: 42,
+            number: "OBS-2026-00042".into(),
+            subject: String::new(),
+            request_type: "repair".into(),
+            status: "open".into(),
+            priority: 10,
+            organization: String::new(),
+            telescope: None,
+            assignee: None,
+            created_at: at,
+            updated_at: at,
+        };
+        for sort in TicketSort::ALL {
+            let cursor = cursor_after(sort, &row);
+            let keyset = keyset_of(sort, &cursor).expect(&cursor);
+            let expected = match sort {
+                TicketSort::Updated => Keyset::Updated(at, 42),
+                TicketSort::Created => Keyset::Created(at, 42),
+                TicketSort::Priority => Keyset::Priority(10, at, 42),
+            };
+            assert_eq!(keyset, expected);
+        }
+        assert_eq!(keyset_of(TicketSort::Updated, "c1.2"), None);
+        assert_eq!(keyset_of(TicketSort::Updated, "u1"), None);
+        assert_eq!(keyset_of(TicketSort::Updated, ""), None);
+        assert_eq!(keyset_of(TicketSort::Updated, "ué.x"), None);
+    }
+}

@@ -1,0 +1,480 @@
+//! Tickets as the browser and the server share them: what a list shows, what a ticket page
+//! shows, and the filter of a list, which lives in the page's address so it can be bookmarked.
+
+use super::{Priority, RequestType, Status};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The longest subject a ticket takes, in characters.
+pub const SUBJECT_MAX_CHARS: usize = 200;
+/// The longest message, in characters (a long report with logs pasted in still fits).
+pub const MESSAGE_MAX_CHARS: usize = 20_000;
+/// The longest reason given for blocking a ticket.
+pub const REASON_MAX_CHARS: usize = 2_000;
+/// Tickets a list page shows at once.
+pub const PAGE_SIZE: usize = 25;
+
+/// A part of a text with the words a search matched marked, for highlighting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextSegment {
+    pub text: String,
+    pub hit: bool,
+}
+
+/// One row of a ticket list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketSummary {
+    pub id: i64,
+    pub number: String,
+    pub subject: String,
+    pub request_type: RequestType,
+    pub status: Status,
+    pub priority: Priority,
+    pub organization: String,
+    pub telescope: Option<String>,
+    pub assignee: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// For search results: the subject with the matched words marked.
+    pub subject_hits: Option<Vec<TextSegment>>,
+    /// For search results: an excerpt of the matching message with the matched words marked.
+    pub excerpt: Option<Vec<TextSegment>>,
+}
+
+/// How many tickets each view of a list holds, with the list's other filters applied.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewCounts {
+    pub all: i64,
+    pub open: i64,
+    pub closed: i64,
+}
+
+/// One page of a ticket list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketPage {
+    pub items: Vec<TicketSummary>,
+    /// The cursor of the next page, when there is one.
+    pub next: Option<String>,
+    pub counts: ViewCounts,
+}
+
+/// All, open (open, in progress, blocked) or closed (done, cancelled) tickets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TicketView {
+    #[default]
+    All,
+    Open,
+    Closed,
+}
+
+impl TicketView {
+    pub const ALL: [TicketView; 3] = [TicketView::All, TicketView::Open, TicketView::Closed];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            TicketView::All => "all",
+            TicketView::Open => "open",
+            TicketView::Closed => "closed",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<TicketView> {
+        TicketView::ALL.into_iter().find(|v| v.code() == code)
+    }
+}
+
+/// The order of a list; every order ends with the ticket id so pages never overlap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TicketSort {
+    /// Latest activity first.
+    #[default]
+    Updated,
+    /// Newest first.
+    Created,
+    /// Highest priority first, then latest activity.
+    Priority,
+}
+
+impl TicketSort {
+    pub const ALL: [TicketSort; 3] = [
+        TicketSort::Updated,
+        TicketSort::Created,
+        TicketSort::Priority,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            TicketSort::Updated => "updated",
+            TicketSort::Created => "created",
+            TicketSort::Priority => "priority",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<TicketSort> {
+        TicketSort::ALL.into_iter().find(|s| s.code() == code)
+    }
+}
+
+/// Whose tickets, by assignee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AssigneeFilter {
+    Unassigned,
+    User(i64),
+}
+
+/// What a ticket list shows. It travels in the page's query string (`to_query`/`from_query`),
+/// so a view can be bookmarked and shared; unknown or malformed values are ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TicketFilter {
+    pub view: TicketView,
+    pub status: Option<Status>,
+    pub request_type: Option<RequestType>,
+    pub priority: Option<Priority>,
+    pub telescope: Option<i64>,
+    /// Staff only.
+    pub organization: Option<i64>,
+    /// Staff only.
+    pub assignee: Option<AssigneeFilter>,
+    /// Staff: assigned to me. Clients: opened by me.
+    pub mine: bool,
+    pub sort: TicketSort,
+    /// Keywords; when present the list is ranked by relevance.
+    pub query: String,
+    /// The cursor of the page to show (from `TicketPage::next`).
+    pub after: Option<String>,
+}
+
+impl TicketFilter {
+    /// The query-string pairs of this filter, defaults left out.
+    pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        if self.view != TicketView::All {
+            pairs.push(("view", self.view.code().to_string()));
+        }
+        if let Some(status) = self.status {
+            pairs.push(("status", status.code().to_string()));
+        }
+        if let Some(kind) = self.request_type {
+            pairs.push(("type", kind.code().to_string()));
+        }
+        if let Some(priority) = self.priority {
+            pairs.push(("priority", priority.code().to_string()));
+        }
+        if let Some(id) = self.telescope {
+            pairs.push(("telescope", id.to_string()));
+        }
+        if let Some(id) = self.organization {
+            pairs.push(("organization", id.to_string()));
+        }
+        match self.assignee {
+            Some(AssigneeFilter::Unassigned) => pairs.push(("assignee", "none".into())),
+            Some(AssigneeFilter::User(id)) => pairs.push(("assignee", id.to_string())),
+            None => {}
+        }
+        if self.mine {
+            pairs.push(("mine", "1".into()));
+        }
+        if self.sort != TicketSort::Updated {
+            pairs.push(("sort", self.sort.code().to_string()));
+        }
+        if !self.query.trim().is_empty() {
+            pairs.push(("q", self.query.trim().to_string()));
+        }
+        if let Some(after) = &self.after {
+            pairs.push(("after", after.clone()));
+        }
+        pairs
+    }
+
+    /// Reads a filter from query-string pairs.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> TicketFilter {
+        let mut filter = TicketFilter::default();
+        for (key, value) in pairs {
+            let value = value.trim();
+            match key {
+                "view" => filter.view = TicketView::from_code(value).unwrap_or_default(),
+                "status" => filter.status = Status::from_code(value),
+                "type" => filter.request_type = RequestType::from_code(value),
+                "priority" => filter.priority = Priority::from_code(value),
+                "telescope" => filter.telescope = value.parse().ok(),
+                "organization" => filter.organization = value.parse().ok(),
+                "assignee" => {
+                    filter.assignee = match value {
+                        "none" => Some(AssigneeFilter::Unassigned),
+                        id => id.parse().ok().map(AssigneeFilter::User),
+                    }
+                }
+                "mine" => filter.mine = matches!(value, "1" | "true" | "on"),
+                "sort" => filter.sort = TicketSort::from_code(value).unwrap_or_default(),
+                "q" => filter.query = value.chars().take(200).collect(),
+                "after" if !value.is_empty() => filter.after = Some(value.to_string()),
+                _ => {}
+            }
+        }
+        filter
+    }
+
+    /// The filter as a query string without the `?` (`view=open&q=c%C3%BApula`).
+    pub fn to_query_string(&self) -> String {
+        self.to_pairs()
+            .iter()
+            .map(|(key, value)| format!("{key}={}", escape_query_value(value)))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    /// The same filter on its first page, or another view of it.
+    pub fn first_page(&self) -> TicketFilter {
+        TicketFilter {
+            after: None,
+            ..self.clone()
+        }
+    }
+
+    pub fn is_search(&self) -> bool {
+        !self.query.trim().is_empty()
+    }
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+fn escape_query_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// A change a timeline entry records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Change {
+    Status {
+        from: Option<Status>,
+        to: Status,
+    },
+    Priority {
+        from: Option<Priority>,
+        to: Priority,
+    },
+    /// Names of the agents; `None` for nobody.
+    Assignee {
+        from: Option<String>,
+        to: Option<String>,
+    },
+}
+
+/// What kind of event an entry of the timeline is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EntryKind {
+    /// The request was opened.
+    Created,
+    /// A message everybody on the ticket sees.
+    Message,
+    /// A note among staff, never shown or sent to clients.
+    Note,
+    Status,
+    Assignment,
+    Priority,
+    Attachment,
+    Voice,
+    /// Something the portal did by itself.
+    System,
+}
+
+impl EntryKind {
+    pub const ALL: [EntryKind; 9] = [
+        EntryKind::Created,
+        EntryKind::Message,
+        EntryKind::Note,
+        EntryKind::Status,
+        EntryKind::Assignment,
+        EntryKind::Priority,
+        EntryKind::Attachment,
+        EntryKind::Voice,
+        EntryKind::System,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            EntryKind::Created => "created",
+            EntryKind::Message => "message",
+            EntryKind::Note => "note",
+            EntryKind::Status => "status",
+            EntryKind::Assignment => "assignment",
+            EntryKind::Priority => "priority",
+            EntryKind::Attachment => "attachment",
+            EntryKind::Voice => "voice",
+            EntryKind::System => "system",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<EntryKind> {
+        EntryKind::ALL.into_iter().find(|k| k.code() == code)
+    }
+}
+
+/// One entry of a ticket's timeline, as the viewer may see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub id: i64,
+    pub kind: EntryKind,
+    /// Staff only; never present in what a client receives.
+    pub internal: bool,
+    pub author: Option<String>,
+    /// The author works for the observatory.
+    pub by_staff: bool,
+    /// The message, or the reason given with a change.
+    pub body: String,
+    pub change: Option<Change>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What the viewer may do with a ticket, decided by the server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketActions {
+    /// Statuses the viewer may move the ticket to.
+    pub statuses: Vec<Status>,
+    pub reply: bool,
+    pub internal_notes: bool,
+    pub assign: bool,
+    pub priority: bool,
+}
+
+/// An agent a ticket can be assigned to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agent {
+    pub id: i64,
+    pub name: String,
+}
+
+/// A ticket with its timeline, as its page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketDetail {
+    pub id: i64,
+    pub number: String,
+    pub subject: String,
+    pub request_type: RequestType,
+    pub status: Status,
+    pub priority: Priority,
+    pub organization_id: i64,
+    pub organization: String,
+    pub telescope_id: Option<i64>,
+    pub telescope: Option<String>,
+    pub assignee_id: Option<i64>,
+    pub assignee: Option<String>,
+    pub opened_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub timeline: Vec<TimelineEntry>,
+    pub actions: TicketActions,
+    /// For staff: the agents the ticket can be assigned to.
+    pub agents: Vec<Agent>,
+}
+
+/// A telescope and every request about it, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TelescopeHistory {
+    pub id: i64,
+    pub name: String,
+    pub model: String,
+    pub location: String,
+    pub organization: String,
+    pub retired: bool,
+    pub tickets: Vec<TicketSummary>,
+}
+
+/// The choices of the new-request form and of the list's filters: telescopes per organization
+/// (clients see only their own organization).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewTicketChoices {
+    pub organizations: Vec<OrganizationChoice>,
+    /// For staff: who tickets can be assigned to (the queue's assignee filter).
+    pub agents: Vec<Agent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganizationChoice {
+    pub id: i64,
+    pub name: String,
+    pub telescopes: Vec<TelescopeChoice>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TelescopeChoice {
+    pub id: i64,
+    pub name: String,
+}
+
+/// One of the person's API keys (the key itself is shown once, when created).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiTokenInfo {
+    pub id: i64,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// Dates as the portal shows them, the same on the server and in the browser (so hydration
+/// matches): `2026-11-22 14:05 UTC`.
+pub fn format_time(time: &DateTime<Utc>) -> String {
+    time.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_filter_survives_the_address_bar() {
+        let filter = TicketFilter {
+            view: TicketView::Open,
+            status: Some(Status::Blocked),
+            request_type: Some(RequestType::Repair),
+            priority: Some(Priority::High),
+            telescope: Some(7),
+            organization: Some(3),
+            assignee: Some(AssigneeFilter::Unassigned),
+            mine: true,
+            sort: TicketSort::Priority,
+            query: "cúpula".into(),
+            after: Some("abc".into()),
+        };
+        let pairs = filter.to_pairs();
+        let back = TicketFilter::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
+        assert_eq!(back, filter);
+        assert!(TicketFilter::default().to_pairs().is_empty());
+        assert_eq!(
+            TicketFilter {
+                query: "cúpula & co".into(),
+                ..TicketFilter::default()
+            }
+            .to_query_string(),
+            "q=c%C3%BApula%20%26%20co"
+        );
+    }
+
+    #[test]
+    fn malformed_filter_values_are_ignored() {
+        let filter = TicketFilter::from_pairs([
+            ("view", "weird"),
+            ("status", "exploded"),
+            ("telescope", "x1"),
+            ("assignee", "someone"),
+            ("sort", "random"),
+        ]);
+        assert_eq!(filter, TicketFilter::default());
+    }
+
+    #[test]
+    fn entry_kinds_round_trip() {
+        for kind in EntryKind::ALL {
+            assert_eq!(EntryKind::from_code(kind.code()), Some(kind));
+        }
+    }
+}

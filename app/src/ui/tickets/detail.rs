@@ -1,0 +1,443 @@
+//! A ticket's page: its details, the whole timeline in order, and what the viewer may do:
+//! reply (staff may leave internal notes), change the status (clients: cancel or reopen),
+//! assign and change the priority (staff).
+
+use super::Time;
+use crate::api::{get_ticket, AddMessage, AssignTicket, ChangePriority, ChangeStatus};
+use crate::error::UserError;
+use crate::i18n::{Lang, Msg};
+use crate::model::{Change, EntryKind, Priority, Status, TicketDetail, TimelineEntry};
+use crate::ui::components::{
+    error_from_query, form_error, toast_outcome, ErrorAlert, PriorityBadge, StatusBadge,
+};
+use crate::ui::prefs::{use_prefs, use_t};
+use crate::use_portal;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::Redirect;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+/// The actions of the page, shared by its parts; every success reloads the ticket.
+#[derive(Clone, Copy)]
+struct TicketActionsState {
+    message: ServerAction<AddMessage>,
+    status: ServerAction<ChangeStatus>,
+    assign: ServerAction<AssignTicket>,
+    priority: ServerAction<ChangePriority>,
+    /// An error a form posted without JavaScript carried back.
+    from_redirect: StoredValue<Option<UserError>>,
+}
+
+#[component]
+pub fn TicketPage() -> impl IntoView {
+    let t = use_t();
+    let lang = use_prefs().lang;
+    let Some(user) = use_portal().user else {
+        return view! { <Redirect path="/sign-in" /> }.into_any();
+    };
+    let params = use_params_map();
+    let (created, from_redirect, typed_body) = use_query_map().with_untracked(|q| {
+        (
+            q.get("created").is_some(),
+            error_from_query(q),
+            q.get("body").unwrap_or_default(),
+        )
+    });
+    let actions = TicketActionsState {
+        message: ServerAction::<AddMessage>::new(),
+        status: ServerAction::<ChangeStatus>::new(),
+        assign: ServerAction::<AssignTicket>::new(),
+        priority: ServerAction::<ChangePriority>::new(),
+        from_redirect: StoredValue::new(from_redirect),
+    };
+    toast_outcome(actions.message, Msg::MessageAdded);
+    toast_outcome(actions.status, Msg::StatusChanged);
+    toast_outcome(actions.assign, Msg::AssignmentChanged);
+    toast_outcome(actions.priority, Msg::PriorityChanged);
+    let ticket = Resource::new(
+        move || {
+            (
+                params.with(|p| p.get("number").unwrap_or_default()),
+                actions.message.version().get(),
+                actions.status.version().get(),
+                actions.assign.version().get(),
+                actions.priority.version().get(),
+            )
+        },
+        |(number, ..)| get_ticket(number),
+    );
+    let me = user.id;
+
+    view! {
+        <div class="stack">
+            <a class="back-link" href="/">{t(Msg::BackToRequests)}</a>
+            <Suspense fallback=move || view! { <p class="muted">{t(Msg::Loading)}</p> }>
+                {
+                    let typed_body = typed_body.clone();
+                    move || {
+                        let typed_body = typed_body.clone();
+                        Suspend::new(async move {
+                            match ticket.await {
+                                Ok(ticket) => view! {
+                                    <TicketView ticket created lang actions me typed_body />
+                                }
+                                .into_any(),
+                                Err(error) => view! { <ErrorAlert error /> }.into_any(),
+                            }
+                        })
+                    }
+                }
+            </Suspense>
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+fn TicketView(
+    ticket: TicketDetail,
+    created: bool,
+    lang: Lang,
+    actions: TicketActionsState,
+    me: i64,
+    typed_body: String,
+) -> impl IntoView {
+    let t = use_t();
+    let title = format!("{} · {}", ticket.number, ticket.subject);
+    let number = ticket.number.clone();
+    view! {
+        <Title text=title />
+        {created
+            .then(|| {
+                view! {
+                    <div class="alert alert-success" role="status" data-testid="ticket-created">
+                        {Msg::RequestReceived.fill(lang, &[("number", &ticket.number)])}
+                    </div>
+                }
+            })}
+        <header class="ticket-head">
+            <p class="ticket-number" data-testid="ticket-number">{ticket.number.clone()}</p>
+            <h1>{ticket.subject.clone()}</h1>
+            <p class="cluster">
+                <span data-testid="ticket-status"><StatusBadge status=ticket.status /></span>
+                <PriorityBadge priority=ticket.priority />
+                <span class="badge">{t(ticket.request_type.label())}</span>
+            </p>
+        </header>
+        <div class="ticket-layout">
+            <section class="stack ticket-main" aria-labelledby="history-title">
+                <h2 id="history-title">{t(Msg::History)}</h2>
+                <ol class="timeline">
+                    {ticket
+                        .timeline
+                        .iter()
+                        .cloned()
+                        .map(|entry| view! { <Entry entry lang /> })
+                        .collect_view()}
+                </ol>
+                {if ticket.actions.reply {
+                    view! {
+                        <ReplyForm
+                            number=number.clone()
+                            internal_notes=ticket.actions.internal_notes
+                            actions
+                            typed_body
+                        />
+                    }
+                        .into_any()
+                } else {
+                    view! { <p class="alert alert-info">{t(Msg::ClosedRequestNote)}</p> }.into_any()
+                }}
+            </section>
+            <aside class="stack ticket-side">
+                <dl class="card profile-summary ticket-facts">
+                    <dt>{t(Msg::Organization)}</dt>
+                    <dd>{ticket.organization.clone()}</dd>
+                    <dt>{t(Msg::Telescope)}</dt>
+                    <dd>
+                        {match (ticket.telescope_id, ticket.telescope.clone()) {
+                            (Some(id), Some(name)) => view! {
+                                <a href=format!("/telescopes/{id}") title=t(Msg::SeeHistory)>{name}</a>
+                            }
+                            .into_any(),
+                            _ => t(Msg::NoTelescope).into_any(),
+                        }}
+                    </dd>
+                    <dt>{t(Msg::Assignee)}</dt>
+                    <dd data-testid="ticket-assignee">
+                        {ticket.assignee.clone().unwrap_or_else(|| t(Msg::Unassigned).to_string())}
+                    </dd>
+                    <dt>{t(Msg::OpenedBy)}</dt>
+                    <dd>{ticket.opened_by.clone()}</dd>
+                    <dt>{t(Msg::CreatedAt)}</dt>
+                    <dd><Time at=ticket.created_at /></dd>
+                    <dt>{t(Msg::UpdatedAt)}</dt>
+                    <dd><Time at=ticket.updated_at /></dd>
+                </dl>
+                <StatusForm ticket=ticket.clone() actions />
+                {ticket.actions.assign.then(|| view! { <AssignForm ticket=ticket.clone() actions me /> })}
+                {ticket.actions.priority.then(|| view! { <PriorityForm ticket=ticket.clone() actions /> })}
+            </aside>
+        </div>
+    }
+}
+
+/// The heading of a timeline entry: who did what.
+fn entry_heading(entry: &TimelineEntry, lang: Lang) -> String {
+    let name = entry
+        .author
+        .clone()
+        .unwrap_or_else(|| Msg::Someone.text(lang).to_string());
+    let fill = |msg: Msg, args: &[(&str, &str)]| {
+        let mut all = vec![("name", name.as_str())];
+        all.extend_from_slice(args);
+        msg.fill(lang, &all)
+    };
+    match (&entry.kind, &entry.change) {
+        (_, Some(Change::Status { from, to })) => fill(
+            Msg::EntryStatus,
+            &[
+                ("from", from.map(|s| s.label().text(lang)).unwrap_or("—")),
+                ("to", to.label().text(lang)),
+            ],
+        ),
+        (_, Some(Change::Priority { from, to })) => fill(
+            Msg::EntryPriority,
+            &[
+                ("from", from.map(|p| p.label().text(lang)).unwrap_or("—")),
+                ("to", to.label().text(lang)),
+            ],
+        ),
+        (_, Some(Change::Assignee { to: Some(to), .. })) => fill(Msg::EntryAssigned, &[("to", to)]),
+        (_, Some(Change::Assignee { to: None, .. })) => fill(Msg::EntryUnassigned, &[]),
+        (EntryKind::Created, None) => fill(Msg::EntryCreated, &[]),
+        (EntryKind::Note, None) => fill(Msg::EntryNote, &[]),
+        (EntryKind::System, None) => Msg::EntrySystem.text(lang).to_string(),
+        _ => fill(Msg::EntryMessage, &[]),
+    }
+}
+
+#[component]
+fn Entry(entry: TimelineEntry, lang: Lang) -> impl IntoView {
+    let t = use_t();
+    let heading = entry_heading(&entry, lang);
+    let is_change = entry.change.is_some();
+    let class = format!(
+        "entry entry-{}{}{}",
+        entry.kind.code(),
+        if entry.by_staff { " entry-staff" } else { "" },
+        if entry.internal {
+            " entry-internal"
+        } else {
+            ""
+        }
+    );
+    let body = (!entry.body.is_empty()).then(|| {
+        let text = entry.body.clone();
+        if is_change {
+            view! {
+                <p class="entry-reason">
+                    <span class="muted">{t(Msg::Reason)} ": "</span>
+                    {text}
+                </p>
+            }
+            .into_any()
+        } else {
+            view! { <div class="entry-body">{text}</div> }.into_any()
+        }
+    });
+    view! {
+        <li class=class data-testid="timeline-entry" data-kind=entry.kind.code()>
+            <div class="entry-head">
+                <span class="entry-title">{heading}</span>
+                {entry.internal.then(|| view! { <span class="badge badge-internal">{t(Msg::Internal)}</span> })}
+                <Time at=entry.created_at />
+            </div>
+            {body}
+        </li>
+    }
+}
+
+#[component]
+fn ReplyForm(
+    number: String,
+    internal_notes: bool,
+    actions: TicketActionsState,
+    typed_body: String,
+) -> impl IntoView {
+    let t = use_t();
+    let action = actions.message;
+    let error = form_error(action.value(), actions.from_redirect.get_value());
+    let form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if let (Some(Ok(())), Some(form)) = (action.value().get(), form.get()) {
+            form.reset();
+        }
+    });
+    view! {
+        <ActionForm action node_ref=form attr:class="card stack-sm reply-form" attr:novalidate=true>
+            <h3 class="card-title">{t(Msg::AddMessage)}</h3>
+            {move || error.get().map(|error| view! { <ErrorAlert error /> })}
+            <input type="hidden" name="number" value=number />
+            <div class="field">
+                <label for="reply-body">{t(Msg::Message)}</label>
+                <textarea
+                    class="input"
+                    id="reply-body"
+                    name="body"
+                    rows="4"
+                    aria-invalid=move || error.with(|e| e.is_some()).to_string()
+                >
+                    {typed_body}
+                </textarea>
+            </div>
+            {internal_notes
+                .then(|| {
+                    view! {
+                        <label class="checkbox">
+                            <input type="checkbox" name="internal" value="1" />
+                            {t(Msg::InternalNoteOption)}
+                        </label>
+                    }
+                })}
+            <div class="cluster">
+                <button type="submit" class="btn btn-primary" aria-busy=move || action.pending().get().to_string()>
+                    {t(Msg::Send)}
+                </button>
+            </div>
+        </ActionForm>
+    }
+}
+
+#[component]
+fn StatusForm(ticket: TicketDetail, actions: TicketActionsState) -> impl IntoView {
+    let t = use_t();
+    let action = actions.status;
+    let error = form_error(action.value(), None);
+    let statuses = ticket.actions.statuses.clone();
+    if statuses.is_empty() {
+        return ().into_any();
+    }
+    let number = ticket.number.clone();
+    if !ticket.actions.assign {
+        // A client: one button per allowed change (cancel, or reopen).
+        return view! {
+            <div class="card stack-sm">
+                {move || error.get().map(|error| view! { <ErrorAlert error /> })}
+                {statuses
+                    .into_iter()
+                    .map(|to| {
+                        let number = number.clone();
+                        let label = if to == Status::Cancelled { Msg::CancelRequest } else { Msg::ReopenRequest };
+                        let class = if to == Status::Cancelled { "btn btn-danger btn-block" } else { "btn btn-secondary btn-block" };
+                        view! {
+                            <ActionForm action>
+                                <input type="hidden" name="number" value=number />
+                                <input type="hidden" name="status" value=to.code() />
+                                <button type="submit" class=class>{t(label)}</button>
+                            </ActionForm>
+                        }
+                    })
+                    .collect_view()}
+            </div>
+        }
+        .into_any();
+    }
+    view! {
+        <ActionForm action attr:class="card stack-sm" attr:novalidate=true>
+            <h3 class="card-title">{t(Msg::ChangeStatus)}</h3>
+            {move || error.get().map(|error| view! { <ErrorAlert error /> })}
+            <input type="hidden" name="number" value=number />
+            <div class="field">
+                <label for="new-status">{t(Msg::NewStatus)}</label>
+                <select class="input" id="new-status" name="status">
+                    {statuses
+                        .into_iter()
+                        .map(|s| view! { <option value=s.code()>{t(s.label())}</option> })
+                        .collect_view()}
+                </select>
+            </div>
+            <div class="field">
+                <label for="status-reason">{t(Msg::Reason)}</label>
+                <textarea class="input" id="status-reason" name="reason" rows="2" aria-describedby="status-reason-hint"></textarea>
+                <p class="field-hint" id="status-reason-hint">{t(Msg::ReasonHint)}</p>
+            </div>
+            <button type="submit" class="btn btn-primary" aria-busy=move || action.pending().get().to_string()>
+                {t(Msg::ChangeStatus)}
+            </button>
+        </ActionForm>
+    }
+    .into_any()
+}
+
+#[component]
+fn AssignForm(ticket: TicketDetail, actions: TicketActionsState, me: i64) -> impl IntoView {
+    let t = use_t();
+    let action = actions.assign;
+    let error = form_error(action.value(), None);
+    let number = ticket.number.clone();
+    let take_number = ticket.number.clone();
+    let current = ticket.assignee_id;
+    view! {
+        <div class="card stack-sm">
+            <h3 class="card-title">{t(Msg::Assign)}</h3>
+            {move || error.get().map(|error| view! { <ErrorAlert error /> })}
+            <ActionForm action attr:class="stack-sm">
+                <input type="hidden" name="number" value=number />
+                <div class="field">
+                    <label for="assignee">{t(Msg::Assignee)}</label>
+                    <select class="input" id="assignee" name="assignee">
+                        <option value="" selected=current.is_none()>{t(Msg::Nobody)}</option>
+                        {ticket
+                            .agents
+                            .iter()
+                            .map(|agent| {
+                                view! {
+                                    <option value=agent.id.to_string() selected=current == Some(agent.id)>
+                                        {agent.name.clone()}
+                                    </option>
+                                }
+                            })
+                            .collect_view()}
+                    </select>
+                </div>
+                <button type="submit" class="btn btn-secondary">{t(Msg::Assign)}</button>
+            </ActionForm>
+            {(current != Some(me))
+                .then(|| {
+                    view! {
+                        <ActionForm action>
+                            <input type="hidden" name="number" value=take_number />
+                            <input type="hidden" name="assignee" value=me.to_string() />
+                            <button type="submit" class="btn btn-primary btn-block">{t(Msg::TakeIt)}</button>
+                        </ActionForm>
+                    }
+                })}
+        </div>
+    }
+}
+
+#[component]
+fn PriorityForm(ticket: TicketDetail, actions: TicketActionsState) -> impl IntoView {
+    let t = use_t();
+    let action = actions.priority;
+    let error = form_error(action.value(), None);
+    view! {
+        <ActionForm action attr:class="card stack-sm">
+            <h3 class="card-title">{t(Msg::ChangePriority)}</h3>
+            {move || error.get().map(|error| view! { <ErrorAlert error /> })}
+            <input type="hidden" name="number" value=ticket.number.clone() />
+            <div class="field">
+                <label for="priority">{t(Msg::PriorityLabel)}</label>
+                <select class="input" id="priority" name="priority">
+                    {Priority::ALL
+                        .into_iter()
+                        .rev()
+                        .map(|p| view! { <option value=p.code() selected=p == ticket.priority>{t(p.label())}</option> })
+                        .collect_view()}
+                </select>
+            </div>
+            <button type="submit" class="btn btn-secondary">{t(Msg::Save)}</button>
+        </ActionForm>
+    }
+}

@@ -1,0 +1,1093 @@
+//! Tickets on a real database: opening, numbering, the timeline, statuses, assignment, lists,
+//! search, telescope histories, and that nobody reaches another tenant's tickets.
+
+mod common;
+
+use app::backend::accounts::Viewer;
+use app::backend::config::Config;
+use app::backend::events::EventBus;
+use app::backend::storage::accounts::{NewObservatory, NewTelescope};
+use app::backend::storage::tickets::{NewEntry, TicketChange};
+use app::backend::tickets::{self, NewTicket, Opened};
+use app::i18n::Msg;
+use app::model::{
+    AssigneeFilter, Change, EntryKind, Priority, RequestType, Role, Status, TicketFilter,
+    TicketSort, TicketView,
+};
+use common::{config, person, user_msg, world, World};
+use std::collections::HashSet;
+use std::time::Duration;
+
+/// One observatory with two client organizations, staff, and a telescope each.
+struct Site {
+    world: World,
+    events: EventBus,
+    config: Config,
+    admin: Viewer,
+    agent: Viewer,
+    ana: Viewer,
+    bruno: Viewer,
+    /// A client of the other organization.
+    carla: Viewer,
+    other_org: i64,
+    telescope: i64,
+    other_telescope: i64,
+}
+
+async fn site() -> Site {
+    let world = world().await;
+    let db = &world.db;
+    let other_org = db
+        .insert_organization(world.observatory_id, "Grupo Vega")
+        .await
+        .unwrap();
+    let telescope = db
+        .insert_telescope(NewTelescope {
+            observatory_id: world.observatory_id,
+            organization_id: world.organization_id,
+            name: "Andrómeda 1",
+            model: "CDK20",
+            location: "Cúpula 2",
+            notes: "",
+        })
+        .await
+        .unwrap();
+    let other_telescope = db
+        .insert_telescope(NewTelescope {
+            observatory_id: world.observatory_id,
+            organization_id: other_org,
+            name: "Vega 1",
+            model: "RC16",
+            location: "Cúpula 5",
+            notes: "",
+        })
+        .await
+        .unwrap();
+    let obs = world.observatory_id;
+    let org = Some(world.organization_id);
+    Site {
+        admin: person(db, obs, None, "admin@obs.example", Role::Admin).await,
+        agent: person(db, obs, None, "tomas@obs.example", Role::Agent).await,
+        ana: person(db, obs, org, "ana@club.example", Role::Client).await,
+        bruno: person(db, obs, org, "bruno@club.example", Role::Client).await,
+        carla: person(db, obs, Some(other_org), "carla@vega.example", Role::Client).await,
+        events: EventBus::new(),
+        config: config(),
+        other_org,
+        telescope,
+        other_telescope,
+        world,
+    }
+}
+
+fn request<'a>(subject: &'a str, comment: &'a str) -> NewTicket<'a> {
+    NewTicket {
+        organization_id: None,
+        request_type: RequestType::Repair,
+        telescope_id: None,
+        priority: Priority::Medium,
+        subject,
+        comment,
+    }
+}
+
+impl Site {
+    async fn open(&self, who: &Viewer, subject: &str, comment: &str) -> Opened {
+        tickets::open_ticket(&self.world.db, &self.events, who, request(subject, comment))
+            .await
+            .unwrap()
+    }
+
+    async fn list(&self, who: &Viewer, filter: TicketFilter) -> app::model::TicketPage {
+        tickets::list(&self.world.db, who, &filter).await.unwrap()
+    }
+
+    async fn numbers(&self, who: &Viewer, filter: TicketFilter) -> Vec<String> {
+        self.list(who, filter)
+            .await
+            .items
+            .into_iter()
+            .map(|t| t.number)
+            .collect()
+    }
+
+    async fn search(&self, who: &Viewer, words: &str) -> Vec<String> {
+        self.numbers(
+            who,
+            TicketFilter {
+                query: words.into(),
+                ..TicketFilter::default()
+            },
+        )
+        .await
+    }
+
+    async fn set_status(
+        &self,
+        who: &Viewer,
+        number: &str,
+        to: Status,
+        reason: &str,
+    ) -> Result<(), Msg> {
+        tickets::change_status(
+            &self.world.db,
+            &self.events,
+            &self.config,
+            who,
+            number,
+            to,
+            reason,
+        )
+        .await
+        .map_err(|e| user_msg(Err::<(), _>(e)))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn numbers_are_readable_and_unique_under_concurrency() {
+    let site = site().await;
+    let year = chrono::Utc::now().format("%Y").to_string();
+    let mut creations = tokio::task::JoinSet::new();
+    for i in 0..12 {
+        let (db, events, ana) = (site.world.db.clone(), site.events.clone(), site.ana.clone());
+        creations.spawn(async move {
+            let subject = format!("Petición {i}");
+            tickets::open_ticket(
+                &db,
+                &events,
+                &ana,
+                request(&subject, "El foco no responde."),
+            )
+            .await
+            .unwrap()
+            .number
+        });
+    }
+    let numbers: HashSet<String> = creations.join_all().await.into_iter().collect();
+    assert_eq!(numbers.len(), 12, "every ticket has its own number");
+    for n in 1..=12 {
+        assert!(
+            numbers.contains(&format!("TST-{year}-{n:05}")),
+            "{numbers:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_client_opens_a_request_for_their_own_organization_only() {
+    let site = site().await;
+    let db = &site.world.db;
+    let mut events = site.events.subscribe();
+    let opened = tickets::open_ticket(
+        db,
+        &site.events,
+        &site.ana,
+        NewTicket {
+            telescope_id: Some(site.telescope),
+            priority: Priority::High,
+            ..request(
+                "",
+                "La cúpula no gira desde ayer.\nYa reiniciamos el controlador.",
+            )
+        },
+    )
+    .await
+    .unwrap();
+    let event = events.try_recv().unwrap();
+    assert_eq!(event.kind, EntryKind::Created);
+    assert_eq!(event.ticket_id, opened.id);
+
+    let ticket = tickets::ticket(db, &site.config, &site.bruno, &opened.number)
+        .await
+        .unwrap();
+    assert_eq!(
+        ticket.subject, "La cúpula no gira desde ayer.",
+        "subject from the comment"
+    );
+    assert_eq!(ticket.priority, Priority::High);
+    assert_eq!(ticket.status, Status::Open);
+    assert_eq!(ticket.telescope.as_deref(), Some("Andrómeda 1"));
+    assert_eq!(ticket.opened_by, "ana");
+    assert_eq!(ticket.timeline.len(), 1);
+    assert_eq!(ticket.timeline[0].kind, EntryKind::Created);
+    assert!(ticket.timeline[0].body.contains("reiniciamos"));
+    assert_eq!(ticket.actions.statuses, vec![Status::Cancelled]);
+    assert!(!ticket.actions.internal_notes && !ticket.actions.assign);
+
+    // Each field is authorized on its own.
+    let refused = |new: NewTicket<'static>| {
+        let site = &site;
+        async move { user_msg(tickets::open_ticket(&site.world.db, &site.events, &site.ana, new).await) }
+    };
+    assert_eq!(
+        refused(NewTicket {
+            telescope_id: Some(site.other_telescope),
+            ..request("x", "y")
+        })
+        .await,
+        Msg::ErrorTelescopeUnknown
+    );
+    assert_eq!(
+        refused(NewTicket {
+            organization_id: Some(site.other_org),
+            ..request("x", "y")
+        })
+        .await,
+        Msg::ErrorNotFound
+    );
+    assert_eq!(
+        refused(request("Asunto", "   ")).await,
+        Msg::ErrorCommentRequired
+    );
+    let long_subject: &'static str = Box::leak("s".repeat(201).into_boxed_str());
+    assert_eq!(
+        refused(request(long_subject, "y")).await,
+        Msg::ErrorSubjectTooLong
+    );
+    assert!(
+        events.try_recv().is_err(),
+        "refused requests publish nothing"
+    );
+}
+
+#[tokio::test]
+async fn staff_open_requests_on_behalf_of_a_client_organization() {
+    let site = site().await;
+    let db = &site.world.db;
+    assert_eq!(
+        user_msg(
+            tickets::open_ticket(
+                db,
+                &site.events,
+                &site.agent,
+                request("Llamada", "Por teléfono")
+            )
+            .await
+        ),
+        Msg::ErrorOrganizationRequired
+    );
+    let opened = tickets::open_ticket(
+        db,
+        &site.events,
+        &site.agent,
+        NewTicket {
+            organization_id: Some(site.other_org),
+            telescope_id: Some(site.other_telescope),
+            request_type: RequestType::Visit,
+            ..request("Visita técnica", "El cliente llamó para pedir una visita.")
+        },
+    )
+    .await
+    .unwrap();
+    let seen_by_carla = tickets::ticket(db, &site.config, &site.carla, &opened.number)
+        .await
+        .unwrap();
+    assert_eq!(seen_by_carla.request_type, RequestType::Visit);
+    assert_eq!(
+        user_msg(tickets::ticket(db, &site.config, &site.ana, &opened.number).await),
+        Msg::ErrorNotFound
+    );
+}
+
+#[tokio::test]
+async fn internal_notes_never_reach_clients() {
+    let site = site().await;
+    let db = &site.world.db;
+    let t = site
+        .open(&site.ana, "Enfoque", "El enfocador hace ruido.")
+        .await;
+    tickets::add_message(
+        db,
+        &site.events,
+        &site.agent,
+        &t.number,
+        "Pieza pedida al proveedor rojo.",
+        true,
+    )
+    .await
+    .unwrap();
+    tickets::add_message(
+        db,
+        &site.events,
+        &site.agent,
+        &t.number,
+        "Estamos en ello.",
+        false,
+    )
+    .await
+    .unwrap();
+    tickets::add_message(db, &site.events, &site.ana, &t.number, "Gracias.", false)
+        .await
+        .unwrap();
+    assert_eq!(
+        user_msg(
+            tickets::add_message(db, &site.events, &site.ana, &t.number, "secreto", true).await
+        ),
+        Msg::ErrorForbidden
+    );
+    assert_eq!(
+        user_msg(tickets::add_message(db, &site.events, &site.ana, &t.number, "  ", false).await),
+        Msg::ErrorMessageRequired
+    );
+
+    let staff_view = tickets::ticket(db, &site.config, &site.agent, &t.number)
+        .await
+        .unwrap();
+    let kinds: Vec<EntryKind> = staff_view.timeline.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            EntryKind::Created,
+            EntryKind::Note,
+            EntryKind::Message,
+            EntryKind::Message
+        ]
+    );
+    assert!(staff_view.timeline[1].internal && staff_view.timeline[1].by_staff);
+
+    let client_view = tickets::ticket(db, &site.config, &site.ana, &t.number)
+        .await
+        .unwrap();
+    assert!(client_view.timeline.iter().all(|e| !e.internal));
+    assert!(!client_view
+        .timeline
+        .iter()
+        .any(|e| e.body.contains("proveedor")));
+    assert_eq!(client_view.timeline.len(), 3);
+
+    // Nor through search.
+    assert!(site.search(&site.ana, "proveedor").await.is_empty());
+    assert_eq!(
+        site.search(&site.agent, "proveedor").await,
+        vec![t.number.clone()]
+    );
+}
+
+#[tokio::test]
+async fn statuses_follow_the_rules_of_staff_and_clients() {
+    let site = site().await;
+    let t = site
+        .open(&site.ana, "Montura", "La montura pierde la posición.")
+        .await;
+    // Blocking needs a reason.
+    assert_eq!(
+        site.set_status(&site.agent, &t.number, Status::Blocked, " ")
+            .await,
+        Err(Msg::ErrorBlockedReasonRequired)
+    );
+    site.set_status(
+        &site.agent,
+        &t.number,
+        Status::Blocked,
+        "Esperamos el registro del cliente",
+    )
+    .await
+    .unwrap();
+    // The client cannot move it forward, only cancel it.
+    assert_eq!(
+        site.set_status(&site.ana, &t.number, Status::InProgress, "")
+            .await,
+        Err(Msg::ErrorStatusNotAllowed)
+    );
+    assert_eq!(
+        site.set_status(&site.agent, &t.number, Status::Blocked, "otra vez")
+            .await,
+        Err(Msg::ErrorStatusUnchanged)
+    );
+    site.set_status(&site.agent, &t.number, Status::Done, "")
+        .await
+        .unwrap();
+    // Done: the client may reopen it within the window, and may not write to it meanwhile.
+    assert_eq!(
+        user_msg(
+            tickets::add_message(
+                &site.world.db,
+                &site.events,
+                &site.ana,
+                &t.number,
+                "hola",
+                false
+            )
+            .await
+        ),
+        Msg::ErrorTicketClosed
+    );
+    site.set_status(&site.ana, &t.number, Status::Open, "Vuelve a fallar")
+        .await
+        .unwrap();
+    site.set_status(&site.bruno, &t.number, Status::Cancelled, "")
+        .await
+        .unwrap();
+    assert_eq!(
+        site.set_status(&site.ana, &t.number, Status::Open, "")
+            .await,
+        Err(Msg::ErrorStatusNotAllowed),
+        "a cancelled request is not reopened by the client"
+    );
+
+    let ticket = tickets::ticket(&site.world.db, &site.config, &site.ana, &t.number)
+        .await
+        .unwrap();
+    let changes: Vec<(Option<Status>, Status, String)> = ticket
+        .timeline
+        .iter()
+        .filter_map(|e| match &e.change {
+            Some(Change::Status { from, to }) => Some((*from, *to, e.body.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            (
+                Some(Status::Open),
+                Status::Blocked,
+                "Esperamos el registro del cliente".into()
+            ),
+            (Some(Status::Blocked), Status::Done, String::new()),
+            (Some(Status::Done), Status::Open, "Vuelve a fallar".into()),
+            (Some(Status::Open), Status::Cancelled, String::new()),
+        ]
+    );
+    assert!(ticket.closed_at.is_some());
+    assert_eq!(
+        ticket.timeline.last().unwrap().author.as_deref(),
+        Some("bruno")
+    );
+}
+
+#[tokio::test]
+async fn reopening_ends_with_the_window_and_stale_changes_are_refused() {
+    let mut site = site().await;
+    site.config.reopen_window = Duration::ZERO;
+    let t = site.open(&site.ana, "Cámara", "La cámara no enfría.").await;
+    site.set_status(&site.agent, &t.number, Status::Done, "")
+        .await
+        .unwrap();
+    assert_eq!(
+        site.set_status(&site.ana, &t.number, Status::Open, "")
+            .await,
+        Err(Msg::ErrorStatusNotAllowed)
+    );
+    // A change made against a status that is no longer current changes nothing.
+    let applied = site
+        .world
+        .db
+        .record_change(
+            site.world.observatory_id,
+            t.id,
+            TicketChange {
+                status: Some(("in_progress".into(), false)),
+                expected_status: Some("open".into()),
+                ..TicketChange::default()
+            },
+            NewEntry {
+                kind: "status",
+                internal: false,
+                author_id: Some(site.agent.user_id),
+                body: "",
+                old_value: Some("open".into()),
+                new_value: Some("in_progress".into()),
+                terms: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(applied, None);
+    let ticket = tickets::ticket(&site.world.db, &site.config, &site.agent, &t.number)
+        .await
+        .unwrap();
+    assert_eq!(ticket.status, Status::Done);
+    assert_eq!(ticket.timeline.len(), 2);
+}
+
+#[tokio::test]
+async fn staff_assign_take_and_prioritise() {
+    let site = site().await;
+    let db = &site.world.db;
+    let t = site.open(&site.ana, "Guiado", "El guiado oscila.").await;
+    let mut events = site.events.subscribe();
+    tickets::assign(
+        db,
+        &site.events,
+        &site.agent,
+        &t.number,
+        Some(site.agent.user_id),
+    )
+    .await
+    .unwrap();
+    assert_eq!(events.try_recv().unwrap().kind, EntryKind::Assignment);
+    tickets::assign(db, &site.events, &site.admin, &t.number, None)
+        .await
+        .unwrap();
+    tickets::change_priority(db, &site.events, &site.admin, &t.number, Priority::High)
+        .await
+        .unwrap();
+    assert_eq!(
+        user_msg(
+            tickets::assign(
+                db,
+                &site.events,
+                &site.ana,
+                &t.number,
+                Some(site.agent.user_id)
+            )
+            .await
+        ),
+        Msg::ErrorForbidden
+    );
+    assert_eq!(
+        user_msg(
+            tickets::change_priority(db, &site.events, &site.ana, &t.number, Priority::Low).await
+        ),
+        Msg::ErrorForbidden
+    );
+    // Only staff can be assignees.
+    assert_eq!(
+        user_msg(
+            tickets::assign(
+                db,
+                &site.events,
+                &site.agent,
+                &t.number,
+                Some(site.ana.user_id)
+            )
+            .await
+        ),
+        Msg::ErrorAgentUnknown
+    );
+    assert_eq!(
+        user_msg(
+            tickets::change_priority(db, &site.events, &site.agent, &t.number, Priority::High)
+                .await
+        ),
+        Msg::ErrorNothingChanged
+    );
+    let ticket = tickets::ticket(db, &site.config, &site.ana, &t.number)
+        .await
+        .unwrap();
+    let changes: Vec<Change> = ticket
+        .timeline
+        .iter()
+        .filter_map(|e| e.change.clone())
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            Change::Assignee {
+                from: None,
+                to: Some("tomas".into())
+            },
+            Change::Assignee {
+                from: Some("tomas".into()),
+                to: None
+            },
+            Change::Priority {
+                from: Some(Priority::Medium),
+                to: Priority::High
+            },
+        ]
+    );
+    assert_eq!(ticket.priority, Priority::High);
+    assert_eq!(ticket.assignee, None);
+}
+
+#[tokio::test]
+async fn lists_filter_count_sort_and_page_by_keyset() {
+    let site = site().await;
+    let db = &site.world.db;
+    let mut opened = Vec::new();
+    for i in 0..30 {
+        let who = if i % 3 == 0 { &site.bruno } else { &site.ana };
+        let new = NewTicket {
+            priority: [Priority::Low, Priority::Medium, Priority::High][i % 3],
+            request_type: if i % 2 == 0 {
+                RequestType::Repair
+            } else {
+                RequestType::Update
+            },
+            telescope_id: (i % 5 == 0).then_some(site.telescope),
+            ..request("Petición", "Texto de la petición")
+        };
+        opened.push(
+            tickets::open_ticket(db, &site.events, who, new)
+                .await
+                .unwrap(),
+        );
+    }
+    site.open(&site.carla, "De otra organización", "No debe verse")
+        .await;
+    for t in &opened[..4] {
+        site.set_status(&site.agent, &t.number, Status::Done, "")
+            .await
+            .unwrap();
+    }
+    tickets::assign(
+        db,
+        &site.events,
+        &site.agent,
+        &opened[5].number,
+        Some(site.agent.user_id),
+    )
+    .await
+    .unwrap();
+
+    // A client sees their organization's tickets only, with counts per view.
+    let page = site.list(&site.ana, TicketFilter::default()).await;
+    assert_eq!(
+        (page.counts.all, page.counts.open, page.counts.closed),
+        (30, 26, 4)
+    );
+    assert_eq!(page.items.len(), 25);
+    assert_eq!(
+        page.items[0].number, opened[5].number,
+        "latest activity first"
+    );
+    // Keyset pages neither overlap nor skip.
+    let mut seen: Vec<String> = page.items.iter().map(|t| t.number.clone()).collect();
+    let second = site
+        .list(
+            &site.ana,
+            TicketFilter {
+                after: page.next.clone(),
+                ..TicketFilter::default()
+            },
+        )
+        .await;
+    assert_eq!(second.next, None);
+    seen.extend(second.items.iter().map(|t| t.number.clone()));
+    let unique: HashSet<&String> = seen.iter().collect();
+    assert_eq!((seen.len(), unique.len()), (30, 30));
+
+    let count = |filter: TicketFilter, who: &'static str| {
+        let site = &site;
+        async move {
+            let viewer = match who {
+                "ana" => &site.ana,
+                _ => &site.agent,
+            };
+            site.list(viewer, filter).await.items.len()
+        }
+    };
+    assert_eq!(
+        count(
+            TicketFilter {
+                view: TicketView::Closed,
+                ..Default::default()
+            },
+            "ana"
+        )
+        .await,
+        4
+    );
+    assert_eq!(
+        count(
+            TicketFilter {
+                status: Some(Status::Done),
+                ..Default::default()
+            },
+            "ana"
+        )
+        .await,
+        4
+    );
+    assert_eq!(
+        count(
+            TicketFilter {
+                request_type: Some(RequestType::Update),
+                ..Default::default()
+            },
+            "ana"
+        )
+        .await,
+        15
+    );
+    assert_eq!(
+        count(
+            TicketFilter {
+                priority: Some(Priority::High),
+                ..Default::default()
+            },
+            "ana"
+        )
+        .await,
+        10
+    );
+    assert_eq!(
+        count(
+            TicketFilter {
+                telescope: Some(site.telescope),
+                ..Default::default()
+            },
+            "ana"
+        )
+        .await,
+        6
+    );
+    assert_eq!(
+        count(
+            TicketFilter {
+                mine: true,
+                ..Default::default()
+            },
+            "ana"
+        )
+        .await,
+        20
+    );
+    assert_eq!(
+        count(
+            TicketFilter {
+                mine: true,
+                ..Default::default()
+            },
+            "agent"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            TicketFilter {
+                assignee: Some(AssigneeFilter::Unassigned),
+                view: TicketView::Open,
+                ..Default::default()
+            },
+            "agent"
+        )
+        .await,
+        25 + 1 - 1 + 1 - 1,
+    );
+    assert_eq!(
+        count(
+            TicketFilter {
+                organization: Some(site.other_org),
+                ..Default::default()
+            },
+            "agent"
+        )
+        .await,
+        1
+    );
+    // A client's organization filter cannot widen their scope.
+    assert_eq!(
+        count(
+            TicketFilter {
+                organization: Some(site.other_org),
+                ..Default::default()
+            },
+            "ana"
+        )
+        .await,
+        25
+    );
+
+    // The staff queue holds every organization; sorted by priority, then activity.
+    let queue = site
+        .list(
+            &site.agent,
+            TicketFilter {
+                sort: TicketSort::Priority,
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(queue.counts.all, 31);
+    let priorities: Vec<Priority> = queue.items.iter().map(|t| t.priority).collect();
+    let mut sorted = priorities.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(priorities, sorted);
+    let mut all = queue.items.len();
+    let mut next = queue.next;
+    while let Some(after) = next {
+        let page = site
+            .list(
+                &site.agent,
+                TicketFilter {
+                    sort: TicketSort::Priority,
+                    after: Some(after),
+                    ..Default::default()
+                },
+            )
+            .await;
+        all += page.items.len();
+        next = page.next;
+    }
+    assert_eq!(all, 31);
+    let created = site
+        .list(
+            &site.agent,
+            TicketFilter {
+                sort: TicketSort::Created,
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(
+        created.items[0].subject, "De otra organización",
+        "newest first"
+    );
+}
+
+#[tokio::test]
+async fn search_folds_accents_stems_ranks_and_highlights() {
+    let site = site().await;
+    let dome = site
+        .open(
+            &site.ana,
+            "Cúpula atascada",
+            "La cúpula no cierra con viento.",
+        )
+        .await;
+    let scopes = site
+        .open(
+            &site.ana,
+            "Revisión anual",
+            "Revisar los telescopios y los espejos.",
+        )
+        .await;
+    site.open(&site.ana, "Otra cosa", "Nada que ver.").await;
+    let theirs = site
+        .open(&site.carla, "Cúpula de Vega", "Su cúpula también.")
+        .await;
+    tickets::add_message(
+        &site.world.db,
+        &site.events,
+        &site.agent,
+        &scopes.number,
+        "The mirrors need cleaning",
+        false,
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(
+        site.search(&site.ana, "CUPULA").await,
+        vec![dome.number.clone()]
+    );
+    assert_eq!(
+        site.search(&site.ana, "telescopio").await,
+        vec![scopes.number.clone()]
+    );
+    assert_eq!(
+        site.search(&site.ana, "mirror").await,
+        vec![scopes.number.clone()]
+    );
+    assert_eq!(
+        site.search(&site.ana, "cupula viento").await,
+        vec![dome.number.clone()]
+    );
+    assert!(
+        site.search(&site.ana, "cupula lluvia").await.is_empty(),
+        "every word must match"
+    );
+    assert_eq!(
+        site.search(&site.ana, &dome.number).await,
+        vec![dome.number.clone()]
+    );
+    // Staff find across organizations; clients never outside theirs.
+    let staff: HashSet<String> = site
+        .search(&site.agent, "cúpula")
+        .await
+        .into_iter()
+        .collect();
+    assert_eq!(
+        staff,
+        HashSet::from([dome.number.clone(), theirs.number.clone()])
+    );
+
+    let page = site
+        .list(
+            &site.ana,
+            TicketFilter {
+                query: "cupula".into(),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(page.counts.all, 1);
+    let item = &page.items[0];
+    let marked: Vec<&str> = item
+        .subject_hits
+        .as_ref()
+        .unwrap()
+        .iter()
+        .filter(|s| s.hit)
+        .map(|s| s.text.as_str())
+        .collect();
+    assert_eq!(marked, vec!["Cúpula"]);
+    let excerpt = item
+        .excerpt
+        .as_ref()
+        .expect("an excerpt of the matching message");
+    assert!(excerpt.iter().any(|s| s.hit && s.text == "cúpula"));
+    // Filters still apply to search results.
+    let closed = site
+        .list(
+            &site.ana,
+            TicketFilter {
+                query: "cupula".into(),
+                view: TicketView::Closed,
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(closed.items.is_empty());
+}
+
+#[tokio::test]
+async fn a_telescope_history_lists_its_requests_newest_first() {
+    let site = site().await;
+    let db = &site.world.db;
+    let mut numbers = Vec::new();
+    for (kind, comment) in [
+        (RequestType::Installation, "Instalar el telescopio"),
+        (RequestType::Repair, "Reparar la montura"),
+        (RequestType::Update, "Actualizar el firmware"),
+    ] {
+        let new = NewTicket {
+            request_type: kind,
+            telescope_id: Some(site.telescope),
+            ..request("", comment)
+        };
+        numbers.push(
+            tickets::open_ticket(db, &site.events, &site.ana, new)
+                .await
+                .unwrap()
+                .number,
+        );
+    }
+    site.open(&site.ana, "Sin telescopio", "General").await;
+    let history = tickets::telescope_history(db, &site.ana, site.telescope)
+        .await
+        .unwrap();
+    assert_eq!(history.name, "Andrómeda 1");
+    let listed: Vec<String> = history.tickets.iter().map(|t| t.number.clone()).collect();
+    numbers.reverse();
+    assert_eq!(listed, numbers);
+    let staff = tickets::telescope_history(db, &site.agent, site.telescope)
+        .await
+        .unwrap();
+    assert_eq!(staff.tickets.len(), 3);
+    assert_eq!(
+        user_msg(tickets::telescope_history(db, &site.carla, site.telescope).await),
+        Msg::ErrorNotFound
+    );
+}
+
+/// The access matrix for tickets: another organization's or observatory's tickets answer
+/// "not found" to every operation, as if they did not exist.
+#[tokio::test]
+async fn nobody_reaches_another_tenants_tickets() {
+    let site = site().await;
+    let db = &site.world.db;
+    let other_observatory = db
+        .insert_observatory(NewObservatory {
+            slug: "otro",
+            name: "Otro Observatorio",
+            ticket_prefix: "OTR",
+        })
+        .await
+        .unwrap();
+    let other_org = db
+        .insert_organization(other_observatory, "Club Lejano")
+        .await
+        .unwrap();
+    let stranger_agent = person(
+        db,
+        other_observatory,
+        None,
+        "agente@otro.example",
+        Role::Agent,
+    )
+    .await;
+    let stranger_client = person(
+        db,
+        other_observatory,
+        Some(other_org),
+        "cli@lejano.example",
+        Role::Client,
+    )
+    .await;
+
+    let t = site
+        .open(&site.ana, "Privada", "Solo para el club Andrómeda")
+        .await;
+    for outsider in [&site.carla, &stranger_agent, &stranger_client] {
+        let n = &t.number;
+        assert_eq!(
+            user_msg(tickets::ticket(db, &site.config, outsider, n).await),
+            Msg::ErrorNotFound
+        );
+        assert_eq!(
+            user_msg(tickets::add_message(db, &site.events, outsider, n, "hola", false).await),
+            Msg::ErrorNotFound
+        );
+        assert_eq!(
+            user_msg(
+                tickets::change_status(
+                    db,
+                    &site.events,
+                    &site.config,
+                    outsider,
+                    n,
+                    Status::Cancelled,
+                    ""
+                )
+                .await
+            ),
+            Msg::ErrorNotFound
+        );
+        assert_eq!(
+            user_msg(tickets::assign(db, &site.events, outsider, n, Some(outsider.user_id)).await),
+            Msg::ErrorNotFound
+        );
+        assert_eq!(
+            user_msg(tickets::change_priority(db, &site.events, outsider, n, Priority::Low).await),
+            Msg::ErrorNotFound
+        );
+        assert_eq!(
+            user_msg(tickets::telescope_history(db, outsider, site.telescope).await),
+            Msg::ErrorNotFound
+        );
+        assert!(site.search(outsider, "Andrómeda").await.is_empty());
+        assert!(site
+            .list(outsider, TicketFilter::default())
+            .await
+            .items
+            .iter()
+            .all(|i| i.number != t.number));
+    }
+    // The other observatory's staff cannot assign to this observatory's agent either, nor can
+    // this observatory's staff assign to theirs.
+    let mine = site.open(&site.ana, "Asignación", "Prueba").await;
+    assert_eq!(
+        user_msg(
+            tickets::assign(
+                db,
+                &site.events,
+                &site.agent,
+                &mine.number,
+                Some(stranger_agent.user_id)
+            )
+            .await
+        ),
+        Msg::ErrorAgentUnknown
+    );
+    // And a staff member cannot open a request for another observatory's organization.
+    assert_eq!(
+        user_msg(
+            tickets::open_ticket(
+                db,
+                &site.events,
+                &site.agent,
+                NewTicket {
+                    organization_id: Some(other_org),
+                    ..request("x", "y")
+                }
+            )
+            .await
+        ),
+        Msg::ErrorOrganizationRequired
+    );
+}
