@@ -326,6 +326,7 @@ catalogue! {
     ErrorAgentUnknown => "Elige a una persona del personal del observatorio.", "Choose a member of the observatory's staff.";
     ErrorTicketClosed => "Esta solicitud está cerrada. Reábrela o crea una nueva.", "This request is closed. Reopen it or open a new one.";
     ErrorMessageRequired => "Escribe el mensaje.", "Write the message.";
+    ErrorInvalidBody => "El cuerpo de la petición no es el JSON esperado.", "The request body is not the expected JSON.";
     ErrorInvalidChoice => "Elige una de las opciones.", "Choose one of the options.";
     Requests => "Solicitudes", "Requests";
     RequestsQueue => "Cola de solicitudes", "Request queue";

@@ -1,5 +1,7 @@
 //! The Cúpula server: builds the state, the axum router around the Leptos app, and serves it.
 
+pub mod rest;
+
 use app::backend::accounts::AccountError;
 use app::backend::config::Config;
 use app::backend::storage::Db;
@@ -126,6 +128,7 @@ pub fn router(state: AppState) -> Router {
             )),
         )
         .route("/branding/logo/{name}", get(serve_logo))
+        .merge(rest::routes())
         .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(

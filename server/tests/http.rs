@@ -1,69 +1,10 @@
 //! The portal over HTTP: the real router on a free port, a real database, a real HTTP client.
 
-use app::backend::config::Config;
-use app::backend::demo::{self, DemoAccount};
-use app::backend::storage::testing::{fresh_database, TestDatabase};
+mod common;
+
+use common::{spawn_app, TestApp};
 use reqwest::header::{ACCEPT, ACCEPT_LANGUAGE, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use reqwest::{redirect::Policy, Client, StatusCode};
-
-struct TestApp {
-    base: String,
-    accounts: Vec<DemoAccount>,
-    _db: TestDatabase,
-}
-
-async fn spawn_app() -> TestApp {
-    let test_db = fresh_database().await.expect("a test database");
-    let accounts = demo::seed_if_empty(&test_db.db).await.unwrap().unwrap();
-    let mut config = Config::load(None, |_| None).unwrap();
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    let listener = server::bind(config.listen).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    config.base_url = format!("http://{addr}").parse().unwrap();
-    let state = server::state(config, test_db.db.clone());
-    tokio::spawn(server::serve(
-        listener,
-        server::router(state),
-        std::future::pending(),
-    ));
-    TestApp {
-        base: format!("http://{addr}"),
-        accounts,
-        _db: test_db,
-    }
-}
-
-impl TestApp {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn account(&self, role: &str) -> &DemoAccount {
-        self.accounts
-            .iter()
-            .find(|a| a.role.code() == role)
-            .unwrap()
-    }
-
-    /// A browser-like client: keeps cookies, does not follow redirects, sends same-origin headers.
-    fn browser(&self) -> Client {
-        Client::builder()
-            .cookie_store(true)
-            .redirect(Policy::none())
-            .build()
-            .unwrap()
-    }
-
-    async fn sign_in(&self, client: &Client, email: &str, password: &str) -> reqwest::Response {
-        client
-            .post(self.url("/api/sign_in"))
-            .header("Origin", &self.base)
-            .form(&[("email", email), ("password", password)])
-            .send()
-            .await
-            .unwrap()
-    }
-}
 
 #[tokio::test]
 async fn health_and_readiness_answer_json() {
@@ -86,7 +27,7 @@ async fn health_and_readiness_answer_json() {
 #[tokio::test]
 async fn readiness_fails_when_the_database_is_gone() {
     let app = spawn_app().await;
-    app._db.db.close().await;
+    app.db.db.close().await;
     let ready = app.browser().get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(
@@ -607,7 +548,7 @@ async fn opening_a_confirmation_link_changes_nothing_until_it_is_posted() {
         .await
         .unwrap();
     assert_eq!(asked.status(), StatusCode::OK);
-    let db = &app._db.db;
+    let db = &app.db.db;
     let user_id = db
         .user_by_email(
             db.default_observatory().await.unwrap().unwrap().id,

@@ -30,10 +30,7 @@ pub fn HomePage() -> impl IntoView {
     let filter = Memo::new(move |_| {
         query.with(|q| TicketFilter::from_pairs(q.latest_values().map(|(k, v)| (k.as_ref(), v))))
     });
-    let page = Resource::new(
-        move || filter.get().to_query_string(),
-        list_tickets,
-    );
+    let page = Resource::new(move || filter.get().to_query_string(), list_tickets);
     let choices = Resource::new(|| (), |_| ticket_choices());
     let title = if staff {
         Msg::RequestsQueue

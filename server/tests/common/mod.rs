@@ -1,0 +1,67 @@
+//! The portal under test: the real router on a free port, a real database seeded with the
+//! demo observatory, and a browser-like HTTP client.
+#![allow(dead_code)] // each test file uses its own share of the fixtures
+
+use app::backend::config::Config;
+use app::backend::demo::{self, DemoAccount};
+use app::backend::storage::testing::{fresh_database, TestDatabase};
+use reqwest::{redirect::Policy, Client};
+
+pub struct TestApp {
+    pub base: String,
+    pub accounts: Vec<DemoAccount>,
+    pub db: TestDatabase,
+}
+
+pub async fn spawn_app() -> TestApp {
+    let test_db = fresh_database().await.expect("a test database");
+    let accounts = demo::seed_if_empty(&test_db.db).await.unwrap().unwrap();
+    let mut config = Config::load(None, |_| None).unwrap();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    let listener = server::bind(config.listen).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    config.base_url = format!("http://{addr}").parse().unwrap();
+    let state = server::state(config, test_db.db.clone());
+    tokio::spawn(server::serve(
+        listener,
+        server::router(state),
+        std::future::pending(),
+    ));
+    TestApp {
+        base: format!("http://{addr}"),
+        accounts,
+        db: test_db,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn account(&self, role: &str) -> &DemoAccount {
+        self.accounts
+            .iter()
+            .find(|a| a.role.code() == role)
+            .unwrap()
+    }
+
+    /// A browser-like client: keeps cookies, does not follow redirects, sends same-origin headers.
+    pub fn browser(&self) -> Client {
+        Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    pub async fn sign_in(&self, client: &Client, email: &str, password: &str) -> reqwest::Response {
+        client
+            .post(self.url("/api/sign_in"))
+            .header("Origin", &self.base)
+            .form(&[("email", email), ("password", password)])
+            .send()
+            .await
+            .unwrap()
+    }
+}
