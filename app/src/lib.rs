@@ -28,7 +28,7 @@ use crate::ui::tickets::telescope::TelescopePage;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Style, Stylesheet};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, SsrMode};
 
 /// The name of the built wasm, JS and CSS files (`[[workspace.metadata.leptos]] name`).
 pub const SITE_OUTPUT_NAME: &str = "cupula";
@@ -121,10 +121,13 @@ pub fn App() -> impl IntoView {
             <Header portal />
             <main id="main" class="page" tabindex="-1">
                 <Routes fallback=|| view! { <NotFound /> }>
-                    <Route path=path!("/") view=HomePage />
-                    <Route path=path!("/tickets/new") view=NewTicketPage />
-                    <Route path=path!("/tickets/:number") view=TicketPage />
-                    <Route path=path!("/telescopes/:id") view=TelescopePage />
+                    // Pages that load data render it all on the server before answering, so
+                    // they are complete without JavaScript (people on a weak phone connection
+                    // at the telescope may use them before the page's code has loaded).
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
+                    <Route path=path!("/tickets/new") view=NewTicketPage ssr=SsrMode::Async />
+                    <Route path=path!("/tickets/:number") view=TicketPage ssr=SsrMode::Async />
+                    <Route path=path!("/telescopes/:id") view=TelescopePage ssr=SsrMode::Async />
                     <Route path=path!("/sign-in") view=SignInPage />
                     <Route path=path!("/forgot-password") view=ForgotPasswordPage />
                     <Route path=path!("/reset-password") view=SetPasswordPage />

@@ -7,7 +7,8 @@ test("a client signs in, sees the branded home, switches language and signs out"
 
   const header = page.locator("header.app-header");
   await expect(header).toContainText("Observatorio Astronómico de Demostración");
-  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Hola, Lucía Cliente");
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Solicitudes");
+  await expect(page.getByTestId("profile-name")).toHaveText("Lucía Cliente");
   await expect(page.getByTestId("profile-role")).toHaveText("Cliente");
   await expect(page.getByTestId("profile-organization")).toHaveText("Asociación Astronómica Orión");
   // The observatory's colour reaches the page as a CSS variable.
@@ -18,7 +19,7 @@ test("a client signs in, sees the branded home, switches language and signs out"
 
   await page.getByRole("button", { name: "English" }).click();
   await expect(page.locator("html")).toHaveAttribute("lang", "en");
-  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Hello, Lucía Cliente");
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Requests");
   await expect(page.getByTestId("profile-role")).toHaveText("Client");
   await expect(page.getByRole("button", { name: "English" })).toHaveAttribute("aria-pressed", "true");
 
@@ -35,9 +36,9 @@ test("a client signs in, sees the branded home, switches language and signs out"
 
   // Signing in again keeps English (the account's setting), until switched back.
   await signIn(page, lucia);
-  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Hello, Lucía Cliente");
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Requests");
   await page.getByRole("button", { name: "Español" }).click();
-  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Hola, Lucía Cliente");
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Solicitudes");
 });
 
 test("the page hydrates: a click handled by wasm shows the password", async ({ page }) => {
@@ -80,7 +81,7 @@ test.describe("without JavaScript", () => {
     await page.getByLabel("Contraseña", { exact: true }).fill(pablo.password);
     await page.getByRole("button", { name: "Iniciar sesión" }).click();
     await expect(page).toHaveURL(`${baseUrl()}/`);
-    await expect(page.getByRole("heading", { level: 1 })).toHaveText("Hola, Pablo Cliente");
+    await expect(page.getByTestId("profile-name")).toHaveText("Pablo Cliente");
 
     await page.getByRole("button", { name: "Cerrar sesión" }).click();
     await expect(page).toHaveURL(/\/sign-in\?signed_out=1$/);

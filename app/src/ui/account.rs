@@ -3,10 +3,11 @@
 use super::components::{form_error, toast_outcome, use_toasts, ErrorAlert, ToastKind};
 use super::prefs::{use_prefs, use_t};
 use crate::api::{
-    my_notification_email, my_sessions, ChangeNotificationEmail, ChangePassword, EndOtherSessions,
-    EndSession, UpdateProfile,
+    my_api_tokens, my_notification_email, my_sessions, ChangeNotificationEmail, ChangePassword,
+    CreateApiToken, EndOtherSessions, EndSession, RevokeApiToken, UpdateProfile,
 };
 use crate::i18n::{Lang, Msg};
+use crate::model::format_time;
 use crate::use_portal;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -173,9 +174,88 @@ pub fn AccountPage() -> impl IntoView {
                     </button>
                 </ActionForm>
             </section>
+
+            <ApiTokensSection />
         </div>
     }
     .into_any()
+}
+
+/// Keys for programs: create one (shown once), see when each was last used, revoke.
+#[component]
+fn ApiTokensSection() -> impl IntoView {
+    let t = use_t();
+    let create = ServerAction::<CreateApiToken>::new();
+    let revoke = ServerAction::<RevokeApiToken>::new();
+    toast_outcome(revoke, Msg::TokenRevoked);
+    let error = Signal::derive(move || match create.value().get() {
+        Some(Err(err)) => Some(err),
+        _ => None,
+    });
+    let created = Signal::derive(move || match create.value().get() {
+        Some(Ok(token)) => Some(token),
+        _ => None,
+    });
+    let tokens = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| my_api_tokens(),
+    );
+    view! {
+        <section class="card stack-sm" aria-labelledby="api-tokens-title">
+            <h2 class="card-title" id="api-tokens-title">{t(Msg::ApiTokens)}</h2>
+            <p class="muted">{t(Msg::ApiTokensIntro)}</p>
+            {move || error.get().map(|error| view! { <ErrorAlert error /> })}
+            {move || {
+                created
+                    .get()
+                    .map(|token| {
+                        view! {
+                            <div class="alert alert-success stack-sm" role="status">
+                                <p>{t(Msg::TokenCreated)}</p>
+                                <code class="token" data-testid="new-api-token">{token}</code>
+                            </div>
+                        }
+                    })
+            }}
+            <ActionForm action=create attr:class="inline-form" attr:novalidate=true>
+                <div class="field">
+                    <label for="token-name">{t(Msg::TokenName)}</label>
+                    <input class="input" id="token-name" name="name" maxlength="100" />
+                </div>
+                <button type="submit" class="btn btn-primary" aria-busy=move || create.pending().get().to_string()>
+                    {t(Msg::CreateToken)}
+                </button>
+            </ActionForm>
+            <Suspense fallback=move || view! { <p class="muted">{t(Msg::Loading)}</p> }>
+                {move || Suspend::new(async move {
+                    match tokens.await {
+                        Ok(list) if list.is_empty() => view! { <p class="muted">{t(Msg::NoTokens)}</p> }.into_any(),
+                        Ok(list) => view! {
+                            <ul class="item-list">
+                                {list.into_iter().map(|token| view! {
+                                    <li class="item" data-testid="api-token-row">
+                                        <div class="item-main">
+                                            <strong>{token.name}</strong>
+                                            <span class="muted">
+                                                {t(Msg::Created)} " " {format_time(&token.created_at)} " · "
+                                                {t(Msg::LastUsed)} " "
+                                                {token.last_used_at.map(|at| format_time(&at)).unwrap_or_else(|| t(Msg::Never).to_string())}
+                                            </span>
+                                        </div>
+                                        <ActionForm action=revoke>
+                                            <input type="hidden" name="token_id" value=token.id />
+                                            <button type="submit" class="btn btn-danger">{t(Msg::RevokeToken)}</button>
+                                        </ActionForm>
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(error) => view! { <ErrorAlert error /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
 }
 
 /// Where notifications go: the log-in address, or another one confirmed by a link.

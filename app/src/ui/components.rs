@@ -50,6 +50,23 @@ where
     });
 }
 
+/// Shows a toast each time an action succeeds; for forms that show their errors themselves.
+pub fn toast_success<S>(action: ServerAction<S>, success: Msg)
+where
+    S: leptos::server_fn::ServerFn<Output = (), Error = crate::error::UserError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+{
+    let toasts = use_toasts();
+    Effect::new(move |_| {
+        if action.version().get() > 0 && matches!(action.value().get_untracked(), Some(Ok(()))) {
+            toasts.push(ToastKind::Success, success);
+        }
+    });
+}
+
 /// The error a form shows: its action's latest answer or, before any, the one a form posted
 /// without JavaScript carried back in the address (`?error=MessageName`).
 pub fn form_error(

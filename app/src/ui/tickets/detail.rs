@@ -8,7 +8,7 @@ use crate::error::UserError;
 use crate::i18n::{Lang, Msg};
 use crate::model::{Change, EntryKind, Priority, Status, TicketDetail, TimelineEntry};
 use crate::ui::components::{
-    error_from_query, form_error, toast_outcome, ErrorAlert, PriorityBadge, StatusBadge,
+    error_from_query, form_error, toast_success, ErrorAlert, PriorityBadge, StatusBadge,
 };
 use crate::ui::prefs::{use_prefs, use_t};
 use crate::use_portal;
@@ -50,10 +50,10 @@ pub fn TicketPage() -> impl IntoView {
         priority: ServerAction::<ChangePriority>::new(),
         from_redirect: StoredValue::new(from_redirect),
     };
-    toast_outcome(actions.message, Msg::MessageAdded);
-    toast_outcome(actions.status, Msg::StatusChanged);
-    toast_outcome(actions.assign, Msg::AssignmentChanged);
-    toast_outcome(actions.priority, Msg::PriorityChanged);
+    toast_success(actions.message, Msg::MessageAdded);
+    toast_success(actions.status, Msg::StatusChanged);
+    toast_success(actions.assign, Msg::AssignmentChanged);
+    toast_success(actions.priority, Msg::PriorityChanged);
     let ticket = Resource::new(
         move || {
             (
@@ -314,6 +314,12 @@ fn StatusForm(ticket: TicketDetail, actions: TicketActionsState) -> impl IntoVie
     let t = use_t();
     let action = actions.status;
     let error = form_error(action.value(), None);
+    let form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if let (Some(Ok(())), Some(form)) = (action.value().get(), form.get()) {
+            form.reset();
+        }
+    });
     let statuses = ticket.actions.statuses.clone();
     if statuses.is_empty() {
         return ().into_any();
@@ -344,7 +350,7 @@ fn StatusForm(ticket: TicketDetail, actions: TicketActionsState) -> impl IntoVie
         .into_any();
     }
     view! {
-        <ActionForm action attr:class="card stack-sm" attr:novalidate=true>
+        <ActionForm action node_ref=form attr:class="card stack-sm" attr:novalidate=true>
             <h3 class="card-title">{t(Msg::ChangeStatus)}</h3>
             {move || error.get().map(|error| view! { <ErrorAlert error /> })}
             <input type="hidden" name="number" value=number />

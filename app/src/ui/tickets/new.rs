@@ -83,6 +83,27 @@ pub fn NewTicketPage() -> impl IntoView {
             <p class="muted">{t(Msg::NewRequestIntro)}</p>
             <ActionForm action=open attr:class="card stack" attr:novalidate=true>
                 {move || error.get().map(|error| view! { <ErrorAlert error /> })}
+                <fieldset class="field choice-group">
+                    <legend>{t(Msg::RequestTypeLabel)}</legend>
+                    <div class="choices">
+                        {RequestType::ALL
+                            .into_iter()
+                            .map(|kind| {
+                                view! {
+                                    <label class="choice">
+                                        <input
+                                            type="radio"
+                                            name="request_type"
+                                            value=kind.code()
+                                            checked=kind == request_type
+                                        />
+                                        <span>{t(kind.label())}</span>
+                                    </label>
+                                }
+                            })
+                            .collect_view()}
+                    </div>
+                </fieldset>
                 <Suspense fallback=move || view! { <p class="muted">{t(Msg::Loading)}</p> }>
                     {
                         let typed_telescope = typed_telescope.clone();
@@ -153,27 +174,6 @@ pub fn NewTicketPage() -> impl IntoView {
                         }
                     }
                 </Suspense>
-                <fieldset class="field choice-group">
-                    <legend>{t(Msg::RequestTypeLabel)}</legend>
-                    <div class="choices">
-                        {RequestType::ALL
-                            .into_iter()
-                            .map(|kind| {
-                                view! {
-                                    <label class="choice">
-                                        <input
-                                            type="radio"
-                                            name="request_type"
-                                            value=kind.code()
-                                            checked=kind == request_type
-                                        />
-                                        <span>{t(kind.label())}</span>
-                                    </label>
-                                }
-                            })
-                            .collect_view()}
-                    </div>
-                </fieldset>
                 <fieldset class="field choice-group">
                     <legend>{t(Msg::PriorityLabel)}</legend>
                     <div class="choices">
