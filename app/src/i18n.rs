@@ -393,6 +393,9 @@ catalogue! {
     ReasonHint => "Obligatorio para «Bloqueada»: qué falta para seguir. El cliente lo verá.",
         "Required for “Blocked”: what is missing to go on. The client will see it.";
     CancelRequest => "Cancelar la solicitud", "Cancel the request";
+    CancelExplained => "La solicitud se cerrará y el observatorio dejará de trabajar en ella.",
+        "The request will be closed and the observatory will stop working on it.";
+    ConfirmCancel => "Sí, cancelar la solicitud", "Yes, cancel the request";
     ReopenRequest => "Reabrir la solicitud", "Reopen the request";
     StatusChanged => "Estado cambiado.", "Status changed.";
     Assign => "Asignar", "Assign";

@@ -94,5 +94,11 @@ test.describe("without JavaScript", () => {
     await page.getByLabel("Mensaje").fill("Es para planificar observaciones.");
     await page.getByRole("button", { name: "Enviar", exact: true }).click();
     await expect(page.getByTestId("timeline-entry").last()).toContainText("Es para planificar observaciones.");
+    // Cancelling takes a second, deliberate step.
+    await page.getByText("Cancelar la solicitud").click();
+    await page.getByLabel("Motivo").fill("Ya lo hemos resuelto.");
+    await page.getByRole("button", { name: "Sí, cancelar la solicitud" }).click();
+    await expect(page.getByTestId("ticket-status")).toHaveText("Cancelada");
+    await expect(page.getByTestId("timeline-entry").last()).toContainText("Ya lo hemos resuelto.");
   });
 });

@@ -395,6 +395,32 @@ async fn another_organizations_tickets_do_not_exist_through_the_api() {
     }
     let (_, list) = api.get("/api/v1/tickets?q=privado").await;
     assert_eq!(list["items"], json!([]));
+    // Nor through the pages or their server functions.
+    let browser = app.browser();
+    app.sign_in(&browser, "intruso@otra.example", "una clave bastante larga")
+        .await;
+    let page = browser
+        .get(app.url(&path.replace("/api/v1", "")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("No hemos encontrado lo que buscas."),
+        "{page}"
+    );
+    assert!(!page.contains("Privado"));
+    let call = browser
+        .post(app.url("/api/tickets/get"))
+        .header("Origin", &app.base)
+        .form(&[("number", number)])
+        .send()
+        .await
+        .unwrap();
+    assert!(!call.status().is_success());
+    assert!(!call.text().await.unwrap().contains("Privado"));
     // Nor can one person revoke another's key.
     let theirs = api_tokens::list(db, &client).await.unwrap();
     assert!(api_tokens::revoke(db, &intruder, theirs[0].id)

@@ -62,6 +62,54 @@ pub fn index_terms(text: &str) -> String {
     out
 }
 
+/// Where a searchable text belongs. Its scope is indexed as terms of its own, so a search is
+/// restricted to what the viewer may see inside the full-text index itself: a client's search
+/// walks only their organization's public texts, however large the observatory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DocumentScope {
+    pub observatory_id: i64,
+    pub organization_id: i64,
+    pub internal: bool,
+}
+
+/// Scope terms start with this; no folded word of a text starts so (`zz` is no Spanish or
+/// English prefix), and a search for one only ever narrows what the viewer may see anyway.
+const SCOPE_MARK: &str = "zzscope";
+
+/// The terms to index for a text: its words and its scope.
+pub fn document_terms(text: &str, scope: DocumentScope) -> String {
+    let mut terms = index_terms(text);
+    terms.push_str(&format!(
+        " {SCOPE_MARK}obs{} {SCOPE_MARK}org{}",
+        scope.observatory_id, scope.organization_id
+    ));
+    if !scope.internal {
+        terms.push_str(&format!(" {SCOPE_MARK}public"));
+    }
+    terms
+}
+
+/// Who searches: their observatory, their organization (clients), whether internal texts count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchScope {
+    pub observatory_id: i64,
+    pub organization_id: Option<i64>,
+    pub internal: bool,
+}
+
+impl SearchScope {
+    fn terms(&self) -> Vec<String> {
+        let mut terms = vec![format!("{SCOPE_MARK}obs{}", self.observatory_id)];
+        if let Some(org) = self.organization_id {
+            terms.push(format!("{SCOPE_MARK}org{org}"));
+        }
+        if !self.internal {
+            terms.push(format!("{SCOPE_MARK}public"));
+        }
+        terms
+    }
+}
+
 /// A parsed keyword query: every word must match (through itself or one of its stems).
 /// The last word also matches as a prefix, so a half-typed word already finds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,10 +134,11 @@ impl SearchQuery {
         })
     }
 
-    /// An FTS5 MATCH expression: `("a" OR "b") AND ("c" OR "d" OR "c"*)`. Terms are made of
-    /// letters and digits only, so quoting them is enough.
-    pub fn fts5(&self) -> String {
+    /// An FTS5 MATCH expression: `("a" OR "b") AND ("c" OR "c"*) AND "zzscope…"`, restricted
+    /// to the searcher's scope. Terms are letters and digits only, so quoting them is enough.
+    pub fn fts5(&self, scope: SearchScope) -> String {
         self.clauses(
+            scope,
             |t| format!("\"{t}\""),
             |p| format!("\"{p}\"*"),
             " OR ",
@@ -97,13 +146,20 @@ impl SearchQuery {
         )
     }
 
-    /// A PostgreSQL `to_tsquery('simple', …)` expression: `('a' | 'b') & ('c' | 'd' | 'c':*)`.
-    pub fn tsquery(&self) -> String {
-        self.clauses(|t| format!("'{t}'"), |p| format!("'{p}':*"), " | ", " & ")
+    /// A PostgreSQL `to_tsquery('simple', …)` expression: `('a' | 'b') & ('c' | 'c':*) & 'zzscope…'`.
+    pub fn tsquery(&self, scope: SearchScope) -> String {
+        self.clauses(
+            scope,
+            |t| format!("'{t}'"),
+            |p| format!("'{p}':*"),
+            " | ",
+            " & ",
+        )
     }
 
     fn clauses(
         &self,
+        scope: SearchScope,
         term: impl Fn(&str) -> String,
         prefix: impl Fn(&str) -> String,
         or: &str,
@@ -120,6 +176,7 @@ impl SearchQuery {
                 }
                 format!("({})", options.join(or))
             })
+            .chain(scope.terms().iter().map(|t| term(t)))
             .collect::<Vec<_>>()
             .join(and)
     }
@@ -252,17 +309,58 @@ mod tests {
     #[test]
     fn query_expressions_quote_every_term() {
         let query = SearchQuery::parse("cúpula \"; DROP TABLE telescopes; --").unwrap();
-        let fts = query.fts5();
+        let client = SearchScope {
+            observatory_id: 1,
+            organization_id: Some(7),
+            internal: false,
+        };
+        let fts = query.fts5(client);
         assert!(fts.starts_with("(\"cupul\" OR \"cupula\")"), "{fts}");
-        assert!(fts.ends_with("\"telescopes\"*)"), "{fts}");
-        assert!(!fts.contains(';'));
-        let ts = query.tsquery();
-        assert!(ts.contains("'cupula'"), "{ts}");
         assert!(
-            ts.ends_with(":*)"),
+            fts.ends_with(
+                "\"telescopes\"*) AND \"zzscopeobs1\" AND \"zzscopeorg7\" AND \"zzscopepublic\""
+            ),
+            "{fts}"
+        );
+        assert!(!fts.contains(';'));
+        let staff = SearchScope {
+            organization_id: None,
+            internal: true,
+            ..client
+        };
+        let ts = query.tsquery(staff);
+        assert!(ts.contains("'cupula'"), "{ts}");
+        assert!(ts.ends_with(":*) & 'zzscopeobs1'"), "{ts}");
+        assert!(
+            ts.contains("'telescopes':*"),
             "the last word also matches as a prefix: {ts}"
         );
         assert_eq!(SearchQuery::parse("  ;; -- "), None);
+    }
+
+    #[test]
+    fn documents_carry_their_scope() {
+        let public = document_terms(
+            "Cúpula",
+            DocumentScope {
+                observatory_id: 1,
+                organization_id: 7,
+                internal: false,
+            },
+        );
+        assert!(
+            public.ends_with("zzscopeobs1 zzscopeorg7 zzscopepublic"),
+            "{public}"
+        );
+        let note = document_terms(
+            "Cúpula",
+            DocumentScope {
+                observatory_id: 1,
+                organization_id: 7,
+                internal: true,
+            },
+        );
+        assert!(!note.contains("public"), "{note}");
     }
 
     #[test]

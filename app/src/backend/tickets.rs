@@ -8,7 +8,7 @@
 use super::accounts::{AccountError, Viewer};
 use super::config::Config;
 use super::events::{EventBus, TicketEvent};
-use super::search::{index_terms, SearchQuery};
+use super::search::{document_terms, DocumentScope, SearchQuery, SearchScope};
 use super::storage::tickets::{
     now_micros, Arg, Conditions, EntryRow, Keyset, ListOrder, ListRow, NewEntry, NewTicketRow,
     TicketChange, TicketRow, TicketScope,
@@ -36,6 +36,15 @@ pub fn scope_of(viewer: &Viewer) -> TicketScope {
             Some(viewer.organization_id.unwrap_or(-1))
         },
         internal: viewer.role.is_staff(),
+    }
+}
+
+/// The search scope of a text everybody on the ticket may read.
+fn public_document(observatory_id: i64, organization_id: i64) -> DocumentScope {
+    DocumentScope {
+        observatory_id,
+        organization_id,
+        internal: false,
     }
 }
 
@@ -133,8 +142,14 @@ pub async fn open_ticket(
             subject: &subject,
             comment,
             created_by: viewer.user_id,
-            subject_terms: index_terms(&subject),
-            comment_terms: index_terms(comment),
+            subject_terms: document_terms(
+                &subject,
+                public_document(viewer.observatory_id, organization_id),
+            ),
+            comment_terms: document_terms(
+                comment,
+                public_document(viewer.observatory_id, organization_id),
+            ),
             now: now_micros(),
         })
         .await?;
@@ -258,7 +273,12 @@ pub async fn change_status(
                 body: reason,
                 old_value: Some(from.code().to_string()),
                 new_value: Some(to.code().to_string()),
-                terms: (!reason.is_empty()).then(|| index_terms(reason)),
+                terms: (!reason.is_empty()).then(|| {
+                    document_terms(
+                        reason,
+                        public_document(row.observatory_id, row.organization_id),
+                    )
+                }),
             },
         )
         .await?
@@ -385,7 +405,14 @@ pub async fn add_message(
                 body,
                 old_value: None,
                 new_value: None,
-                terms: Some(index_terms(body)),
+                terms: Some(document_terms(
+                    body,
+                    DocumentScope {
+                        observatory_id: row.observatory_id,
+                        organization_id: row.organization_id,
+                        internal,
+                    },
+                )),
             },
         )
         .await?
@@ -640,8 +667,14 @@ async fn search(
     base: Conditions,
     query: &SearchQuery,
 ) -> Result<TicketPage, AccountError> {
-    let internal = viewer.role.is_staff();
-    let (all, closed) = db.count_search(base.clone(), query, internal).await?;
+    let scope = scope_of(viewer);
+    let internal = scope.internal;
+    let search_scope = SearchScope {
+        observatory_id: scope.observatory_id,
+        organization_id: scope.organization_id,
+        internal,
+    };
+    let (all, closed) = db.count_search(base.clone(), query, search_scope).await?;
     let offset = filter
         .after
         .as_deref()
@@ -652,7 +685,7 @@ async fn search(
         .search_tickets(
             with_view(base, filter.view),
             query,
-            internal,
+            search_scope,
             offset,
             PAGE_SIZE,
         )

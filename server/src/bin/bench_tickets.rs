@@ -11,7 +11,7 @@
 
 use app::backend::accounts::{AccountError, Viewer};
 use app::backend::config::Config;
-use app::backend::search::index_terms;
+use app::backend::search::{document_terms, DocumentScope};
 use app::backend::storage::testing::{engine_name, fresh_database};
 use app::backend::storage::Db;
 use app::backend::tickets;
@@ -316,10 +316,15 @@ async fn fill(db: &Db, tickets: i64, entries_per_ticket: i64) -> Result<Fixture,
             ts(created), ts(updated),
             if closed { ts(updated) } else { "NULL".into() },
         )).await?;
+        let scope = |internal| DocumentScope {
+            observatory_id: observatory,
+            organization_id: org,
+            internal,
+        };
         doc_rows
             .push(format!(
                 "({id}, NULL, FALSE, '{} ben {year} {seq:05}')",
-                index_terms(&subject)
+                document_terms(&subject, scope(false))
             ))
             .await?;
         for e in 0..count {
@@ -340,7 +345,7 @@ async fn fill(db: &Db, tickets: i64, entries_per_ticket: i64) -> Result<Fixture,
                 doc_rows
                     .push(format!(
                         "({id}, {entry_id}, {internal}, '{}')",
-                        index_terms(&body)
+                        document_terms(&body, scope(internal))
                     ))
                     .await?;
             }

@@ -5,6 +5,7 @@
 //! the id of the last row seen), never by OFFSET, so deep pages cost what the first one costs.
 
 use super::{on_pool, Db, Engine, StoreError};
+use crate::backend::search::{SearchQuery, SearchScope};
 use chrono::{DateTime, Datelike, Utc};
 
 /// What the person asking may read.
@@ -130,6 +131,9 @@ pub struct TicketChange {
     pub assignee: Option<Option<i64>>,
     pub priority: Option<i64>,
 }
+
+/// How many of the most recent matching texts a keyword search ranks.
+pub const SEARCH_CANDIDATES: usize = 2000;
 
 /// A bound value of a query built at run time.
 #[derive(Debug, Clone)]
@@ -499,52 +503,57 @@ impl Db {
     }
 
     /// The SQL of the tickets matching a keyword query, with their best score (higher is
-    /// better), as a subquery `hits(ticket_id, score)` whose one argument is the next placeholder.
+    /// better), as a subquery `hits(ticket_id, score)` whose argument is the next placeholder.
+    ///
+    /// The query carries the searcher's scope (see `search::SearchScope`), so the index itself
+    /// only yields what they may see. Of the matching texts, the `SEARCH_CANDIDATES` most recent
+    /// are ranked: a word found in half a million texts still answers at once, and the
+    /// relevance order stays among recent activity, which is what people look for.
     fn search_hits(
         &self,
         conditions: &mut Conditions,
-        query: &crate::backend::search::SearchQuery,
-        internal: bool,
+        query: &SearchQuery,
+        scope: SearchScope,
     ) -> String {
-        let internal_filter = if internal { "" } else { "AND NOT d.internal" };
         match self.engine() {
             Engine::Sqlite => {
-                let q = conditions.placeholder(Arg::Text(query.fts5()));
+                let q = conditions.placeholder(Arg::Text(query.fts5(scope)));
                 format!(
-                    "(SELECT d.ticket_id, MAX(-s.score) AS score \
+                    "(SELECT d.ticket_id, MAX(-c.score) AS score \
                      FROM (SELECT rowid AS doc_id, rank AS score FROM search_index \
-                           WHERE search_index MATCH {q}) s \
-                     JOIN search_documents d ON d.id = s.doc_id {internal_filter} \
+                           WHERE search_index MATCH {q} ORDER BY rowid DESC \
+                           LIMIT {SEARCH_CANDIDATES}) c \
+                     JOIN search_documents d ON d.id = c.doc_id \
                      GROUP BY d.ticket_id) hits"
                 )
             }
             Engine::Postgres => {
-                let q = conditions.placeholder(Arg::Text(query.tsquery()));
+                let q = conditions.placeholder(Arg::Text(query.tsquery(scope)));
                 format!(
-                    "(SELECT d.ticket_id, MAX(ts_rank(d.terms_vector, to_tsquery('simple', {q}))) AS score \
-                     FROM search_documents d \
-                     WHERE d.terms_vector @@ to_tsquery('simple', {q}) {internal_filter} \
-                     GROUP BY d.ticket_id) hits"
+                    "(SELECT c.ticket_id, MAX(ts_rank(c.terms_vector, to_tsquery('simple', {q}))) AS score \
+                     FROM (SELECT ticket_id, terms_vector FROM search_documents \
+                           WHERE terms_vector @@ to_tsquery('simple', {q}) ORDER BY id DESC \
+                           LIMIT {SEARCH_CANDIDATES}) c \
+                     GROUP BY c.ticket_id) hits"
                 )
             }
         }
     }
 
     /// Tickets matching a keyword query and `conditions`, best first, `limit` from `offset`
-    /// (one more row tells whether more follow); plus the counts of all and closed matches
-    /// when `count_with` (the conditions without the view) is given.
+    /// (one more row tells whether more follow).
     pub async fn search_tickets(
         &self,
         conditions: Conditions,
-        query: &crate::backend::search::SearchQuery,
-        internal: bool,
+        query: &SearchQuery,
+        scope: SearchScope,
         offset: usize,
         limit: usize,
     ) -> Result<Vec<ListRow>, StoreError> {
         let mut conditions = conditions;
-        let hits = self.search_hits(&mut conditions, query, internal);
-        // The hits' placeholder was added after the conditions' own: renumbering is not needed
-        // because placeholders are positional by number, not by order of appearance.
+        let hits = self.search_hits(&mut conditions, query, scope);
+        // The hits' placeholder comes after the conditions' own in number, though before them
+        // in the text: both engines bind `$n` by its number.
         let sql = format!(
             "SELECT {LIST_COLUMNS} FROM {hits} JOIN tickets t ON t.id = hits.ticket_id {LIST_JOINS} \
              {} ORDER BY hits.score DESC, t.updated_at DESC, t.id DESC LIMIT {} OFFSET {}",
@@ -564,11 +573,11 @@ impl Db {
     pub async fn count_search(
         &self,
         conditions: Conditions,
-        query: &crate::backend::search::SearchQuery,
-        internal: bool,
+        query: &SearchQuery,
+        scope: SearchScope,
     ) -> Result<(i64, i64), StoreError> {
         let mut conditions = conditions;
-        let hits = self.search_hits(&mut conditions, query, internal);
+        let hits = self.search_hits(&mut conditions, query, scope);
         let sql = format!(
             "SELECT COUNT(*), COALESCE(SUM(CASE WHEN t.closed THEN 1 ELSE 0 END), 0) \
              FROM {hits} JOIN tickets t ON t.id = hits.ticket_id {}",

@@ -326,7 +326,8 @@ fn StatusForm(ticket: TicketDetail, actions: TicketActionsState) -> impl IntoVie
     }
     let number = ticket.number.clone();
     if !ticket.actions.assign {
-        // A client: one button per allowed change (cancel, or reopen).
+        // A client: reopen at once; cancel after a second, deliberate step (phones are
+        // easily mis-tapped), with an optional reason. Both work without JavaScript.
         return view! {
             <div class="card stack-sm">
                 {move || error.get().map(|error| view! { <ErrorAlert error /> })}
@@ -334,14 +335,32 @@ fn StatusForm(ticket: TicketDetail, actions: TicketActionsState) -> impl IntoVie
                     .into_iter()
                     .map(|to| {
                         let number = number.clone();
-                        let label = if to == Status::Cancelled { Msg::CancelRequest } else { Msg::ReopenRequest };
-                        let class = if to == Status::Cancelled { "btn btn-danger btn-block" } else { "btn btn-secondary btn-block" };
-                        view! {
-                            <ActionForm action>
-                                <input type="hidden" name="number" value=number />
-                                <input type="hidden" name="status" value=to.code() />
-                                <button type="submit" class=class>{t(label)}</button>
-                            </ActionForm>
+                        if to == Status::Cancelled {
+                            view! {
+                                <details class="confirm">
+                                    <summary class="btn btn-secondary btn-block">{t(Msg::CancelRequest)}</summary>
+                                    <ActionForm action attr:class="stack-sm">
+                                        <input type="hidden" name="number" value=number />
+                                        <input type="hidden" name="status" value=to.code() />
+                                        <p class="muted">{t(Msg::CancelExplained)}</p>
+                                        <div class="field">
+                                            <label for="cancel-reason">{t(Msg::Reason)}</label>
+                                            <textarea class="input" id="cancel-reason" name="reason" rows="2"></textarea>
+                                        </div>
+                                        <button type="submit" class="btn btn-danger btn-block">{t(Msg::ConfirmCancel)}</button>
+                                    </ActionForm>
+                                </details>
+                            }
+                            .into_any()
+                        } else {
+                            view! {
+                                <ActionForm action>
+                                    <input type="hidden" name="number" value=number />
+                                    <input type="hidden" name="status" value=to.code() />
+                                    <button type="submit" class="btn btn-secondary btn-block">{t(Msg::ReopenRequest)}</button>
+                                </ActionForm>
+                            }
+                            .into_any()
                         }
                     })
                     .collect_view()}
