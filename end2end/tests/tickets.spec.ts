@@ -95,7 +95,7 @@ test.describe("without JavaScript", () => {
     await page.getByRole("button", { name: "Enviar", exact: true }).click();
     await expect(page.getByTestId("timeline-entry").last()).toContainText("Es para planificar observaciones.");
     // Cancelling takes a second, deliberate step.
-    await page.getByText("Cancelar la solicitud").click();
+    await page.getByText("Cancelar la solicitud", { exact: true }).click();
     await page.getByLabel("Motivo").fill("Ya lo hemos resuelto.");
     await page.getByRole("button", { name: "Sí, cancelar la solicitud" }).click();
     await expect(page.getByTestId("ticket-status")).toHaveText("Cancelada");
