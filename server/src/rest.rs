@@ -527,7 +527,7 @@ pub fn openapi() -> Value {
             "properties": {
                 "items": { "type": "array", "items": { "$ref": "#/components/schemas/TicketSummary" } },
                 "next": nullable(json!({ "type": "string", "description": "pass as `after` for the next page" })),
-                "counts": { "type": "object", "properties": {
+                "counts": { "type": "object", "description": "per view; 10001 means more than 10000", "properties": {
                     "all": { "type": "integer" }, "open": { "type": "integer" }, "closed": { "type": "integer" } } }
             }
         },

@@ -92,14 +92,20 @@ pub fn document_terms(text: &str, scope: DocumentScope) -> String {
 /// Who searches: their observatory, their organization (clients), whether internal texts count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SearchScope {
-    pub observatory_id: i64,
+    /// `None` when the deployment hosts one observatory: its scope term would match every text
+    /// and only cost time (results are still filtered by observatory outside the index).
+    pub observatory_id: Option<i64>,
     pub organization_id: Option<i64>,
     pub internal: bool,
 }
 
 impl SearchScope {
     fn terms(&self) -> Vec<String> {
-        let mut terms = vec![format!("{SCOPE_MARK}obs{}", self.observatory_id)];
+        let mut terms: Vec<String> = self
+            .observatory_id
+            .map(|id| format!("{SCOPE_MARK}obs{id}"))
+            .into_iter()
+            .collect();
         if let Some(org) = self.organization_id {
             terms.push(format!("{SCOPE_MARK}org{org}"));
         }
@@ -310,7 +316,7 @@ mod tests {
     fn query_expressions_quote_every_term() {
         let query = SearchQuery::parse("cúpula \"; DROP TABLE telescopes; --").unwrap();
         let client = SearchScope {
-            observatory_id: 1,
+            observatory_id: Some(1),
             organization_id: Some(7),
             internal: false,
         };
@@ -331,6 +337,11 @@ mod tests {
         let ts = query.tsquery(staff);
         assert!(ts.contains("'cupula'"), "{ts}");
         assert!(ts.ends_with(":*) & 'zzscopeobs1'"), "{ts}");
+        let only_observatory = SearchScope {
+            observatory_id: None,
+            ..staff
+        };
+        assert!(!query.fts5(only_observatory).contains("zzscope"));
         assert!(
             ts.contains("'telescopes':*"),
             "the last word also matches as a prefix: {ts}"

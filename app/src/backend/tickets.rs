@@ -19,7 +19,7 @@ use crate::model::{
     Agent, AssigneeFilter, Change, EntryKind, NewTicketChoices, OrganizationChoice, Priority,
     RequestType, Role, Status, TelescopeChoice, TelescopeHistory, TicketActions, TicketDetail,
     TicketFilter, TicketPage, TicketSort, TicketSummary, TicketView, TimelineEntry, ViewCounts,
-    MESSAGE_MAX_CHARS, PAGE_SIZE, REASON_MAX_CHARS, SUBJECT_MAX_CHARS,
+    COUNT_CAP, MESSAGE_MAX_CHARS, PAGE_SIZE, REASON_MAX_CHARS, SUBJECT_MAX_CHARS,
 };
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -630,7 +630,15 @@ pub async fn list(
     if let Some(query) = SearchQuery::parse(&filter.query) {
         return search(db, viewer, filter, base, &query).await;
     }
-    let (all, closed) = db.count_tickets(&base).await?;
+    let counts = ViewCounts {
+        all: db.count_tickets(&base, COUNT_CAP).await?,
+        open: db
+            .count_tickets(&with_view(base.clone(), TicketView::Open), COUNT_CAP)
+            .await?,
+        closed: db
+            .count_tickets(&with_view(base.clone(), TicketView::Closed), COUNT_CAP)
+            .await?,
+    };
     let keyset = filter
         .after
         .as_deref()
@@ -652,11 +660,7 @@ pub async fn list(
     Ok(TicketPage {
         items: rows.into_iter().map(summary).collect(),
         next,
-        counts: ViewCounts {
-            all,
-            open: all - closed,
-            closed,
-        },
+        counts,
     })
 }
 
@@ -669,8 +673,9 @@ async fn search(
 ) -> Result<TicketPage, AccountError> {
     let scope = scope_of(viewer);
     let internal = scope.internal;
+    let shared = db.count_observatories().await? > 1;
     let search_scope = SearchScope {
-        observatory_id: scope.observatory_id,
+        observatory_id: shared.then_some(scope.observatory_id),
         organization_id: scope.organization_id,
         internal,
     };

@@ -41,7 +41,20 @@ pub struct TicketSummary {
     pub excerpt: Option<Vec<TextSegment>>,
 }
 
-/// How many tickets each view of a list holds, with the list's other filters applied.
+/// Counts stop here: a count of `COUNT_CAP + 1` means "more than `COUNT_CAP`".
+pub const COUNT_CAP: i64 = 10_000;
+
+/// A count as people read it: `10000+` past the cap.
+pub fn format_count(count: i64) -> String {
+    if count > COUNT_CAP {
+        format!("{COUNT_CAP}+")
+    } else {
+        count.to_string()
+    }
+}
+
+/// How many tickets each view of a list holds, with the list's other filters applied
+/// (at most `COUNT_CAP + 1`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ViewCounts {
     pub all: i64,

@@ -487,19 +487,24 @@ impl Db {
         Ok(rows)
     }
 
-    /// How many tickets match `conditions` in all, and how many of them are closed.
-    pub async fn count_tickets(&self, conditions: &Conditions) -> Result<(i64, i64), StoreError> {
+    /// How many tickets match `conditions`, counting no further than `cap + 1`: the work stays
+    /// bounded however many there are, and `cap + 1` reads as "more than `cap`".
+    pub async fn count_tickets(
+        &self,
+        conditions: &Conditions,
+        cap: i64,
+    ) -> Result<i64, StoreError> {
         let sql = format!(
-            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN t.closed THEN 1 ELSE 0 END), 0) \
-             FROM tickets t {}",
-            conditions.where_clause()
+            "SELECT COUNT(*) FROM (SELECT 1 FROM tickets t {} LIMIT {}) capped",
+            conditions.where_clause(),
+            cap + 1
         );
-        let counts = on_pool!(self, |pool| {
-            bind_args!(sqlx::query_as::<_, (i64, i64)>(&sql), &conditions.args)
+        let count = on_pool!(self, |pool| {
+            bind_args!(sqlx::query_scalar::<_, i64>(&sql), &conditions.args)
                 .fetch_one(pool)
                 .await
         })?;
-        Ok(counts)
+        Ok(count)
     }
 
     /// The SQL of the tickets matching a keyword query, with their best score (higher is
