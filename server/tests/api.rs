@@ -16,6 +16,11 @@ use serde_json::{json, Value};
 /// The demo person of `role` signed in on the server side, and an API key of theirs.
 async fn key_of(app: &TestApp, role: &str) -> (Viewer, String) {
     let account = app.account(role);
+    key_for(app, &account.email, &account.password).await
+}
+
+/// A person signed in on the server side by e-mail and password, and an API key of theirs.
+async fn key_for(app: &TestApp, email: &str, password: &str) -> (Viewer, String) {
     let db = &app.db.db;
     let config = Config::load(None, |_| None).unwrap();
     let observatory = db.default_observatory().await.unwrap().unwrap();
@@ -23,16 +28,9 @@ async fn key_of(app: &TestApp, role: &str) -> (Viewer, String) {
         user_agent: "tests".into(),
         ip: "127.0.0.1".into(),
     };
-    let signed_in = sign_in(
-        db,
-        &config,
-        observatory.id,
-        &account.email,
-        &account.password,
-        &client,
-    )
-    .await
-    .unwrap();
+    let signed_in = sign_in(db, &config, observatory.id, email, password, &client)
+        .await
+        .unwrap();
     let viewer = authenticate(db, &config, &signed_in.token)
         .await
         .unwrap()
@@ -355,27 +353,8 @@ async fn another_organizations_tickets_do_not_exist_through_the_api() {
     assert_eq!(status, StatusCode::CREATED);
     let number = created["number"].as_str().unwrap();
 
-    let observatory = db.default_observatory().await.unwrap().unwrap();
-    let config = Config::load(None, |_| None).unwrap();
-    let info = ClientInfo {
-        user_agent: "tests".into(),
-        ip: "127.0.0.1".into(),
-    };
-    let signed_in = sign_in(
-        db,
-        &config,
-        observatory.id,
-        "intruso@otra.example",
-        "una clave bastante larga",
-        &info,
-    )
-    .await
-    .unwrap();
-    let intruder = authenticate(db, &config, &signed_in.token)
-        .await
-        .unwrap()
-        .unwrap();
-    let intruder_key = api_tokens::create(db, &intruder, "x").await.unwrap();
+    let (intruder, intruder_key) =
+        key_for(&app, "intruso@otra.example", "una clave bastante larga").await;
     let api = Api::new(&app, &intruder_key);
     let path = format!("/api/v1/tickets/{number}");
     let (status, _) = api.get(&path).await;
