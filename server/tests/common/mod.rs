@@ -11,6 +11,8 @@ pub struct TestApp {
     pub base: String,
     pub accounts: Vec<DemoAccount>,
     pub db: TestDatabase,
+    /// The portal's files (logos), removed with the test.
+    pub files: tempfile::TempDir,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -18,6 +20,8 @@ pub async fn spawn_app() -> TestApp {
     let accounts = demo::seed_if_empty(&test_db.db).await.unwrap().unwrap();
     let mut config = Config::load(None, |_| None).unwrap();
     config.listen = "127.0.0.1:0".parse().unwrap();
+    let files = tempfile::TempDir::new().unwrap();
+    config.data_dir = files.path().to_path_buf();
     let listener = server::bind(config.listen).await.unwrap();
     let addr = listener.local_addr().unwrap();
     config.base_url = format!("http://{addr}").parse().unwrap();
@@ -31,6 +35,7 @@ pub async fn spawn_app() -> TestApp {
         base: format!("http://{addr}"),
         accounts,
         db: test_db,
+        files,
     }
 }
 
