@@ -10,8 +10,8 @@ use super::config::Config;
 use super::events::{EventBus, TicketEvent};
 use super::search::{document_terms, DocumentScope, SearchQuery, SearchScope};
 use super::storage::tickets::{
-    now_micros, Arg, Conditions, EntryRow, Keyset, ListOrder, ListRow, NewEntry, NewTicketRow,
-    TicketChange, TicketRow, TicketScope,
+    now_micros, Arg, Conditions, EntryRow, Keyset, ListRow, NewEntry, NewTicketRow, TicketChange,
+    TicketRow, TicketScope,
 };
 use super::storage::Db;
 use crate::i18n::Msg;
@@ -643,13 +643,8 @@ pub async fn list(
         .after
         .as_deref()
         .and_then(|c| keyset_of(filter.sort, c));
-    let order = match filter.sort {
-        TicketSort::Updated => ListOrder::Updated,
-        TicketSort::Created => ListOrder::Created,
-        TicketSort::Priority => ListOrder::Priority,
-    };
     let mut rows = db
-        .list_tickets(with_view(base, filter.view), order, keyset, PAGE_SIZE)
+        .list_tickets(with_view(base, filter.view), filter.sort, keyset, PAGE_SIZE)
         .await?;
     let next = if rows.len() > PAGE_SIZE {
         rows.truncate(PAGE_SIZE);
@@ -748,7 +743,7 @@ pub async fn telescope_history(
     let mut rows = db
         .list_tickets(
             conditions_for(viewer, &filter),
-            ListOrder::Created,
+            TicketSort::Created,
             None,
             HISTORY_LIMIT,
         )

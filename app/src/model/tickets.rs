@@ -243,10 +243,6 @@ impl TicketFilter {
             ..self.clone()
         }
     }
-
-    pub fn is_search(&self) -> bool {
-        !self.query.trim().is_empty()
-    }
 }
 
 /// Percent-encodes everything but unreserved characters (RFC 3986).

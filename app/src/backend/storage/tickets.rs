@@ -6,6 +6,7 @@
 
 use super::{on_pool, Db, Engine, StoreError};
 use crate::backend::search::{SearchQuery, SearchScope};
+use crate::model::TicketSort;
 use chrono::{DateTime, Datelike, Utc};
 
 /// What the person asking may read.
@@ -185,21 +186,12 @@ pub enum Keyset {
     Priority(i64, DateTime<Utc>, i64),
 }
 
-/// The order of a list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListOrder {
-    Updated,
-    Created,
-    Priority,
-}
-
-impl ListOrder {
-    fn order_by(self) -> &'static str {
-        match self {
-            ListOrder::Updated => "t.updated_at DESC, t.id DESC",
-            ListOrder::Created => "t.created_at DESC, t.id DESC",
-            ListOrder::Priority => "t.priority DESC, t.updated_at DESC, t.id DESC",
-        }
+/// The ORDER BY of a list in each order; every one ends with the id, as keyset pages need.
+fn order_by(sort: TicketSort) -> &'static str {
+    match sort {
+        TicketSort::Updated => "t.updated_at DESC, t.id DESC",
+        TicketSort::Created => "t.created_at DESC, t.id DESC",
+        TicketSort::Priority => "t.priority DESC, t.updated_at DESC, t.id DESC",
     }
 }
 
@@ -442,7 +434,7 @@ impl Db {
     pub async fn list_tickets(
         &self,
         mut conditions: Conditions,
-        order: ListOrder,
+        order: TicketSort,
         keyset: Option<Keyset>,
         limit: usize,
     ) -> Result<Vec<ListRow>, StoreError> {
@@ -476,7 +468,7 @@ impl Db {
         let sql = format!(
             "SELECT {LIST_COLUMNS} FROM tickets t {LIST_JOINS} {} ORDER BY {} LIMIT {}",
             conditions.where_clause(),
-            order.order_by(),
+            order_by(order),
             limit + 1
         );
         let rows = on_pool!(self, |pool| {

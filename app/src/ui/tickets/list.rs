@@ -228,6 +228,11 @@ fn FilterForm(
         AssigneeFilter::User(id) => id.to_string(),
     });
     let has_filters = filter.first_page() != TicketFilter::default();
+    // Keywords alone leave the panel closed, so results come first on a phone.
+    let filters_open = TicketFilter {
+        query: String::new(),
+        ..filter.first_page()
+    } != TicketFilter::default();
     view! {
         <form class="card filter-form" method="get" action="/" role="search">
             <div class="search-row">
@@ -243,7 +248,7 @@ fn FilterForm(
                 />
                 <button type="submit" class="btn btn-primary">{t(Msg::Search)}</button>
             </div>
-            <details class="filters" open=has_filters>
+            <details class="filters" open=filters_open>
                 <summary>{t(Msg::Filters)}</summary>
                 <div class="filter-grid">
                     {(filter.view != TicketView::All)
