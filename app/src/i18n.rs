@@ -347,6 +347,7 @@ catalogue! {
     Sending => "Enviando…", "Sending…";
     RequestReceived => "Hemos recibido tu solicitud {number}.", "Your request {number} has been received.";
     SearchLabel => "Buscar en las solicitudes", "Search the requests";
+    SearchHint => "Termina una palabra con * para encontrar todas las que empiezan así: telesc*", "End a word with * to find every word that begins so: telesc*";
     Search => "Buscar", "Search";
     ViewAll => "Todas", "All";
     ViewOpen => "Abiertas", "Open";

@@ -832,6 +832,137 @@ async fn lists_filter_count_sort_and_page_by_keyset() {
     );
 }
 
+/// How many tickets a view really holds: every page of it, walked to the end.
+async fn walked(site: &Site, who: &Viewer, filter: &TicketFilter) -> i64 {
+    let mut total = 0;
+    let mut page = site.list(who, filter.clone()).await;
+    loop {
+        total += page.items.len() as i64;
+        let Some(after) = page.next.take() else {
+            return total;
+        };
+        let next = TicketFilter {
+            after: Some(after),
+            ..filter.clone()
+        };
+        page = site.list(who, next).await;
+    }
+}
+
+#[tokio::test]
+async fn kept_view_counts_follow_every_change() {
+    let site = site().await;
+    let db = &site.world.db;
+    let mut opened = Vec::new();
+    for i in 0..12 {
+        let who = if i % 4 == 0 { &site.carla } else { &site.ana };
+        opened.push(site.open(who, "Petición", "Texto").await);
+    }
+    let (blocked, done, cancelled) = (&opened[0], &opened[1], &opened[2]);
+    site.set_status(&site.agent, &done.number, Status::Done, "")
+        .await
+        .unwrap();
+    site.set_status(&site.ana, &cancelled.number, Status::Cancelled, "")
+        .await
+        .unwrap();
+    site.set_status(
+        &site.agent,
+        &blocked.number,
+        Status::Blocked,
+        "Esperando al cliente",
+    )
+    .await
+    .unwrap();
+    // Assigned, reassigned, unassigned, and reopened by its client: each moves a count.
+    for (ticket, to) in [
+        (&opened[3], Some(site.agent.user_id)),
+        (&opened[4], Some(site.admin.user_id)),
+        (&opened[4], Some(site.agent.user_id)),
+        (&opened[5], Some(site.agent.user_id)),
+        (&opened[5], None),
+        (done, Some(site.admin.user_id)),
+    ] {
+        tickets::assign(db, &site.events, &site.agent, &ticket.number, to)
+            .await
+            .unwrap();
+    }
+    site.set_status(&site.ana, &done.number, Status::Open, "")
+        .await
+        .unwrap();
+    site.set_status(&site.agent, &opened[3].number, Status::Done, "")
+        .await
+        .unwrap();
+
+    let kept_filters = [
+        TicketFilter::default(),
+        TicketFilter {
+            organization: Some(site.other_org),
+            ..TicketFilter::default()
+        },
+        TicketFilter {
+            status: Some(Status::Blocked),
+            ..TicketFilter::default()
+        },
+        TicketFilter {
+            mine: true,
+            ..TicketFilter::default()
+        },
+        TicketFilter {
+            assignee: Some(AssigneeFilter::Unassigned),
+            ..TicketFilter::default()
+        },
+        TicketFilter {
+            assignee: Some(AssigneeFilter::User(site.admin.user_id)),
+            organization: Some(site.world.organization_id),
+            ..TicketFilter::default()
+        },
+    ];
+    let mut checked = Vec::new();
+    for who in [&site.agent, &site.ana, &site.carla] {
+        for filter in &kept_filters {
+            let counts = site.list(who, filter.clone()).await.counts;
+            // A client's "mine" (opened by me) has no kept counts; everything else here has.
+            let counted = filter.mine && !who.role.is_staff();
+            assert_eq!(counts.capped, counted, "{filter:?}");
+            for (view, kept) in [
+                (TicketView::All, counts.all),
+                (TicketView::Open, counts.open),
+                (TicketView::Closed, counts.closed),
+            ] {
+                let filter = TicketFilter {
+                    view,
+                    ..filter.clone()
+                };
+                assert_eq!(kept, walked(&site, who, &filter).await, "{filter:?}");
+                checked.push(kept);
+            }
+        }
+    }
+    // The views above are not all empty or all alike: the comparison means something.
+    assert_eq!(
+        site.list(&site.agent, TicketFilter::default())
+            .await
+            .counts
+            .all,
+        12
+    );
+    assert!(checked.iter().collect::<HashSet<_>>().len() >= 5);
+
+    // Filters without kept counts count rows instead, up to the cap.
+    let counted = site
+        .list(
+            &site.agent,
+            TicketFilter {
+                priority: Some(Priority::Medium),
+                ..TicketFilter::default()
+            },
+        )
+        .await
+        .counts;
+    assert!(counted.capped);
+    assert_eq!((counted.all, counted.open, counted.closed), (12, 10, 2));
+}
+
 #[tokio::test]
 async fn search_folds_accents_stems_ranks_and_highlights() {
     let site = site().await;
@@ -936,6 +1067,33 @@ async fn search_folds_accents_stems_ranks_and_highlights() {
         )
         .await;
     assert!(closed.items.is_empty());
+
+    // A word ending in "*" matches the words it begins; without it, whole words only.
+    assert_eq!(
+        site.search(&site.ana, "telesc*").await,
+        vec![scopes.number.clone()]
+    );
+    assert!(site.search(&site.ana, "telesc").await.is_empty());
+
+    // Ranked: a match in the subject before one in a message, though the message is newer;
+    // more occurrences before fewer.
+    let in_subject = site
+        .open(&site.ana, "El enfocador no responde", "Desde ayer.")
+        .await;
+    let in_message = site
+        .open(&site.ana, "Consulta", "Creo que el enfocador falla.")
+        .await;
+    let twice = site
+        .open(
+            &site.ana,
+            "Consulta",
+            "El enfocador se para; reinicio el enfocador y vuelve a fallar el enfocador.",
+        )
+        .await;
+    assert_eq!(
+        site.search(&site.ana, "enfocador").await,
+        vec![in_subject.number, twice.number, in_message.number]
+    );
 }
 
 #[tokio::test]

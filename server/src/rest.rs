@@ -302,7 +302,8 @@ async fn list(
     Ok(Json(json!({
         "items": page.items.into_iter().map(ApiTicketSummary::from).collect::<Vec<_>>(),
         "next": page.next,
-        "counts": { "all": page.counts.all, "open": page.counts.open, "closed": page.counts.closed },
+        "counts": { "all": page.counts.all, "open": page.counts.open, "closed": page.counts.closed,
+            "capped": page.counts.capped },
     }))
     .into_response())
 }
@@ -527,8 +528,9 @@ pub fn openapi() -> Value {
             "properties": {
                 "items": { "type": "array", "items": { "$ref": "#/components/schemas/TicketSummary" } },
                 "next": nullable(json!({ "type": "string", "description": "pass as `after` for the next page" })),
-                "counts": { "type": "object", "description": "per view; 10001 means more than 10000", "properties": {
-                    "all": { "type": "integer" }, "open": { "type": "integer" }, "closed": { "type": "integer" } } }
+                "counts": { "type": "object", "description": "per view; when capped, 10001 means more than 10000", "properties": {
+                    "all": { "type": "integer" }, "open": { "type": "integer" }, "closed": { "type": "integer" },
+                    "capped": { "type": "boolean", "description": "counted up to 10001 (filters by type, priority, telescope or a client's \"mine\"), not exact" } } }
             }
         },
         "TimelineEntry": {
@@ -604,7 +606,7 @@ pub fn openapi() -> Value {
             "1: assigned to me (staff) or opened by me (clients)",
         ),
         ("sort", "updated | created | priority"),
-        ("q", "keywords (accent- and case-insensitive, ranked)"),
+        ("q", "keywords: every word must match, accent- and case-insensitive, ranked; a word ending in * matches the words it begins"),
         ("after", "the `next` cursor of the previous page"),
     ]
     .iter()

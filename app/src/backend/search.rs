@@ -83,8 +83,10 @@ pub fn document_terms(text: &str, scope: DocumentScope) -> String {
         " {SCOPE_MARK}obs{} {SCOPE_MARK}org{}",
         scope.observatory_id, scope.organization_id
     ));
-    if !scope.internal {
-        terms.push_str(&format!(" {SCOPE_MARK}public"));
+    // Internal texts are the few: marking them (not the public ones) keeps the term a client's
+    // search excludes short, where a "public" term would be nearly as long as the index.
+    if scope.internal {
+        terms.push_str(&format!(" {SCOPE_MARK}internal"));
     }
     terms
 }
@@ -100,7 +102,8 @@ pub struct SearchScope {
 }
 
 impl SearchScope {
-    fn terms(&self) -> Vec<String> {
+    /// The scope terms a text must have.
+    fn required(&self) -> Vec<String> {
         let mut terms: Vec<String> = self
             .observatory_id
             .map(|id| format!("{SCOPE_MARK}obs{id}"))
@@ -109,98 +112,158 @@ impl SearchScope {
         if let Some(org) = self.organization_id {
             terms.push(format!("{SCOPE_MARK}org{org}"));
         }
-        if !self.internal {
-            terms.push(format!("{SCOPE_MARK}public"));
-        }
         terms
+    }
+
+    /// The scope term a text must not have.
+    fn excluded(&self) -> Option<String> {
+        (!self.internal).then(|| format!("{SCOPE_MARK}internal"))
     }
 }
 
-/// A parsed keyword query: every word must match (through itself or one of its stems).
-/// The last word also matches as a prefix, so a half-typed word already finds.
+/// How an engine writes a query expression.
+struct Syntax {
+    term: fn(&str) -> String,
+    prefix: fn(&str) -> String,
+    or: &'static str,
+    and: &'static str,
+    /// Between the expression and a term it must not have.
+    not: &'static str,
+}
+
+/// A query word ending in `*` (and at least this long) matches every word it begins.
+const MIN_PREFIX_CHARS: usize = 3;
+
+/// One word of a query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum QueryWord {
+    /// Matches through itself or one of its stems.
+    Terms(BTreeSet<String>),
+    /// `telesc*`: matches any word that begins so. Only when asked for: a prefix walks every
+    /// term it begins, which costs far more than a word.
+    Prefix(String),
+}
+
+impl QueryWord {
+    fn matches_term(&self, term: &str) -> bool {
+        match self {
+            QueryWord::Terms(options) => options.contains(term),
+            QueryWord::Prefix(prefix) => term.starts_with(prefix.as_str()),
+        }
+    }
+}
+
+/// A parsed keyword query: every word must match.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchQuery {
-    /// Per query word, the terms any of which may match.
-    words: Vec<BTreeSet<String>>,
-    /// The folded last word, matched as a prefix.
-    prefix: Option<String>,
+    words: Vec<QueryWord>,
 }
 
 impl SearchQuery {
     /// `None` when the text has no word to look for.
     pub fn parse(text: &str) -> Option<SearchQuery> {
-        let folded: Vec<String> = words(text)
-            .map(|(_, w)| fold(w))
+        let words: Vec<QueryWord> = words(text)
             .take(MAX_QUERY_WORDS)
+            .map(|(at, word)| {
+                let folded = fold(word);
+                let wildcard = text[at + word.len()..].starts_with('*');
+                if wildcard && folded.chars().count() >= MIN_PREFIX_CHARS {
+                    QueryWord::Prefix(folded)
+                } else {
+                    QueryWord::Terms(word_terms(&folded))
+                }
+            })
             .collect();
-        let last = folded.last()?.clone();
-        Some(SearchQuery {
-            words: folded.iter().map(|w| word_terms(w)).collect(),
-            prefix: (last.chars().count() >= 3).then_some(last),
-        })
+        (!words.is_empty()).then_some(SearchQuery { words })
     }
 
-    /// An FTS5 MATCH expression: `("a" OR "b") AND ("c" OR "c"*) AND "zzscope…"`, restricted
-    /// to the searcher's scope. Terms are letters and digits only, so quoting them is enough.
+    /// How well a matching text answers the query, higher is better: for each query word, its
+    /// occurrences saturating as in BM25 and weighed down in long texts, doubled in a subject.
+    /// Computed here from the indexed terms, so both engines rank alike.
+    pub fn score(&self, terms: &str, subject: bool, average_terms: f64) -> f64 {
+        const K1: f64 = 1.2;
+        const B: f64 = 0.75;
+        let length = terms.split(' ').count() as f64;
+        let norm = K1 * (1.0 - B + B * length / average_terms.max(1.0));
+        let score: f64 = self
+            .words
+            .iter()
+            .map(|word| {
+                let occurrences = terms.split(' ').filter(|t| word.matches_term(t)).count() as f64;
+                occurrences * (K1 + 1.0) / (occurrences + norm)
+            })
+            .sum();
+        if subject {
+            score * 2.0
+        } else {
+            score
+        }
+    }
+
+    /// An FTS5 MATCH expression: `("a" OR "b") AND "c"* AND "zzscope…" NOT "zzscope…"`,
+    /// restricted to the searcher's scope. Terms are letters and digits only, so quoting them
+    /// is enough.
     pub fn fts5(&self, scope: SearchScope) -> String {
         self.clauses(
             scope,
-            |t| format!("\"{t}\""),
-            |p| format!("\"{p}\"*"),
-            " OR ",
-            " AND ",
+            Syntax {
+                term: |t| format!("\"{t}\""),
+                prefix: |p| format!("\"{p}\"*"),
+                or: " OR ",
+                and: " AND ",
+                not: " NOT ",
+            },
         )
     }
 
-    /// A PostgreSQL `to_tsquery('simple', …)` expression: `('a' | 'b') & ('c' | 'c':*) & 'zzscope…'`.
+    /// A PostgreSQL `to_tsquery('simple', …)` expression:
+    /// `('a' | 'b') & 'c':* & 'zzscope…' & !'zzscope…'`.
     pub fn tsquery(&self, scope: SearchScope) -> String {
         self.clauses(
             scope,
-            |t| format!("'{t}'"),
-            |p| format!("'{p}':*"),
-            " | ",
-            " & ",
+            Syntax {
+                term: |t| format!("'{t}'"),
+                prefix: |p| format!("'{p}':*"),
+                or: " | ",
+                and: " & ",
+                not: " & !",
+            },
         )
     }
 
-    fn clauses(
-        &self,
-        scope: SearchScope,
-        term: impl Fn(&str) -> String,
-        prefix: impl Fn(&str) -> String,
-        or: &str,
-        and: &str,
-    ) -> String {
-        let last = self.words.len().saturating_sub(1);
-        self.words
+    fn clauses(&self, scope: SearchScope, syntax: Syntax) -> String {
+        let mut expression = self
+            .words
             .iter()
-            .enumerate()
-            .map(|(i, terms)| {
-                let mut options: Vec<String> = terms.iter().map(|t| term(t)).collect();
-                if let (true, Some(p)) = (i == last, &self.prefix) {
-                    options.push(prefix(p));
-                }
-                format!("({})", options.join(or))
+            .map(|word| match word {
+                QueryWord::Terms(options) => format!(
+                    "({})",
+                    options
+                        .iter()
+                        .map(|t| (syntax.term)(t))
+                        .collect::<Vec<_>>()
+                        .join(syntax.or)
+                ),
+                QueryWord::Prefix(p) => (syntax.prefix)(p),
             })
-            .chain(scope.terms().iter().map(|t| term(t)))
+            .chain(scope.required().iter().map(|t| (syntax.term)(t)))
             .collect::<Vec<_>>()
-            .join(and)
+            .join(syntax.and);
+        if let Some(excluded) = scope.excluded() {
+            expression.push_str(syntax.not);
+            expression.push_str(&(syntax.term)(&excluded));
+        }
+        expression
     }
 
     /// Whether a word of a text matches one of the query's words.
     fn matches(&self, word: &str) -> bool {
         let folded = fold(word);
-        if self
-            .prefix
-            .as_deref()
-            .is_some_and(|p| folded.starts_with(p))
-        {
-            return true;
-        }
         let terms = word_terms(&folded);
-        self.words
-            .iter()
-            .any(|options| !options.is_disjoint(&terms))
+        self.words.iter().any(|query_word| match query_word {
+            QueryWord::Terms(options) => !options.is_disjoint(&terms),
+            QueryWord::Prefix(prefix) => folded.starts_with(prefix.as_str()),
+        })
     }
 
     /// The whole text, with the matching words marked.
@@ -324,7 +387,7 @@ mod tests {
         assert!(fts.starts_with("(\"cupul\" OR \"cupula\")"), "{fts}");
         assert!(
             fts.ends_with(
-                "\"telescopes\"*) AND \"zzscopeobs1\" AND \"zzscopeorg7\" AND \"zzscopepublic\""
+                "\"telescopes\") AND \"zzscopeobs1\" AND \"zzscopeorg7\" NOT \"zzscopeinternal\""
             ),
             "{fts}"
         );
@@ -336,16 +399,20 @@ mod tests {
         };
         let ts = query.tsquery(staff);
         assert!(ts.contains("'cupula'"), "{ts}");
-        assert!(ts.ends_with(":*) & 'zzscopeobs1'"), "{ts}");
+        assert!(ts.ends_with("'telescopes') & 'zzscopeobs1'"), "{ts}");
         let only_observatory = SearchScope {
             observatory_id: None,
             ..staff
         };
         assert!(!query.fts5(only_observatory).contains("zzscope"));
         assert!(
-            ts.contains("'telescopes':*"),
-            "the last word also matches as a prefix: {ts}"
+            query
+                .tsquery(client)
+                .ends_with(" & 'zzscopeorg7' & !'zzscopeinternal'"),
+            "{}",
+            query.tsquery(client)
         );
+        assert!(!ts.contains(":*"), "no prefix unless asked for: {ts}");
         assert_eq!(SearchQuery::parse("  ;; -- "), None);
     }
 
@@ -359,10 +426,7 @@ mod tests {
                 internal: false,
             },
         );
-        assert!(
-            public.ends_with("zzscopeobs1 zzscopeorg7 zzscopepublic"),
-            "{public}"
-        );
+        assert!(public.ends_with("zzscopeobs1 zzscopeorg7"), "{public}");
         let note = document_terms(
             "Cúpula",
             DocumentScope {
@@ -371,16 +435,48 @@ mod tests {
                 internal: true,
             },
         );
-        assert!(!note.contains("public"), "{note}");
+        assert!(
+            note.ends_with("zzscopeobs1 zzscopeorg7 zzscopeinternal"),
+            "{note}"
+        );
     }
 
     #[test]
-    fn a_half_typed_last_word_matches_as_a_prefix() {
-        let query = SearchQuery::parse("teles").unwrap();
+    fn a_word_ending_in_a_star_matches_as_a_prefix() {
+        let query = SearchQuery::parse("Teles*").unwrap();
         assert_eq!(hits(&query.highlight("el telescopio")), vec!["telescopio"]);
-        // Too short to be useful as a prefix.
-        let short = SearchQuery::parse("te").unwrap();
+        assert_eq!(query.fts5(everything()), "\"teles\"*");
+        assert_eq!(query.tsquery(everything()), "'teles':*");
+        // Without the star a word matches whole words (and stems) only.
+        let word = SearchQuery::parse("teles").unwrap();
+        assert!(hits(&word.highlight("el telescopio")).is_empty());
+        // Too short to be useful as a prefix: a plain word.
+        let short = SearchQuery::parse("te*").unwrap();
         assert!(hits(&short.highlight("el telescopio")).is_empty());
+        assert_eq!(short.fts5(everything()), "(\"te\")");
+    }
+
+    fn everything() -> SearchScope {
+        SearchScope {
+            observatory_id: None,
+            organization_id: None,
+            internal: true,
+        }
+    }
+
+    #[test]
+    fn scores_prefer_more_occurrences_shorter_texts_and_subjects() {
+        let query = SearchQuery::parse("cúpula").unwrap();
+        let terms = |text: &str| index_terms(text);
+        let once = terms("la cupula no gira desde ayer por la noche");
+        let twice = terms("la cupula no gira y la cupula hace ruido");
+        let long = terms(&format!("la cupula no gira {}", "otra palabra ".repeat(30)));
+        let average = 12.0;
+        let score = |t: &str, subject| query.score(t, subject, average);
+        assert!(score(&twice, false) > score(&once, false));
+        assert!(score(&once, false) > score(&long, false));
+        assert!(score(&once, true) > score(&once, false));
+        assert_eq!(score(&terms("nada que ver"), false), 0.0);
     }
 
     #[test]

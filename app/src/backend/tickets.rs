@@ -563,8 +563,10 @@ fn conditions_for(viewer: &Viewer, filter: &TicketFilter) -> Conditions {
 fn with_view(mut conditions: Conditions, view: TicketView) -> Conditions {
     match view {
         TicketView::All => {}
-        TicketView::Open => conditions.add_plain("NOT t.closed"),
-        TicketView::Closed => conditions.add_plain("t.closed"),
+        // Compared, not tested as booleans, so both engines use the `closed` column of the
+        // list indexes.
+        TicketView::Open => conditions.add_plain("t.closed = FALSE"),
+        TicketView::Closed => conditions.add_plain("t.closed = TRUE"),
     }
     conditions
 }
@@ -630,15 +632,7 @@ pub async fn list(
     if let Some(query) = SearchQuery::parse(&filter.query) {
         return search(db, viewer, filter, base, &query).await;
     }
-    let counts = ViewCounts {
-        all: db.count_tickets(&base, COUNT_CAP).await?,
-        open: db
-            .count_tickets(&with_view(base.clone(), TicketView::Open), COUNT_CAP)
-            .await?,
-        closed: db
-            .count_tickets(&with_view(base.clone(), TicketView::Closed), COUNT_CAP)
-            .await?,
-    };
+    let counts = view_counts(db, viewer, filter, &base).await?;
     let keyset = filter
         .after
         .as_deref()
@@ -659,6 +653,73 @@ pub async fn list(
     })
 }
 
+/// How many tickets each view (all, open, closed) of a list holds. The views people keep open
+/// (the queue, an organization, a status, an assignee, "mine", unassigned) read the kept counts
+/// of `ticket_counts`, exact at any volume; other filters count matching rows, up to `COUNT_CAP`.
+async fn view_counts(
+    db: &Db,
+    viewer: &Viewer,
+    filter: &TicketFilter,
+    base: &Conditions,
+) -> Result<ViewCounts, AccountError> {
+    let staff = viewer.role.is_staff();
+    let organization = if staff {
+        filter.organization
+    } else {
+        scope_of(viewer).organization_id
+    };
+    // Which assignee's counts (0: unassigned), or all of them; `None` when not kept.
+    let assignee = match (staff, filter.mine, filter.assignee) {
+        (true, true, None) => Some(Some(viewer.user_id)),
+        (true, false, Some(AssigneeFilter::User(id))) => Some(Some(id)),
+        (true, false, Some(AssigneeFilter::Unassigned)) => Some(Some(0)),
+        (true, false, None) | (false, false, _) => Some(None),
+        // "Mine" together with an assignee, or a client's "opened by me".
+        (true, true, Some(_)) | (false, true, _) => None,
+    };
+    let kept =
+        filter.request_type.is_none() && filter.priority.is_none() && filter.telescope.is_none();
+    if let (true, Some(assignee)) = (kept, assignee) {
+        let mut counts = ViewCounts::default();
+        let statuses = db
+            .status_counts(viewer.observatory_id, organization, assignee)
+            .await?;
+        for (code, tickets) in statuses {
+            let Some(status) = Status::from_code(&code) else {
+                continue;
+            };
+            if filter.status.is_some_and(|wanted| wanted != status) {
+                continue;
+            }
+            counts.all += tickets;
+            if status.is_closed() {
+                counts.closed += tickets;
+            } else {
+                counts.open += tickets;
+            }
+        }
+        return Ok(counts);
+    }
+    Ok(ViewCounts {
+        capped: true,
+        all: db.count_tickets(base, COUNT_CAP).await?,
+        open: db
+            .count_tickets(&with_view(base.clone(), TicketView::Open), COUNT_CAP)
+            .await?,
+        closed: db
+            .count_tickets(&with_view(base.clone(), TicketView::Closed), COUNT_CAP)
+            .await?,
+    })
+}
+
+/// A ticket a keyword search found.
+struct Hit {
+    id: i64,
+    score: f64,
+    closed: bool,
+    updated_at: DateTime<Utc>,
+}
+
 async fn search(
     db: &Db,
     viewer: &Viewer,
@@ -674,25 +735,60 @@ async fn search(
         organization_id: scope.organization_id,
         internal,
     };
-    let (all, closed) = db.count_search(base.clone(), query, search_scope).await?;
+    let texts = db.matching_texts(base, query, search_scope).await?;
+    let average_terms = texts
+        .iter()
+        .map(|text| text.terms.split(' ').count() as f64)
+        .sum::<f64>()
+        / texts.len().max(1) as f64;
+    // A ticket scores as its best text.
+    let mut hits: HashMap<i64, Hit> = HashMap::new();
+    for text in &texts {
+        let score = query.score(&text.terms, text.subject, average_terms);
+        let hit = hits.entry(text.ticket_id).or_insert(Hit {
+            id: text.ticket_id,
+            score,
+            closed: text.closed,
+            updated_at: text.updated_at,
+        });
+        hit.score = hit.score.max(score);
+    }
+    let mut hits: Vec<Hit> = hits.into_values().collect();
+    let all = hits.len() as i64;
+    let closed = hits.iter().filter(|hit| hit.closed).count() as i64;
+    hits.retain(|hit| match filter.view {
+        TicketView::All => true,
+        TicketView::Open => !hit.closed,
+        TicketView::Closed => hit.closed,
+    });
+    // Best first; among equals, the most recent activity.
+    hits.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(b.updated_at.cmp(&a.updated_at))
+            .then(b.id.cmp(&a.id))
+    });
     let offset = filter
         .after
         .as_deref()
         .and_then(|c| c.strip_prefix('s')?.parse::<usize>().ok())
         .unwrap_or(0)
         .min(MAX_SEARCH_RESULTS);
-    let mut rows = db
-        .search_tickets(
-            with_view(base, filter.view),
-            query,
-            search_scope,
-            offset,
-            PAGE_SIZE,
-        )
-        .await?;
-    let next = (rows.len() > PAGE_SIZE && offset + PAGE_SIZE < MAX_SEARCH_RESULTS)
+    let page: Vec<i64> = hits
+        .iter()
+        .skip(offset)
+        .take(PAGE_SIZE)
+        .map(|hit| hit.id)
+        .collect();
+    let next = (hits.len() > offset + PAGE_SIZE && offset + PAGE_SIZE < MAX_SEARCH_RESULTS)
         .then(|| format!("s{}", offset + PAGE_SIZE));
-    rows.truncate(PAGE_SIZE);
+    let mut found: HashMap<i64, ListRow> = db
+        .tickets_by_ids(&page)
+        .await?
+        .into_iter()
+        .map(|row| (row.id, row))
+        .collect();
+    let rows: Vec<ListRow> = page.iter().filter_map(|id| found.remove(id)).collect();
     // The excerpt: the first text of each ticket (that the viewer may see) with a match.
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut excerpts: HashMap<i64, String> = HashMap::new();
@@ -718,6 +814,7 @@ async fn search(
             all,
             open: all - closed,
             closed,
+            capped: false,
         },
     })
 }

@@ -2,6 +2,7 @@
 //! shows, and the filter of a list, which lives in the page's address so it can be bookmarked.
 
 use super::{Priority, RequestType, Status};
+use crate::i18n::Lang;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -41,25 +42,48 @@ pub struct TicketSummary {
     pub excerpt: Option<Vec<TextSegment>>,
 }
 
-/// Counts stop here: a count of `COUNT_CAP + 1` means "more than `COUNT_CAP`".
+/// Counted views stop here: a count of `COUNT_CAP + 1` means "more than `COUNT_CAP`".
 pub const COUNT_CAP: i64 = 10_000;
 
-/// A count as people read it: `10000+` past the cap.
-pub fn format_count(count: i64) -> String {
-    if count > COUNT_CAP {
-        format!("{COUNT_CAP}+")
-    } else {
-        count.to_string()
-    }
-}
-
-/// How many tickets each view of a list holds, with the list's other filters applied
-/// (at most `COUNT_CAP + 1`).
+/// How many tickets each view of a list holds, with the list's other filters applied.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ViewCounts {
     pub all: i64,
     pub open: i64,
     pub closed: i64,
+    /// Counted up to `COUNT_CAP + 1` (filters without kept counts), not exact.
+    pub capped: bool,
+}
+
+impl ViewCounts {
+    /// A count as people read it: digits grouped the language's way, `10.000+` past the cap.
+    pub fn format(&self, count: i64, lang: Lang) -> String {
+        if self.capped && count > COUNT_CAP {
+            format!("{}+", group_digits(COUNT_CAP, lang))
+        } else {
+            group_digits(count, lang)
+        }
+    }
+}
+
+/// `1234567` as `1.234.567` (Spanish) or `1,234,567` (English).
+pub fn group_digits(number: i64, lang: Lang) -> String {
+    let separator = match lang {
+        Lang::Es => '.',
+        Lang::En => ',',
+    };
+    let digits = number.unsigned_abs().to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if number < 0 {
+        grouped.push('-');
+    }
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(separator);
+        }
+        grouped.push(digit);
+    }
+    grouped
 }
 
 /// One page of a ticket list.
@@ -438,6 +462,28 @@ pub fn format_time(time: &DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_read_with_grouped_digits_and_a_cap_only_when_counted() {
+        assert_eq!(group_digits(0, Lang::Es), "0");
+        assert_eq!(group_digits(999, Lang::En), "999");
+        assert_eq!(group_digits(1_000, Lang::Es), "1.000");
+        assert_eq!(group_digits(1_234_567, Lang::En), "1,234,567");
+        assert_eq!(group_digits(-12_345, Lang::Es), "-12.345");
+        let kept = ViewCounts {
+            all: 1_000_000,
+            ..ViewCounts::default()
+        };
+        assert_eq!(kept.format(kept.all, Lang::Es), "1.000.000");
+        let counted = ViewCounts {
+            all: COUNT_CAP + 1,
+            open: 12,
+            capped: true,
+            ..ViewCounts::default()
+        };
+        assert_eq!(counted.format(counted.all, Lang::En), "10,000+");
+        assert_eq!(counted.format(counted.open, Lang::En), "12");
+    }
 
     #[test]
     fn a_filter_survives_the_address_bar() {

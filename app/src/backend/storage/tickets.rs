@@ -4,7 +4,7 @@
 //! another tenant's ids behave as if they did not exist. Lists page by keyset (the sort key and
 //! the id of the last row seen), never by OFFSET, so deep pages cost what the first one costs.
 
-use super::{on_pool, Db, Engine, StoreError};
+use super::{on_pool, Db, StoreError};
 use crate::backend::search::{SearchQuery, SearchScope};
 use crate::model::TicketSort;
 use chrono::{DateTime, Datelike, Utc};
@@ -52,7 +52,18 @@ const TICKET_SELECT: &str =
     LEFT JOIN telescopes tel ON tel.id = t.telescope_id \
     LEFT JOIN users a ON a.id = t.assignee_id";
 
-/// A row of a list: what `TicketSummary` shows, plus the search score.
+/// A text a keyword search matched: its ticket, whether it is the subject, its indexed terms,
+/// and what the views and the order of results need of its ticket.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MatchedText {
+    pub ticket_id: i64,
+    pub subject: bool,
+    pub terms: String,
+    pub closed: bool,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A row of a list: what `TicketSummary` shows.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ListRow {
     pub id: i64,
@@ -134,7 +145,7 @@ pub struct TicketChange {
 }
 
 /// How many of the most recent matching texts a keyword search ranks.
-pub const SEARCH_CANDIDATES: usize = 2000;
+pub const SEARCH_CANDIDATES: usize = 1000;
 
 /// A bound value of a query built at run time.
 #[derive(Debug, Clone)]
@@ -167,6 +178,14 @@ impl Conditions {
     fn placeholder(&mut self, arg: Arg) -> String {
         self.args.push(arg);
         format!("${}", self.args.len())
+    }
+
+    /// Placeholders for a list of ids, as `IN (…)` takes them.
+    fn id_list(&mut self, ids: &[i64]) -> String {
+        ids.iter()
+            .map(|id| self.placeholder(Arg::Int(*id)))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     fn where_clause(&self) -> String {
@@ -207,6 +226,21 @@ macro_rules! bind_args {
         }
         query
     }};
+}
+
+impl Db {
+    /// The rows of a query built at run time, its arguments bound in order.
+    async fn fetch_all_with<T>(&self, sql: &str, args: &[Arg]) -> Result<Vec<T>, StoreError>
+    where
+        T: Send + Unpin,
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+    {
+        let rows = on_pool!(self, |pool| {
+            bind_args!(sqlx::query_as(sql), args).fetch_all(pool).await
+        })?;
+        Ok(rows)
+    }
 }
 
 /// Timestamps keep microseconds, the precision both engines store, so a keyset cursor made from
@@ -471,12 +505,7 @@ impl Db {
             order_by(order),
             limit + 1
         );
-        let rows = on_pool!(self, |pool| {
-            bind_args!(sqlx::query_as(&sql), &conditions.args)
-                .fetch_all(pool)
-                .await
-        })?;
-        Ok(rows)
+        self.fetch_all_with(&sql, &conditions.args).await
     }
 
     /// How many tickets match `conditions`, counting no further than `cap + 1`: the work stays
@@ -499,93 +528,81 @@ impl Db {
         Ok(count)
     }
 
-    /// The SQL of the tickets matching a keyword query, with their best score (higher is
-    /// better), as a subquery `hits(ticket_id, score)` whose argument is the next placeholder.
-    ///
-    /// The query carries the searcher's scope (see `search::SearchScope`), so the index itself
-    /// only yields what they may see. Of the matching texts, the `SEARCH_CANDIDATES` most recent
-    /// are ranked: a word found in half a million texts still answers at once, and the
-    /// relevance order stays among recent activity, which is what people look for.
-    fn search_hits(
+    /// Tickets per status of the observatory, or of one organization, and of one assignee
+    /// (0: unassigned) when given: read from `ticket_counts`, a few rows whatever the volume.
+    pub async fn status_counts(
         &self,
-        conditions: &mut Conditions,
-        query: &SearchQuery,
-        scope: SearchScope,
-    ) -> String {
-        match self.engine() {
-            Engine::Sqlite => {
-                let q = conditions.placeholder(Arg::Text(query.fts5(scope)));
-                format!(
-                    "(SELECT d.ticket_id, MAX(-c.score) AS score \
-                     FROM (SELECT rowid AS doc_id, rank AS score FROM search_index \
-                           WHERE search_index MATCH {q} ORDER BY rowid DESC \
-                           LIMIT {SEARCH_CANDIDATES}) c \
-                     JOIN search_documents d ON d.id = c.doc_id \
-                     GROUP BY d.ticket_id) hits"
-                )
-            }
-            Engine::Postgres => {
-                let q = conditions.placeholder(Arg::Text(query.tsquery(scope)));
-                format!(
-                    "(SELECT c.ticket_id, MAX(ts_rank(c.terms_vector, to_tsquery('simple', {q}))) AS score \
-                     FROM (SELECT ticket_id, terms_vector FROM search_documents \
-                           WHERE terms_vector @@ to_tsquery('simple', {q}) ORDER BY id DESC \
-                           LIMIT {SEARCH_CANDIDATES}) c \
-                     GROUP BY c.ticket_id) hits"
-                )
-            }
+        observatory_id: i64,
+        organization_id: Option<i64>,
+        assignee_id: Option<i64>,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut conditions = Conditions::default();
+        conditions.add("observatory_id = ?", Arg::Int(observatory_id));
+        if let Some(org) = organization_id {
+            conditions.add("organization_id = ?", Arg::Int(org));
         }
-    }
-
-    /// Tickets matching a keyword query and `conditions`, best first, `limit` from `offset`
-    /// (one more row tells whether more follow).
-    pub async fn search_tickets(
-        &self,
-        conditions: Conditions,
-        query: &SearchQuery,
-        scope: SearchScope,
-        offset: usize,
-        limit: usize,
-    ) -> Result<Vec<ListRow>, StoreError> {
-        let mut conditions = conditions;
-        let hits = self.search_hits(&mut conditions, query, scope);
-        // The hits' placeholder comes after the conditions' own in number, though before them
-        // in the text: both engines bind `$n` by its number.
+        if let Some(assignee) = assignee_id {
+            conditions.add("assignee_id = ?", Arg::Int(assignee));
+        }
         let sql = format!(
-            "SELECT {LIST_COLUMNS} FROM {hits} JOIN tickets t ON t.id = hits.ticket_id {LIST_JOINS} \
-             {} ORDER BY hits.score DESC, t.updated_at DESC, t.id DESC LIMIT {} OFFSET {}",
-            conditions.where_clause(),
-            limit + 1,
-            offset
-        );
-        let rows = on_pool!(self, |pool| {
-            bind_args!(sqlx::query_as(&sql), &conditions.args)
-                .fetch_all(pool)
-                .await
-        })?;
-        Ok(rows)
-    }
-
-    /// How many tickets match a keyword query and `conditions`, and how many of them are closed.
-    pub async fn count_search(
-        &self,
-        conditions: Conditions,
-        query: &SearchQuery,
-        scope: SearchScope,
-    ) -> Result<(i64, i64), StoreError> {
-        let mut conditions = conditions;
-        let hits = self.search_hits(&mut conditions, query, scope);
-        let sql = format!(
-            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN t.closed THEN 1 ELSE 0 END), 0) \
-             FROM {hits} JOIN tickets t ON t.id = hits.ticket_id {}",
+            "SELECT status, CAST(SUM(tickets) AS BIGINT) FROM ticket_counts {} GROUP BY status",
             conditions.where_clause()
         );
-        let counts = on_pool!(self, |pool| {
-            bind_args!(sqlx::query_as::<_, (i64, i64)>(&sql), &conditions.args)
-                .fetch_one(pool)
-                .await
-        })?;
-        Ok(counts)
+        self.fetch_all_with(&sql, &conditions.args).await
+    }
+
+    /// The `SEARCH_CANDIDATES` most recent texts matching a keyword query, within the
+    /// searcher's scope (see `search::SearchScope`: the index itself only yields what they may
+    /// see), whose tickets match `conditions`. Both engines walk their index newest first and
+    /// stop there, so a word found in half a million texts answers as fast as a rare one;
+    /// relevance is then ranked among recent activity, which is what people look for.
+    pub async fn matching_texts(
+        &self,
+        conditions: Conditions,
+        query: &SearchQuery,
+        scope: SearchScope,
+    ) -> Result<Vec<MatchedText>, StoreError> {
+        let mut conditions = conditions;
+        // The query's placeholder comes after the conditions' own in number, though before
+        // them in the text: both engines bind `$n` by its number.
+        let candidates = match self {
+            Db::Sqlite(_) => {
+                let q = conditions.placeholder(Arg::Text(query.fts5(scope)));
+                format!(
+                    "(SELECT d.ticket_id, d.entry_id IS NULL AS subject, d.terms \
+                     FROM (SELECT rowid AS doc_id FROM search_index WHERE search_index MATCH {q} \
+                           ORDER BY rowid DESC LIMIT {SEARCH_CANDIDATES}) m \
+                     JOIN search_documents d ON d.id = m.doc_id)"
+                )
+            }
+            Db::Postgres(_) => {
+                let q = conditions.placeholder(Arg::Text(query.tsquery(scope)));
+                format!(
+                    "(SELECT ticket_id, entry_id IS NULL AS subject, terms FROM search_documents \
+                     WHERE terms_vector @@ to_tsquery('simple', {q}) \
+                     ORDER BY id DESC LIMIT {SEARCH_CANDIDATES})"
+                )
+            }
+        };
+        let sql = format!(
+            "SELECT c.ticket_id, c.subject, c.terms, t.closed, t.updated_at \
+             FROM {candidates} c JOIN tickets t ON t.id = c.ticket_id {}",
+            conditions.where_clause()
+        );
+        self.fetch_all_with(&sql, &conditions.args).await
+    }
+
+    /// The list rows of the given tickets (already known to be in the reader's scope), in no
+    /// particular order.
+    pub async fn tickets_by_ids(&self, ids: &[i64]) -> Result<Vec<ListRow>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conditions = Conditions::default();
+        let list = conditions.id_list(ids);
+        let sql =
+            format!("SELECT {LIST_COLUMNS} FROM tickets t {LIST_JOINS} WHERE t.id IN ({list})");
+        self.fetch_all_with(&sql, &conditions.args).await
     }
 
     /// The texts of the given tickets that a search may show an excerpt of, in order.
@@ -598,22 +615,13 @@ impl Db {
             return Ok(Vec::new());
         }
         let mut conditions = Conditions::default();
-        let list: Vec<String> = ticket_ids
-            .iter()
-            .map(|id| conditions.placeholder(Arg::Int(*id)))
-            .collect();
+        let list = conditions.id_list(ticket_ids);
         let sql = format!(
             "SELECT ticket_id, body FROM timeline_entries \
-             WHERE ticket_id IN ({}) AND body <> '' {} ORDER BY id",
-            list.join(", "),
+             WHERE ticket_id IN ({list}) AND body <> '' {} ORDER BY id",
             if internal { "" } else { "AND NOT internal" }
         );
-        let rows = on_pool!(self, |pool| {
-            bind_args!(sqlx::query_as::<_, (i64, String)>(&sql), &conditions.args)
-                .fetch_all(pool)
-                .await
-        })?;
-        Ok(rows)
+        self.fetch_all_with(&sql, &conditions.args).await
     }
 
     /// Active staff of the observatory, by name: who a ticket can be assigned to.
@@ -659,21 +667,12 @@ impl Db {
             return Ok(Vec::new());
         }
         let mut conditions = Conditions::default();
-        let list: Vec<String> = ids
-            .iter()
-            .map(|id| conditions.placeholder(Arg::Int(*id)))
-            .collect();
+        let list = conditions.id_list(ids);
         let observatory = conditions.placeholder(Arg::Int(observatory_id));
         let sql = format!(
-            "SELECT id, name FROM users WHERE id IN ({}) AND observatory_id = {observatory}",
-            list.join(", ")
+            "SELECT id, name FROM users WHERE id IN ({list}) AND observatory_id = {observatory}"
         );
-        let rows = on_pool!(self, |pool| {
-            bind_args!(sqlx::query_as::<_, (i64, String)>(&sql), &conditions.args)
-                .fetch_all(pool)
-                .await
-        })?;
-        Ok(rows)
+        self.fetch_all_with(&sql, &conditions.args).await
     }
 
     /// Active organizations of the observatory (or only the given one) with their telescopes

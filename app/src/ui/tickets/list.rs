@@ -6,8 +6,8 @@ use super::TicketItem;
 use crate::api::{list_tickets, ticket_choices};
 use crate::i18n::Msg;
 use crate::model::{
-    format_count, AssigneeFilter, NewTicketChoices, Priority, RequestType, SessionUser, Status,
-    TicketFilter, TicketSort, TicketView,
+    AssigneeFilter, NewTicketChoices, Priority, RequestType, SessionUser, Status, TicketFilter,
+    TicketSort, TicketView,
 };
 use crate::ui::components::{EmptyState, ErrorAlert};
 use crate::ui::prefs::{use_prefs, use_t};
@@ -95,7 +95,7 @@ pub fn HomePage() -> impl IntoView {
                                                     aria-current=(view == current.view).then_some("page")
                                                 >
                                                     {t(label)}
-                                                    <span class="view-count">{format_count(count)}</span>
+                                                    <span class="view-count">{counts.format(count, lang)}</span>
                                                 </a>
                                             }
                                         })
@@ -121,7 +121,7 @@ pub fn HomePage() -> impl IntoView {
                                     }
                                         .into_any()
                                 }}
-                                <nav class="pager" aria-label=Msg::RequestsCount.fill(lang, &[("count", &format_count(counts.all))])>
+                                <nav class="pager" aria-label=Msg::RequestsCount.fill(lang, &[("count", &counts.format(counts.all, lang))])>
                                     {first.map(|href| view! { <a class="btn btn-secondary" href=href>{t(Msg::FirstPage)}</a> })}
                                     {next.map(|href| view! { <a class="btn btn-secondary" href=href rel="next">{t(Msg::NextPage)}</a> })}
                                 </nav>
@@ -245,9 +245,11 @@ fn FilterForm(
                     value=filter.query.clone()
                     placeholder=t(Msg::SearchLabel)
                     enterkeyhint="search"
+                    aria-describedby="q-hint"
                 />
                 <button type="submit" class="btn btn-primary">{t(Msg::Search)}</button>
             </div>
+            <p class="field-hint" id="q-hint">{t(Msg::SearchHint)}</p>
             <details class="filters" open=filters_open>
                 <summary>{t(Msg::Filters)}</summary>
                 <div class="filter-grid">
