@@ -12,5 +12,8 @@ cargo build --release -p server --bin bench-tickets
 say "SQLite"
 env -u CUPULA_TEST_DATABASE_URL target/release/bench-tickets "$@"
 say "PostgreSQL"
+# Memory as a database server is given it: a quarter of the machine's for shared buffers.
+memory_mb=$(awk '/MemTotal/ { print int($2 / 1024) }' /proc/meminfo)
+PG_SETTINGS="-c shared_buffers=$((memory_mb / 4))MB -c effective_cache_size=$((memory_mb * 2 / 3))MB -c work_mem=16MB"
 start_postgres
 CUPULA_TEST_DATABASE_URL="$PG_URL" target/release/bench-tickets "$@"

@@ -1,6 +1,6 @@
 # A throwaway PostgreSQL cluster on a free port, for the test run. Sourced by test.sh.
 # start_postgres sets PG_URL (a superuser URL to the `postgres` database); stop_postgres removes
-# the cluster and its files.
+# the cluster and its files. PG_SETTINGS adds server settings (`-c name=value …`).
 
 PG_DIR=""
 PG_PORT=""
@@ -26,7 +26,7 @@ start_postgres() {
   if [ "$(id -u)" -eq 0 ]; then chown postgres "$PG_DIR"; fi
   as_pg_user "$(pg_bin initdb)" -D "$PG_DIR/data" -U cupula -A trust -E UTF8 --no-locale >"$PG_DIR/initdb.log" 2>&1
   as_pg_user "$(pg_bin pg_ctl)" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
-    -o "-p $PG_PORT -h 127.0.0.1 -k $PG_DIR -F -c fsync=off -c synchronous_commit=off -c max_connections=300" \
+    -o "-p $PG_PORT -h 127.0.0.1 -k $PG_DIR -F -c fsync=off -c synchronous_commit=off -c max_connections=300 ${PG_SETTINGS:-}" \
     start >/dev/null
   PG_URL="postgres://cupula@127.0.0.1:$PG_PORT/postgres"
   export PG_URL
