@@ -7,12 +7,12 @@ use app::backend::accounts::Viewer;
 use app::backend::config::Config;
 use app::backend::events::EventBus;
 use app::backend::storage::accounts::{NewObservatory, NewTelescope};
-use app::backend::storage::tickets::{NewEntry, TicketChange};
+use app::backend::storage::tickets::{NewEntry, TicketChange, SEARCH_CANDIDATES};
 use app::backend::tickets::{self, NewTicket, Opened};
-use app::i18n::Msg;
+use app::i18n::{Lang, Msg};
 use app::model::{
-    AssigneeFilter, Change, EntryKind, Priority, RequestType, Role, Status, TicketFilter,
-    TicketSort, TicketView,
+    AssigneeFilter, Change, EntryKind, Exactness, Priority, RequestType, Role, Status,
+    TicketFilter, TicketSort, TicketView,
 };
 use common::{config, person, user_msg, world, World};
 use std::collections::HashSet;
@@ -923,7 +923,12 @@ async fn kept_view_counts_follow_every_change() {
             let counts = site.list(who, filter.clone()).await.counts;
             // A client's "mine" (opened by me) has no kept counts; everything else here has.
             let counted = filter.mine && !who.role.is_staff();
-            assert_eq!(counts.capped, counted, "{filter:?}");
+            let expected = if counted {
+                Exactness::Capped
+            } else {
+                Exactness::Exact
+            };
+            assert_eq!(counts.exactness, expected, "{filter:?}");
             for (view, kept) in [
                 (TicketView::All, counts.all),
                 (TicketView::Open, counts.open),
@@ -959,7 +964,7 @@ async fn kept_view_counts_follow_every_change() {
         )
         .await
         .counts;
-    assert!(counted.capped);
+    assert_eq!(counted.exactness, Exactness::Capped);
     assert_eq!((counted.all, counted.open, counted.closed), (12, 10, 2));
 }
 
@@ -1094,6 +1099,36 @@ async fn search_folds_accents_stems_ranks_and_highlights() {
         site.search(&site.ana, "enfocador").await,
         vec![in_subject.number, twice.number, in_message.number]
     );
+}
+
+#[tokio::test]
+async fn search_counts_say_when_older_texts_may_match_too() {
+    let site = site().await;
+    let ticket = site
+        .open(&site.ana, "Anemómetro", "El anemómetro marca cero.")
+        .await;
+    let search = TicketFilter {
+        query: "anemometro".into(),
+        ..TicketFilter::default()
+    };
+    let counts = site.list(&site.ana, search.clone()).await.counts;
+    assert_eq!((counts.all, counts.exactness), (1, Exactness::Exact));
+    // As many matching texts as a search ranks: older ones would not be looked at.
+    for i in 1..SEARCH_CANDIDATES {
+        tickets::add_message(
+            &site.world.db,
+            &site.events,
+            &site.agent,
+            &ticket.number,
+            &format!("Revisado el anemómetro, paso {i}."),
+            false,
+        )
+        .await
+        .unwrap();
+    }
+    let counts = site.list(&site.ana, search).await.counts;
+    assert_eq!((counts.all, counts.exactness), (1, Exactness::AtLeast));
+    assert_eq!(counts.format(counts.all, Lang::Es), "1+");
 }
 
 #[tokio::test]

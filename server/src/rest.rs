@@ -303,7 +303,7 @@ async fn list(
         "items": page.items.into_iter().map(ApiTicketSummary::from).collect::<Vec<_>>(),
         "next": page.next,
         "counts": { "all": page.counts.all, "open": page.counts.open, "closed": page.counts.closed,
-            "capped": page.counts.capped },
+            "exactness": page.counts.exactness },
     }))
     .into_response())
 }
@@ -528,9 +528,9 @@ pub fn openapi() -> Value {
             "properties": {
                 "items": { "type": "array", "items": { "$ref": "#/components/schemas/TicketSummary" } },
                 "next": nullable(json!({ "type": "string", "description": "pass as `after` for the next page" })),
-                "counts": { "type": "object", "description": "per view; when capped, 10001 means more than 10000", "properties": {
+                "counts": { "type": "object", "description": "per view", "properties": {
                     "all": { "type": "integer" }, "open": { "type": "integer" }, "closed": { "type": "integer" },
-                    "capped": { "type": "boolean", "description": "counted up to 10001 (filters by type, priority, telescope or a client's \"mine\"), not exact" } } }
+                    "exactness": { "type": "string", "enum": ["exact", "capped", "at_least"], "description": "capped: counted up to 10001 (filters by type, priority, telescope or a client's \"mine\"), so 10001 means more; at_least: a keyword search counts among the 1000 most recent matching texts only" } } }
             }
         },
         "TimelineEntry": {

@@ -11,15 +11,15 @@ use super::events::{EventBus, TicketEvent};
 use super::search::{document_terms, DocumentScope, SearchQuery, SearchScope};
 use super::storage::tickets::{
     now_micros, Arg, Conditions, EntryRow, Keyset, ListRow, NewEntry, NewTicketRow, TicketChange,
-    TicketRow, TicketScope,
+    TicketRow, TicketScope, SEARCH_CANDIDATES,
 };
 use super::storage::Db;
 use crate::i18n::Msg;
 use crate::model::{
-    Agent, AssigneeFilter, Change, EntryKind, NewTicketChoices, OrganizationChoice, Priority,
-    RequestType, Role, Status, TelescopeChoice, TelescopeHistory, TicketActions, TicketDetail,
-    TicketFilter, TicketPage, TicketSort, TicketSummary, TicketView, TimelineEntry, ViewCounts,
-    COUNT_CAP, MESSAGE_MAX_CHARS, PAGE_SIZE, REASON_MAX_CHARS, SUBJECT_MAX_CHARS,
+    Agent, AssigneeFilter, Change, EntryKind, Exactness, NewTicketChoices, OrganizationChoice,
+    Priority, RequestType, Role, Status, TelescopeChoice, TelescopeHistory, TicketActions,
+    TicketDetail, TicketFilter, TicketPage, TicketSort, TicketSummary, TicketView, TimelineEntry,
+    ViewCounts, COUNT_CAP, MESSAGE_MAX_CHARS, PAGE_SIZE, REASON_MAX_CHARS, SUBJECT_MAX_CHARS,
 };
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -701,7 +701,7 @@ async fn view_counts(
         return Ok(counts);
     }
     Ok(ViewCounts {
-        capped: true,
+        exactness: Exactness::Capped,
         all: db.count_tickets(base, COUNT_CAP).await?,
         open: db
             .count_tickets(&with_view(base.clone(), TicketView::Open), COUNT_CAP)
@@ -814,7 +814,12 @@ async fn search(
             all,
             open: all - closed,
             closed,
-            capped: false,
+            // All the most recent matching texts were taken: older ones may match too.
+            exactness: if texts.len() >= SEARCH_CANDIDATES {
+                Exactness::AtLeast
+            } else {
+                Exactness::Exact
+            },
         },
     })
 }

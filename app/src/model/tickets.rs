@@ -51,17 +51,29 @@ pub struct ViewCounts {
     pub all: i64,
     pub open: i64,
     pub closed: i64,
-    /// Counted up to `COUNT_CAP + 1` (filters without kept counts), not exact.
-    pub capped: bool,
+    pub exactness: Exactness,
+}
+
+/// How far a list's counts can be trusted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Exactness {
+    #[default]
+    Exact,
+    /// Counted up to `COUNT_CAP + 1` (filters without kept counts): that value means more.
+    Capped,
+    /// Lower bounds: a keyword search counts among the most recent matching texts only.
+    AtLeast,
 }
 
 impl ViewCounts {
-    /// A count as people read it: digits grouped the language's way, `10.000+` past the cap.
+    /// A count as people read it: digits grouped the language's way, with a `+` where there may
+    /// be more (`10.000+` past the cap).
     pub fn format(&self, count: i64, lang: Lang) -> String {
-        if self.capped && count > COUNT_CAP {
-            format!("{}+", group_digits(COUNT_CAP, lang))
-        } else {
-            group_digits(count, lang)
+        match self.exactness {
+            Exactness::Capped if count > COUNT_CAP => format!("{}+", group_digits(COUNT_CAP, lang)),
+            Exactness::AtLeast if count > 0 => format!("{}+", group_digits(count, lang)),
+            _ => group_digits(count, lang),
         }
     }
 }
@@ -478,11 +490,18 @@ mod tests {
         let counted = ViewCounts {
             all: COUNT_CAP + 1,
             open: 12,
-            capped: true,
+            exactness: Exactness::Capped,
             ..ViewCounts::default()
         };
         assert_eq!(counted.format(counted.all, Lang::En), "10,000+");
         assert_eq!(counted.format(counted.open, Lang::En), "12");
+        let searched = ViewCounts {
+            all: 1_000,
+            exactness: Exactness::AtLeast,
+            ..ViewCounts::default()
+        };
+        assert_eq!(searched.format(searched.all, Lang::Es), "1.000+");
+        assert_eq!(searched.format(searched.closed, Lang::Es), "0");
     }
 
     #[test]
