@@ -27,16 +27,37 @@ pub fn EmptyState(
     }
 }
 
-/// Shows a toast each time an action completes: `success`, or its error. Driven by the action's
-/// version, so the same outcome twice is announced twice.
-pub fn toast_outcome<S>(action: ServerAction<S>, success: Msg)
-where
+/// A server action that answers nothing but success or a message for the person.
+pub trait PlainAction:
+    leptos::server_fn::ServerFn<Output = (), Error = crate::error::UserError>
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> PlainAction for S where
     S: leptos::server_fn::ServerFn<Output = (), Error = crate::error::UserError>
         + Clone
         + Send
         + Sync
-        + 'static,
+        + 'static
 {
+}
+
+/// Shows a toast each time an action completes: `success`, or its error. Driven by the action's
+/// version, so the same outcome twice is announced twice.
+pub fn toast_outcome<S: PlainAction>(action: ServerAction<S>, success: Msg) {
+    toast_results(action, success, true);
+}
+
+/// Shows a toast each time an action succeeds; for forms that show their errors themselves.
+pub fn toast_success<S: PlainAction>(action: ServerAction<S>, success: Msg) {
+    toast_results(action, success, false);
+}
+
+fn toast_results<S: PlainAction>(action: ServerAction<S>, success: Msg, errors: bool) {
     let toasts = use_toasts();
     Effect::new(move |_| {
         if action.version().get() == 0 {
@@ -44,25 +65,8 @@ where
         }
         match action.value().get_untracked() {
             Some(Ok(())) => toasts.push(ToastKind::Success, success),
-            Some(Err(err)) => toasts.push(ToastKind::Error, err.message),
-            None => {}
-        }
-    });
-}
-
-/// Shows a toast each time an action succeeds; for forms that show their errors themselves.
-pub fn toast_success<S>(action: ServerAction<S>, success: Msg)
-where
-    S: leptos::server_fn::ServerFn<Output = (), Error = crate::error::UserError>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-{
-    let toasts = use_toasts();
-    Effect::new(move |_| {
-        if action.version().get() > 0 && matches!(action.value().get_untracked(), Some(Ok(()))) {
-            toasts.push(ToastKind::Success, success);
+            Some(Err(err)) if errors => toasts.push(ToastKind::Error, err.message),
+            _ => {}
         }
     });
 }

@@ -552,24 +552,20 @@ async fn main() {
     for (i, words) in words.iter().enumerate() {
         println!("  input {i}: {words}");
     }
-    measure("keyword search, staff", runs, words.len(), |i| {
-        let f = TicketFilter {
-            query: words[i % words.len()].into(),
-            ..TicketFilter::default()
-        };
-        let staff = fixture.staff.clone();
-        async move { tickets::list(db, &staff, &f).await.map(|p| p.items.len()) }
-    })
-    .await;
-    measure("keyword search, client", runs, words.len(), |i| {
-        let f = TicketFilter {
-            query: words[i % words.len()].into(),
-            ..TicketFilter::default()
-        };
-        let client = fixture.client.clone();
-        async move { tickets::list(db, &client, &f).await.map(|p| p.items.len()) }
-    })
-    .await;
+    for (name, who) in [
+        ("keyword search, staff", &fixture.staff),
+        ("keyword search, client", &fixture.client),
+    ] {
+        measure(name, runs, words.len(), |i| {
+            let f = TicketFilter {
+                query: words[i % words.len()].into(),
+                ..TicketFilter::default()
+            };
+            let who = who.clone();
+            async move { tickets::list(db, &who, &f).await.map(|p| p.items.len()) }
+        })
+        .await;
+    }
 
     measure("ticket page, 50 entries", runs, 1, |_| {
         let staff = fixture.staff.clone();
