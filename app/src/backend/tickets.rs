@@ -735,7 +735,10 @@ async fn search(
         organization_id: scope.organization_id,
         internal,
     };
-    let texts = db.matching_texts(base, query, search_scope).await?;
+    let mut texts = db.matching_texts(base, query, search_scope).await?;
+    // All the most recent matching texts were taken: older ones may match too.
+    let taken_all = texts.len() >= SEARCH_CANDIDATES;
+    texts.retain(|text| text.in_view);
     let average_terms = texts
         .iter()
         .map(|text| text.terms.split(' ').count() as f64)
@@ -814,8 +817,7 @@ async fn search(
             all,
             open: all - closed,
             closed,
-            // All the most recent matching texts were taken: older ones may match too.
-            exactness: if texts.len() >= SEARCH_CANDIDATES {
+            exactness: if taken_all {
                 Exactness::AtLeast
             } else {
                 Exactness::Exact

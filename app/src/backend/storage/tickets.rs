@@ -53,12 +53,14 @@ const TICKET_SELECT: &str =
     LEFT JOIN users a ON a.id = t.assignee_id";
 
 /// A text a keyword search matched: its ticket, whether it is the subject, its indexed terms,
-/// and what the views and the order of results need of its ticket.
+/// whether its ticket passes the list's filters, and what the views and the order of results
+/// need of its ticket.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MatchedText {
     pub ticket_id: i64,
     pub subject: bool,
     pub terms: String,
+    pub in_view: bool,
     pub closed: bool,
     pub updated_at: DateTime<Utc>,
 }
@@ -147,6 +149,11 @@ pub struct TicketChange {
 /// How many of the most recent matching texts a keyword search ranks.
 pub const SEARCH_CANDIDATES: usize = 1000;
 
+/// PostgreSQL keeps search documents in partitions of 2^`SEARCH_PARTITION_BITS` ids, each with
+/// its own index (migration 20261122000008 makes them; the two must agree).
+const SEARCH_PARTITION_BITS: u32 = 20;
+pub const SEARCH_PARTITION_SIZE: i64 = 1 << SEARCH_PARTITION_BITS;
+
 /// A bound value of a query built at run time.
 #[derive(Debug, Clone)]
 pub enum Arg {
@@ -195,6 +202,18 @@ impl Conditions {
             format!("WHERE {}", self.sql.join(" AND "))
         }
     }
+
+    /// The conditions as one true-or-false column.
+    fn as_column(&self) -> String {
+        if self.sql.is_empty() {
+            "TRUE".to_string()
+        } else {
+            format!(
+                "CASE WHEN {} THEN TRUE ELSE FALSE END",
+                self.sql.join(" AND ")
+            )
+        }
+    }
 }
 
 /// Where a keyset page starts: the sort key of the last row of the previous page.
@@ -241,6 +260,68 @@ impl Db {
         })?;
         Ok(rows)
     }
+}
+
+/// The partitions of search documents a PostgreSQL search asks at once: `lowest..=highest`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SearchWindow {
+    lowest: i64,
+    highest: i64,
+}
+
+impl SearchWindow {
+    /// The partition holding the newest document.
+    fn newest(newest_id: i64) -> SearchWindow {
+        let partition = newest_id.max(0) >> SEARCH_PARTITION_BITS;
+        SearchWindow {
+            lowest: partition,
+            highest: partition,
+        }
+    }
+
+    fn first_id(self) -> i64 {
+        self.lowest << SEARCH_PARTITION_BITS
+    }
+
+    fn end_id(self) -> i64 {
+        (self.highest + 1) << SEARCH_PARTITION_BITS
+    }
+
+    /// The older partitions to ask next, after this window and the newer ones held `found`
+    /// matches (`None`: enough matched, or nothing older is left). As many partitions as the
+    /// rate of matches so far says the missing ones need, a fifth more; twice as many as this
+    /// window when nothing matched yet. Rare words thus reach the oldest texts in a few
+    /// queries, and common ones ask one partition at a time.
+    fn next(self, newest_id: i64, found: usize) -> Option<SearchWindow> {
+        if found >= SEARCH_CANDIDATES || self.lowest == 0 {
+            return None;
+        }
+        let width = if found == 0 {
+            2 * (self.highest - self.lowest + 1)
+        } else {
+            let searched = (newest_id + 1 - self.first_id()) as f64;
+            let missing = (SEARCH_CANDIDATES - found) as f64;
+            let needed = 1.2 * missing * searched / found as f64;
+            (needed / SEARCH_PARTITION_SIZE as f64).ceil().max(1.0) as i64
+        };
+        let highest = self.lowest - 1;
+        Some(SearchWindow {
+            lowest: (highest - width + 1).max(0),
+            highest,
+        })
+    }
+}
+
+/// A search's candidate texts (`candidates`, a query on `search_documents`) with what the
+/// results need of their tickets, and whether each ticket passes `conditions`. The conditions'
+/// placeholders come before the query's in number though after them in the text: both engines
+/// bind `$n` by its number.
+fn with_tickets(candidates: &str, conditions: &Conditions) -> String {
+    format!(
+        "SELECT c.ticket_id, c.subject, c.terms, {} AS in_view, t.closed, t.updated_at \
+         FROM ({candidates}) c JOIN tickets t ON t.id = c.ticket_id",
+        conditions.as_column()
+    )
 }
 
 /// Timestamps keep microseconds, the precision both engines store, so a keyset cursor made from
@@ -553,43 +634,66 @@ impl Db {
 
     /// The `SEARCH_CANDIDATES` most recent texts matching a keyword query, within the
     /// searcher's scope (see `search::SearchScope`: the index itself only yields what they may
-    /// see), whose tickets match `conditions`. Both engines walk their index newest first and
-    /// stop there, so a word found in half a million texts answers as fast as a rare one;
-    /// relevance is then ranked among recent activity, which is what people look for.
+    /// see), each saying whether its ticket passes `conditions` (the list's filters: whether
+    /// all the candidates were taken is known even when few pass). Both engines stop at the
+    /// most recent matches, so a word found in half a million texts answers about as fast as a
+    /// rare one; relevance is then ranked among recent activity, which is what people look for.
     pub async fn matching_texts(
         &self,
         conditions: Conditions,
         query: &SearchQuery,
         scope: SearchScope,
     ) -> Result<Vec<MatchedText>, StoreError> {
-        let mut conditions = conditions;
-        // The query's placeholder comes after the conditions' own in number, though before
-        // them in the text: both engines bind `$n` by its number.
-        let candidates = match self {
+        match self {
+            // FTS5 walks its posting lists newest first and stops at the limit.
             Db::Sqlite(_) => {
+                let mut conditions = conditions;
                 let q = conditions.placeholder(Arg::Text(query.fts5(scope)));
-                format!(
-                    "(SELECT d.ticket_id, d.entry_id IS NULL AS subject, d.terms \
+                let candidates = format!(
+                    "SELECT d.ticket_id, d.entry_id IS NULL AS subject, d.terms \
                      FROM (SELECT rowid AS doc_id FROM search_index WHERE search_index MATCH {q} \
                            ORDER BY rowid DESC LIMIT {SEARCH_CANDIDATES}) m \
-                     JOIN search_documents d ON d.id = m.doc_id)"
-                )
+                     JOIN search_documents d ON d.id = m.doc_id"
+                );
+                self.fetch_all_with(&with_tickets(&candidates, &conditions), &conditions.args)
+                    .await
             }
-            Db::Postgres(_) => {
-                let q = conditions.placeholder(Arg::Text(query.tsquery(scope)));
-                format!(
-                    "(SELECT ticket_id, entry_id IS NULL AS subject, terms FROM search_documents \
-                     WHERE terms_vector @@ to_tsquery('simple', {q}) \
-                     ORDER BY id DESC LIMIT {SEARCH_CANDIDATES})"
-                )
+            // GIN intersects whole posting lists before anything is ordered: three common
+            // words would cost the length of their lists however few texts are wanted. Each
+            // partition has its own index, so the search asks the newest partition first and
+            // older ones only while too few texts matched (see `next_window`).
+            Db::Postgres(pool) => {
+                // The sequence's last value: the newest id, or just above it (no plan over
+                // every partition, as MAX(id) would need).
+                let newest: i64 = sqlx::query_scalar("SELECT last_value FROM search_document_ids")
+                    .fetch_one(pool)
+                    .await?;
+                let words = query.tsquery(scope);
+                let mut texts: Vec<MatchedText> = Vec::new();
+                let mut window = Some(SearchWindow::newest(newest));
+                while let Some(current) = window {
+                    let mut bounded = conditions.clone();
+                    let q = bounded.placeholder(Arg::Text(words.clone()));
+                    let from = bounded.placeholder(Arg::Int(current.first_id()));
+                    let to = bounded.placeholder(Arg::Int(current.end_id()));
+                    let candidates = format!(
+                        "SELECT ticket_id, entry_id IS NULL AS subject, terms \
+                         FROM search_documents \
+                         WHERE terms_vector @@ to_tsquery('simple', {q}) \
+                           AND id >= {from} AND id < {to} \
+                         ORDER BY id DESC LIMIT {}",
+                        SEARCH_CANDIDATES - texts.len()
+                    );
+                    let sql = with_tickets(&candidates, &bounded);
+                    texts.extend(
+                        self.fetch_all_with::<MatchedText>(&sql, &bounded.args)
+                            .await?,
+                    );
+                    window = current.next(newest, texts.len());
+                }
+                Ok(texts)
             }
-        };
-        let sql = format!(
-            "SELECT c.ticket_id, c.subject, c.terms, t.closed, t.updated_at \
-             FROM {candidates} c JOIN tickets t ON t.id = c.ticket_id {}",
-            conditions.where_clause()
-        );
-        self.fetch_all_with(&sql, &conditions.args).await
+        }
     }
 
     /// The list rows of the given tickets (already known to be in the reader's scope), in no
@@ -809,5 +913,46 @@ impl Db {
             .await
         })?;
         Ok(user_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The windows a search walks, given how many texts had matched after each.
+    fn walk(newest_id: i64, found_after: &[usize]) -> Vec<(i64, i64)> {
+        let mut windows = Vec::new();
+        let mut window = Some(SearchWindow::newest(newest_id));
+        let mut found = found_after.iter();
+        while let Some(current) = window {
+            windows.push((current.lowest, current.highest));
+            window = current.next(newest_id, *found.next().unwrap_or(&0));
+        }
+        windows
+    }
+
+    #[test]
+    fn search_windows_start_newest_and_widen_with_the_rate_of_matches() {
+        let size = SEARCH_PARTITION_SIZE;
+        // Half a partition filled so far in partition 9.
+        let newest = 9 * size + size / 2;
+        assert_eq!(SearchWindow::newest(newest).first_id(), 9 * size);
+        assert_eq!(SearchWindow::newest(newest).end_id(), 10 * size);
+        // Enough in the newest partition: one query.
+        assert_eq!(walk(newest, &[SEARCH_CANDIDATES]), vec![(9, 9)]);
+        // Common words: 600 in half a partition, 400 missing need one more partition.
+        assert_eq!(walk(newest, &[600, 1000]), vec![(9, 9), (8, 8)]);
+        // 250 in half a partition: 750 missing need 1.5 partitions and a fifth: 2.
+        assert_eq!(walk(newest, &[250, 1000]), vec![(9, 9), (7, 8)]);
+        // Nothing yet: twice as wide each time, down to partition 0.
+        assert_eq!(
+            walk(newest, &[0, 0, 0]),
+            vec![(9, 9), (7, 8), (3, 6), (0, 2)]
+        );
+        // A rare word: 3 found in the newest half partition asks all the rest at once.
+        assert_eq!(walk(newest, &[3, 5]), vec![(9, 9), (0, 8)]);
+        // An empty index has one partition to ask.
+        assert_eq!(walk(0, &[0]), vec![(0, 0)]);
     }
 }
