@@ -124,7 +124,33 @@ fn TicketView(
                 <span class="badge">{t(ticket.request_type.label())}</span>
             </p>
         </header>
+        // The facts come first: on a phone they are read before the history; on a wide screen
+        // they head the side column (see `.ticket-layout` in style/main.css).
         <div class="ticket-layout">
+            <dl class="card profile-summary ticket-facts">
+                <dt>{t(Msg::Organization)}</dt>
+                <dd>{ticket.organization.clone()}</dd>
+                <dt>{t(Msg::Telescope)}</dt>
+                <dd>
+                    {match (ticket.telescope_id, ticket.telescope.clone()) {
+                        (Some(id), Some(name)) => view! {
+                            <a href=format!("/telescopes/{id}") title=t(Msg::SeeHistory)>{name}</a>
+                        }
+                        .into_any(),
+                        _ => t(Msg::NoTelescope).into_any(),
+                    }}
+                </dd>
+                <dt>{t(Msg::Assignee)}</dt>
+                <dd data-testid="ticket-assignee">
+                    {ticket.assignee.clone().unwrap_or_else(|| t(Msg::Unassigned).to_string())}
+                </dd>
+                <dt>{t(Msg::OpenedBy)}</dt>
+                <dd>{ticket.opened_by.clone()}</dd>
+                <dt>{t(Msg::CreatedAt)}</dt>
+                <dd><Time at=ticket.created_at /></dd>
+                <dt>{t(Msg::UpdatedAt)}</dt>
+                <dd><Time at=ticket.updated_at /></dd>
+            </dl>
             <section class="stack ticket-main" aria-labelledby="history-title">
                 <h2 id="history-title">{t(Msg::History)}</h2>
                 <ol class="timeline">
@@ -150,30 +176,6 @@ fn TicketView(
                 }}
             </section>
             <aside class="stack ticket-side">
-                <dl class="card profile-summary ticket-facts">
-                    <dt>{t(Msg::Organization)}</dt>
-                    <dd>{ticket.organization.clone()}</dd>
-                    <dt>{t(Msg::Telescope)}</dt>
-                    <dd>
-                        {match (ticket.telescope_id, ticket.telescope.clone()) {
-                            (Some(id), Some(name)) => view! {
-                                <a href=format!("/telescopes/{id}") title=t(Msg::SeeHistory)>{name}</a>
-                            }
-                            .into_any(),
-                            _ => t(Msg::NoTelescope).into_any(),
-                        }}
-                    </dd>
-                    <dt>{t(Msg::Assignee)}</dt>
-                    <dd data-testid="ticket-assignee">
-                        {ticket.assignee.clone().unwrap_or_else(|| t(Msg::Unassigned).to_string())}
-                    </dd>
-                    <dt>{t(Msg::OpenedBy)}</dt>
-                    <dd>{ticket.opened_by.clone()}</dd>
-                    <dt>{t(Msg::CreatedAt)}</dt>
-                    <dd><Time at=ticket.created_at /></dd>
-                    <dt>{t(Msg::UpdatedAt)}</dt>
-                    <dd><Time at=ticket.updated_at /></dd>
-                </dl>
                 <StatusForm ticket=ticket.clone() actions />
                 {ticket.actions.assign.then(|| view! { <AssignForm ticket=ticket.clone() actions me /> })}
                 {ticket.actions.priority.then(|| view! { <PriorityForm ticket=ticket.clone() actions /> })}
