@@ -661,7 +661,7 @@ impl Db {
             // GIN intersects whole posting lists before anything is ordered: three common
             // words would cost the length of their lists however few texts are wanted. Each
             // partition has its own index, so the search asks the newest partition first and
-            // older ones only while too few texts matched (see `next_window`).
+            // older ones only while too few texts matched (see `SearchWindow::next`).
             Db::Postgres(pool) => {
                 // The sequence's last value: the newest id, or just above it (no plan over
                 // every partition, as MAX(id) would need).
