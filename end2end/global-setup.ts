@@ -32,7 +32,7 @@ export default async function globalSetup() {
   if (process.env.CUPULA_E2E_DATABASE_URL) {
     env.CUPULA_DATABASE_URL = process.env.CUPULA_E2E_DATABASE_URL;
   }
-  const server = spawn(binary, ["serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const server = spawn(binary, ["serve", "--demo"], { env, stdio: ["ignore", "pipe", "pipe"] });
 
   const accounts: { role: string; email: string; password: string }[] = [];
   let output = "";

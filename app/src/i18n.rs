@@ -118,6 +118,16 @@ catalogue! {
         "The password cannot be longer than 1024 characters.";
     ErrorTooManyAttempts => "Demasiados intentos. Espera unos minutos y vuelve a probar.",
         "Too many attempts. Wait a few minutes and try again.";
+    ErrorNotSetUp => "Este portal aún no está configurado. Quien lo administra debe crear la primera cuenta de administración con «cupula create-admin».",
+        "This portal is not set up yet. Whoever runs it must create the first administrator account with `cupula create-admin`.";
+    ErrorBusy => "El portal está atendiendo muchas peticiones a la vez. Vuelve a probar en unos segundos.",
+        "The portal is handling many requests at once. Try again in a few seconds.";
+    ErrorBodyTooLarge => "Lo enviado es demasiado grande. No se ha guardado nada; acórtalo y vuelve a enviarlo.",
+        "What was sent is too large. Nothing was saved; shorten it and send it again.";
+    GoBackKeepsTyping => "Vuelve a la página anterior con el botón «Atrás» del navegador: lo que escribiste sigue allí.",
+        "Go back to the previous page with your browser's Back button: what you typed is still there.";
+    ErrorRequestTimeout => "La petición tardó demasiado y se ha cancelado. Vuelve a probar.",
+        "The request took too long and was cancelled. Try again.";
     ErrorAccountInactive => "Esta cuenta está desactivada. Contacta con el observatorio.",
         "This account is deactivated. Contact the observatory.";
     ErrorSessionExpired => "Tu sesión ha caducado. Vuelve a iniciar sesión.",
@@ -328,6 +338,9 @@ catalogue! {
     ErrorMessageRequired => "Escribe el mensaje.", "Write the message.";
     ErrorInvalidBody => "El cuerpo de la petición no es el JSON esperado.", "The request body is not the expected JSON.";
     ErrorInvalidChoice => "Elige una de las opciones.", "Choose one of the options.";
+    ErrorFilterUnknown => "La lista no tiene ningún filtro «{name}».", "The list has no filter “{name}”.";
+    ErrorFilterInvalid => "El valor del filtro «{name}» no es válido.", "The value of the filter “{name}” is not valid.";
+    ErrorFilterRepeated => "El filtro «{name}» aparece más de una vez.", "The filter “{name}” is given more than once.";
     Requests => "Solicitudes", "Requests";
     RequestsQueue => "Cola de solicitudes", "Request queue";
     NewRequest => "Nueva solicitud", "New request";
@@ -424,6 +437,13 @@ catalogue! {
     NoTokens => "No tienes claves.", "You have no keys.";
     Created => "Creada", "Created";
     LastUsed => "Último uso", "Last used";
+    KeyValidity => "Validez", "Valid for";
+    KeyValidity30Days => "30 días", "30 days";
+    KeyValidity90Days => "90 días", "90 days";
+    KeyValidity365Days => "Un año", "One year";
+    KeyValidityNever => "Sin caducidad", "No expiry";
+    KeyExpires => "Caduca", "Expires";
+    KeyExpired => "Caducada", "Expired";
     Never => "Nunca", "Never";
 }
 
@@ -437,12 +457,34 @@ impl Msg {
         Msg::ALL.iter().copied().find(|m| m.name() == name)
     }
 
-    /// The text with `{name}`-style placeholders filled in.
+    /// The text with `{name}`-style placeholders filled in, in one pass over the catalogue
+    /// text: a substituted value is never scanned again, so a person named `{link}` stays
+    /// `{link}`. Unknown placeholders are kept as written.
     pub fn fill(self, lang: Lang, args: &[(&str, &str)]) -> String {
-        let mut out = self.text(lang).to_string();
-        for (name, value) in args {
-            out = out.replace(&format!("{{{name}}}"), value);
+        let template = self.text(lang);
+        let mut out = String::with_capacity(template.len());
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let value = after.find('}').and_then(|close| {
+                let name = &after[..close];
+                args.iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| (*value, close))
+            });
+            match value {
+                Some((value, close)) => {
+                    out.push_str(value);
+                    rest = &after[close + 1..];
+                }
+                None => {
+                    out.push('{');
+                    rest = after;
+                }
+            }
         }
+        out.push_str(rest);
         out
     }
 }
@@ -450,6 +492,20 @@ impl Msg {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fill_never_expands_placeholders_inside_values() {
+        let filled = Msg::MailInvitationBody.fill(
+            Lang::En,
+            &[("name", "{link}"), ("link", "https://portal.example/x")],
+        );
+        assert!(filled.contains("{link}"), "{filled}");
+        assert_eq!(
+            filled.matches("https://portal.example/x").count(),
+            1,
+            "{filled}"
+        );
+    }
 
     #[test]
     fn accept_language_prefers_highest_quality_supported_language() {

@@ -62,6 +62,7 @@ pub fn shell(options: leptos::config::LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" href="/logo.svg" type="image/svg+xml" />
                 <meta name=PORTAL_META content=portal_json />
+                <ui::form_draft::FormDraftMeta />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -102,6 +103,7 @@ pub fn App() -> impl IntoView {
     provide_toasts();
     let portal = use_context::<PortalContext>().unwrap_or_else(portal_from_document);
     provide_context(portal.clone());
+    ui::form_draft::provide_form_draft();
     let t = use_t();
     // Effects run only in the browser, once the page is interactive: a mark for people's tools
     // (and the browser tests) that the page's code has taken over.
@@ -135,7 +137,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/confirm-email") view=ConfirmEmailPage />
                     <Route path=path!("/account") view=AccountPage />
                     <Route path=path!("/admin/clients") view=ClientsPage />
-                    <Route path=path!("/admin/clients/:id") view=OrganizationPage />
+                    <Route path=path!("/admin/clients/:id") view=OrganizationPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/people") view=PeoplePage />
                     <Route path=path!("/admin/branding") view=BrandingPage />
                 </Routes>

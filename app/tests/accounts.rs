@@ -172,6 +172,23 @@ async fn forged_and_malformed_tokens_name_nobody() {
             "{token:?}"
         );
     }
+    // Positive control: a real session's token names its person.
+    let user_id = add_client(&world, "ana@andromeda.example", "estrellas fugaces").await;
+    let real = sign_in(
+        &world.db,
+        &config,
+        world.observatory_id,
+        "ana@andromeda.example",
+        "estrellas fugaces",
+        &client(),
+    )
+    .await
+    .unwrap();
+    let viewer = authenticate(&world.db, &config, &real.token)
+        .await
+        .unwrap()
+        .expect("a real token names someone");
+    assert_eq!(viewer.user_id, user_id);
 }
 
 #[tokio::test]
@@ -359,4 +376,68 @@ async fn the_demo_is_seeded_once_and_its_printed_passwords_work() {
     .organization_id
     .unwrap();
     assert_eq!(db.telescope_names(client_org).await.unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_parallel_burst_of_wrong_passwords_gets_at_most_the_limit_of_checks() {
+    let world = world().await;
+    add_client(&world, "burst@club.example", "cielo profundo estrellado").await;
+    let mut burst = tokio::task::JoinSet::new();
+    for i in 0..200 {
+        let db = world.db.clone();
+        let observatory_id = world.observatory_id;
+        burst.spawn(async move {
+            sign_in(
+                &db,
+                &config(),
+                observatory_id,
+                "burst@club.example",
+                &format!("wrong guess {i}"),
+                &client(),
+            )
+            .await
+            .map(|_| ())
+        });
+    }
+    let outcomes: Vec<Msg> = burst.join_all().await.into_iter().map(user_msg).collect();
+    let checked = outcomes
+        .iter()
+        .filter(|m| **m == Msg::ErrorInvalidCredentials)
+        .count();
+    let refused = outcomes
+        .iter()
+        .filter(|m| matches!(m, Msg::ErrorTooManyAttempts | Msg::ErrorBusy))
+        .count();
+    assert_eq!(
+        checked,
+        accounts::MAX_FAILURES_PER_ACCOUNT as usize,
+        "of 200 parallel guesses, exactly the limit are checked"
+    );
+    assert_eq!(checked + refused, 200, "{outcomes:?}");
+
+    // From there even the right password now waits; from elsewhere the owner gets in.
+    let here = sign_in(
+        &world.db,
+        &config(),
+        world.observatory_id,
+        "burst@club.example",
+        "cielo profundo estrellado",
+        &client(),
+    )
+    .await;
+    assert_eq!(user_msg(here), Msg::ErrorTooManyAttempts);
+    let elsewhere = accounts::ClientInfo {
+        user_agent: "tests".into(),
+        ip: "192.0.2.44".into(),
+    };
+    sign_in(
+        &world.db,
+        &config(),
+        world.observatory_id,
+        "burst@club.example",
+        "cielo profundo estrellado",
+        &elsewhere,
+    )
+    .await
+    .expect("the owner signs in from another address");
 }

@@ -3,14 +3,14 @@
 
 mod common;
 
-use app::backend::accounts::sign_in;
+use app::backend::accounts::{create_account, sign_in, NewAccount, Viewer};
 use app::backend::admin::{self, Invitation};
 use app::backend::links;
 use app::backend::storage::accounts::{NewObservatory, NewTelescope};
 use app::backend::storage::admin::TelescopeFields;
 use app::i18n::{Lang, Msg};
-use app::model::{AccountState, BrandingSettings, ContactEntry, Role};
-use common::{client, config, person, user_msg, world, PASSWORD};
+use app::model::{AccountState, ApiKeyValidity, BrandingSettings, ContactEntry, Role};
+use common::{client, config, link_token, newest_mail_body, person, user_msg, world, PASSWORD};
 
 fn invitation(email: &str, role: Role, organization_id: Option<i64>) -> Invitation<'_> {
     Invitation {
@@ -75,6 +75,55 @@ async fn only_admins_administer_and_others_are_told_nothing_exists() {
             Msg::ErrorNotFound
         );
     }
+    // Nothing of what they tried was done…
+    let boss = person(
+        &world.db,
+        world.observatory_id,
+        None,
+        "jefa@obs.example",
+        Role::Admin,
+    )
+    .await;
+    assert!(!admin::organizations(&world.db, &boss)
+        .await
+        .unwrap()
+        .iter()
+        .any(|o| o.name == "X"));
+    assert!(!admin::people(&world.db, &boss)
+        .await
+        .unwrap()
+        .iter()
+        .any(|p| p.email == "x@y.example"));
+    // …and positive controls: the same calls by an admin find and do it all.
+    assert!(admin::organizations(&world.db, &boss)
+        .await
+        .unwrap()
+        .iter()
+        .any(|o| o.id == world.organization_id));
+    assert!(admin::people(&world.db, &boss)
+        .await
+        .unwrap()
+        .iter()
+        .any(|p| p.id == agent.user_id));
+    admin::create_organization(&world.db, &boss, "X")
+        .await
+        .unwrap();
+    admin::invite(
+        &world.db,
+        &config(),
+        &boss,
+        invitation("x@y.example", Role::Agent, None),
+    )
+    .await
+    .unwrap();
+    // The agent is found, but has already joined: nothing to resend.
+    assert_eq!(
+        user_msg(admin::resend_invitation(&world.db, &config(), &boss, agent.user_id).await),
+        Msg::ErrorAlreadyJoined
+    );
+    admin::set_active(&world.db, &boss, agent.user_id, false)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -115,8 +164,8 @@ async fn an_admin_invites_a_client_who_joins_with_the_link() {
         "in the invitee's language: {}",
         mail.subject
     );
-    let token = &mail.body_text[mail.body_text.find("token=").unwrap() + 6..][..64];
-    links::set_password_with_link(&world.db, token, PASSWORD, false)
+    let token = link_token(&newest_mail_body(&world.db, "nueva@club.example").await);
+    links::set_password_with_link(&world.db, &token, PASSWORD, false)
         .await
         .unwrap();
     sign_in(
@@ -166,24 +215,19 @@ async fn invitations_can_be_resent_and_withdrawn() {
         .find(|p| p.email == "tec@obs.example")
         .unwrap()
         .id;
-    let first = world.db.mail_to("tec@obs.example", 1).await.unwrap()[0]
-        .body_text
-        .clone();
+    let first = newest_mail_body(&world.db, "tec@obs.example").await;
     admin::resend_invitation(&world.db, &config(), &boss, id)
         .await
         .unwrap();
-    let second = world.db.mail_to("tec@obs.example", 1).await.unwrap()[0]
-        .body_text
-        .clone();
-    let token_of = |body: &str| body[body.find("token=").unwrap() + 6..][..64].to_string();
+    let second = newest_mail_body(&world.db, "tec@obs.example").await;
     assert!(
-        links::valid_link(&world.db, &token_of(&first))
+        links::valid_link(&world.db, &link_token(&first))
             .await
             .unwrap()
             .is_none(),
         "replaced"
     );
-    assert!(links::valid_link(&world.db, &token_of(&second))
+    assert!(links::valid_link(&world.db, &link_token(&second))
         .await
         .unwrap()
         .is_some());
@@ -192,7 +236,7 @@ async fn invitations_can_be_resent_and_withdrawn() {
         .await
         .unwrap();
     assert!(
-        links::valid_link(&world.db, &token_of(&second))
+        links::valid_link(&world.db, &link_token(&second))
             .await
             .unwrap()
             .is_none(),
@@ -323,6 +367,37 @@ async fn organizations_need_a_name_unique_in_the_observatory() {
     assert_eq!(names, ["Club Andrómeda", "Grupo Casiopea"]);
 }
 
+/// A second observatory, B, with a client organization and an admin of its own: the owner
+/// whose same calls are the positive controls of the cross-observatory checks.
+struct ObservatoryB {
+    id: i64,
+    organization: i64,
+    admin: Viewer,
+}
+
+async fn observatory_b(world: &common::World) -> ObservatoryB {
+    let id = world
+        .db
+        .insert_observatory(NewObservatory {
+            slug: "b",
+            name: "Observatorio B",
+            ticket_prefix: "OBB",
+        })
+        .await
+        .unwrap();
+    let organization = world
+        .db
+        .insert_organization(id, "Cliente de B")
+        .await
+        .unwrap();
+    let admin = person(&world.db, id, None, "jefa@b.example", Role::Admin).await;
+    ObservatoryB {
+        id,
+        organization,
+        admin,
+    }
+}
+
 #[tokio::test]
 async fn one_observatorys_admin_cannot_reach_another_observatory() {
     let world = world().await;
@@ -335,69 +410,84 @@ async fn one_observatorys_admin_cannot_reach_another_observatory() {
     )
     .await;
 
-    let observatory_b = world
-        .db
-        .insert_observatory(NewObservatory {
-            slug: "b",
-            name: "Observatorio B",
-            ticket_prefix: "OBB",
-        })
-        .await
-        .unwrap();
-    let organization_b = world
-        .db
-        .insert_organization(observatory_b, "Cliente de B")
-        .await
-        .unwrap();
+    let b = observatory_b(&world).await;
     let client_b = person(
         &world.db,
-        observatory_b,
-        Some(organization_b),
+        b.id,
+        Some(b.organization),
         "cli@b.example",
         Role::Client,
     )
     .await;
+    // And someone of B who has not joined yet (no password), for the calls that apply to
+    // them only. (B is not the portal's observatory, so no link e-mail can be sent for it.)
+    let invited_b = create_account(
+        &world.db,
+        NewAccount {
+            observatory_id: b.id,
+            organization_id: Some(b.organization),
+            email: "invitada@b.example",
+            name: "Invitada de B",
+            role: Role::Client,
+            language: Lang::Es,
+            password: None,
+        },
+    )
+    .await
+    .unwrap();
+    let people_of_b = admin::people(&world.db, &b.admin).await.unwrap();
+    // Positive control: B's admin lists B's people and organization.
+    assert!(people_of_b.iter().any(|p| p.id == client_b.user_id));
+    assert!(admin::organizations(&world.db, &b.admin)
+        .await
+        .unwrap()
+        .iter()
+        .any(|o| o.id == b.organization));
 
-    // B's people and organizations are invisible to A's admin…
-    assert!(admin::people(&world.db, &boss_a)
-        .await
-        .unwrap()
+    // B's people and organizations are invisible to A's admin (whose lists are not empty)…
+    let people_of_a = admin::people(&world.db, &boss_a).await.unwrap();
+    assert!(people_of_a.iter().any(|p| p.id == boss_a.user_id));
+    assert!(people_of_a
         .iter()
-        .all(|p| p.id != client_b.user_id));
-    assert!(admin::organizations(&world.db, &boss_a)
-        .await
-        .unwrap()
+        .all(|p| p.id != client_b.user_id && p.id != invited_b));
+    let organizations_of_a = admin::organizations(&world.db, &boss_a).await.unwrap();
+    assert!(organizations_of_a
         .iter()
-        .all(|o| o.id != organization_b));
+        .any(|o| o.id == world.organization_id));
+    assert!(organizations_of_a.iter().all(|o| o.id != b.organization));
     // …and B's ids act as if they did not exist.
     assert_eq!(
         user_msg(admin::set_active(&world.db, &boss_a, client_b.user_id, false).await),
         Msg::ErrorNotFound
     );
-    assert_eq!(
-        user_msg(admin::resend_invitation(&world.db, &config(), &boss_a, client_b.user_id).await),
-        Msg::ErrorNotFound
-    );
-    assert_eq!(
-        user_msg(admin::revoke_invitation(&world.db, &boss_a, client_b.user_id).await),
-        Msg::ErrorNotFound
-    );
+    for id in [client_b.user_id, invited_b] {
+        assert_eq!(
+            user_msg(admin::resend_invitation(&world.db, &config(), &boss_a, id).await),
+            Msg::ErrorNotFound
+        );
+        assert_eq!(
+            user_msg(admin::revoke_invitation(&world.db, &boss_a, id).await),
+            Msg::ErrorNotFound
+        );
+    }
     // An organization id of B in A's invitation form is refused, not used.
     let smuggled = admin::invite(
         &world.db,
         &config(),
         &boss_a,
-        invitation("colado@a.example", Role::Client, Some(organization_b)),
+        invitation("colado@a.example", Role::Client, Some(b.organization)),
     )
     .await;
     assert_eq!(user_msg(smuggled), Msg::ErrorOrganizationRequired);
-    assert!(world
-        .db
-        .user_by_email(world.observatory_id, "colado@a.example")
-        .await
-        .unwrap()
-        .is_none());
-    // Nothing of B was touched: its client is still signed in.
+    for observatory in [world.observatory_id, b.id] {
+        assert!(world
+            .db
+            .user_by_email(observatory, "colado@a.example")
+            .await
+            .unwrap()
+            .is_none());
+    }
+    // Nothing of B was touched: its client is still signed in, its invitation still pending.
     assert_eq!(
         world
             .db
@@ -405,6 +495,59 @@ async fn one_observatorys_admin_cannot_reach_another_observatory() {
             .await
             .unwrap(),
         1
+    );
+    let state_in_b = |id: i64| {
+        let (db, admin_b) = (&world.db, &b.admin);
+        async move {
+            admin::people(db, admin_b)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|p| p.id == id)
+                .unwrap()
+                .state
+        }
+    };
+    assert_eq!(state_in_b(invited_b).await, AccountState::Invited);
+
+    // Positive controls: B's admin makes the same calls on the same ids, and reaches them.
+    assert_eq!(
+        user_msg(admin::resend_invitation(&world.db, &config(), &b.admin, client_b.user_id).await),
+        Msg::ErrorAlreadyJoined,
+        "found, and already joined"
+    );
+    assert_eq!(
+        user_msg(admin::revoke_invitation(&world.db, &b.admin, client_b.user_id).await),
+        Msg::ErrorAlreadyJoined,
+        "found, and already joined"
+    );
+    admin::revoke_invitation(&world.db, &b.admin, invited_b)
+        .await
+        .unwrap();
+    assert_eq!(state_in_b(invited_b).await, AccountState::Deactivated);
+    // The invitation form itself is fine: with A's own organization, A's admin invites.
+    admin::invite(
+        &world.db,
+        &config(),
+        &boss_a,
+        invitation(
+            "colado@a.example",
+            Role::Client,
+            Some(world.organization_id),
+        ),
+    )
+    .await
+    .unwrap();
+    admin::set_active(&world.db, &b.admin, client_b.user_id, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        world
+            .db
+            .count_sessions_of_user(client_b.user_id)
+            .await
+            .unwrap(),
+        0
     );
 }
 
@@ -558,24 +701,12 @@ async fn another_observatorys_organizations_and_telescopes_are_not_found() {
         Role::Admin,
     )
     .await;
-    let observatory_b = world
-        .db
-        .insert_observatory(NewObservatory {
-            slug: "b",
-            name: "Observatorio B",
-            ticket_prefix: "OBB",
-        })
-        .await
-        .unwrap();
-    let organization_b = world
-        .db
-        .insert_organization(observatory_b, "Cliente de B")
-        .await
-        .unwrap();
+    let b = observatory_b(&world).await;
+    let organization_b = b.organization;
     let telescope_b = world
         .db
         .insert_telescope(NewTelescope {
-            observatory_id: observatory_b,
+            observatory_id: b.id,
             organization_id: organization_b,
             name: "Telescopio de B",
             model: "",
@@ -584,6 +715,13 @@ async fn another_observatorys_organizations_and_telescopes_are_not_found() {
         })
         .await
         .unwrap();
+    // Positive control: B's admin finds the organization and its telescope.
+    let detail = admin::organization(&world.db, &b.admin, organization_b)
+        .await
+        .unwrap();
+    assert_eq!(detail.telescopes.len(), 1);
+    assert_eq!(detail.telescopes[0].id, telescope_b);
+
     assert_eq!(
         user_msg(admin::organization(&world.db, &boss_a, organization_b).await),
         Msg::ErrorNotFound
@@ -612,6 +750,42 @@ async fn another_observatorys_organizations_and_telescopes_are_not_found() {
         world.db.telescope_names(organization_b).await.unwrap(),
         ["Telescopio de B"]
     );
+    let untouched = admin::organization(&world.db, &b.admin, organization_b)
+        .await
+        .unwrap()
+        .organization;
+    assert_eq!(
+        (untouched.name.as_str(), untouched.active),
+        ("Cliente de B", true)
+    );
+
+    // Positive controls: the same calls by B's admin on the same ids change what was checked
+    // above.
+    admin::add_telescope(&world.db, &b.admin, organization_b, scope("Intruso", ""))
+        .await
+        .unwrap();
+    admin::update_telescope(&world.db, &b.admin, telescope_b, scope("Mío", ""))
+        .await
+        .unwrap();
+    assert_eq!(
+        world.db.telescope_names(organization_b).await.unwrap(),
+        ["Intruso", "Mío"]
+    );
+    admin::set_telescope_retired(&world.db, &b.admin, telescope_b, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        world.db.telescope_names(organization_b).await.unwrap(),
+        ["Intruso"]
+    );
+    admin::update_organization(&world.db, &b.admin, organization_b, "Mía", false)
+        .await
+        .unwrap();
+    let changed = admin::organization(&world.db, &b.admin, organization_b)
+        .await
+        .unwrap()
+        .organization;
+    assert_eq!((changed.name.as_str(), changed.active), ("Mía", false));
 }
 
 #[tokio::test]
@@ -697,6 +871,28 @@ async fn support_contacts_are_members_or_valid_addresses_and_an_invalid_one_save
     )
     .await;
     assert_eq!(user_msg(smuggled), Msg::ErrorNotFound);
+    let contacts_of = |organization_id: i64| {
+        let (db, boss) = (&world.db, &boss);
+        async move {
+            admin::organization(db, boss, organization_id)
+                .await
+                .unwrap()
+                .support_contacts
+        }
+    };
+    assert_eq!(contacts_of(org).await, contacts, "nothing was saved");
+    // Positive control: the same user is a contact of their own organization.
+    admin::save_support_contacts(
+        &world.db,
+        &boss,
+        other_org,
+        &[ContactEntry::User(outsider.user_id)],
+    )
+    .await
+    .unwrap();
+    let theirs = contacts_of(other_org).await;
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs[0].user_id, Some(outsider.user_id));
 }
 
 #[test]
@@ -777,6 +973,14 @@ async fn branding_is_checked_before_it_is_saved() {
         "Observatorio de Pruebas",
         "nothing saved"
     );
+    // Positive control of the agent's refusal: the admin's same call saves the same settings.
+    admin::update_branding(&world.db, &boss, &good)
+        .await
+        .unwrap();
+    assert_eq!(
+        admin::branding(&world.db, &boss).await.unwrap().name,
+        "Observatorio del Teide"
+    );
 
     admin::update_branding(
         &world.db,
@@ -793,7 +997,7 @@ async fn branding_is_checked_before_it_is_saved() {
         "no line breaks reach a header"
     );
 
-    world
+    let roque = world
         .db
         .insert_observatory(NewObservatory {
             slug: "roque",
@@ -804,4 +1008,147 @@ async fn branding_is_checked_before_it_is_saved() {
         .unwrap();
     let taken = admin::update_branding(&world.db, &boss, &with(|s| s.slug = "roque".into())).await;
     assert_eq!(user_msg(taken), Msg::ErrorSlugTaken);
+    // One observatory's branding is its own: what A saved is not B's, and B's admin changes B's.
+    let roque_admin = person(&world.db, roque, None, "jefa@roque.example", Role::Admin).await;
+    let roque_branding = admin::branding(&world.db, &roque_admin).await.unwrap();
+    assert_eq!(
+        (roque_branding.name.as_str(), roque_branding.slug.as_str()),
+        ("Roque", "roque")
+    );
+    admin::update_branding(
+        &world.db,
+        &roque_admin,
+        &BrandingSettings {
+            name: "Roque de los Muchachos".into(),
+            ..roque_branding
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        admin::branding(&world.db, &roque_admin).await.unwrap().name,
+        "Roque de los Muchachos"
+    );
+    assert_eq!(
+        admin::branding(&world.db, &boss).await.unwrap().name,
+        "Observatorio del Teide"
+    );
+}
+
+/// Whether `key` still lets a program in.
+async fn key_works(world: &common::World, key: &str) -> bool {
+    app::backend::api_tokens::authenticate(&world.db, key)
+        .await
+        .unwrap()
+        .is_some()
+}
+
+#[tokio::test]
+async fn deactivating_a_person_revokes_their_api_keys_for_good() {
+    let world = world().await;
+    let boss = person(
+        &world.db,
+        world.observatory_id,
+        None,
+        "jefa@obs.example",
+        Role::Admin,
+    )
+    .await;
+    let client_user = person(
+        &world.db,
+        world.observatory_id,
+        Some(world.organization_id),
+        "cli@club.example",
+        Role::Client,
+    )
+    .await;
+    let key =
+        app::backend::api_tokens::create(&world.db, &client_user, "monitor", ApiKeyValidity::Never)
+            .await
+            .unwrap();
+    assert!(key_works(&world, &key).await, "positive control");
+
+    admin::set_active(&world.db, &boss, client_user.user_id, false)
+        .await
+        .unwrap();
+    assert!(!key_works(&world, &key).await, "refused while deactivated");
+    admin::set_active(&world.db, &boss, client_user.user_id, true)
+        .await
+        .unwrap();
+    assert!(
+        !key_works(&world, &key).await,
+        "reactivation does not bring the key back"
+    );
+    assert!(app::backend::api_tokens::list(&world.db, &client_user)
+        .await
+        .unwrap()
+        .is_empty());
+    // The person is back: a new key of theirs works.
+    let fresh = app::backend::api_tokens::create(
+        &world.db,
+        &client_user,
+        "monitor 2",
+        ApiKeyValidity::Days30,
+    )
+    .await
+    .unwrap();
+    assert!(key_works(&world, &fresh).await);
+}
+
+#[tokio::test]
+async fn deactivating_an_organization_revokes_its_peoples_api_keys_for_good() {
+    let world = world().await;
+    let boss = person(
+        &world.db,
+        world.observatory_id,
+        None,
+        "jefa@obs.example",
+        Role::Admin,
+    )
+    .await;
+    let client_user = person(
+        &world.db,
+        world.observatory_id,
+        Some(world.organization_id),
+        "cli@club.example",
+        Role::Client,
+    )
+    .await;
+    let staff_key =
+        app::backend::api_tokens::create(&world.db, &boss, "informes", ApiKeyValidity::Never)
+            .await
+            .unwrap();
+    let key =
+        app::backend::api_tokens::create(&world.db, &client_user, "monitor", ApiKeyValidity::Never)
+            .await
+            .unwrap();
+    assert!(key_works(&world, &key).await, "positive control");
+
+    admin::update_organization(
+        &world.db,
+        &boss,
+        world.organization_id,
+        "Club Andrómeda",
+        false,
+    )
+    .await
+    .unwrap();
+    assert!(!key_works(&world, &key).await, "refused while deactivated");
+    admin::update_organization(
+        &world.db,
+        &boss,
+        world.organization_id,
+        "Club Andrómeda",
+        true,
+    )
+    .await
+    .unwrap();
+    assert!(
+        !key_works(&world, &key).await,
+        "reactivation does not bring the key back"
+    );
+    assert!(
+        key_works(&world, &staff_key).await,
+        "only the organization's people lose their keys"
+    );
 }

@@ -4,23 +4,25 @@ mod common;
 
 use app::backend::accounts::{authenticate, create_account, sign_in, ClientInfo, NewAccount};
 use app::backend::links::{self, header_safe, LINK_MAILS_PER_HOUR};
-use app::backend::storage::links::NewMail;
+use app::backend::outbox::{self, OutboxError};
+use app::backend::secret_key::SecretKey;
+use app::backend::storage::accounts::NewObservatory;
+use app::backend::storage::links::{NewMail, OutboxRow};
+use app::backend::storage::testing::{migrate_before, unmigrated_database};
+use app::backend::storage::{Db, Engine};
 use app::backend::tokens;
 use app::i18n::{Lang, Msg};
 use app::model::{LinkKind, Role};
 use chrono::{Duration, Utc};
-use common::{add_client, client, config, user_msg, world, World};
+use common::{add_client, client, config, link_token, newest_mail_body, user_msg, world, World};
 
 const EMAIL: &str = "ana@andromeda.example";
 const OLD: &str = "estrellas fugaces";
 const NEW: &str = "nebulosa del cangrejo";
 
-/// The token of the newest link e-mailed to `to`, read from the queued message as a person would.
+/// The token of the newest link e-mailed to `to`, read from the message as it will be sent.
 async fn token_from_newest_mail(world: &World, to: &str) -> String {
-    let mails = world.db.mail_to(to, 1).await.unwrap();
-    let body = &mails.first().expect("a queued e-mail").body_text;
-    let start = body.find("token=").expect("a link in the e-mail") + "token=".len();
-    body[start..start + 64].to_string()
+    link_token(&newest_mail_body(&world.db, to).await)
 }
 
 async fn can_sign_in(world: &World, password: &str) -> bool {
@@ -169,6 +171,7 @@ async fn expired_links_do_not_work() {
                 to_address: EMAIL,
                 subject: "s",
                 body_text: "b",
+                sealed_body: None,
                 kind: "password_reset",
             },
         )
@@ -429,7 +432,7 @@ async fn a_new_notification_address_counts_only_once_its_link_is_used() {
         .unwrap()[0];
     assert_eq!(mail.kind, "email_verification");
     assert!(mail.body_text.contains("/confirm-email?token="));
-    let link_token = &mail.body_text[mail.body_text.find("token=").unwrap() + 6..][..64];
+    let link_token = &token_from_newest_mail(&world, "avisos@andromeda.example").await;
 
     assert_eq!(
         user_msg(links::confirm_notification_email(&world.db, "nonsense").await),
@@ -612,4 +615,260 @@ async fn one_person_cannot_send_confirmation_mails_to_many_strangers() {
         .await
         .unwrap()
         .is_empty());
+}
+
+/// Runs `$body` with `$pool` bound to the test database's pool, whichever the engine.
+macro_rules! on_pool {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            Db::Sqlite($pool) => $body,
+            Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Every outbox and link row as the database holds them, each column as text: what a copy of
+/// the database would give away.
+async fn raw_outbox_and_link_rows(db: &Db) -> Vec<String> {
+    let queries = match db.engine() {
+        Engine::Postgres => [
+            "SELECT outbox::text FROM outbox",
+            "SELECT account_tokens::text FROM account_tokens",
+        ],
+        Engine::Sqlite => [
+            "SELECT id || '|' || observatory_id || '|' || to_address || '|' || subject || '|' \
+             || body_text || '|' || COALESCE(sealed_body, '') || '|' || kind || '|' \
+             || created_at || '|' || COALESCE(sent_at, '') || '|' || attempts || '|' \
+             || COALESCE(last_error, '') FROM outbox",
+            "SELECT id || '|' || token_hash || '|' || user_id || '|' || purpose || '|' \
+             || COALESCE(new_email, '') || '|' || created_at || '|' || expires_at FROM account_tokens",
+        ],
+    };
+    let mut rows = Vec::new();
+    for query in queries {
+        let found: Vec<String> = on_pool!(db, |pool| sqlx::query_scalar(query)
+            .fetch_all(pool)
+            .await
+            .unwrap());
+        rows.extend(found);
+    }
+    rows
+}
+
+#[tokio::test]
+async fn a_queued_link_is_not_readable_in_the_database_and_works_once_opened_with_the_key() {
+    let world = world().await;
+    add_client(&world, EMAIL, OLD).await;
+    links::request_password_reset(&world.db, &config(), world.observatory_id, EMAIL)
+        .await
+        .unwrap();
+    let user = world
+        .db
+        .user_by_email(world.observatory_id, EMAIL)
+        .await
+        .unwrap()
+        .unwrap();
+    let viewer = app::backend::accounts::Viewer::of_user(user, None, 0).unwrap();
+    links::request_notification_email(&world.db, &config(), &viewer, "avisos@andromeda.example")
+        .await
+        .unwrap();
+
+    let reset = token_from_newest_mail(&world, EMAIL).await;
+    let confirmation = token_from_newest_mail(&world, "avisos@andromeda.example").await;
+    let rows = raw_outbox_and_link_rows(&world.db).await;
+    assert_eq!(rows.len(), 4, "two mails and two links: {rows:#?}");
+    for token in [&reset, &confirmation] {
+        assert!(
+            rows.iter().all(|row| !row.contains(token.as_str())),
+            "a token is readable in {rows:#?}"
+        );
+    }
+    // What the operator reads: the mail with its token redacted.
+    let mail = &world.db.mail_to(EMAIL, 1).await.unwrap()[0];
+    assert!(
+        mail.body_text
+            .contains(&format!("/reset-password?token={}", outbox::REDACTED)),
+        "{}",
+        mail.body_text
+    );
+    assert!(mail.sealed_body.is_some());
+
+    // Opened with the key, the link is whole and works.
+    let body = newest_mail_body(&world.db, EMAIL).await;
+    assert!(body.contains(&format!(
+        "http://127.0.0.1:3000/reset-password?token={reset}"
+    )));
+    assert_eq!(body.replace(&reset, outbox::REDACTED), mail.body_text);
+    links::set_password_with_link(&world.db, &reset, NEW, false)
+        .await
+        .unwrap();
+    assert!(can_sign_in(&world, NEW).await);
+    assert_eq!(
+        links::confirm_notification_email(&world.db, &confirmation)
+            .await
+            .unwrap(),
+        "avisos@andromeda.example"
+    );
+}
+
+#[tokio::test]
+async fn another_key_opens_no_link_and_fails_cleanly() {
+    let world = world().await;
+    add_client(&world, EMAIL, OLD).await;
+    links::request_password_reset(&world.db, &config(), world.observatory_id, EMAIL)
+        .await
+        .unwrap();
+    let mail = world.db.mail_to(EMAIL, 1).await.unwrap().remove(0);
+    let right = config().secret_key.unwrap();
+    assert!(
+        outbox::body_to_send(&right, &mail).is_ok(),
+        "positive control"
+    );
+    let wrong = SecretKey::generate();
+    assert!(matches!(
+        outbox::body_to_send(&wrong, &mail),
+        Err(OutboxError::WrongKey)
+    ));
+    assert!(matches!(
+        outbox::mail_to(&world.db, EMAIL, 10, Some(&wrong)).await,
+        Err(OutboxError::WrongKey)
+    ));
+    // Without revealing, the operator's view needs no key at all.
+    let redacted = outbox::mail_to(&world.db, EMAIL, 10, None).await.unwrap();
+    assert_eq!(redacted[0].body, mail.body_text);
+    // A sealed body moved to another address does not open there.
+    let moved = OutboxRow {
+        to_address: "eva@evil.example".into(),
+        ..mail.clone()
+    };
+    assert!(matches!(
+        outbox::body_to_send(&right, &moved),
+        Err(OutboxError::WrongKey)
+    ));
+}
+
+#[tokio::test]
+async fn sending_wipes_the_sealed_copy() {
+    let world = world().await;
+    add_client(&world, EMAIL, OLD).await;
+    links::request_password_reset(&world.db, &config(), world.observatory_id, EMAIL)
+        .await
+        .unwrap();
+    let key = config().secret_key.unwrap();
+    let queued = world.db.mail_to(EMAIL, 1).await.unwrap().remove(0);
+    let body = outbox::body_to_send(&key, &queued).unwrap();
+    assert!(body.contains("token="));
+    assert!(!body.contains(outbox::REDACTED));
+
+    assert!(outbox::mark_sent(&world.db, queued.id).await.unwrap());
+    assert!(
+        !outbox::mark_sent(&world.db, queued.id).await.unwrap(),
+        "once"
+    );
+    let sent = world.db.mail_to(EMAIL, 1).await.unwrap().remove(0);
+    assert!(sent.sent_at.is_some());
+    assert_eq!(sent.sealed_body, None);
+    assert_eq!(sent.body_text, queued.body_text, "the redacted text stays");
+    assert!(matches!(
+        outbox::body_to_send(&key, &sent),
+        Err(OutboxError::AlreadySent)
+    ));
+    // Revealing shows a sent mail as it is kept: redacted.
+    let shown = outbox::mail_to(&world.db, EMAIL, 1, Some(&key))
+        .await
+        .unwrap();
+    assert_eq!(shown[0].body, queued.body_text);
+    assert!(shown[0].sent_at.is_some());
+}
+
+#[tokio::test]
+async fn without_a_secret_key_no_link_is_queued() {
+    let world = world().await;
+    add_client(&world, EMAIL, OLD).await;
+    let mut keyless = config();
+    keyless.secret_key = None;
+    let refused =
+        links::request_password_reset(&world.db, &keyless, world.observatory_id, EMAIL).await;
+    assert_eq!(user_msg(refused), Msg::ErrorInternal);
+    assert!(world.db.mail_to(EMAIL, 10).await.unwrap().is_empty());
+    links::request_password_reset(&world.db, &config(), world.observatory_id, EMAIL)
+        .await
+        .unwrap();
+    assert_eq!(world.db.mail_to(EMAIL, 10).await.unwrap().len(), 1);
+}
+
+/// The migration that seals links, as a portal upgraded from before it meets it.
+const LINKS_AT_REST_MIGRATION: i64 = 20261201000003;
+
+#[tokio::test]
+async fn links_queued_before_the_upgrade_lose_their_token_and_stop_working() {
+    let test_db = unmigrated_database().await.unwrap();
+    let db = test_db.db.clone();
+    migrate_before(&db, LINKS_AT_REST_MIGRATION).await.unwrap();
+    let observatory_id = db
+        .insert_observatory(NewObservatory {
+            slug: "test",
+            name: "Observatorio de Pruebas",
+            ticket_prefix: "TST",
+        })
+        .await
+        .unwrap();
+    let user_id = create_account(
+        &db,
+        NewAccount {
+            observatory_id,
+            organization_id: None,
+            email: EMAIL,
+            name: "Ana",
+            role: Role::Agent,
+            language: Lang::Es,
+            password: Some(OLD),
+        },
+    )
+    .await
+    .unwrap();
+    let token = tokens::random_token();
+    let now = Utc::now();
+    let body = format!("Hola:\n\nhttp://127.0.0.1:3000/reset-password?token={token}\n\nAdiós.\n");
+    on_pool!(&db, |pool| {
+        sqlx::query(
+            "INSERT INTO account_tokens (token_hash, user_id, purpose, created_at, expires_at) \
+             VALUES ($1, $2, 'password_reset', $3, $4)",
+        )
+        .bind(tokens::hash_token(&token))
+        .bind(user_id)
+        .bind(now)
+        .bind(now + links::RESET_VALIDITY)
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO outbox (observatory_id, to_address, subject, body_text, kind, created_at) \
+             VALUES ($1, $2, 'Asunto', $3, 'password_reset', $4)",
+        )
+        .bind(observatory_id)
+        .bind(EMAIL)
+        .bind(&body)
+        .bind(now)
+        .execute(pool)
+        .await
+        .unwrap();
+    });
+    assert!(
+        links::valid_link(&db, &token).await.unwrap().is_some(),
+        "the old link worked before the upgrade"
+    );
+
+    db.migrate().await.unwrap();
+    let rows = raw_outbox_and_link_rows(&db).await;
+    assert!(rows.iter().all(|row| !row.contains(&token)), "{rows:#?}");
+    let mail = &db.mail_to(EMAIL, 1).await.unwrap()[0];
+    assert_eq!(
+        mail.body_text,
+        "Hola:\n\nhttp://127.0.0.1:3000/reset-password?token=[redacted]\n\nAdiós.\n"
+    );
+    assert!(
+        links::valid_link(&db, &token).await.unwrap().is_none(),
+        "nor does a copy of the database from before the upgrade hold a usable link"
+    );
 }

@@ -3,8 +3,12 @@
 mod common;
 
 use app::backend::accounts::{authenticate, sign_in, Viewer};
+use app::backend::api_tokens::{self, LAST_USED_PRECISION, PREFIX};
 use app::backend::my_account;
+use app::backend::tokens;
 use app::i18n::{Lang, Msg};
+use app::model::ApiKeyValidity;
+use chrono::{Duration, Utc};
 use common::{add_client, client, config, user_msg, world, World};
 
 const EMAIL: &str = "ana@andromeda.example";
@@ -160,11 +164,22 @@ async fn nobody_can_end_someone_elses_session() {
         .await
         .unwrap()
         .is_some());
-    assert!(my_account::sessions(&world.db, &ana)
+    let anas = my_account::sessions(&world.db, &ana).await.unwrap();
+    assert!(anas.iter().any(|s| s.id == ana.session_id));
+    assert!(anas.iter().all(|s| s.id != other.session_id));
+    // Positive controls: the session's owner lists it and ends it with the same call.
+    assert!(my_account::sessions(&world.db, &other)
         .await
         .unwrap()
         .iter()
-        .all(|s| s.id != other.session_id));
+        .any(|s| s.id == other.session_id));
+    my_account::end_session(&world.db, &other, other.session_id)
+        .await
+        .unwrap();
+    assert!(authenticate(&world.db, &config(), &other_token)
+        .await
+        .unwrap()
+        .is_none());
 }
 
 #[tokio::test]
@@ -194,4 +209,147 @@ async fn guessing_the_current_password_is_limited_like_signing_in() {
     )
     .await;
     assert_eq!(user_msg(right), Msg::ErrorTooManyAttempts);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_parallel_burst_of_current_password_guesses_gets_at_most_the_limit() {
+    let world = world().await;
+    add_client(&world, EMAIL, PASSWORD).await;
+    let (_, viewer) = signed_in(&world, PASSWORD).await;
+    let mut burst = tokio::task::JoinSet::new();
+    for i in 0..100 {
+        let db = world.db.clone();
+        let viewer = viewer.clone();
+        burst.spawn(async move {
+            my_account::change_password(
+                &db,
+                &viewer,
+                &client(),
+                &format!("guess {i}"),
+                "otra frase larga",
+                false,
+            )
+            .await
+        });
+    }
+    let outcomes: Vec<Msg> = burst.join_all().await.into_iter().map(user_msg).collect();
+    let checked = outcomes
+        .iter()
+        .filter(|m| **m == Msg::ErrorCurrentPasswordWrong)
+        .count();
+    assert_eq!(
+        checked,
+        app::backend::accounts::MAX_FAILURES_PER_ACCOUNT as usize,
+        "of 100 parallel guesses, exactly the limit are checked"
+    );
+    assert!(outcomes.iter().all(|m| matches!(
+        m,
+        Msg::ErrorCurrentPasswordWrong | Msg::ErrorTooManyAttempts | Msg::ErrorBusy
+    )));
+}
+
+/// The last recorded use of the viewer's key named `name`, read from the database.
+async fn last_used(world: &World, viewer: &Viewer, name: &str) -> Option<chrono::DateTime<Utc>> {
+    api_tokens::list(&world.db, viewer)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|key| key.name == name)
+        .expect("the key is listed")
+        .last_used_at
+}
+
+#[tokio::test]
+async fn an_expired_api_key_is_refused_while_an_unexpired_one_works() {
+    let world = world().await;
+    add_client(&world, EMAIL, PASSWORD).await;
+    let (_, viewer) = signed_in(&world, PASSWORD).await;
+    let monthly = api_tokens::create(&world.db, &viewer, "mensual", ApiKeyValidity::Days30)
+        .await
+        .unwrap();
+    let forever = api_tokens::create(&world.db, &viewer, "siempre", ApiKeyValidity::Never)
+        .await
+        .unwrap();
+    // A key whose chosen time ran out a moment ago.
+    let expired = format!("{PREFIX}{}", tokens::random_token());
+    let created = Utc::now() - Duration::days(30);
+    world
+        .db
+        .insert_api_token(
+            viewer.user_id,
+            "caducada",
+            &tokens::hash_token(&expired),
+            created,
+            Some(Utc::now() - Duration::seconds(1)),
+        )
+        .await
+        .unwrap();
+
+    for working in [&monthly, &forever] {
+        let acting = api_tokens::authenticate(&world.db, working).await.unwrap();
+        assert_eq!(acting.map(|v| v.user_id), Some(viewer.user_id));
+    }
+    assert_eq!(
+        api_tokens::authenticate(&world.db, &expired).await.unwrap(),
+        None
+    );
+
+    let listed = api_tokens::list(&world.db, &viewer).await.unwrap();
+    let of = |name: &str| listed.iter().find(|k| k.name == name).unwrap();
+    assert!(of("caducada").expired);
+    assert!(!of("mensual").expired);
+    let monthly_ends = of("mensual").expires_at.expect("a 30-day key has an end");
+    let days = (monthly_ends - of("mensual").created_at).num_days();
+    assert_eq!(days, 30);
+    assert_eq!(of("siempre").expires_at, None);
+    assert!(!of("siempre").expired);
+    assert_eq!(
+        of("caducada").last_used_at,
+        None,
+        "a refused key is not used"
+    );
+}
+
+#[tokio::test]
+async fn an_api_key_records_its_last_use_at_most_once_a_minute() {
+    let world = world().await;
+    add_client(&world, EMAIL, PASSWORD).await;
+    let (_, viewer) = signed_in(&world, PASSWORD).await;
+    let key = api_tokens::create(&world.db, &viewer, "monitor", ApiKeyValidity::Days90)
+        .await
+        .unwrap();
+    assert_eq!(last_used(&world, &viewer, "monitor").await, None);
+
+    api_tokens::authenticate(&world.db, &key)
+        .await
+        .unwrap()
+        .unwrap();
+    let first = last_used(&world, &viewer, "monitor")
+        .await
+        .expect("recorded");
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    api_tokens::authenticate(&world.db, &key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        last_used(&world, &viewer, "monitor").await,
+        Some(first),
+        "a second use within the minute writes nothing"
+    );
+
+    // A minute later the next use is recorded again.
+    let id = api_tokens::list(&world.db, &viewer).await.unwrap()[0].id;
+    let a_minute_ago = Utc::now() - LAST_USED_PRECISION - Duration::seconds(1);
+    world
+        .db
+        .touch_api_token(id, a_minute_ago, Utc::now())
+        .await
+        .unwrap();
+    api_tokens::authenticate(&world.db, &key)
+        .await
+        .unwrap()
+        .unwrap();
+    let later = last_used(&world, &viewer, "monitor").await.unwrap();
+    assert!(later > first, "{later} should follow {first}");
 }

@@ -6,9 +6,10 @@ mod common;
 use app::backend::accounts::Viewer;
 use app::backend::config::Config;
 use app::backend::events::EventBus;
+use app::backend::search::{document_terms, DocumentScope, SearchQuery, SearchScope};
 use app::backend::storage::accounts::{NewObservatory, NewTelescope};
 use app::backend::storage::tickets::{
-    NewEntry, TicketChange, SEARCH_CANDIDATES, SEARCH_PARTITION_SIZE,
+    Arg, Conditions, NewEntry, TicketChange, SEARCH_CANDIDATES, SEARCH_PARTITION_SIZE,
 };
 use app::backend::storage::Db;
 use app::backend::tickets::{self, NewTicket, Opened};
@@ -251,6 +252,24 @@ async fn a_client_opens_a_request_for_their_own_organization_only() {
         events.try_recv().is_err(),
         "refused requests publish nothing"
     );
+    // Positive controls of the first two refusals: the same telescope and organization are
+    // valid for their own client.
+    let theirs = tickets::open_ticket(
+        db,
+        &site.events,
+        &site.carla,
+        NewTicket {
+            telescope_id: Some(site.other_telescope),
+            organization_id: Some(site.other_org),
+            ..request("x", "y")
+        },
+    )
+    .await
+    .unwrap();
+    let theirs = tickets::ticket(db, &site.config, &site.carla, &theirs.number)
+        .await
+        .unwrap();
+    assert_eq!(theirs.telescope.as_deref(), Some("Vega 1"));
 }
 
 #[tokio::test]
@@ -347,6 +366,10 @@ async fn internal_notes_never_reach_clients() {
         ]
     );
     assert!(staff_view.timeline[1].internal && staff_view.timeline[1].by_staff);
+    assert!(
+        staff_view.timeline[1].body.contains("proveedor"),
+        "positive control of the client's view below"
+    );
 
     let client_view = tickets::ticket(db, &site.config, &site.ana, &t.number)
         .await
@@ -1242,9 +1265,17 @@ async fn nobody_reaches_another_tenants_tickets() {
     )
     .await;
 
-    let t = site
-        .open(&site.ana, "Privada", "Solo para el club Andrómeda")
-        .await;
+    let t = tickets::open_ticket(
+        db,
+        &site.events,
+        &site.ana,
+        NewTicket {
+            telescope_id: Some(site.telescope),
+            ..request("Privada", "Solo para el club Andrómeda")
+        },
+    )
+    .await
+    .unwrap();
     for outsider in [&site.carla, &stranger_agent, &stranger_client] {
         let n = &t.number;
         assert_eq!(
@@ -1290,6 +1321,46 @@ async fn nobody_reaches_another_tenants_tickets() {
             .iter()
             .all(|i| i.number != t.number));
     }
+    // Nothing the outsiders tried went through…
+    let n = &t.number;
+    let seen = tickets::ticket(db, &site.config, &site.agent, n)
+        .await
+        .unwrap();
+    assert_eq!(seen.timeline.len(), 1, "only its creation");
+    assert_eq!(
+        (seen.status, seen.priority, seen.assignee),
+        (Status::Open, Priority::Medium, None)
+    );
+    // …and positive controls: the same calls from the ticket's side, on the same number and
+    // telescope, find it. Clients read, write, search and cancel; staff assign and prioritise.
+    tickets::ticket(db, &site.config, &site.ana, n)
+        .await
+        .unwrap();
+    for insider in [&site.ana, &site.agent] {
+        assert!(site.search(insider, "Andrómeda").await.contains(n));
+        assert!(site
+            .list(insider, TicketFilter::default())
+            .await
+            .items
+            .iter()
+            .any(|i| &i.number == n));
+        let history = tickets::telescope_history(db, insider, site.telescope)
+            .await
+            .unwrap();
+        assert!(history.tickets.iter().any(|i| &i.number == n));
+    }
+    tickets::add_message(db, &site.events, &site.ana, n, "hola", false)
+        .await
+        .unwrap();
+    tickets::assign(db, &site.events, &site.agent, n, Some(site.agent.user_id))
+        .await
+        .unwrap();
+    tickets::change_priority(db, &site.events, &site.agent, n, Priority::Low)
+        .await
+        .unwrap();
+    site.set_status(&site.ana, n, Status::Cancelled, "")
+        .await
+        .unwrap();
     // The other observatory's staff cannot assign to this observatory's agent either, nor can
     // this observatory's staff assign to theirs.
     let mine = site.open(&site.ana, "Asignación", "Prueba").await;
@@ -1306,6 +1377,16 @@ async fn nobody_reaches_another_tenants_tickets() {
         ),
         Msg::ErrorAgentUnknown
     );
+    // Positive control: this observatory's own agent can be assigned.
+    tickets::assign(
+        db,
+        &site.events,
+        &site.agent,
+        &mine.number,
+        Some(site.agent.user_id),
+    )
+    .await
+    .unwrap();
     // And a staff member cannot open a request for another observatory's organization.
     assert_eq!(
         user_msg(
@@ -1322,4 +1403,256 @@ async fn nobody_reaches_another_tenants_tickets() {
         ),
         Msg::ErrorOrganizationRequired
     );
+    // Positive control: that observatory's own staff open one for it.
+    let theirs = tickets::open_ticket(
+        db,
+        &site.events,
+        &stranger_agent,
+        NewTicket {
+            organization_id: Some(other_org),
+            ..request("x", "y")
+        },
+    )
+    .await
+    .unwrap();
+    tickets::ticket(db, &site.config, &stranger_client, &theirs.number)
+        .await
+        .unwrap();
+}
+
+/// Organization A's scope terms as a text of theirs is indexed with them, written out to be
+/// typed into a text or a search: the form they have now, then the former `zzscope…` one.
+fn typed_scope_terms(site: &Site, internal: bool) -> String {
+    let (observatory, organization) = (site.world.observatory_id, site.world.organization_id);
+    let indexed = document_terms(
+        "",
+        DocumentScope {
+            observatory_id: observatory,
+            organization_id: organization,
+            internal,
+        },
+    );
+    let former = format!(
+        "zzscopeobs{observatory} zzscopeorg{organization}{}",
+        if internal { " zzscopeinternal" } else { "" }
+    );
+    format!("{} {former}", indexed.trim())
+}
+
+/// Indexed scope terms of organization A, as typed into a search.
+fn scope_terms_as_a_query(site: &Site, internal: bool) -> String {
+    document_terms(
+        "",
+        DocumentScope {
+            observatory_id: site.world.observatory_id,
+            organization_id: site.world.organization_id,
+            internal,
+        },
+    )
+    .trim()
+    .to_string()
+}
+
+#[tokio::test]
+async fn scope_terms_typed_into_texts_or_searches_are_plain_words() {
+    let site = site().await;
+    let db = &site.world.db;
+    let mine = site
+        .open(&site.ana, "Anemómetro", "El anemómetro marca cero.")
+        .await;
+    tickets::add_message(
+        db,
+        &site.events,
+        &site.agent,
+        &mine.number,
+        "Anemómetro: proveedor avisado.",
+        true,
+    )
+    .await
+    .unwrap();
+    let search = TicketFilter {
+        query: "anemometro".into(),
+        ..TicketFilter::default()
+    };
+    let numbers_of = |page: &app::model::TicketPage| -> Vec<String> {
+        page.items.iter().map(|i| i.number.clone()).collect()
+    };
+    let before = site.list(&site.ana, search.clone()).await;
+    assert_eq!(numbers_of(&before), vec![mine.number.clone()]);
+    assert_eq!(
+        (before.counts.all, before.counts.exactness),
+        (1, Exactness::Exact)
+    );
+
+    // A client of organization B types A's scope terms next to the word, in as many texts as
+    // a search ranks: had they been indexed as A's, A's search would see only those.
+    let planted = format!("Anemómetro {}", typed_scope_terms(&site, false));
+    let theirs = site.open(&site.carla, "Anemómetro", &planted).await;
+    for _ in 1..SEARCH_CANDIDATES {
+        tickets::add_message(
+            db,
+            &site.events,
+            &site.carla,
+            &theirs.number,
+            &planted,
+            false,
+        )
+        .await
+        .unwrap();
+    }
+    let after = site.list(&site.ana, search.clone()).await;
+    assert_eq!(numbers_of(&after), numbers_of(&before));
+    assert_eq!(after.counts, before.counts);
+    // The index itself yields A's search nothing of B's.
+    let mut conditions = Conditions::default();
+    conditions.add("t.observatory_id = ?", Arg::Int(site.world.observatory_id));
+    let candidates = db
+        .matching_texts(
+            conditions,
+            &SearchQuery::parse("anemometro").unwrap(),
+            SearchScope {
+                observatory_id: Some(site.world.observatory_id),
+                organization_id: Some(site.world.organization_id),
+                internal: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!candidates.is_empty());
+    assert!(candidates.iter().all(|text| text.ticket_id == mine.id));
+
+    // The internal term typed into B's own message hides nothing from B: the text is found,
+    // by the words typed too.
+    let hidden = format!("Pluviómetro {}", typed_scope_terms(&site, true));
+    let rain = site.open(&site.carla, "Consulta", &hidden).await;
+    assert_eq!(
+        site.search(&site.carla, "pluviometro").await,
+        vec![rain.number.clone()]
+    );
+    assert_eq!(
+        site.search(&site.carla, &scope_terms_as_a_query(&site, true))
+            .await,
+        vec![rain.number.clone()]
+    );
+
+    // Typed into a search, scope terms find the texts that hold them as typed, never the
+    // texts of the scope they name: not A's ticket, nor A's internal note.
+    let both_of_b: HashSet<String> = HashSet::from([theirs.number.clone(), rain.number.clone()]);
+    let by_staff: HashSet<String> = site
+        .search(&site.agent, &scope_terms_as_a_query(&site, false))
+        .await
+        .into_iter()
+        .collect();
+    assert_eq!(by_staff, both_of_b);
+    let internal_by_staff: HashSet<String> = site
+        .search(&site.agent, &scope_terms_as_a_query(&site, true))
+        .await
+        .into_iter()
+        .collect();
+    assert_eq!(internal_by_staff, HashSet::from([rain.number.clone()]));
+    assert!(site
+        .search(&site.ana, &scope_terms_as_a_query(&site, false))
+        .await
+        .is_empty());
+    // Positive control: B's own client, asking the same, finds B's texts that hold them.
+    let by_carla: HashSet<String> = site
+        .search(&site.carla, &scope_terms_as_a_query(&site, false))
+        .await
+        .into_iter()
+        .collect();
+    assert_eq!(by_carla, both_of_b);
+    // Staff still find the note by its words.
+    assert_eq!(
+        site.search(&site.agent, "proveedor").await,
+        vec![mine.number.clone()]
+    );
+}
+
+/// The search part of migration 20261201000002 on documents indexed before it: each text's
+/// own scope terms take the new form, and look-alikes typed into a text stay plain words.
+#[tokio::test]
+async fn the_migration_rewrites_only_the_scope_terms_a_text_was_given() {
+    let site = site().await;
+    let db = &site.world.db;
+    let mine = site
+        .open(&site.ana, "Higrómetro", "El higrómetro marca cien.")
+        .await;
+    tickets::add_message(
+        db,
+        &site.events,
+        &site.agent,
+        &mine.number,
+        "Higrómetro pedido.",
+        true,
+    )
+    .await
+    .unwrap();
+    let planted = format!("Higrómetro {}", typed_scope_terms(&site, false));
+    let theirs = site.open(&site.carla, "Consulta", &planted).await;
+    // The documents as the former version indexed them: scope terms in the `zzscope` form
+    // (no word had `_`, so every `_` began one). The migration's first part then runs again.
+    let former = "UPDATE search_documents SET terms = \
+                  replace(replace(replace(terms, ' _obs', ' zzscopeobs'), ' _org', ' zzscopeorg'), \
+                  ' _internal', ' zzscopeinternal')";
+    match db {
+        Db::Sqlite(pool) => {
+            sqlx::query(former).execute(pool).await.unwrap();
+            sqlx::raw_sql("DROP TABLE form_drafts")
+                .execute(pool)
+                .await
+                .unwrap();
+            sqlx::raw_sql(include_str!(
+                "../../migrations/sqlite/20261201000002_form_drafts_search_scope.sql"
+            ))
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+        Db::Postgres(pool) => {
+            sqlx::query(former).execute(pool).await.unwrap();
+            sqlx::raw_sql("DROP TABLE form_drafts")
+                .execute(pool)
+                .await
+                .unwrap();
+            sqlx::raw_sql(include_str!(
+                "../../migrations/postgres/20261201000002_form_drafts_search_scope.sql"
+            ))
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+    }
+    assert_eq!(
+        site.search(&site.ana, "higrometro").await,
+        vec![mine.number.clone()]
+    );
+    assert_eq!(
+        site.search(&site.bruno, "pedido").await,
+        Vec::<String>::new(),
+        "the note stays internal"
+    );
+    assert_eq!(
+        site.search(&site.agent, "pedido").await,
+        vec![mine.number.clone()]
+    );
+    assert_eq!(
+        site.search(&site.carla, "higrometro").await,
+        vec![theirs.number.clone()]
+    );
+    let mut conditions = Conditions::default();
+    conditions.add("t.observatory_id = ?", Arg::Int(site.world.observatory_id));
+    let candidates = db
+        .matching_texts(
+            conditions,
+            &SearchQuery::parse("higrometro").unwrap(),
+            SearchScope {
+                observatory_id: Some(site.world.observatory_id),
+                organization_id: Some(site.world.organization_id),
+                internal: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!candidates.is_empty());
+    assert!(candidates.iter().all(|text| text.ticket_id == mine.id));
 }

@@ -77,6 +77,8 @@ test.describe("without JavaScript", () => {
     await page.getByRole("button", { name: "Iniciar sesión" }).click();
     await expect(page.getByRole("alert")).toHaveText("El correo electrónico o la contraseña no son correctos.");
     await expect(page.getByLabel("Correo electrónico")).toHaveValue(pablo.email);
+    // The typed address comes back from a draft on the server, never in the address bar.
+    await expect(page).toHaveURL(`${baseUrl()}/sign-in?error=ErrorInvalidCredentials`);
 
     await page.getByLabel("Contraseña", { exact: true }).fill(pablo.password);
     await page.getByRole("button", { name: "Iniciar sesión" }).click();

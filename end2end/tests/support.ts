@@ -48,9 +48,13 @@ export function createAdmin(email: string, password: string): Account {
   return { role: "admin", email, password };
 }
 
-/** The newest e-mail the portal queued for `to`, read with the operator's `cupula outbox`. */
+/**
+ * The newest e-mail the portal queued for `to`, read with the operator's `cupula outbox`; its link
+ * whole (`--reveal`, with the secret key the portal created in its data directory), as the
+ * recipient will get it.
+ */
 export function newestMail(to: string): { subject: string; body: string } {
-  const output = cupula(["outbox", "--to", to, "--limit", "1"]);
+  const output = cupula(["outbox", "--to", to, "--limit", "1", "--reveal"]);
   const mails = JSON.parse(output.toString());
   expect(mails.length).toBeGreaterThan(0);
   return mails[0];

@@ -1,5 +1,6 @@
 //! The Cúpula server: builds the state, the axum router around the Leptos app, and serves it.
 
+pub mod limits;
 pub mod rest;
 
 use app::backend::accounts::AccountError;
@@ -123,9 +124,9 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route(
             "/admin/branding/logo",
-            post(upload_logo).layer(DefaultBodyLimit::max(
-                logo::MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD,
-            )),
+            post(upload_logo).layer(DefaultBodyLimit::max(limits::body_limit(
+                "/admin/branding/logo",
+            ))),
         )
         .route("/branding/logo/{name}", get(serve_logo))
         .merge(rest::routes())
@@ -134,6 +135,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             attach_portal_context,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::limit_requests,
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -227,8 +232,9 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Resolves the branding and the signed-in person before a page renders, so the whole page
-/// (header, redirects, the data handed to the browser) reads them without waiting.
+/// Resolves the branding and the signed-in person (and a form's draft, `backend::drafts`) before
+/// a page renders, so the whole page (header, redirects, the data handed to the browser) reads
+/// them without waiting.
 /// Asset, API and health requests skip the work.
 async fn attach_portal_context(
     State(state): State<AppState>,
@@ -246,15 +252,25 @@ async fn attach_portal_context(
             Ok(portal) => {
                 request.extensions_mut().insert(portal);
             }
-            Err(_) => {
+            Err(error) => {
+                // A catalogue message: "not set up yet" on a fresh installation, else internal.
                 let lang = request::language_of(request.headers());
                 return (
                     StatusCode::SERVICE_UNAVAILABLE,
                     [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-                    Msg::ErrorInternal.text(lang),
+                    error.message.text(lang),
                 )
                     .into_response();
             }
+        }
+        // What a form posted without JavaScript typed, for the page it came back to.
+        if request::take_form_draft(&state, &mut request).await {
+            let mut response = next.run(request).await;
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                request::expired_form_draft_cookie(&state.config),
+            );
+            return response;
         }
     }
     next.run(request).await
@@ -262,8 +278,9 @@ async fn attach_portal_context(
 
 /// CSRF protection for every state-changing request, server functions included: a browser says
 /// where a request comes from (`Sec-Fetch-Site`, else `Origin`), and only this portal's own pages
-/// may change anything. Requests without either header come from programs, not browsers, and
-/// carry no ambient cookies of a victim.
+/// may change anything. Requests without either header come from programs, which carry no
+/// ambient cookies of a victim; one that carries the session cookie anyway is refused, since
+/// only a browser holds that cookie and every current browser sends `Origin` on a POST.
 async fn refuse_cross_site_writes(
     State(state): State<AppState>,
     request: Request,
@@ -303,7 +320,7 @@ fn is_cross_site(request: &Request, config: &Config) -> bool {
         let origin_host = origin.split_once("://").map(|(_, rest)| rest);
         return host.is_none() || origin_host != host;
     }
-    false
+    request::cookie(headers, request::session_cookie_name(config)).is_some()
 }
 
 fn redact_password(url: &str) -> String {
@@ -353,13 +370,6 @@ async fn upload_logo(
             Msg::ErrorLogoTooLarge.text(lang),
         )
     };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > logo::MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD) {
-        return too_large();
-    }
     let mut upload = Vec::new();
     loop {
         let field = match multipart.next_field().await {
@@ -396,9 +406,6 @@ async fn upload_logo(
         }
     }
 }
-
-/// Room for the multipart boundaries and headers around the file itself.
-const MULTIPART_OVERHEAD: usize = 16 * 1024;
 
 fn back_to_branding(error: Option<Msg>) -> Response {
     let target = match error {

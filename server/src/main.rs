@@ -3,6 +3,7 @@
 use app::backend::accounts::{create_account, AccountError, NewAccount};
 use app::backend::config::Config;
 use app::backend::demo;
+use app::backend::secret_key::SecretKey;
 use app::backend::storage::accounts::NewObservatory;
 use app::i18n::Lang;
 use app::model::Role;
@@ -29,18 +30,24 @@ struct Cli {
 enum Command {
     /// Serve the portal (the default command).
     Serve {
-        /// Do not create the demo observatory when the database is empty.
-        #[arg(long, env = "CUPULA_NO_DEMO")]
-        no_demo: bool,
+        /// Create the demo observatory and its accounts when the database is empty, and print
+        /// their passwords once. For trying the portal out, never for a real installation.
+        #[arg(long)]
+        demo: bool,
     },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Show the newest e-mails queued for an address, as JSON (what the portal sent or will send).
+    /// Single-use links show with their token redacted.
     Outbox {
         #[arg(long)]
         to: String,
         #[arg(long, default_value_t = 10)]
         limit: i64,
+        /// Show the links of unsent e-mails whole, opened with the portal's secret key
+        /// (CUPULA_SECRET_KEY or <data dir>/secret.key).
+        #[arg(long)]
+        reveal: bool,
     },
     /// Create an administrator; the password is read from the first line of standard input.
     CreateAdmin {
@@ -66,10 +73,10 @@ fn main() -> ExitCode {
         Err(err) => return fail(err),
     };
     let result = runtime.block_on(async move {
-        match cli.command.unwrap_or(Command::Serve { no_demo: false }) {
-            Command::Serve { no_demo } => serve(config, no_demo).await,
+        match cli.command.unwrap_or(Command::Serve { demo: false }) {
+            Command::Serve { demo } => serve(config, demo).await,
             Command::Migrate => migrate(config).await,
-            Command::Outbox { to, limit } => outbox(config, &to, limit).await,
+            Command::Outbox { to, limit, reveal } => outbox(config, &to, limit, reveal).await,
             Command::CreateAdmin {
                 email,
                 name,
@@ -91,7 +98,11 @@ fn fail(err: impl std::fmt::Display) -> ExitCode {
 fn init_tracing(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Logs go to standard error: standard output carries what commands print (`outbox` JSON,
+    // the demo accounts), which scripts read.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -99,20 +110,29 @@ fn init_tracing(json: bool) {
     }
 }
 
-async fn serve(config: Config, no_demo: bool) -> Result<(), String> {
+async fn serve(mut config: Config, demo: bool) -> Result<(), String> {
     let db = server::open_database(&config)
         .await
         .map_err(|e| e.to_string())?;
+    config.secret_key = Some(SecretKey::for_serving(&config).map_err(|e| e.to_string())?);
     // Computed now, off the executor, so the first sign-in with an unknown address costs no more
     // than any other.
     let _ = tokio::task::spawn_blocking(app::backend::passwords::dummy_hash).await;
-    if !no_demo {
+    // A fresh installation holds no accounts anybody knows of: the operator creates the first
+    // administrator, unless the demo is asked for.
+    if demo {
         if let Some(accounts) = demo::seed_if_empty(&db)
             .await
             .map_err(|e| account_error(e, Lang::En))?
         {
             print_demo_accounts(&accounts);
         }
+    } else if db.count_users().await.map_err(|e| e.to_string())? == 0 {
+        println!();
+        println!("This portal has no accounts yet. Create the first administrator with:");
+        println!("  echo 'a long passphrase' | cupula create-admin --email you@example.org --name \"Your Name\"");
+        println!("(or start with `cupula serve --demo` to try the portal with demo accounts).");
+        println!();
     }
     let listener = server::bind(config.listen)
         .await
@@ -155,24 +175,29 @@ async fn migrate(config: Config) -> Result<(), String> {
     Ok(())
 }
 
-async fn outbox(config: Config, to: &str, limit: i64) -> Result<(), String> {
+async fn outbox(config: Config, to: &str, limit: i64, reveal: bool) -> Result<(), String> {
+    // Only read here: a new key would open nothing.
+    let key = if reveal {
+        Some(SecretKey::for_reading(&config).map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
     let db = server::open_database(&config)
         .await
         .map_err(|e| e.to_string())?;
-    let mails = db
-        .mail_to(&to.trim().to_lowercase(), limit.clamp(1, 1000))
-        .await
-        .map_err(|e| e.to_string())?;
+    let mails = app::backend::outbox::mail_to(&db, to, limit, key.as_ref()).await;
     db.close().await;
     let json: Vec<serde_json::Value> = mails
+        .map_err(|e| e.to_string())?
         .into_iter()
         .map(|mail| {
             serde_json::json!({
                 "to": mail.to_address,
                 "kind": mail.kind,
                 "subject": mail.subject,
-                "body": mail.body_text,
+                "body": mail.body,
                 "created_at": mail.created_at.to_rfc3339(),
+                "sent_at": mail.sent_at.map(|at| at.to_rfc3339()),
             })
         })
         .collect();

@@ -5,106 +5,254 @@
 //! API key (`Authorization: Bearer cupula_…`, created in "My account"); a browser may use its
 //! session cookie, and then the portal's cross-site check applies as to every other write.
 //!
-//! Errors are JSON: `{"error": {"code": "…", "message": "…"}}`, with a stable code and a
-//! message in the caller's language.
+//! Errors are JSON: `{"error": {"code": "…", "message": "…"}}`, with a stable code from
+//! `code_of` and a message in the caller's language.
+//!
+//! The router and its OpenAPI description come from one place: each handler carries its
+//! `#[utoipa::path]`, `api()` registers the handlers, and `split_for_parts` yields both the
+//! axum router and the description: the routes served and the routes documented are one list.
 
 use app::backend::accounts::{AccountError, Viewer};
+use app::backend::storage::tickets::SEARCH_CANDIDATES;
 use app::backend::tickets::{self, NewTicket};
 use app::backend::{api_tokens, request, AppState};
 use app::i18n::{Lang, Msg};
 use app::model::{
-    Change, Priority, RequestType, Status, TicketDetail, TicketFilter, TicketSummary, TimelineEntry,
+    Change, EntryKind, Exactness, FilterError, FilterParameter, Priority, RequestType, Status,
+    TicketDetail, TicketFilter, TicketPage, TicketSort, TicketSummary, TicketView, TimelineEntry,
+    COUNT_CAP, QUERY_MAX_CHARS,
 };
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use std::sync::OnceLock;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Object, ObjectBuilder, OpenApi as Description, Required, Type};
+use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// The API's routes, which `openapi()` documents: method, path, summary.
-pub const ROUTES: &[(&str, &str, &str)] = &[
-    ("get", "/api/v1/tickets", "List, filter and search tickets"),
-    ("post", "/api/v1/tickets", "Open a ticket"),
-    (
-        "get",
-        "/api/v1/tickets/{number}",
-        "A ticket with its timeline",
+/// The description's fixed parts; the paths and schemas come from the handlers in `api()`.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Cúpula API",
+        version = "1",
+        description = "Requests of an observatory's support portal. Authenticate with a personal API key from \"My account\": `Authorization: Bearer cupula_…`. A program acts with the rights of the person who created its key. Errors answer `{\"error\": {\"code\", \"message\"}}`: the code is stable, the message is in the caller's language (`Accept-Language`)."
     ),
-    (
-        "post",
-        "/api/v1/tickets/{number}/messages",
-        "Add a message (staff: or an internal note)",
-    ),
-    (
-        "post",
-        "/api/v1/tickets/{number}/status",
-        "Change the status",
-    ),
-    (
-        "post",
-        "/api/v1/tickets/{number}/assignee",
-        "Assign the ticket (staff)",
-    ),
-    (
-        "post",
-        "/api/v1/tickets/{number}/priority",
-        "Change the priority (staff)",
-    ),
-    ("get", "/api/v1/openapi.json", "This description"),
-];
+    modifiers(&BearerKey),
+    security(("apiKey" = [])),
+    tags((name = "tickets", description = "Support requests and their timelines"))
+)]
+struct ApiDoc;
 
+/// The `apiKey` security scheme that every operation requires.
+struct BearerKey;
+
+impl Modify for BearerKey {
+    fn modify(&self, description: &mut Description) {
+        description
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "apiKey",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some("A personal API key (`cupula_…`) from \"My account\""))
+                        .build(),
+                ),
+            );
+    }
+}
+
+/// Every route of the API with its description.
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(list, open))
+        .routes(routes!(show))
+        .routes(routes!(add_message))
+        .routes(routes!(change_status))
+        .routes(routes!(assign))
+        .routes(routes!(change_priority))
+        .routes(routes!(description))
+}
+
+/// The API's routes, as `/api/v1/openapi.json` describes them.
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/tickets", get(list).post(open))
-        .route("/api/v1/tickets/{number}", get(show))
-        .route("/api/v1/tickets/{number}/messages", post(add_message))
-        .route("/api/v1/tickets/{number}/status", post(change_status))
-        .route("/api/v1/tickets/{number}/assignee", post(assign))
-        .route("/api/v1/tickets/{number}/priority", post(change_priority))
-        .route("/api/v1/openapi.json", get(|| async { Json(openapi()) }))
+    api().split_for_parts().0
+}
+
+/// The OpenAPI 3.1 description of the API, built once.
+fn openapi() -> &'static Description {
+    static DESCRIPTION: OnceLock<Description> = OnceLock::new();
+    DESCRIPTION.get_or_init(|| api().split_for_parts().1)
+}
+
+/// This description
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    security(()),
+    responses((status = 200, description = "The OpenAPI 3.1 description of this API", body = Value))
+)]
+async fn description() -> Json<&'static Description> {
+    Json(openapi())
+}
+
+// ---- Errors ----
+
+/// The stable code of each error message, as API clients branch on it. Written out rather than
+/// derived from the messages' Rust names, so renaming a message cannot change a code; the
+/// tests check that every error message has one and that no two share one.
+pub fn code_of(message: Msg) -> &'static str {
+    error_code(message).unwrap_or(FALLBACK_CODE)
+}
+
+/// The code of a message that is not one of the catalogue's errors (none is expected here).
+const FALLBACK_CODE: &str = "invalid_input";
+
+fn error_code(message: Msg) -> Option<&'static str> {
+    Some(match message {
+        // Who is asking.
+        Msg::ErrorSignInRequired => "sign_in_required",
+        Msg::ErrorSessionExpired => "session_expired",
+        Msg::ErrorInvalidCredentials => "invalid_credentials",
+        Msg::ErrorAccountInactive => "account_inactive",
+        Msg::ErrorTooManyAttempts => "too_many_attempts",
+        Msg::ErrorForbidden => "forbidden",
+        Msg::ErrorCrossSite => "cross_site",
+        Msg::ErrorNotFound => "not_found",
+        // The request itself.
+        Msg::ErrorInvalidBody => "invalid_body",
+        Msg::ErrorBodyTooLarge => "body_too_large",
+        Msg::ErrorRequestTimeout => "request_timeout",
+        Msg::ErrorInvalidChoice => "invalid_choice",
+        Msg::ErrorFilterUnknown => "unknown_filter",
+        Msg::ErrorFilterInvalid => "invalid_filter",
+        Msg::ErrorFilterRepeated => "repeated_filter",
+        Msg::ErrorTextTooLong => "text_too_long",
+        // Tickets.
+        Msg::ErrorCommentRequired => "comment_required",
+        Msg::ErrorSubjectTooLong => "subject_too_long",
+        Msg::ErrorTelescopeUnknown => "telescope_unknown",
+        Msg::ErrorOrganizationRequired => "organization_required",
+        Msg::ErrorStatusUnchanged => "status_unchanged",
+        Msg::ErrorStatusNotAllowed => "status_not_allowed",
+        Msg::ErrorBlockedReasonRequired => "blocked_reason_required",
+        Msg::ErrorTicketChanged => "ticket_changed",
+        Msg::ErrorNothingChanged => "nothing_changed",
+        Msg::ErrorAgentUnknown => "agent_unknown",
+        Msg::ErrorTicketClosed => "ticket_closed",
+        Msg::ErrorMessageRequired => "message_required",
+        // Accounts and administration, which the pages answer but the services share.
+        Msg::ErrorEmailRequired => "email_required",
+        Msg::ErrorEmailInvalid => "email_invalid",
+        Msg::ErrorEmailTaken => "email_taken",
+        Msg::ErrorNameRequired => "name_required",
+        Msg::ErrorNameTooLong => "name_too_long",
+        Msg::ErrorPasswordRequired => "password_required",
+        Msg::ErrorPasswordTooShort => "password_too_short",
+        Msg::ErrorPasswordTooLong => "password_too_long",
+        Msg::ErrorPasswordCommon => "password_common",
+        Msg::ErrorCurrentPasswordWrong => "current_password_wrong",
+        Msg::ErrorLinkInvalid => "link_invalid",
+        Msg::ErrorOrganizationTaken => "organization_taken",
+        Msg::ErrorAlreadyJoined => "already_joined",
+        Msg::ErrorCannotDeactivateSelf => "cannot_deactivate_self",
+        Msg::ErrorInvalidContactEmail => "invalid_contact_email",
+        Msg::ErrorSlugInvalid => "slug_invalid",
+        Msg::ErrorSlugTaken => "slug_taken",
+        Msg::ErrorPrimaryUnreadable => "primary_unreadable",
+        Msg::ErrorAccentUnreadable => "accent_unreadable",
+        Msg::ErrorLogoTooLarge => "logo_too_large",
+        Msg::ErrorLogoFormat => "logo_format",
+        Msg::ErrorLogoUnreadable => "logo_unreadable",
+        Msg::ErrorLogoMissing => "logo_missing",
+        // The server.
+        Msg::ErrorInternal => "internal",
+        Msg::ErrorBusy => "busy",
+        Msg::ErrorNotSetUp => "not_set_up",
+        Msg::ErrorNetwork => "network",
+        _ => return None,
+    })
+}
+
+/// Every code `code_of` can answer, for the description's `Error` schema.
+fn error_codes() -> Vec<&'static str> {
+    let mut codes: Vec<&'static str> = Msg::ALL.iter().filter_map(|m| error_code(*m)).collect();
+    codes.push(FALLBACK_CODE);
+    codes
+}
+
+/// The failures every write to a ticket may answer, besides its own (documentation only: the
+/// handlers answer them through `ApiError`, the CSRF guard and the request limits).
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+enum WriteFailures {
+    #[response(status = 400, description = "The body is not JSON")]
+    NotJson(ErrorBody),
+    #[response(status = 401, description = "No valid API key or session")]
+    SignedOut(ErrorBody),
+    #[response(
+        status = 403,
+        description = "Not allowed for your role, or a browser's cross-site request"
+    )]
+    Forbidden(ErrorBody),
+    #[response(status = 413, description = "The body is larger than the limit")]
+    TooLarge(ErrorBody),
+}
+
+/// What every failure answers.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Error)]
+struct ErrorBody {
+    #[schema(inline)]
+    error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+struct ErrorDetail {
+    /// Stable: programs may branch on it.
+    #[schema(schema_with = error_code_schema)]
+    code: &'static str,
+    /// In the caller's language (`Accept-Language`).
+    message: String,
+    /// The query parameter at fault (filter errors only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameter: Option<String>,
 }
 
 /// An API failure: an HTTP status, a stable code and a translated message.
 pub struct ApiError {
     status: StatusCode,
-    code: String,
-    message: String,
+    detail: ErrorDetail,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({ "error": { "code": self.code, "message": self.message } })),
-        )
-            .into_response()
+        (self.status, Json(ErrorBody { error: self.detail })).into_response()
     }
 }
 
-/// `ErrorCommentRequired` → `comment_required`: the stable code of a catalogue message.
-fn code_of(message: Msg) -> String {
-    let name = message.name();
-    let name = name.strip_prefix("Error").unwrap_or(&name);
-    let mut code = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            code.push('_');
-        }
-        code.push(c.to_ascii_lowercase());
-    }
-    code
-}
+/// The longest unknown parameter name an error repeats back.
+const ECHOED_NAME_MAX_CHARS: usize = 40;
 
 impl ApiError {
     fn new(status: StatusCode, message: Msg, lang: Lang) -> ApiError {
         ApiError {
             status,
-            code: code_of(message),
-            message: message.text(lang).to_string(),
+            detail: ErrorDetail {
+                code: code_of(message),
+                message: message.text(lang).to_string(),
+                parameter: None,
+            },
         }
     }
 
@@ -126,16 +274,42 @@ impl ApiError {
         }
     }
 
-    /// A body that is not JSON, or not of the expected shape.
+    /// A body that is not JSON, not of the expected shape, or past the body limit.
     fn bad_body(rejection: JsonRejection, lang: Lang) -> ApiError {
-        let status = match rejection {
-            JsonRejection::JsonDataError(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            _ => StatusCode::BAD_REQUEST,
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, Msg::ErrorBodyTooLarge, lang)
+            }
+            StatusCode::UNPROCESSABLE_ENTITY => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Msg::ErrorInvalidBody,
+                lang,
+            ),
+            _ => ApiError::new(StatusCode::BAD_REQUEST, Msg::ErrorInvalidBody, lang),
+        }
+    }
+
+    /// A query string that is not a ticket filter: the message names the parameter.
+    fn bad_filter(err: FilterError, lang: Lang) -> ApiError {
+        let (message, parameter) = match err {
+            FilterError::Unknown(name) => (
+                Msg::ErrorFilterUnknown,
+                name.chars().take(ECHOED_NAME_MAX_CHARS).collect(),
+            ),
+            FilterError::Invalid(parameter) => {
+                (Msg::ErrorFilterInvalid, parameter.name().to_string())
+            }
+            FilterError::Repeated(parameter) => {
+                (Msg::ErrorFilterRepeated, parameter.name().to_string())
+            }
         };
         ApiError {
-            status,
-            code: "invalid_body".into(),
-            message: Msg::ErrorInvalidBody.text(lang).to_string(),
+            status: StatusCode::BAD_REQUEST,
+            detail: ErrorDetail {
+                code: code_of(message),
+                message: message.fill(lang, &[("name", &parameter)]),
+                parameter: Some(parameter),
+            },
         }
     }
 }
@@ -175,14 +349,86 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiErro
     }
 }
 
+// ---- The schemas of codes: the API speaks codes rather than the pages' enums. ----
+
+/// A string schema that takes only `codes`.
+fn codes_schema(codes: impl IntoIterator<Item = &'static str>) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(codes))
+}
+
+fn error_code_schema() -> Object {
+    codes_schema(error_codes())
+        .description(Some("stable, e.g. not_found, comment_required"))
+        .build()
+}
+
+fn status_schema() -> Object {
+    codes_schema(Status::ALL.map(Status::code))
+        .description(Some("the status"))
+        .build()
+}
+
+fn request_type_schema() -> Object {
+    codes_schema(RequestType::ALL.map(RequestType::code))
+        .description(Some("what is asked for"))
+        .build()
+}
+
+fn priority_schema() -> Object {
+    let meaning: Vec<String> = Priority::ALL
+        .iter()
+        .map(|p| format!("{} {}", p.code(), p.value()))
+        .collect();
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .enum_values(Some(Priority::ALL.map(Priority::value)))
+        .description(Some(meaning.join(", ")))
+        .build()
+}
+
+fn entry_kind_schema() -> Object {
+    codes_schema(EntryKind::ALL.map(EntryKind::code))
+        .description(Some("what the entry records"))
+        .build()
+}
+
+fn change_field_schema() -> Object {
+    codes_schema(CHANGE_FIELDS)
+        .description(Some("the field that changed"))
+        .build()
+}
+
+fn exactness_schema() -> Object {
+    let counted = COUNT_CAP + 1;
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(
+            [Exactness::Exact, Exactness::Capped, Exactness::AtLeast]
+                .iter()
+                .filter_map(|e| serde_json::to_value(e).ok()),
+        ))
+        .description(Some(format!(
+            "capped: counted up to {counted} (filters by type, priority, telescope or a client's \"mine\"), so {counted} means more; at_least: a keyword search counts among the {SEARCH_CANDIDATES} most recent matching texts only"
+        )))
+        .build()
+}
+
 // ---- What the API answers: codes rather than the pages' enums, priorities as numbers. ----
 
-#[derive(Serialize)]
+/// One row of a list.
+#[derive(Serialize, ToSchema)]
+#[schema(as = TicketSummary)]
 struct ApiTicketSummary {
+    #[schema(example = "OBS-2026-00042")]
     number: String,
     subject: String,
+    #[schema(schema_with = request_type_schema)]
     request_type: &'static str,
+    #[schema(schema_with = status_schema)]
     status: &'static str,
+    #[schema(schema_with = priority_schema)]
     priority: i64,
     organization: String,
     telescope: Option<String>,
@@ -208,46 +454,116 @@ impl From<TicketSummary> for ApiTicketSummary {
     }
 }
 
-#[derive(Serialize)]
+/// One page of a list.
+#[derive(Serialize, ToSchema)]
+#[schema(as = TicketPage)]
+struct ApiTicketPage {
+    items: Vec<ApiTicketSummary>,
+    /// Pass as `after` for the next page.
+    next: Option<String>,
+    counts: ApiCounts,
+}
+
+/// How many tickets each view of the list holds, with the other filters applied.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ViewCounts)]
+struct ApiCounts {
+    all: i64,
+    open: i64,
+    closed: i64,
+    #[schema(schema_with = exactness_schema)]
+    exactness: Exactness,
+}
+
+impl From<TicketPage> for ApiTicketPage {
+    fn from(page: TicketPage) -> Self {
+        ApiTicketPage {
+            items: page.items.into_iter().map(ApiTicketSummary::from).collect(),
+            next: page.next,
+            counts: ApiCounts {
+                all: page.counts.all,
+                open: page.counts.open,
+                closed: page.counts.closed,
+                exactness: page.counts.exactness,
+            },
+        }
+    }
+}
+
+/// The fields a timeline entry's change can name.
+const CHANGE_FIELDS: [&str; 3] = ["status", "priority", "assignee"];
+
+/// A change a timeline entry records.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Change)]
+struct ApiChange {
+    #[schema(schema_with = change_field_schema)]
+    field: &'static str,
+    /// Before: a status code, a priority number or an agent's name; null for none.
+    from: Value,
+    /// After, in the same terms.
+    to: Value,
+}
+
+impl From<Change> for ApiChange {
+    fn from(change: Change) -> Self {
+        let [status, priority, assignee] = CHANGE_FIELDS;
+        let (field, from, to) = match change {
+            Change::Status { from, to } => {
+                (status, json!(from.map(Status::code)), json!(to.code()))
+            }
+            Change::Priority { from, to } => (
+                priority,
+                json!(from.map(Priority::value)),
+                json!(to.value()),
+            ),
+            Change::Assignee { from, to } => (assignee, json!(from), json!(to)),
+        };
+        ApiChange { field, from, to }
+    }
+}
+
+/// An entry of a ticket's timeline.
+#[derive(Serialize, ToSchema)]
+#[schema(as = TimelineEntry)]
 struct ApiEntry {
     id: i64,
+    #[schema(schema_with = entry_kind_schema)]
     kind: &'static str,
+    /// Staff only; never sent to clients.
     internal: bool,
     author: Option<String>,
     body: String,
-    change: Option<Value>,
+    change: Option<ApiChange>,
     created_at: DateTime<Utc>,
 }
 
 impl From<TimelineEntry> for ApiEntry {
     fn from(e: TimelineEntry) -> Self {
-        let change = e.change.map(|c| match c {
-            Change::Status { from, to } => {
-                json!({ "field": "status", "from": from.map(Status::code), "to": to.code() })
-            }
-            Change::Priority { from, to } => {
-                json!({ "field": "priority", "from": from.map(Priority::value), "to": to.value() })
-            }
-            Change::Assignee { from, to } => json!({ "field": "assignee", "from": from, "to": to }),
-        });
         ApiEntry {
             id: e.id,
             kind: e.kind.code(),
             internal: e.internal,
             author: e.author,
             body: e.body,
-            change,
+            change: e.change.map(ApiChange::from),
             created_at: e.created_at,
         }
     }
 }
 
-#[derive(Serialize)]
+/// A ticket with its timeline.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Ticket)]
 struct ApiTicket {
+    #[schema(example = "OBS-2026-00042")]
     number: String,
     subject: String,
+    #[schema(schema_with = request_type_schema)]
     request_type: &'static str,
+    #[schema(schema_with = status_schema)]
     status: &'static str,
+    #[schema(schema_with = priority_schema)]
     priority: i64,
     organization: String,
     telescope_id: Option<i64>,
@@ -285,41 +601,152 @@ impl From<TicketDetail> for ApiTicket {
 
 // ---- Handlers ----
 
+/// The list's query parameters, each as `TicketFilter::parse_strict` reads it.
+enum ListFilters {}
+
+impl IntoParams for ListFilters {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        FilterParameter::ALL
+            .into_iter()
+            .map(|parameter| {
+                let (description, schema) = filter_documentation(parameter);
+                ParameterBuilder::new()
+                    .name(parameter.name())
+                    .parameter_in(ParameterIn::Query)
+                    .required(Required::False)
+                    .description(Some(description))
+                    .schema(Some(schema))
+                    .build()
+            })
+            .collect()
+    }
+}
+
+fn filter_documentation(parameter: FilterParameter) -> (String, Object) {
+    let id = |description: &str| {
+        (
+            description.to_string(),
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1))
+                .build(),
+        )
+    };
+    let text = |description: String, pattern: Option<&str>| {
+        (
+            description,
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(pattern)
+                .build(),
+        )
+    };
+    let codes = |description: &str, codes: Vec<&'static str>| {
+        (description.to_string(), codes_schema(codes).build())
+    };
+    match parameter {
+        FilterParameter::View => codes(
+            "all, open (open, in progress, blocked) or closed (done, cancelled)",
+            TicketView::ALL.map(TicketView::code).to_vec(),
+        ),
+        FilterParameter::Status => codes("a status", Status::ALL.map(Status::code).to_vec()),
+        FilterParameter::Type => codes(
+            "a request type",
+            RequestType::ALL.map(RequestType::code).to_vec(),
+        ),
+        FilterParameter::Priority => {
+            codes("a priority", Priority::ALL.map(Priority::code).to_vec())
+        }
+        FilterParameter::Telescope => id("a telescope id"),
+        FilterParameter::Organization => id("staff: an organization id"),
+        FilterParameter::Assignee => text(
+            "staff: an agent id, or none".into(),
+            Some("^(none|[1-9][0-9]*)$"),
+        ),
+        FilterParameter::Mine => codes(
+            "1: assigned to me (staff) or opened by me (clients)",
+            vec!["1", "0", "true", "false", "on", "off"],
+        ),
+        FilterParameter::Sort => codes(
+            "the order: latest activity, newest, highest priority",
+            TicketSort::ALL.map(TicketSort::code).to_vec(),
+        ),
+        FilterParameter::Query => text(
+            format!("keywords: every word must match, accent- and case-insensitive, ranked; a word ending in * matches the words it begins; cut to {QUERY_MAX_CHARS} characters"),
+            None,
+        ),
+        FilterParameter::After => text(
+            "the `next` cursor of the previous page".into(),
+            Some("^[a-z]-?[0-9]+(\\.-?[0-9]+)*$"),
+        ),
+    }
+}
+
+/// List, filter and search tickets
+///
+/// An empty value means "any". An unknown parameter, a value a parameter does not take, or a
+/// parameter given twice is refused with 400 rather than ignored.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tickets",
+    tag = "tickets",
+    params(ListFilters),
+    responses(
+        (status = 200, description = "A page of tickets", body = ApiTicketPage),
+        (status = 400, description = "An unknown filter, or a value it does not take (unknown_filter, invalid_filter, repeated_filter)", body = ErrorBody),
+        (status = 401, description = "No valid API key or session", body = ErrorBody),
+    )
+)]
 async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
+) -> Result<Json<ApiTicketPage>, ApiError> {
     let Caller { viewer, lang } = caller(&state, &headers).await?;
     let query = query.unwrap_or_default();
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
-    let filter = TicketFilter::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let filter = TicketFilter::parse_strict(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map_err(|e| ApiError::bad_filter(e, lang))?;
     let page = tickets::list(&state.db, &viewer, &filter)
         .await
         .map_err(|e| ApiError::from_service(e, lang))?;
-    Ok(Json(json!({
-        "items": page.items.into_iter().map(ApiTicketSummary::from).collect::<Vec<_>>(),
-        "next": page.next,
-        "counts": { "all": page.counts.all, "open": page.counts.open, "closed": page.counts.closed,
-            "exactness": page.counts.exactness },
-    }))
-    .into_response())
+    Ok(Json(ApiTicketPage::from(page)))
 }
 
-#[derive(Deserialize)]
+/// A new ticket.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NewTicket)]
 #[serde(deny_unknown_fields)]
 struct OpenBody {
+    #[schema(schema_with = request_type_schema)]
     request_type: String,
+    #[schema(schema_with = priority_schema)]
     priority: i64,
+    /// Optional: the comment's first line.
     #[serde(default)]
+    #[schema(max_length = 200)]
     subject: String,
     comment: String,
     telescope_id: Option<i64>,
+    /// Staff: the client organization.
     organization_id: Option<i64>,
 }
 
+/// Open a ticket
+#[utoipa::path(
+    post,
+    path = "/api/v1/tickets",
+    tag = "tickets",
+    request_body = OpenBody,
+    responses(
+        WriteFailures,
+        (status = 201, description = "Opened; `Location` names it", body = ApiTicket),
+        (status = 404, description = "An organization or telescope that is not yours to see", body = ErrorBody),
+        (status = 422, description = "Invalid input", body = ErrorBody),
+    )
+)]
 async fn open(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -357,6 +784,18 @@ async fn open(
         .into_response())
 }
 
+/// A ticket with its timeline
+#[utoipa::path(
+    get,
+    path = "/api/v1/tickets/{number}",
+    tag = "tickets",
+    params(("number" = String, Path, description = "The ticket's number", example = "OBS-2026-00042")),
+    responses(
+        (status = 200, description = "The ticket", body = ApiTicket),
+        (status = 401, description = "No valid API key or session", body = ErrorBody),
+        (status = 404, description = "Unknown, or not yours to see", body = ErrorBody),
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -378,14 +817,31 @@ async fn current(
         .map_err(|e| ApiError::from_service(e, lang))
 }
 
-#[derive(Deserialize)]
+/// A message, or (staff) an internal note.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NewMessage)]
 #[serde(deny_unknown_fields)]
 struct MessageBody {
     body: String,
+    /// Staff only: a note clients never see.
     #[serde(default)]
     internal: bool,
 }
 
+/// Add a message (staff: or an internal note)
+#[utoipa::path(
+    post,
+    path = "/api/v1/tickets/{number}/messages",
+    tag = "tickets",
+    params(("number" = String, Path, description = "The ticket's number", example = "OBS-2026-00042")),
+    request_body = MessageBody,
+    responses(
+        WriteFailures,
+        (status = 201, description = "Added; the ticket as it is now", body = ApiTicket),
+        (status = 404, description = "Unknown, or not yours to see", body = ErrorBody),
+        (status = 422, description = "Invalid input", body = ErrorBody),
+    )
+)]
 async fn add_message(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -408,14 +864,33 @@ async fn add_message(
     Ok((StatusCode::CREATED, ticket).into_response())
 }
 
-#[derive(Deserialize)]
+/// A new status.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = StatusChange)]
 #[serde(deny_unknown_fields)]
 struct StatusBody {
+    #[schema(schema_with = status_schema)]
     status: String,
+    /// Required for blocked.
     #[serde(default)]
     reason: String,
 }
 
+/// Change the status
+#[utoipa::path(
+    post,
+    path = "/api/v1/tickets/{number}/status",
+    tag = "tickets",
+    params(("number" = String, Path, description = "The ticket's number", example = "OBS-2026-00042")),
+    request_body = StatusBody,
+    responses(
+        WriteFailures,
+        (status = 200, description = "Changed; the ticket as it is now", body = ApiTicket),
+        (status = 404, description = "Unknown, or not yours to see", body = ErrorBody),
+        (status = 409, description = "Changed by someone else meanwhile", body = ErrorBody),
+        (status = 422, description = "Invalid input, or a change the status does not allow", body = ErrorBody),
+    )
+)]
 async fn change_status(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -445,12 +920,30 @@ async fn change_status(
     current(&state, &viewer, &number, lang).await
 }
 
-#[derive(Deserialize)]
+/// A new assignee.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = AssigneeChange)]
 #[serde(deny_unknown_fields)]
 struct AssigneeBody {
+    /// An agent's id, or null for nobody.
+    #[schema(required)]
     assignee_id: Option<i64>,
 }
 
+/// Assign the ticket (staff)
+#[utoipa::path(
+    post,
+    path = "/api/v1/tickets/{number}/assignee",
+    tag = "tickets",
+    params(("number" = String, Path, description = "The ticket's number", example = "OBS-2026-00042")),
+    request_body = AssigneeBody,
+    responses(
+        WriteFailures,
+        (status = 200, description = "Assigned; the ticket as it is now", body = ApiTicket),
+        (status = 404, description = "Unknown, or not yours to see", body = ErrorBody),
+        (status = 422, description = "Invalid input", body = ErrorBody),
+    )
+)]
 async fn assign(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -465,12 +958,29 @@ async fn assign(
     current(&state, &viewer, &number, lang).await
 }
 
-#[derive(Deserialize)]
+/// A new priority.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = PriorityChange)]
 #[serde(deny_unknown_fields)]
 struct PriorityBody {
+    #[schema(schema_with = priority_schema)]
     priority: i64,
 }
 
+/// Change the priority (staff)
+#[utoipa::path(
+    post,
+    path = "/api/v1/tickets/{number}/priority",
+    tag = "tickets",
+    params(("number" = String, Path, description = "The ticket's number", example = "OBS-2026-00042")),
+    request_body = PriorityBody,
+    responses(
+        WriteFailures,
+        (status = 200, description = "Changed; the ticket as it is now", body = ApiTicket),
+        (status = 404, description = "Unknown, or not yours to see", body = ErrorBody),
+        (status = 422, description = "Invalid input", body = ErrorBody),
+    )
+)]
 async fn change_priority(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -492,216 +1002,102 @@ async fn change_priority(
     current(&state, &viewer, &number, lang).await
 }
 
-/// The OpenAPI 3.1 description of the API, generated from `ROUTES` and the schemas below.
-pub fn openapi() -> Value {
-    let codes = |values: &[&str]| json!({ "type": "string", "enum": values });
-    let statuses: Vec<&str> = Status::ALL.iter().map(|s| s.code()).collect();
-    let types: Vec<&str> = RequestType::ALL.iter().map(|r| r.code()).collect();
-    let priority =
-        json!({ "type": "integer", "enum": [0, 5, 10], "description": "low 0, medium 5, high 10" });
-    let time = json!({ "type": "string", "format": "date-time" });
-    let nullable = |schema: Value| json!({ "oneOf": [schema, { "type": "null" }] });
-    let schemas = json!({
-        "Error": {
-            "type": "object", "required": ["error"],
-            "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": {
-                "code": { "type": "string", "description": "stable, e.g. not_found, comment_required" },
-                "message": { "type": "string", "description": "in the caller's language (Accept-Language)" }
-            }}}
-        },
-        "TicketSummary": {
-            "type": "object",
-            "properties": {
-                "number": { "type": "string", "example": "OBS-2026-00042" },
-                "subject": { "type": "string" },
-                "request_type": codes(&types),
-                "status": codes(&statuses),
-                "priority": priority,
-                "organization": { "type": "string" },
-                "telescope": nullable(json!({ "type": "string" })),
-                "assignee": nullable(json!({ "type": "string" })),
-                "created_at": time, "updated_at": time
-            }
-        },
-        "TicketPage": {
-            "type": "object",
-            "properties": {
-                "items": { "type": "array", "items": { "$ref": "#/components/schemas/TicketSummary" } },
-                "next": nullable(json!({ "type": "string", "description": "pass as `after` for the next page" })),
-                "counts": { "type": "object", "description": "per view", "properties": {
-                    "all": { "type": "integer" }, "open": { "type": "integer" }, "closed": { "type": "integer" },
-                    "exactness": { "type": "string", "enum": ["exact", "capped", "at_least"], "description": "capped: counted up to 10001 (filters by type, priority, telescope or a client's \"mine\"), so 10001 means more; at_least: a keyword search counts among the 1000 most recent matching texts only" } } }
-            }
-        },
-        "TimelineEntry": {
-            "type": "object",
-            "properties": {
-                "id": { "type": "integer" },
-                "kind": codes(&["created", "message", "note", "status", "assignment", "priority", "attachment", "voice", "system"]),
-                "internal": { "type": "boolean", "description": "staff only; never sent to clients" },
-                "author": nullable(json!({ "type": "string" })),
-                "body": { "type": "string" },
-                "change": nullable(json!({ "type": "object", "properties": {
-                    "field": codes(&["status", "priority", "assignee"]), "from": {}, "to": {} } })),
-                "created_at": time
-            }
-        },
-        "Ticket": {
-            "type": "object",
-            "properties": {
-                "number": { "type": "string" }, "subject": { "type": "string" },
-                "request_type": codes(&types), "status": codes(&statuses), "priority": priority,
-                "organization": { "type": "string" },
-                "telescope_id": nullable(json!({ "type": "integer" })),
-                "telescope": nullable(json!({ "type": "string" })),
-                "assignee_id": nullable(json!({ "type": "integer" })),
-                "assignee": nullable(json!({ "type": "string" })),
-                "opened_by": { "type": "string" },
-                "created_at": time, "updated_at": time, "closed_at": nullable(time.clone()),
-                "timeline": { "type": "array", "items": { "$ref": "#/components/schemas/TimelineEntry" } }
-            }
-        },
-        "NewTicket": {
-            "type": "object", "required": ["request_type", "priority", "comment"],
-            "properties": {
-                "request_type": codes(&types), "priority": priority,
-                "subject": { "type": "string", "maxLength": 200, "description": "optional: the comment's first line" },
-                "comment": { "type": "string" },
-                "telescope_id": nullable(json!({ "type": "integer" })),
-                "organization_id": nullable(json!({ "type": "integer", "description": "staff: the client organization" }))
-            }
-        },
-        "NewMessage": { "type": "object", "required": ["body"], "properties": {
-            "body": { "type": "string" }, "internal": { "type": "boolean", "default": false } } },
-        "StatusChange": { "type": "object", "required": ["status"], "properties": {
-            "status": codes(&statuses), "reason": { "type": "string", "description": "required for blocked" } } },
-        "AssigneeChange": { "type": "object", "required": ["assignee_id"], "properties": {
-            "assignee_id": nullable(json!({ "type": "integer" })) } },
-        "PriorityChange": { "type": "object", "required": ["priority"], "properties": { "priority": priority } }
-    });
-    let error = |description: &str| {
-        json!({ "description": description, "content": { "application/json": {
-            "schema": { "$ref": "#/components/schemas/Error" } } } })
-    };
-    let ok = |status: &str, schema: &str| {
-        json!({ status: { "description": "OK", "content": { "application/json": {
-            "schema": { "$ref": format!("#/components/schemas/{schema}") } } } } })
-    };
-    let body = |schema: &str| {
-        json!({ "required": true, "content": { "application/json": {
-            "schema": { "$ref": format!("#/components/schemas/{schema}") } } } })
-    };
-    let number =
-        json!({ "name": "number", "in": "path", "required": true, "schema": { "type": "string" } });
-    let filters: Vec<Value> = [
-        ("view", "all | open | closed"),
-        ("status", "a status code"),
-        ("type", "a request type code"),
-        ("priority", "low | medium | high"),
-        ("telescope", "a telescope id"),
-        ("organization", "staff: an organization id"),
-        ("assignee", "staff: an agent id, or none"),
-        (
-            "mine",
-            "1: assigned to me (staff) or opened by me (clients)",
-        ),
-        ("sort", "updated | created | priority"),
-        ("q", "keywords: every word must match, accent- and case-insensitive, ranked; a word ending in * matches the words it begins"),
-        ("after", "the `next` cursor of the previous page"),
-    ]
-    .iter()
-    .map(|(name, description)| {
-        json!({ "name": name, "in": "query", "required": false, "description": description,
-                "schema": { "type": "string" } })
-    })
-    .collect();
-
-    let mut paths = serde_json::Map::new();
-    for (method, path, summary) in ROUTES {
-        let mut operation = json!({ "summary": summary });
-        let (responses, request_body, parameters) = match (*method, *path) {
-            ("get", "/api/v1/tickets") => (ok("200", "TicketPage"), None, filters.clone()),
-            ("post", "/api/v1/tickets") => (ok("201", "Ticket"), Some(body("NewTicket")), vec![]),
-            ("get", "/api/v1/tickets/{number}") => {
-                (ok("200", "Ticket"), None, vec![number.clone()])
-            }
-            ("post", "/api/v1/tickets/{number}/messages") => (
-                ok("201", "Ticket"),
-                Some(body("NewMessage")),
-                vec![number.clone()],
-            ),
-            ("post", "/api/v1/tickets/{number}/status") => (
-                ok("200", "Ticket"),
-                Some(body("StatusChange")),
-                vec![number.clone()],
-            ),
-            ("post", "/api/v1/tickets/{number}/assignee") => (
-                ok("200", "Ticket"),
-                Some(body("AssigneeChange")),
-                vec![number.clone()],
-            ),
-            ("post", "/api/v1/tickets/{number}/priority") => (
-                ok("200", "Ticket"),
-                Some(body("PriorityChange")),
-                vec![number.clone()],
-            ),
-            _ => (json!({ "200": { "description": "OK" } }), None, vec![]),
-        };
-        let mut responses = responses;
-        if *path != "/api/v1/openapi.json" {
-            let map = responses.as_object_mut().expect("responses are an object");
-            map.insert("401".into(), error("No valid API key or session"));
-            map.insert("404".into(), error("Unknown, or not yours to see"));
-            if *method == "post" {
-                map.insert("400".into(), error("The body is not JSON"));
-                map.insert("403".into(), error("Not allowed for your role"));
-                map.insert("409".into(), error("Changed by someone else meanwhile"));
-                map.insert("422".into(), error("Invalid input"));
-            }
-        }
-        operation["responses"] = responses;
-        if let Some(request_body) = request_body {
-            operation["requestBody"] = request_body;
-        }
-        if !parameters.is_empty() {
-            operation["parameters"] = Value::Array(parameters);
-        }
-        let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
-        entry[*method] = operation;
-    }
-    json!({
-        "openapi": "3.1.0",
-        "info": {
-            "title": "Cúpula API",
-            "version": "1",
-            "description": "Requests of an observatory's support portal. Authenticate with a personal API key from \"My account\": `Authorization: Bearer cupula_…`. A program acts with the rights of the person who created its key."
-        },
-        "security": [{ "apiKey": [] }],
-        "components": {
-            "securitySchemes": { "apiKey": { "type": "http", "scheme": "bearer" } },
-            "schemas": schemas
-        },
-        "paths": paths
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashSet;
 
     #[test]
-    fn codes_are_stable_snake_case_names() {
-        assert_eq!(code_of(Msg::ErrorCommentRequired), "comment_required");
-        assert_eq!(code_of(Msg::ErrorNotFound), "not_found");
-        assert_eq!(code_of(Msg::ErrorTicketChanged), "ticket_changed");
+    fn codes_are_the_stable_names_clients_rely_on() {
+        for (message, code) in [
+            (Msg::ErrorCommentRequired, "comment_required"),
+            (Msg::ErrorNotFound, "not_found"),
+            (Msg::ErrorTicketChanged, "ticket_changed"),
+            (Msg::ErrorSignInRequired, "sign_in_required"),
+            (Msg::ErrorInvalidBody, "invalid_body"),
+            (Msg::ErrorInvalidChoice, "invalid_choice"),
+            (Msg::ErrorBlockedReasonRequired, "blocked_reason_required"),
+            (Msg::ErrorFilterInvalid, "invalid_filter"),
+            (Msg::ErrorFilterUnknown, "unknown_filter"),
+            (Msg::ErrorBodyTooLarge, "body_too_large"),
+            (Msg::ErrorInternal, "internal"),
+        ] {
+            assert_eq!(code_of(message), code, "{message:?}");
+        }
     }
 
     #[test]
-    fn every_route_is_documented() {
-        let doc = openapi();
-        for (method, path, _) in ROUTES {
-            assert!(doc["paths"][path][method].is_object(), "{method} {path}");
+    fn every_error_message_has_its_own_code() {
+        let mut seen = HashSet::new();
+        for message in Msg::ALL {
+            let code = error_code(*message);
+            // The catalogue names its errors `Error…`: each needs a code written out above.
+            if message.name().starts_with("Error") {
+                assert!(code.is_some(), "{message:?} has no API code");
+            }
+            if let Some(code) = code {
+                assert!(seen.insert(code), "{code} is used twice");
+                assert!(
+                    code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                    "{code}"
+                );
+            }
         }
+        assert!(!seen.contains(FALLBACK_CODE));
+    }
+
+    #[test]
+    fn the_error_schema_lists_every_code() {
+        let doc = serde_json::to_value(openapi()).unwrap();
+        let documented: HashSet<&str> = doc["components"]["schemas"]["Error"]["properties"]
+            ["error"]["properties"]["code"]["enum"]
+            .as_array()
+            .map(|codes| codes.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let expected: HashSet<&str> = error_codes().into_iter().collect();
+        assert!(documented.contains("invalid_filter"), "{documented:?}");
+        assert_eq!(documented, expected);
+    }
+
+    #[test]
+    fn the_documented_filters_are_the_ones_the_list_reads() {
+        let doc = serde_json::to_value(openapi()).unwrap();
+        let parameters = doc["paths"]["/api/v1/tickets"]["get"]["parameters"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let names: Vec<&str> = parameters
+            .iter()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        let expected: Vec<&str> = FilterParameter::ALL.iter().map(|p| p.name()).collect();
+        assert_eq!(names, expected);
+        for parameter in &parameters {
+            let name = parameter["name"].as_str().unwrap_or_default();
+            assert_eq!(parameter["in"], "query", "{name}");
+            assert!(parameter["description"].is_string(), "{name}");
+            // Every value the description offers is one the strict reading takes.
+            for value in parameter["schema"]["enum"].as_array().into_iter().flatten() {
+                let value = value.as_str().unwrap_or_default();
+                assert!(
+                    TicketFilter::parse_strict([(name, value)]).is_ok(),
+                    "{name}={value}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_description_is_openapi_3_1_with_the_bearer_key() {
+        let doc = serde_json::to_value(openapi()).unwrap();
         assert_eq!(doc["openapi"], "3.1.0");
+        assert_eq!(doc["info"]["title"], "Cúpula API");
+        assert_eq!(
+            doc["components"]["securitySchemes"]["apiKey"]["scheme"],
+            "bearer"
+        );
+        assert_eq!(doc["security"], json!([{ "apiKey": [] }]));
+        let status = &doc["components"]["schemas"]["StatusChange"]["properties"]["status"];
+        assert_eq!(status["enum"], json!(Status::ALL.map(Status::code)));
     }
 }

@@ -7,9 +7,9 @@ use app::backend::accounts::{authenticate, sign_in, ClientInfo, Viewer};
 use app::backend::api_tokens;
 use app::backend::config::Config;
 use app::backend::storage::accounts::NewTelescope;
-use app::model::Role;
+use app::model::{ApiKeyValidity, Role};
 use common::{spawn_app, TestApp};
-use reqwest::header::{ACCEPT_LANGUAGE, AUTHORIZATION, LOCATION};
+use reqwest::header::{ACCEPT_LANGUAGE, AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
@@ -35,7 +35,9 @@ async fn key_for(app: &TestApp, email: &str, password: &str) -> (Viewer, String)
         .await
         .unwrap()
         .unwrap();
-    let key = api_tokens::create(db, &viewer, "monitor").await.unwrap();
+    let key = api_tokens::create(db, &viewer, "monitor", ApiKeyValidity::Never)
+        .await
+        .unwrap();
     (viewer, key)
 }
 
@@ -314,6 +316,7 @@ async fn keys_must_be_valid_and_unrevoked_and_browsers_must_come_from_the_portal
     let forged = browser
         .post(app.url("/api/v1/tickets"))
         .header("Origin", "https://evil.example")
+        .header("Sec-Fetch-Site", "cross-site")
         .json(&json!({ "request_type": "repair", "priority": 0, "comment": "x" }))
         .send()
         .await
@@ -374,58 +377,424 @@ async fn another_organizations_tickets_do_not_exist_through_the_api() {
     }
     let (_, list) = api.get("/api/v1/tickets?q=privado").await;
     assert_eq!(list["items"], json!([]));
+    // Positive controls: the same requests from the ticket's side find it. The owner writes
+    // and searches; assignment and priority are staff's, so the observatory's admin does those.
+    let owner = Api::new(&app, &key);
+    let (admin, admin_key) = key_of(&app, "admin").await;
+    let staff = Api::new(&app, &admin_key);
+    let (status, _) = owner.get(&path).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, list) = owner.get("/api/v1/tickets?q=privado").await;
+    assert_eq!(list["items"][0]["number"], number);
+    for (caller, suffix, body, expected) in [
+        (
+            &owner,
+            "messages",
+            json!({ "body": "hola" }),
+            StatusCode::CREATED,
+        ),
+        (
+            &staff,
+            "assignee",
+            json!({ "assignee_id": admin.user_id }),
+            StatusCode::OK,
+        ),
+        (&staff, "priority", json!({ "priority": 5 }), StatusCode::OK),
+        (
+            &owner,
+            "status",
+            json!({ "status": "cancelled" }),
+            StatusCode::OK,
+        ),
+    ] {
+        let (status, body) = caller.post(&format!("{path}/{suffix}"), body).await;
+        assert_eq!(status, expected, "{suffix}: {body}");
+    }
     // Nor through the pages or their server functions.
-    let browser = app.browser();
-    app.sign_in(&browser, "intruso@otra.example", "una clave bastante larga")
-        .await;
-    let page = browser
-        .get(app.url(&path.replace("/api/v1", "")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page_and_call = |email: String, password: String| {
+        let (app, path) = (&app, &path);
+        async move {
+            let browser = app.browser();
+            app.sign_in(&browser, &email, &password).await;
+            let page = browser
+                .get(app.url(&path.replace("/api/v1", "")))
+                .send()
+                .await
+                .unwrap();
+            let page = (page.status(), page.text().await.unwrap());
+            let call = browser
+                .post(app.url("/api/tickets/get"))
+                .header("Origin", &app.base)
+                .form(&[("number", number)])
+                .send()
+                .await
+                .unwrap();
+            let success = call.status().is_success();
+            (page, success, call.text().await.unwrap())
+        }
+    };
+    let ((status, page), success, call) = page_and_call(
+        "intruso@otra.example".into(),
+        "una clave bastante larga".into(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(
         page.contains("No hemos encontrado lo que buscas."),
         "{page}"
     );
     assert!(!page.contains("Privado"));
-    let call = browser
-        .post(app.url("/api/tickets/get"))
-        .header("Origin", &app.base)
-        .form(&[("number", number)])
-        .send()
-        .await
-        .unwrap();
-    assert!(!call.status().is_success());
-    assert!(!call.text().await.unwrap().contains("Privado"));
+    assert!(!success);
+    assert!(!call.contains("Privado"));
+    // Positive control: the owner's page and call show the ticket.
+    let account = app.account("client");
+    let ((status, page), success, call) =
+        page_and_call(account.email.clone(), account.password.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Privado"), "{page}");
+    assert!(!page.contains("No hemos encontrado lo que buscas."));
+    assert!(success, "{call}");
+    assert!(call.contains("Privado"), "{call}");
     // Nor can one person revoke another's key.
     let theirs = api_tokens::list(db, &client).await.unwrap();
     assert!(api_tokens::revoke(db, &intruder, theirs[0].id)
         .await
         .is_err());
+    let (status, _) = owner.get("/api/v1/tickets").await;
+    assert_eq!(status, StatusCode::OK, "the key still works");
+    // Positive control: its owner revokes it with the same call.
+    api_tokens::revoke(db, &client, theirs[0].id).await.unwrap();
+    let (status, _) = owner.get("/api/v1/tickets").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
-async fn the_openapi_description_covers_every_route() {
-    let app = spawn_app().await;
-    let doc: Value = Client::new()
+/// The description as the portal serves it.
+async fn served_description(app: &TestApp) -> Value {
+    let response = Client::new()
         .get(app.url("/api/v1/openapi.json"))
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
-    for (method, path, _) in server::rest::ROUTES {
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+/// Whether a response is the API's own answer (JSON) rather than the router's "no such route"
+/// (the portal's not-found page) or "no such method" (an empty 405).
+fn is_json(response: &reqwest::Response) -> bool {
+    response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+/// Every operation of the description as (method, path).
+fn documented_operations(doc: &Value) -> Vec<(String, String)> {
+    let mut operations = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            operations.push((method.clone(), path.clone()));
+        }
+    }
+    operations.sort();
+    operations
+}
+
+#[tokio::test]
+async fn every_documented_operation_is_answered_by_its_handler_with_a_documented_status() {
+    let app = spawn_app().await;
+    let (_, key) = key_of(&app, "client").await;
+    let api = Api::new(&app, &key);
+    let (status, created) = api
+        .post(
+            "/api/v1/tickets",
+            json!({ "request_type": "question", "priority": 0, "comment": "¿Hay luna?" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let number = created["number"].as_str().unwrap();
+    let doc = served_description(&app).await;
+    let operations = documented_operations(&doc);
+    assert!(operations.len() > 1, "{operations:?}");
+    let send = |method: reqwest::Method, path: String| {
+        let api = &api;
+        async move {
+            let mut request = api
+                .http
+                .request(method.clone(), format!("{}{path}", api.base))
+                .header(AUTHORIZATION, format!("Bearer {}", api.key));
+            if method == reqwest::Method::POST {
+                // Each handler answers an empty object itself (a missing field is its 422).
+                request = request.json(&json!({}));
+            }
+            request.send().await.unwrap()
+        }
+    };
+    for (method, path) in &operations {
+        let response = send(
+            method.to_uppercase().parse().unwrap(),
+            path.replace("{number}", number),
+        )
+        .await;
+        let status = response.status();
         assert!(
-            doc["paths"][path][method]["responses"].is_object(),
-            "{method} {path}"
+            is_json(&response),
+            "{method} {path}: {status} is not the API's"
+        );
+        assert!(
+            doc["paths"][path][method]["responses"][status.as_str()].is_object(),
+            "{method} {path} answered {status}, which it does not document"
         );
     }
+    // The check above tells a route that is not there apart: both of these would fail it.
+    let wrong_method = send(
+        reqwest::Method::GET,
+        format!("/api/v1/tickets/{number}/status"),
+    )
+    .await;
+    assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(!is_json(&wrong_method));
+    let no_route = send(
+        reqwest::Method::POST,
+        format!("/api/v1/tickets/{number}/colour"),
+    )
+    .await;
+    assert!(!is_json(&no_route), "{}", no_route.status());
+}
+
+#[tokio::test]
+async fn the_description_documents_what_each_handler_really_answers() {
+    let app = spawn_app().await;
+    let (_, client_key) = key_of(&app, "client").await;
+    let (staff, staff_key) = key_of(&app, "admin").await;
+    let client = Api::new(&app, &client_key);
+    let staff_api = Api::new(&app, &staff_key);
+    let doc = served_description(&app).await;
+
+    // A successful call of each operation: (method, documented path, status, body).
+    let mut answered: Vec<(String, String, StatusCode, Value)> = Vec::new();
+    let (status, created) = client
+        .post(
+            "/api/v1/tickets",
+            json!({ "request_type": "repair", "priority": 10, "comment": "La cúpula no gira." }),
+        )
+        .await;
+    let number = created["number"].as_str().unwrap_or_default().to_string();
+    answered.push(("post".into(), "/api/v1/tickets".into(), status, created));
+    let (status, body) = client.get("/api/v1/tickets").await;
+    answered.push(("get".into(), "/api/v1/tickets".into(), status, body));
+    let ticket = format!("/api/v1/tickets/{number}");
+    let (status, body) = client.get(&ticket).await;
+    answered.push((
+        "get".into(),
+        "/api/v1/tickets/{number}".into(),
+        status,
+        body,
+    ));
+    for (api, suffix, body) in [
+        (&client, "messages", json!({ "body": "Desde anoche." })),
+        (
+            &staff_api,
+            "assignee",
+            json!({ "assignee_id": staff.user_id }),
+        ),
+        (&staff_api, "priority", json!({ "priority": 5 })),
+        (&staff_api, "status", json!({ "status": "in_progress" })),
+    ] {
+        let (status, body) = api.post(&format!("{ticket}/{suffix}"), body).await;
+        answered.push((
+            "post".into(),
+            format!("/api/v1/tickets/{{number}}/{suffix}"),
+            status,
+            body,
+        ));
+    }
+    let (status, body) = client.get("/api/v1/openapi.json").await;
+    answered.push(("get".into(), "/api/v1/openapi.json".into(), status, body));
+
+    for (method, path, status, body) in &answered {
+        let operation = &doc["paths"][path][method];
+        let successes: Vec<&String> = operation["responses"]
+            .as_object()
+            .map(|responses| responses.keys().filter(|s| s.starts_with('2')).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            successes,
+            vec![status.as_str()],
+            "{method} {path}: answered {status} {body}"
+        );
+        // The answer has exactly the fields its documented schema names.
+        let schema = &operation["responses"][status.as_str()]["content"]["application/json"]
+            ["schema"]["$ref"];
+        if let Some(name) = schema.as_str() {
+            let name = name.trim_start_matches("#/components/schemas/");
+            let mut documented: Vec<&String> = doc["components"]["schemas"][name]["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .collect();
+            let mut sent: Vec<&String> = body.as_object().unwrap().keys().collect();
+            documented.sort();
+            sent.sort();
+            assert_eq!(sent, documented, "{method} {path}");
+        }
+    }
+    // Every documented operation was called, and every call was of a documented operation.
+    let mut called: Vec<(String, String)> = answered
+        .iter()
+        .map(|(method, path, _, _)| (method.clone(), path.clone()))
+        .collect();
+    called.sort();
+    assert_eq!(called, documented_operations(&doc));
+}
+
+#[tokio::test]
+async fn the_list_refuses_unknown_filters_and_values_naming_the_parameter() {
+    let app = spawn_app().await;
+    let (_, key) = key_of(&app, "client").await;
+    let api = Api::new(&app, &key);
+    let mut numbers = Vec::new();
+    for comment in ["Sigue abierta", "Ya no hace falta"] {
+        let (status, created) = api
+            .post(
+                "/api/v1/tickets",
+                json!({ "request_type": "question", "priority": 0, "comment": comment }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        numbers.push(created["number"].as_str().unwrap().to_string());
+    }
+    let (status, _) = api
+        .post(
+            &format!("/api/v1/tickets/{}/status", numbers[1]),
+            json!({ "status": "cancelled" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let listed = |body: &Value| -> Vec<String> {
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["number"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    // A valid filter narrows the list; an empty value means "any".
+    let (status, body) = api.get("/api/v1/tickets?status=open").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed(&body), vec![numbers[0].clone()]);
+    let (status, body) = api.get("/api/v1/tickets?status=&sort=created").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed(&body).len(), 2);
+
+    for (query, expected_code, parameter) in [
+        ("status=oepn", "invalid_filter", "status"),
+        ("type=repairs", "invalid_filter", "type"),
+        ("priority=10", "invalid_filter", "priority"),
+        ("view=everything", "invalid_filter", "view"),
+        ("sort=random", "invalid_filter", "sort"),
+        ("telescope=x1", "invalid_filter", "telescope"),
+        ("organization=abc", "invalid_filter", "organization"),
+        ("assignee=someone", "invalid_filter", "assignee"),
+        ("mine=yes", "invalid_filter", "mine"),
+        ("after=garbage", "invalid_filter", "after"),
+        ("colour=red", "unknown_filter", "colour"),
+        ("status=open&status=done", "repeated_filter", "status"),
+    ] {
+        let (status, body) = api.get(&format!("/api/v1/tickets?{query}")).await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::BAD_REQUEST, expected_code),
+            "{query}: {body}"
+        );
+        assert_eq!(body["error"]["parameter"], parameter, "{query}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(&format!("“{parameter}”")), "{message}");
+    }
+    let spanish = api
+        .http
+        .get(app.url("/api/v1/tickets?status=oepn"))
+        .header(AUTHORIZATION, format!("Bearer {key}"))
+        .header(ACCEPT_LANGUAGE, "es")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(spanish.status(), StatusCode::BAD_REQUEST);
+    let body: Value = spanish.json().await.unwrap();
     assert_eq!(
-        doc["components"]["securitySchemes"]["apiKey"]["scheme"],
-        "bearer"
+        body["error"]["message"],
+        "El valor del filtro «status» no es válido."
+    );
+}
+
+#[tokio::test]
+async fn oversize_bodies_get_413_with_the_api_error() {
+    let app = spawn_app().await;
+    let (_, key) = key_of(&app, "client").await;
+    let api = Api::new(&app, &key);
+    let ticket =
+        |comment: String| json!({ "request_type": "question", "priority": 0, "comment": comment });
+    let (status, _) = api.post("/api/v1/tickets", ticket("x".repeat(1000))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = api
+        .post("/api/v1/tickets", ticket("x".repeat(3 * 1024 * 1024)))
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
+    );
+
+    // The API's own routes keep answering a limit set around them in JSON, not as a bad body.
+    let mut config = Config::load(None, |_| None).unwrap();
+    config.data_dir = app.files.path().to_path_buf();
+    let state = server::state(config, app.db.db.clone());
+    let limited = server::rest::routes()
+        .layer(axum::extract::DefaultBodyLimit::max(4096))
+        .with_state(state);
+    let listener = server::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(server::serve(listener, limited, std::future::pending()));
+    let api = Api {
+        http: Client::new(),
+        base,
+        key,
+    };
+    let (status, _) = api.post("/api/v1/tickets", ticket("x".repeat(1000))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = api.post("/api/v1/tickets", ticket("x".repeat(8192))).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
+    );
+}
+
+#[tokio::test]
+async fn an_expired_key_gets_401_while_an_unexpired_one_works() {
+    let app = spawn_app().await;
+    let (viewer, key) = key_of(&app, "client").await;
+    let expired = format!(
+        "{}{}",
+        api_tokens::PREFIX,
+        app::backend::tokens::random_token()
+    );
+    app.db
+        .db
+        .insert_api_token(
+            viewer.user_id,
+            "caducada",
+            &app::backend::tokens::hash_token(&expired),
+            chrono::Utc::now() - chrono::Duration::days(31),
+            Some(chrono::Utc::now() - chrono::Duration::days(1)),
+        )
+        .await
+        .unwrap();
+    let (status, _) = Api::new(&app, &key).get("/api/v1/tickets").await;
+    assert_eq!(status, StatusCode::OK, "positive control");
+    let (status, body) = Api::new(&app, &expired).get("/api/v1/tickets").await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNAUTHORIZED, "sign_in_required")
     );
 }

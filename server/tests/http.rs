@@ -159,8 +159,8 @@ async fn wrong_password_and_unknown_account_answer_alike() {
 #[tokio::test]
 async fn a_plain_form_post_that_fails_comes_back_with_the_message_and_the_email() {
     let app = spawn_app().await;
-    let response = app
-        .browser()
+    let browser = app.browser();
+    let response = browser
         .post(app.url("/api/sign_in"))
         .header("Origin", &app.base)
         .header(ACCEPT, "text/html,application/xhtml+xml")
@@ -171,12 +171,24 @@ async fn a_plain_form_post_that_fails_comes_back_with_the_message_and_the_email(
         .unwrap();
     assert_eq!(response.status(), StatusCode::FOUND);
     let location = response.headers()[LOCATION].to_str().unwrap().to_string();
-    assert_eq!(
-        location,
-        "/sign-in?email=lucia%40orion-demo.example&error=ErrorInvalidCredentials"
+    // The address (history, proxies, logs) carries the error only, not the e-mail.
+    assert_eq!(location, "/sign-in?error=ErrorInvalidCredentials");
+    let draft = response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("cupula_draft="))
+        .expect("a draft cookie");
+    assert!(
+        draft.contains("HttpOnly") && draft.contains("SameSite=Lax"),
+        "{draft}"
     );
-    let page = app
-        .browser()
+    assert!(
+        draft.contains("Max-Age=600") && !draft.contains("lucia"),
+        "{draft}"
+    );
+    let page = browser
         .get(app.url(&location))
         .send()
         .await
@@ -189,6 +201,18 @@ async fn a_plain_form_post_that_fails_comes_back_with_the_message_and_the_email(
         page.contains(r#"value="lucia@orion-demo.example""#),
         "{page}"
     );
+    // Shown once, to that browser only.
+    for client in [browser, app.browser()] {
+        let again = client
+            .get(app.url(&location))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!again.contains("lucia@orion-demo.example"), "{again}");
+    }
 }
 
 #[tokio::test]
@@ -254,7 +278,9 @@ async fn cross_site_posts_are_refused_before_any_server_function_runs() {
     ];
     let client = app.browser();
 
-    let evil_origin = client
+    // A browser that sends `Origin` alone (no Fetch Metadata).
+    let evil_origin = app
+        .program()
         .post(app.url("/api/sign_in"))
         .header("Origin", "https://evil.example")
         .form(&form)
@@ -402,8 +428,9 @@ async fn unknown_addresses_get_a_translated_404_page() {
 #[tokio::test]
 async fn forgot_password_without_javascript_answers_alike_and_keeps_the_address() {
     let app = spawn_app().await;
+    let browser = app.browser();
     let post = |email: &'static str| {
-        app.browser()
+        browser
             .post(app.url("/api/request_password_reset"))
             .header("Origin", &app.base)
             .header(ACCEPT, "text/html")
@@ -417,13 +444,13 @@ async fn forgot_password_without_javascript_answers_alike_and_keeps_the_address(
     assert_eq!(unknown.headers()[LOCATION], "/forgot-password?sent=1");
 
     let malformed = post("lucia").await.unwrap();
+    // The typed address waits in a draft for the page, never in its address.
     assert_eq!(
         malformed.headers()[LOCATION],
-        "/forgot-password?email=lucia&error=ErrorEmailInvalid"
+        "/forgot-password?error=ErrorEmailInvalid"
     );
-    let page = app
-        .browser()
-        .get(app.url("/forgot-password?email=lucia&error=ErrorEmailInvalid"))
+    let page = browser
+        .get(app.url("/forgot-password?error=ErrorEmailInvalid"))
         .send()
         .await
         .unwrap()
@@ -532,6 +559,70 @@ async fn administration_does_not_exist_for_clients_and_asks_strangers_to_sign_in
         .await
         .unwrap()
         .contains("tecnico@observatorio-demo.example"));
+
+    // Positive controls: the same requests by the observatory's admin are answered in full.
+    let admin = app.browser();
+    let marta = app.account("admin");
+    app.sign_in(&admin, &marta.email, &marta.password).await;
+    for endpoint in ["/api/admin/people", "/api/admin/organizations"] {
+        let answer = admin
+            .post(app.url(endpoint))
+            .header("Origin", &app.base)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::OK, "{endpoint}");
+        let body = answer.text().await.unwrap();
+        assert!(!body.contains("ErrorNotFound"), "{endpoint}: {body}");
+    }
+    let people = admin
+        .post(app.url("/api/admin/people"))
+        .header("Origin", &app.base)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(people.contains("orion-demo.example"), "{people}");
+    let page = admin
+        .get(app.url("/admin/people"))
+        .header(ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page
+        .text()
+        .await
+        .unwrap()
+        .contains("tecnico@observatorio-demo.example"));
+    // The client's invitation was not made; the admin's, the same form, is.
+    let invited = |who: &'static str| {
+        let db = &app.db.db;
+        async move {
+            let observatory = db.default_observatory().await.unwrap().unwrap();
+            db.user_by_email(observatory.id, who)
+                .await
+                .unwrap()
+                .is_some()
+        }
+    };
+    assert!(!invited("intrusa@x.example").await);
+    let invite = admin
+        .post(app.url("/api/admin/invite"))
+        .header("Origin", &app.base)
+        .form(&[
+            ("name", "Intrusa"),
+            ("email", "intrusa@x.example"),
+            ("role", "admin"),
+            ("language", "es"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invite.status(), StatusCode::OK, "{:?}", invite.text().await);
+    assert!(invited("intrusa@x.example").await);
 }
 
 #[tokio::test]
@@ -558,9 +649,12 @@ async fn opening_a_confirmation_link_changes_nothing_until_it_is_posted() {
         .unwrap()
         .unwrap()
         .id;
-    let body = db.mail_to("avisos@orion-demo.example", 1).await.unwrap()[0]
-        .body_text
-        .clone();
+    let body =
+        app::backend::outbox::mail_to(db, "avisos@orion-demo.example", 1, Some(&app.secret_key))
+            .await
+            .unwrap()[0]
+            .body
+            .clone();
     let token = &body[body.find("token=").unwrap() + 6..][..64];
 
     // A link scanner (or the person) opens the link: nothing changes.
@@ -701,6 +795,7 @@ async fn only_admins_upload_logos_and_only_from_the_portal() {
     )
     .await;
     assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+    assert!(!shows_a_logo(&app).await, "no logo was saved");
 
     let stranger = post_logo(
         &app,
@@ -719,6 +814,7 @@ async fn only_admins_upload_logos_and_only_from_the_portal() {
     let cross_site = admin
         .post(app.url("/admin/branding/logo"))
         .header("Origin", "https://evil.example")
+        .header("Sec-Fetch-Site", "cross-site")
         .multipart(
             reqwest::multipart::Form::new().part(
                 "logo",
@@ -730,4 +826,111 @@ async fn only_admins_upload_logos_and_only_from_the_portal() {
         .await
         .unwrap();
     assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
+    // Positive control: the same upload by the admin, from the portal, is saved.
+    let saved = post_logo(
+        &app,
+        &admin,
+        include_bytes!("fixtures/logo.png").to_vec(),
+        "l.png",
+        "image/png",
+    )
+    .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    assert_eq!(saved.headers()[LOCATION], "/admin/branding?logo=saved");
+    assert!(shows_a_logo(&app).await);
+}
+
+/// Whether the portal's pages show an uploaded logo.
+async fn shows_a_logo(app: &TestApp) -> bool {
+    app.browser()
+        .get(app.url("/sign-in"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .contains("/branding/logo/")
+}
+
+/// A reply posted without JavaScript that fails comes back with its error and what was typed in
+/// the form, but the text never goes into an address (history, proxies and logs keep those):
+/// it waits on the server as a draft for that page, for that session, once.
+#[tokio::test]
+async fn a_failed_plain_form_reply_keeps_its_text_out_of_the_address() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    let lucia = app.account("client");
+    app.sign_in(&browser, &lucia.email, &lucia.password).await;
+    let opened = browser
+        .post(app.url("/api/tickets/open"))
+        .form(&[
+            ("request_type", "question"),
+            ("priority", "medium"),
+            ("subject", "Cúpula"),
+            ("comment", "La cúpula no gira."),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), StatusCode::OK);
+    let number: String = opened.json().await.unwrap();
+
+    // Too long to be sent: refused, and nothing of it may be lost or leak.
+    let typed = format!(
+        "La clave del armario es 4711. {}",
+        "muy largo ".repeat(app::model::MESSAGE_MAX_CHARS / 10)
+    );
+    let reply = browser
+        .post(app.url("/api/tickets/message"))
+        .header(ACCEPT, "text/html,application/xhtml+xml")
+        .form(&[("number", number.as_str()), ("body", typed.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::FOUND);
+    let location = reply.headers()[LOCATION].to_str().unwrap().to_string();
+    assert_eq!(
+        location,
+        format!("/tickets/{number}?error=ErrorTextTooLong")
+    );
+    assert!(!location.contains("clave") && !location.contains("4711"));
+
+    let textarea_of = |page: &str| -> String {
+        let start = page.find(r#"id="reply-body""#).expect("the reply form");
+        let text = &page[start..];
+        let text = &text[text.find('>').unwrap() + 1..];
+        text[..text.find("</textarea>").unwrap()].to_string()
+    };
+    let page = browser
+        .get(app.url(&location))
+        .header(ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("El texto es demasiado largo."));
+    assert!(
+        textarea_of(&page)
+            .trim()
+            .starts_with("La clave del armario es 4711."),
+        "{}",
+        textarea_of(&page)
+    );
+    // Read once: the next visit has an empty form.
+    let again = browser
+        .get(app.url(&location))
+        .header(ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        textarea_of(&again).trim().is_empty(),
+        "{}",
+        textarea_of(&again)
+    );
 }

@@ -34,7 +34,7 @@ pub async fn sign_in(email: String, password: String) -> Result<(), UserError> {
         observatory.id,
         &email,
         &password,
-        &request::client_info(&parts),
+        &request::client_info(&parts, &state.config),
     )
     .await;
     let plain_form = request::is_plain_form_post(&parts);
@@ -52,7 +52,8 @@ pub async fn sign_in(email: String, password: String) -> Result<(), UserError> {
             if plain_form {
                 // Without JavaScript the page is reloaded: carry the message and what was typed
                 // (never the password) back to the form.
-                request::redirect_back_with_error("/sign-in", &error, &[("email", &email)]);
+                request::redirect_back_with_error("/sign-in", &error, None, &[("email", &email)])
+                    .await;
             }
             Err(error)
         }
@@ -112,7 +113,13 @@ pub async fn request_password_reset(email: String) -> Result<(), UserError> {
         match &result {
             Ok(()) => leptos_axum::redirect("/forgot-password?sent=1"),
             Err(error) => {
-                request::redirect_back_with_error("/forgot-password", error, &[("email", &email)])
+                request::redirect_back_with_error(
+                    "/forgot-password",
+                    error,
+                    None,
+                    &[("email", &email)],
+                )
+                .await
             }
         }
     }
@@ -145,8 +152,13 @@ pub async fn set_password_with_link(
     if request::is_plain_form_post(&parts) {
         match &result {
             Ok(()) => leptos_axum::redirect("/sign-in?password_set=1"),
+            // The link's token is the page's address itself; the password is never kept.
             Err(error) => {
-                request::redirect_back_with_error("/reset-password", error, &[("token", &token)])
+                let query = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("token", &token)
+                    .finish();
+                let page = format!("/reset-password?{query}");
+                request::redirect_back_with_error(&page, error, None, &[]).await
             }
         }
     }
@@ -174,7 +186,13 @@ pub async fn create_organization(name: String) -> Result<(), UserError> {
         .map(|_| ())
         .map_err(request::account_error);
     if let (true, Err(error)) = (request::is_plain_form_post(&parts), &result) {
-        request::redirect_back_with_error("/admin/clients", error, &[("name", &name)]);
+        request::redirect_back_with_error(
+            "/admin/clients",
+            error,
+            Some(viewer.session_id),
+            &[("name", &name)],
+        )
+        .await;
     }
     result
 }
@@ -226,8 +244,10 @@ pub async fn invite_person(
         request::redirect_back_with_error(
             "/admin/people",
             error,
+            Some(viewer.session_id),
             &[("name", &name), ("email", &email)],
-        );
+        )
+        .await;
     }
     result
 }
@@ -294,7 +314,7 @@ pub async fn change_password(
     my_account::change_password(
         &state.db,
         &viewer,
-        &request::client_info(&parts),
+        &request::client_info(&parts, &state.config),
         &current,
         &new,
         end_other_sessions.is_some(),

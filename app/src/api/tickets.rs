@@ -2,7 +2,8 @@
 //! the API keys of "My account". Each one calls one service of `backend::tickets`.
 //!
 //! The forms that change a ticket also work before the page's code has loaded: a plain form
-//! post is answered with a redirect back to the page, carrying the error if there was one.
+//! post is answered with a redirect back to the page, carrying the error if there was one (and
+//! keeping what was typed in a draft on the server, never in the address).
 
 use crate::error::UserError;
 use crate::model::{ApiTokenInfo, NewTicketChoices, TelescopeHistory, TicketDetail, TicketPage};
@@ -13,7 +14,7 @@ use crate::backend::{api_tokens, request, tickets};
 #[cfg(feature = "ssr")]
 use crate::i18n::Msg;
 #[cfg(feature = "ssr")]
-use crate::model::{Priority, RequestType, Status, TicketFilter};
+use crate::model::{ApiKeyValidity, Priority, RequestType, Status, TicketFilter};
 
 /// One page of the viewer's requests; `query` is the list page's query string (the filter).
 #[server(endpoint = "tickets/list")]
@@ -92,29 +93,39 @@ pub async fn open_ticket(
     if request::is_plain_form_post(&parts) {
         match &result {
             Ok(number) => leptos_axum::redirect(&format!("/tickets/{number}?created=1")),
-            Err(error) => request::redirect_back_with_error(
-                "/tickets/new",
-                error,
-                &[
-                    ("request_type", &request_type),
-                    ("priority", &priority),
-                    ("subject", &subject),
-                    ("comment", &comment),
-                    ("telescope_id", telescope_id.as_deref().unwrap_or_default()),
-                    (
-                        "organization_id",
-                        organization_id.as_deref().unwrap_or_default(),
-                    ),
-                ],
-            ),
+            Err(error) => {
+                request::redirect_back_with_error(
+                    "/tickets/new",
+                    error,
+                    Some(viewer.session_id),
+                    &[
+                        ("request_type", &request_type),
+                        ("priority", &priority),
+                        ("subject", &subject),
+                        ("comment", &comment),
+                        ("telescope_id", telescope_id.as_deref().unwrap_or_default()),
+                        (
+                            "organization_id",
+                            organization_id.as_deref().unwrap_or_default(),
+                        ),
+                    ],
+                )
+                .await
+            }
         }
     }
     result
 }
 
-/// Answers a plain form post (no JavaScript yet) with a redirect back to the ticket's page.
+/// Answers a plain form post (no JavaScript yet) with a redirect back to the ticket's page,
+/// keeping what was `typed` for it, for the poster's session, when the change failed.
 #[cfg(feature = "ssr")]
-fn back_to_ticket(number: &str, result: &Result<(), UserError>, keep: &[(&str, &str)]) {
+async fn back_to_ticket(
+    session_id: i64,
+    number: &str,
+    result: &Result<(), UserError>,
+    typed: &[(&str, &str)],
+) {
     let Ok(parts) = request::request_parts() else {
         return;
     };
@@ -124,7 +135,9 @@ fn back_to_ticket(number: &str, result: &Result<(), UserError>, keep: &[(&str, &
     let path = format!("/tickets/{}", urlencoding_path(number));
     match result {
         Ok(()) => leptos_axum::redirect(&path),
-        Err(error) => request::redirect_back_with_error(&path, error, keep),
+        Err(error) => {
+            request::redirect_back_with_error(&path, error, Some(session_id), typed).await
+        }
     }
 }
 
@@ -156,7 +169,7 @@ pub async fn add_message(
     .await
     .map(|_| ())
     .map_err(request::account_error);
-    back_to_ticket(&number, &result, &[("body", &body)]);
+    back_to_ticket(viewer.session_id, &number, &result, &[("body", &body)]).await;
     result
 }
 
@@ -183,7 +196,7 @@ pub async fn change_status(
         .map_err(request::account_error),
         None => Err(UserError::new(Msg::ErrorInvalidChoice)),
     };
-    back_to_ticket(&number, &result, &[("reason", &reason)]);
+    back_to_ticket(viewer.session_id, &number, &result, &[("reason", &reason)]).await;
     result
 }
 
@@ -198,7 +211,7 @@ pub async fn assign_ticket(number: String, assignee: String) -> Result<(), UserE
             .map_err(request::account_error),
         Err(error) => Err(error),
     };
-    back_to_ticket(&number, &result, &[]);
+    back_to_ticket(viewer.session_id, &number, &result, &[]).await;
     result
 }
 
@@ -214,7 +227,7 @@ pub async fn change_priority(number: String, priority: String) -> Result<(), Use
         }
         None => Err(UserError::new(Msg::ErrorInvalidChoice)),
     };
-    back_to_ticket(&number, &result, &[]);
+    back_to_ticket(viewer.session_id, &number, &result, &[]).await;
     result
 }
 
@@ -238,12 +251,15 @@ pub async fn my_api_tokens() -> Result<Vec<ApiTokenInfo>, UserError> {
         .map_err(request::account_error)
 }
 
-/// Creates a key and returns it: the only time it is shown.
+/// Creates a key working for `validity` (an `ApiKeyValidity` code) and returns it: the only
+/// time it is shown.
 #[server(endpoint = "account/create_api_token")]
-pub async fn create_api_token(name: String) -> Result<String, UserError> {
+pub async fn create_api_token(name: String, validity: String) -> Result<String, UserError> {
     let state = request::app_state()?;
     let viewer = request::require_viewer().await?;
-    api_tokens::create(&state.db, &viewer, &name)
+    let validity =
+        ApiKeyValidity::from_code(&validity).ok_or(UserError::new(Msg::ErrorInvalidChoice))?;
+    api_tokens::create(&state.db, &viewer, &name, validity)
         .await
         .map_err(request::account_error)
 }

@@ -106,18 +106,6 @@ pub async fn sign_in(
     if password.is_empty() {
         return Err(Msg::ErrorPasswordRequired.into());
     }
-    // Failures are counted per typed address and network address (whether or not the address
-    // has an account, so the limit says nothing about who is a client), and per network address.
-    // Keyed by both, guesses from elsewhere cannot lock the owner out; the windows slide, so
-    // nobody is locked out for good, only slowed down.
-    let typed = email.trim().to_lowercase();
-    let now = Utc::now();
-    let (by_email, by_ip) = db
-        .count_sign_in_failures(observatory_id, &typed, &client.ip, now - THROTTLE_WINDOW)
-        .await?;
-    if by_email >= MAX_FAILURES_PER_ACCOUNT || by_ip >= MAX_FAILURES_PER_IP {
-        return Err(Msg::ErrorTooManyAttempts.into());
-    }
     // A malformed address cannot belong to anybody; it still costs a hash, like any miss.
     let user = match Email::parse(email) {
         Ok(email) => db.user_by_email(observatory_id, email.as_str()).await?,
@@ -127,24 +115,29 @@ pub async fn sign_in(
         .as_ref()
         .and_then(|u| u.password_hash.clone())
         .unwrap_or_else(|| passwords::dummy_hash().to_string());
-    let matches = passwords::verify_password(stored_hash.clone(), password.to_string()).await;
+    let matches = throttled_password_check(
+        db,
+        observatory_id,
+        &email.trim().to_lowercase(),
+        &client.ip,
+        &stored_hash,
+        password,
+    )
+    .await?;
     let user = match user {
         Some(user) if matches && user.password_hash.is_some() => user,
-        _ => {
-            db.record_sign_in_failure(observatory_id, &typed, &client.ip, now)
-                .await?;
-            return Err(Msg::ErrorInvalidCredentials.into());
-        }
+        _ => return Err(Msg::ErrorInvalidCredentials.into()),
     };
     if !user.may_sign_in() {
         return Err(Msg::ErrorAccountInactive.into());
     }
     if passwords::needs_rehash(&stored_hash) {
-        let fresh = passwords::hash_password(password.to_string()).await;
+        let fresh = passwords::hash_password(password.to_string()).await?;
         db.set_password_hash(user.id, &fresh).await?;
     }
 
     let token = tokens::random_token();
+    let now = Utc::now();
     let absolute = ChronoDuration::from_std(config.session_absolute_timeout)
         .unwrap_or_else(|_| ChronoDuration::days(30));
     db.insert_session(NewSession {
@@ -161,6 +154,44 @@ pub async fn sign_in(
         user_id: user.id,
         language: Lang::from_code(&user.language).unwrap_or_default(),
     })
+}
+
+/// Checks a password against `stored_hash` as one throttled attempt, for sign-in and for the
+/// "current password" of My account.
+///
+/// Attempts are counted per typed address and network address (whether or not the address has
+/// an account, so the limit says nothing about who is a client), and per network address. Keyed
+/// by both, guesses from elsewhere cannot lock the owner out; the window slides, so nobody is
+/// locked out for good, only slowed down. The attempt is reserved before the hash is computed,
+/// so a parallel burst gets at most the limit of hashes; a refused or matching attempt is taken
+/// back, a wrong password stays as the failure.
+pub(crate) async fn throttled_password_check(
+    db: &Db,
+    observatory_id: i64,
+    typed_email: &str,
+    ip: &str,
+    stored_hash: &str,
+    password: &str,
+) -> Result<bool, AccountError> {
+    let now = Utc::now();
+    let attempt = db
+        .reserve_sign_in_attempt(observatory_id, typed_email, ip, now, now - THROTTLE_WINDOW)
+        .await?;
+    if attempt.by_email > MAX_FAILURES_PER_ACCOUNT || attempt.by_ip > MAX_FAILURES_PER_IP {
+        db.release_sign_in_attempt(attempt.id).await?;
+        return Err(Msg::ErrorTooManyAttempts.into());
+    }
+    match passwords::verify_password(stored_hash.to_string(), password.to_string()).await {
+        Ok(false) => Ok(false),
+        Ok(true) => {
+            db.release_sign_in_attempt(attempt.id).await?;
+            Ok(true)
+        }
+        Err(busy) => {
+            db.release_sign_in_attempt(attempt.id).await?;
+            Err(busy.into())
+        }
+    }
 }
 
 /// Resolves a session token into a `Viewer`, ending sessions that timed out or whose person was
@@ -248,7 +279,7 @@ pub async fn create_account(db: &Db, new: NewAccount<'_>) -> Result<i64, Account
     let password_hash = match new.password {
         Some(password) => {
             passwords::check_new_password(password)?;
-            Some(passwords::hash_password(password.to_string()).await)
+            Some(passwords::hash_password(password.to_string()).await?)
         }
         None => None,
     };

@@ -164,7 +164,8 @@ async fn invited_person(db: &Db, viewer: &Viewer, user_id: i64) -> Result<Person
     Ok(person)
 }
 
-/// Switches a person's access off (their sessions end at once) or back on.
+/// Switches a person's access off (their sessions end and their API keys are revoked at once)
+/// or back on (with new sessions and keys only).
 pub async fn set_active(
     db: &Db,
     viewer: &Viewer,
@@ -240,7 +241,8 @@ pub async fn organization(
     })
 }
 
-/// Renames an organization or switches it off (its people are signed out and cannot sign in).
+/// Renames an organization or switches it off (its people are signed out, cannot sign in, and
+/// their API keys are revoked).
 pub async fn update_organization(
     db: &Db,
     viewer: &Viewer,

@@ -1,5 +1,7 @@
 //! Configuration: an optional TOML file, then `CUPULA_*` environment variables, which win.
 
+use super::client_ip::IpNetwork;
+use super::secret_key::SecretKey;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -26,6 +28,13 @@ pub struct Config {
     pub log_json: bool,
     /// How long after a request is done its client may still reopen it.
     pub reopen_window: Duration,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers name the client.
+    pub trusted_proxies: Vec<IpNetwork>,
+    /// No request may take longer, reading its body included.
+    pub request_time_limit: Duration,
+    /// Seals e-mailed links in the outbox. When not configured, `serve` fills it in from
+    /// `secret_key_file()`, creating the file on its first start.
+    pub secret_key: Option<SecretKey>,
 }
 
 /// A configuration problem, told in one line.
@@ -45,6 +54,15 @@ pub enum ConfigError {
     InvalidMinutes { name: &'static str, value: String },
     #[error("{name} must be a whole number of days, not {value:?}")]
     InvalidDays { name: &'static str, value: String },
+    #[error("{name} must be a whole number of seconds, not {value:?}")]
+    InvalidSeconds { name: &'static str, value: String },
+    #[error(
+        "{name} must list IP addresses or networks such as 10.0.0.1, 172.16.0.0/12, not {value:?}"
+    )]
+    InvalidTrustedProxy { name: &'static str, value: String },
+    /// The value is a secret: never repeated in the message.
+    #[error("{name} must be a 256-bit key: 64 hexadecimal characters or base64 (e.g. `openssl rand -hex 32`)")]
+    InvalidSecretKey { name: &'static str },
 }
 
 /// The keys of the configuration file; each matches an environment variable `CUPULA_<KEY>`.
@@ -60,6 +78,9 @@ struct FileConfig {
     session_absolute_minutes: Option<u64>,
     log_json: Option<bool>,
     reopen_days: Option<u64>,
+    trusted_proxies: Option<Vec<String>>,
+    request_timeout_seconds: Option<u64>,
+    secret_key: Option<String>,
 }
 
 impl Config {
@@ -169,6 +190,46 @@ impl Config {
             None => from_file.reopen_days.unwrap_or(14),
         };
 
+        let request_timeout_seconds = match env("CUPULA_REQUEST_TIMEOUT_SECONDS") {
+            Some(v) => v.trim().parse::<u64>().ok().filter(|s| *s > 0).ok_or(
+                ConfigError::InvalidSeconds {
+                    name: "CUPULA_REQUEST_TIMEOUT_SECONDS",
+                    value: v,
+                },
+            )?,
+            None => from_file.request_timeout_seconds.unwrap_or(30),
+        };
+
+        let (proxies_name, proxies): (&'static str, Vec<String>) =
+            match env("CUPULA_TRUSTED_PROXIES") {
+                Some(v) => (
+                    "CUPULA_TRUSTED_PROXIES",
+                    v.split(',').map(str::to_string).collect(),
+                ),
+                None => (
+                    "trusted_proxies",
+                    from_file.trusted_proxies.unwrap_or_default(),
+                ),
+            };
+        let trusted_proxies = proxies
+            .iter()
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| {
+                p.parse::<IpNetwork>()
+                    .map_err(|_| ConfigError::InvalidTrustedProxy {
+                        name: proxies_name,
+                        value: p.trim().to_string(),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let secret_key = match env("CUPULA_SECRET_KEY") {
+            Some(v) => Some(("CUPULA_SECRET_KEY", v)),
+            None => from_file.secret_key.map(|v| ("secret_key", v)),
+        }
+        .map(|(name, value)| SecretKey::parse(&value).ok_or(ConfigError::InvalidSecretKey { name }))
+        .transpose()?;
+
         Ok(Config {
             listen,
             data_dir,
@@ -193,7 +254,15 @@ impl Config {
                 .or(from_file.log_json)
                 .unwrap_or(false),
             reopen_window: Duration::from_secs(reopen_days * 24 * 3600),
+            trusted_proxies,
+            request_time_limit: Duration::from_secs(request_timeout_seconds),
+            secret_key,
         })
+    }
+
+    /// Where the secret key is kept when it is not configured.
+    pub fn secret_key_file(&self) -> PathBuf {
+        self.data_dir.join("secret.key")
     }
 
     /// Whether cookies may carry `Secure` and the `__Host-` prefix.
@@ -288,6 +357,52 @@ mod tests {
         std::fs::write(&file, "lisen = \"x\"\n").unwrap();
         let err = Config::load(Some(&file), env_of(&[])).unwrap_err();
         assert!(matches!(err, ConfigError::InvalidFile { .. }), "{err}");
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_the_environment_or_the_file() {
+        let config = Config::load(
+            None,
+            env_of(&[("CUPULA_TRUSTED_PROXIES", "10.0.0.1, 172.16.0.0/12")]),
+        )
+        .unwrap();
+        assert_eq!(config.trusted_proxies.len(), 2);
+        assert!(config.trusted_proxies[1].contains("172.20.1.1".parse().unwrap()));
+        assert!(Config::load(None, env_of(&[]))
+            .unwrap()
+            .trusted_proxies
+            .is_empty());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cupula.toml");
+        std::fs::write(&file, "trusted_proxies = [\"::1\"]\n").unwrap();
+        let config = Config::load(Some(&file), env_of(&[])).unwrap();
+        assert!(config.trusted_proxies[0].contains("::1".parse().unwrap()));
+        let err =
+            Config::load(None, env_of(&[("CUPULA_TRUSTED_PROXIES", "proxy.lan")])).unwrap_err();
+        assert!(err.to_string().contains("CUPULA_TRUSTED_PROXIES"), "{err}");
+    }
+
+    #[test]
+    fn a_secret_key_comes_from_the_environment_or_the_file_and_is_never_echoed() {
+        let hex_key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        let config = Config::load(None, env_of(&[("CUPULA_SECRET_KEY", hex_key)])).unwrap();
+        assert_eq!(config.secret_key, SecretKey::parse(hex_key));
+        assert!(config.secret_key.is_some());
+        assert_eq!(Config::load(None, env_of(&[])).unwrap().secret_key, None);
+        assert_eq!(
+            Config::load(None, env_of(&[])).unwrap().secret_key_file(),
+            PathBuf::from("data/secret.key")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cupula.toml");
+        std::fs::write(&file, format!("secret_key = \"{hex_key}\"\n")).unwrap();
+        let config = Config::load(Some(&file), env_of(&[])).unwrap();
+        assert_eq!(config.secret_key, SecretKey::parse(hex_key));
+        let err =
+            Config::load(None, env_of(&[("CUPULA_SECRET_KEY", "hunter2-too-short")])).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("CUPULA_SECRET_KEY"), "{message}");
+        assert!(!message.contains("hunter2"), "{message} repeats the secret");
     }
 
     #[test]

@@ -1,9 +1,12 @@
 //! Single-use links sent by e-mail: password resets ("forgot password", which also serves a
 //! first access) and invitations. Tokens carry 256 random bits and are stored only hashed;
-//! a new link revokes the person's earlier ones of the same kind.
+//! a new link revokes the person's earlier ones of the same kind. The mail that carries a link
+//! waits in the outbox with the token redacted from its readable text and its whole text sealed
+//! with the portal's secret key (`backend::outbox`).
 
 use super::accounts::{AccountError, Viewer};
 use super::config::Config;
+use super::outbox;
 use super::passwords;
 use super::storage::accounts::UserRow;
 use super::storage::links::{LinkRow, NewMail};
@@ -97,17 +100,16 @@ async fn send_link(
             Msg::MailInvitationBody,
         ),
     };
-    let mut link = config.base_url.clone();
-    link.set_path(path);
-    link.set_query(Some(&format!("token={token}")));
     let args = [
         ("observatory", observatory.name.as_str()),
         ("name", user.name.as_str()),
         ("email", email),
-        ("link", link.as_str()),
     ];
     let subject = header_safe(&subject.fill(lang, &args));
-    let body = body.fill(lang, &args);
+    let body = sealed_link_body(config, purpose.code(), email, &token, |token| {
+        let link = link_url(config, path, token);
+        body.fill(lang, &[&args[..], &[("link", link.as_str())]].concat())
+    })?;
     db.insert_link_with_mail(
         &tokens::hash_token(&token),
         user.id,
@@ -118,7 +120,8 @@ async fn send_link(
             observatory_id: user.observatory_id,
             to_address: email,
             subject: &subject,
-            body_text: &body,
+            body_text: &body.redacted,
+            sealed_body: Some(&body.sealed),
             kind: purpose.code(),
         },
     )
@@ -154,7 +157,7 @@ pub async fn set_password_with_link(
         .await?
         .ok_or(AccountError::User(Msg::ErrorLinkInvalid))?;
     passwords::check_new_password(password)?;
-    let hash = passwords::hash_password(password.to_string()).await;
+    let hash = passwords::hash_password(password.to_string()).await?;
     let used = db
         .use_link_to_set_password(link.id, link.user_id, &hash, end_other_sessions, Utc::now())
         .await?;
@@ -163,6 +166,39 @@ pub async fn set_password_with_link(
     } else {
         Err(AccountError::User(Msg::ErrorLinkInvalid))
     }
+}
+
+/// The address of the page at `path` that uses `token`.
+fn link_url(config: &Config, path: &str, token: &str) -> url::Url {
+    let mut link = config.base_url.clone();
+    link.set_path(path);
+    link.set_query(Some(&format!("token={token}")));
+    link
+}
+
+/// The text of a link e-mail, twice: readable with the token redacted, and whole, sealed.
+struct LinkMailBody {
+    redacted: String,
+    sealed: String,
+}
+
+/// Writes a link e-mail's text with `write(token)` twice, once with the token redacted and once
+/// with the real one, which is sealed with the portal's key for the mail's `kind` and address.
+fn sealed_link_body(
+    config: &Config,
+    kind: &str,
+    to_address: &str,
+    token: &str,
+    write: impl Fn(&str) -> String,
+) -> Result<LinkMailBody, AccountError> {
+    let Some(key) = &config.secret_key else {
+        tracing::error!("no secret key is configured: link e-mails cannot be queued");
+        return Err(Msg::ErrorInternal.into());
+    };
+    Ok(LinkMailBody {
+        redacted: write(outbox::REDACTED),
+        sealed: outbox::seal_body(key, kind, to_address, &write(token)),
+    })
 }
 
 /// A value safe for an e-mail header: line breaks and other control characters become spaces,
@@ -176,6 +212,8 @@ pub fn header_safe(value: &str) -> String {
 
 /// How long a link confirming a notification address works.
 pub const EMAIL_CONFIRMATION_VALIDITY: Duration = Duration::days(1);
+/// The outbox kind of a mail confirming a notification address.
+const EMAIL_CONFIRMATION_KIND: &str = "email_verification";
 
 /// Asks for notifications at another address. A new address takes effect only when the link sent
 /// to it is used; an empty field, or the log-in address, goes back to the log-in address at once.
@@ -199,7 +237,7 @@ pub async fn request_notification_email(
     // Limited per address and per person, so nobody can use the portal to mail strangers.
     let hour_ago = now - Duration::hours(1);
     if db
-        .count_mail_since(email.as_str(), "email_verification", hour_ago)
+        .count_mail_since(email.as_str(), EMAIL_CONFIRMATION_KIND, hour_ago)
         .await?
         >= LINK_MAILS_PER_HOUR
         || db.count_email_links_since(viewer.user_id, hour_ago).await? >= LINK_MAILS_PER_HOUR
@@ -212,17 +250,25 @@ pub async fn request_notification_email(
         .filter(|o| o.id == viewer.observatory_id)
         .ok_or(AccountError::User(Msg::ErrorInternal))?;
     let token = tokens::random_token();
-    let mut link = config.base_url.clone();
-    link.set_path("confirm-email");
-    link.set_query(Some(&format!("token={token}")));
     let args = [
         ("observatory", observatory.name.as_str()),
         ("name", viewer.name.as_str()),
         ("email", email.as_str()),
-        ("link", link.as_str()),
     ];
     let subject = header_safe(&Msg::MailConfirmSubject.fill(viewer.language, &args));
-    let body = Msg::MailConfirmBody.fill(viewer.language, &args);
+    let body = sealed_link_body(
+        config,
+        EMAIL_CONFIRMATION_KIND,
+        email.as_str(),
+        &token,
+        |token| {
+            let link = link_url(config, "confirm-email", token);
+            Msg::MailConfirmBody.fill(
+                viewer.language,
+                &[&args[..], &[("link", link.as_str())]].concat(),
+            )
+        },
+    )?;
     db.insert_email_link_with_mail(
         &tokens::hash_token(&token),
         viewer.user_id,
@@ -233,8 +279,9 @@ pub async fn request_notification_email(
             observatory_id: viewer.observatory_id,
             to_address: email.as_str(),
             subject: &subject,
-            body_text: &body,
-            kind: "email_verification",
+            body_text: &body.redacted,
+            sealed_body: Some(&body.sealed),
+            kind: EMAIL_CONFIRMATION_KIND,
         },
     )
     .await?;

@@ -5,7 +5,6 @@ use super::passwords;
 use super::storage::Db;
 use crate::i18n::{Lang, Msg};
 use crate::model::SessionInfo;
-use chrono::Utc;
 
 pub async fn sessions(db: &Db, viewer: &Viewer) -> Result<Vec<SessionInfo>, AccountError> {
     Ok(db
@@ -70,29 +69,24 @@ pub async fn change_password(
     end_others: bool,
 ) -> Result<(), AccountError> {
     // Guessing the current password from a stolen session is limited like signing in.
-    let now = Utc::now();
-    let (by_email, by_ip) = db
-        .count_sign_in_failures(
-            viewer.observatory_id,
-            &viewer.email,
-            &client.ip,
-            now - accounts::THROTTLE_WINDOW,
-        )
-        .await?;
-    if by_email >= accounts::MAX_FAILURES_PER_ACCOUNT || by_ip >= accounts::MAX_FAILURES_PER_IP {
-        return Err(Msg::ErrorTooManyAttempts.into());
-    }
     let stored = db
         .password_hash_of(viewer.user_id)
         .await?
         .unwrap_or_else(|| passwords::dummy_hash().to_string());
-    if !passwords::verify_password(stored, current.to_string()).await {
-        db.record_sign_in_failure(viewer.observatory_id, &viewer.email, &client.ip, now)
-            .await?;
+    let matches = accounts::throttled_password_check(
+        db,
+        viewer.observatory_id,
+        &viewer.email,
+        &client.ip,
+        &stored,
+        current,
+    )
+    .await?;
+    if !matches {
         return Err(Msg::ErrorCurrentPasswordWrong.into());
     }
     passwords::check_new_password(new)?;
-    let hash = passwords::hash_password(new.to_string()).await;
+    let hash = passwords::hash_password(new.to_string()).await?;
     db.change_password_hash(viewer.user_id, &hash).await?;
     if end_others {
         db.delete_other_sessions(viewer.user_id, viewer.session_id)

@@ -4,7 +4,10 @@ use crate::i18n::Msg;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand::rngs::OsRng;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
+use std::time::Duration;
+use tokio::sync::Semaphore;
 
 /// Memory cost in KiB, iterations and parallelism: OWASP's minimum for argon2id.
 pub const MEMORY_KIB: u32 = 19_456;
@@ -84,16 +87,44 @@ pub fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash_password_blocking(&crate::backend::tokens::random_token()))
 }
 
-pub async fn hash_password(password: String) -> String {
-    tokio::task::spawn_blocking(move || hash_password_blocking(&password))
+/// Hashes running at once. Each argon2 call holds 19 MiB and a core for a few tens of
+/// milliseconds: a burst of sign-ins waits its turn instead of exhausting memory.
+pub const MAX_CONCURRENT_HASHES: usize = 4;
+/// Requests waiting for a turn before further ones are refused outright.
+pub const MAX_WAITING_HASHES: usize = 64;
+/// How long a request waits for a turn before it is refused.
+const HASH_WAIT: Duration = Duration::from_secs(10);
+
+static HASH_SLOTS: Semaphore = Semaphore::const_new(MAX_CONCURRENT_HASHES);
+static WAITING: AtomicUsize = AtomicUsize::new(0);
+
+/// Runs one argon2 computation on the blocking pool once a slot is free. A full queue, or a
+/// wait past `HASH_WAIT`, answers "busy" at once: the person tries again in a moment, and
+/// the server never holds more than `MAX_CONCURRENT_HASHES` hashes in memory.
+async fn with_hash_slot<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Msg> {
+    if WAITING.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING_HASHES {
+        WAITING.fetch_sub(1, Ordering::SeqCst);
+        return Err(Msg::ErrorBusy);
+    }
+    let permit = tokio::time::timeout(HASH_WAIT, HASH_SLOTS.acquire()).await;
+    WAITING.fetch_sub(1, Ordering::SeqCst);
+    let _permit = match permit {
+        Ok(Ok(permit)) => permit,
+        _ => return Err(Msg::ErrorBusy),
+    };
+    tokio::task::spawn_blocking(work)
         .await
-        .expect("the hashing task does not panic")
+        .map_err(|_| Msg::ErrorInternal)
 }
 
-pub async fn verify_password(hash: String, password: String) -> bool {
-    tokio::task::spawn_blocking(move || verify_password_blocking(&hash, &password))
-        .await
-        .unwrap_or(false)
+pub async fn hash_password(password: String) -> Result<String, Msg> {
+    with_hash_slot(move || hash_password_blocking(&password)).await
+}
+
+pub async fn verify_password(hash: String, password: String) -> Result<bool, Msg> {
+    with_hash_slot(move || verify_password_blocking(&hash, &password)).await
 }
 
 #[cfg(test)]
@@ -124,6 +155,34 @@ mod tests {
         let hash = hash_password_blocking(&long);
         assert!(!verify_password_blocking(&hash, &"a".repeat(199)));
         assert!(verify_password_blocking(&hash, &long));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_burst_of_hashes_never_runs_more_than_the_cap_at_once() {
+        static RUNNING: AtomicUsize = AtomicUsize::new(0);
+        static PEAK: AtomicUsize = AtomicUsize::new(0);
+        let mut burst = tokio::task::JoinSet::new();
+        for _ in 0..MAX_WAITING_HASHES + 40 {
+            burst.spawn(with_hash_slot(|| {
+                let now = RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
+                PEAK.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                RUNNING.fetch_sub(1, Ordering::SeqCst);
+            }));
+        }
+        let outcomes = burst.join_all().await;
+        let done = outcomes.iter().filter(|o| o.is_ok()).count();
+        let busy = outcomes
+            .iter()
+            .filter(|o| **o == Err(Msg::ErrorBusy))
+            .count();
+        assert!(
+            PEAK.load(Ordering::SeqCst) <= MAX_CONCURRENT_HASHES,
+            "peak {PEAK:?}"
+        );
+        assert!(done >= MAX_CONCURRENT_HASHES, "{done} ran");
+        assert!(busy > 0, "a queue past its bound refuses at once");
+        assert_eq!(done + busy, outcomes.len());
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! Server functions and plain axum routes both go through these helpers.
 
 use super::accounts::{self, AccountError, ClientInfo, Viewer};
+use super::client_ip;
 use super::config::Config;
+use super::drafts;
 use super::state::AppState;
 use super::storage::accounts::ObservatoryRow;
 use crate::error::UserError;
@@ -91,9 +93,9 @@ pub fn theme_of(headers: &HeaderMap) -> Theme {
         .unwrap_or_default()
 }
 
-/// The user agent and the peer address. Forwarding headers are not trusted: no proxy is
-/// configured as trusted yet.
-pub fn client_info(parts: &Parts) -> ClientInfo {
+/// The user agent and the client's address: the TCP peer, or what a configured trusted proxy
+/// says (`client_ip`).
+pub fn client_info(parts: &Parts, config: &Config) -> ClientInfo {
     ClientInfo {
         user_agent: parts
             .headers
@@ -104,7 +106,9 @@ pub fn client_info(parts: &Parts) -> ClientInfo {
         ip: parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string())
+            .map(|ConnectInfo(addr)| {
+                client_ip::client_ip(addr.ip(), &parts.headers, &config.trusted_proxies).to_string()
+            })
             .unwrap_or_default(),
     }
 }
@@ -139,7 +143,7 @@ pub async fn observatory(state: &AppState) -> Result<ObservatoryRow, UserError> 
         .default_observatory()
         .await
         .map_err(internal)?
-        .ok_or_else(|| internal("no observatory in the database"))
+        .ok_or(UserError::new(crate::i18n::Msg::ErrorNotSetUp))
 }
 
 /// The branding of the observatory and the signed-in person, resolved once per page request
@@ -174,15 +178,31 @@ pub fn account_error(err: AccountError) -> UserError {
     }
 }
 
-/// For plain form posts (no JavaScript yet): sends the browser back to `path` with the error and
-/// the fields it must show again.
-pub fn redirect_back_with_error(path: &str, error: &UserError, keep: &[(&str, &str)]) {
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
-    for (name, value) in keep {
-        query.append_pair(name, value);
+/// For plain form posts (no JavaScript yet): sends the browser back to `path` (which may carry
+/// a query of its own, such as a link's token) with the error's name in the address. What was
+/// `typed` never goes into an address, which the browser's history, proxies and logs keep: it
+/// waits on the server as a draft for that page, named by a short-lived cookie and kept for the
+/// session `session_id` (`None` on forms for the signed-out). See `backend::drafts`.
+pub async fn redirect_back_with_error(
+    path: &str,
+    error: &UserError,
+    session_id: Option<i64>,
+    typed: &[(&str, &str)],
+) {
+    if let (Ok(state), Ok(parts)) = (app_state(), request_parts()) {
+        let page = path.split('?').next().unwrap_or(path);
+        let held = cookie(&parts.headers, form_draft_cookie_name(&state.config));
+        match drafts::keep(&state.db, session_id, page, typed, held.as_deref()).await {
+            Ok(Some(token)) => set_cookie(form_draft_cookie(&state.config, &token)),
+            Ok(None) => {}
+            // The page still shows the error; only what was typed is lost.
+            Err(err) => {
+                internal(err);
+            }
+        }
     }
-    query.append_pair("error", &error.message.name());
-    leptos_axum::redirect(&format!("{path}?{}", query.finish()));
+    let separator = if path.contains('?') { '&' } else { '?' };
+    leptos_axum::redirect(&format!("{path}{separator}error={}", error.message.name()));
 }
 
 /// Logs an internal failure and turns it into the generic message a person may see.
@@ -219,4 +239,49 @@ pub async fn current_viewer() -> Result<Option<Viewer>, UserError> {
     let state = app_state()?;
     let parts = request_parts()?;
     viewer_from_headers(&state, &parts.headers).await
+}
+
+// ---- Drafts of forms posted without JavaScript (`backend::drafts`). ----
+
+/// The draft cookie's name; over HTTPS the `__Host-` prefix pins it to this exact host.
+fn form_draft_cookie_name(config: &Config) -> &'static str {
+    if config.is_https() {
+        "__Host-cupula_draft"
+    } else {
+        "cupula_draft"
+    }
+}
+
+fn form_draft_cookie(config: &Config, token: &str) -> HeaderValue {
+    cookie_header(
+        config,
+        form_draft_cookie_name(config),
+        token,
+        drafts::DRAFT_LIFETIME.as_secs(),
+    )
+}
+
+pub fn expired_form_draft_cookie(config: &Config) -> HeaderValue {
+    cookie_header(config, form_draft_cookie_name(config), "", 0)
+}
+
+/// Before a page renders: takes the draft that the request's cookie names for this page and
+/// attaches it to the request, where the page finds it (`ui::form_draft`). True when one was
+/// taken: the response then clears the cookie.
+pub async fn take_form_draft(state: &AppState, request: &mut axum::extract::Request) -> bool {
+    let Some(token) = cookie(request.headers(), form_draft_cookie_name(&state.config)) else {
+        return false;
+    };
+    let session = cookie(request.headers(), session_cookie_name(&state.config));
+    match drafts::take(&state.db, &token, session.as_deref(), request.uri().path()).await {
+        Ok(Some(draft)) => {
+            request.extensions_mut().insert(draft);
+            true
+        }
+        Ok(None) => false,
+        Err(err) => {
+            internal(err);
+            false
+        }
+    }
 }

@@ -2,6 +2,10 @@
 //! folded to lower case without accents, plus their Spanish and English stems), and both
 //! SQLite FTS5 and PostgreSQL's full-text search only index and match those terms. So "cupula"
 //! finds "Cúpula", "telescopios" finds "telescopio", and both engines give the same answers.
+//!
+//! Every term of a text is made of letters and digits only. The terms that say where a text
+//! belongs (`SCOPE_MARK`) begin with a character no word has, so nothing anybody types, in a
+//! text or in a search, is ever taken for one.
 
 use crate::model::TextSegment;
 use rust_stemmers::{Algorithm, Stemmer};
@@ -11,6 +15,10 @@ use unicode_normalization::UnicodeNormalization;
 
 /// Query words beyond this many are ignored.
 const MAX_QUERY_WORDS: usize = 8;
+
+/// A folded word is cut to this many bytes: the longest term PostgreSQL keeps (longer ones
+/// would be stored wrapped, or refused in a query). Index and queries cut alike.
+const MAX_TERM_BYTES: usize = 2047;
 
 fn stemmers() -> &'static (Stemmer, Stemmer) {
     static STEMMERS: OnceLock<(Stemmer, Stemmer)> = OnceLock::new();
@@ -30,7 +38,21 @@ pub fn fold(word: &str) -> String {
         .collect()
 }
 
-/// The words of a text with their byte ranges: runs of letters and digits.
+/// A word as it is indexed and looked for: folded, and cut to `MAX_TERM_BYTES`.
+fn term_of(word: &str) -> String {
+    let mut folded = fold(word);
+    if folded.len() > MAX_TERM_BYTES {
+        let mut end = MAX_TERM_BYTES;
+        while !folded.is_char_boundary(end) {
+            end -= 1;
+        }
+        folded.truncate(end);
+    }
+    folded
+}
+
+/// The words of a text with their byte ranges: runs of letters and digits. Anything else
+/// separates words, `SCOPE_MARK` included.
 fn words(text: &str) -> impl Iterator<Item = (usize, &str)> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
@@ -70,7 +92,7 @@ fn query_stem(folded: &str) -> String {
 pub fn index_terms(text: &str) -> String {
     let mut out = String::with_capacity(text.len() * 2);
     for (_, word) in words(text) {
-        for term in word_terms(&fold(word)) {
+        for term in word_terms(&term_of(word)) {
             if !out.is_empty() {
                 out.push(' ');
             }
@@ -90,9 +112,13 @@ pub struct DocumentScope {
     pub internal: bool,
 }
 
-/// Scope terms start with this; no folded word of a text starts so (`zz` is no Spanish or
-/// English prefix), and a search for one only ever narrows what the viewer may see anyway.
-const SCOPE_MARK: &str = "zzscope";
+/// Scope terms start with this. Words are letters and digits only (`words` splits at
+/// anything else), so no term of a text or of a query can equal a scope term, nor can a
+/// prefix query reach one. Both engines keep the mark inside a term: FTS5 counts it as a
+/// token character (`tokenchars '_'`, migration 20261201000002) and PostgreSQL's vector is
+/// made of the terms as they are (`array_to_tsvector`), not re-split by a text parser, whose
+/// idea of a letter depends on the database's locale.
+const SCOPE_MARK: &str = "_";
 
 /// The terms to index for a text: its words and its scope.
 pub fn document_terms(text: &str, scope: DocumentScope) -> String {
@@ -186,7 +212,7 @@ impl SearchQuery {
         let words: Vec<QueryWord> = words(text)
             .take(MAX_QUERY_WORDS)
             .map(|(at, word)| {
-                let folded = fold(word);
+                let folded = term_of(word);
                 let wildcard = text[at + word.len()..].starts_with('*');
                 if wildcard && folded.chars().count() >= MIN_PREFIX_CHARS {
                     QueryWord::Prefix(folded)
@@ -221,9 +247,9 @@ impl SearchQuery {
         }
     }
 
-    /// An FTS5 MATCH expression: `("a" OR "b") AND "c"* AND "zzscope…" NOT "zzscope…"`,
-    /// restricted to the searcher's scope. Terms are letters and digits only, so quoting them
-    /// is enough.
+    /// An FTS5 MATCH expression: `"a" AND "c"* AND "_obs1" AND "_org7" NOT "_internal"`,
+    /// restricted to the searcher's scope. Terms are letters and digits (and scope terms the
+    /// mark), so quoting them is enough.
     pub fn fts5(&self, scope: SearchScope) -> String {
         self.clauses(
             scope,
@@ -236,8 +262,8 @@ impl SearchQuery {
         )
     }
 
-    /// A PostgreSQL `to_tsquery('simple', …)` expression:
-    /// `('a' | 'b') & 'c':* & 'zzscope…' & !'zzscope…'`.
+    /// A PostgreSQL `tsquery` literal, read as it is (`CAST(… AS tsquery)`, no text parser, as
+    /// the indexed vectors): `'a' & 'c':* & '_obs1' & '_org7' & !'_internal'`.
     pub fn tsquery(&self, scope: SearchScope) -> String {
         self.clauses(
             scope,
@@ -270,7 +296,7 @@ impl SearchQuery {
 
     /// Whether a word of a text matches one of the query's words.
     fn matches(&self, word: &str) -> bool {
-        let folded = fold(word);
+        let folded = term_of(word);
         let terms = word_terms(&folded);
         self.words.iter().any(|query_word| match query_word {
             QueryWord::Stem(stem) => terms.contains(stem),
@@ -406,7 +432,7 @@ mod tests {
         assert_eq!(
             fts,
             "\"cupul\" AND \"drop\" AND \"tabl\" AND \"telescop\" \
-             AND \"zzscopeobs1\" AND \"zzscopeorg7\" NOT \"zzscopeinternal\""
+             AND \"_obs1\" AND \"_org7\" NOT \"_internal\""
         );
         let staff = SearchScope {
             organization_id: None,
@@ -414,16 +440,14 @@ mod tests {
             ..client
         };
         let ts = query.tsquery(staff);
-        assert_eq!(ts, "'cupul' & 'drop' & 'tabl' & 'telescop' & 'zzscopeobs1'");
+        assert_eq!(ts, "'cupul' & 'drop' & 'tabl' & 'telescop' & '_obs1'");
         let only_observatory = SearchScope {
             observatory_id: None,
             ..staff
         };
-        assert!(!query.fts5(only_observatory).contains("zzscope"));
+        assert!(!query.fts5(only_observatory).contains(SCOPE_MARK));
         assert!(
-            query
-                .tsquery(client)
-                .ends_with(" & 'zzscopeorg7' & !'zzscopeinternal'"),
+            query.tsquery(client).ends_with(" & '_org7' & !'_internal'"),
             "{}",
             query.tsquery(client)
         );
@@ -441,7 +465,7 @@ mod tests {
                 internal: false,
             },
         );
-        assert!(public.ends_with("zzscopeobs1 zzscopeorg7"), "{public}");
+        assert!(public.ends_with(" _obs1 _org7"), "{public}");
         let note = document_terms(
             "Cúpula",
             DocumentScope {
@@ -450,10 +474,56 @@ mod tests {
                 internal: true,
             },
         );
-        assert!(
-            note.ends_with("zzscopeobs1 zzscopeorg7 zzscopeinternal"),
-            "{note}"
+        assert!(note.ends_with(" _obs1 _org7 _internal"), "{note}");
+    }
+
+    #[test]
+    fn no_text_or_query_yields_a_scope_term() {
+        let scope = DocumentScope {
+            observatory_id: 1,
+            organization_id: 7,
+            internal: false,
+        };
+        // Scope terms typed into a text, as they are indexed and in the former `zzscope` form.
+        let typed = "Hola _obs1 _org7 _internal __org7 org_7 zzscopeorg7 zzscopeinternal";
+        let terms = document_terms(typed, scope);
+        let scope_terms: Vec<&str> = terms
+            .split(' ')
+            .filter(|t| t.starts_with(SCOPE_MARK))
+            .collect();
+        assert_eq!(scope_terms, vec!["_obs1", "_org7"], "{terms}");
+        assert!(index_terms(typed)
+            .split(' ')
+            .all(|t| t.chars().all(char::is_alphanumeric)));
+        // The typed words stay searchable as the words they are.
+        assert!(terms.split(' ').any(|t| t == "org7"), "{terms}");
+
+        let query = SearchQuery::parse("_org8 _internal _obs*").unwrap();
+        let client = SearchScope {
+            observatory_id: Some(1),
+            organization_id: Some(7),
+            internal: false,
+        };
+        assert_eq!(
+            query.fts5(client),
+            "\"org8\" AND \"intern\" AND \"obs\"* AND \"_obs1\" AND \"_org7\" NOT \"_internal\""
         );
+        assert_eq!(
+            query.tsquery(client),
+            "'org8' & 'intern' & 'obs':* & '_obs1' & '_org7' & !'_internal'"
+        );
+    }
+
+    #[test]
+    fn very_long_words_are_cut_alike_in_texts_and_queries() {
+        // "ø" has no accent to fold away: two bytes each, twice too long.
+        let long = "ø".repeat(MAX_TERM_BYTES);
+        let terms = index_terms(&format!("{long} corto"));
+        assert!(terms.split(' ').all(|t| t.len() <= MAX_TERM_BYTES));
+        let query = SearchQuery::parse(&long).unwrap();
+        assert!(query.tsquery(everything()).len() <= MAX_TERM_BYTES + 2);
+        assert!(terms.split(' ').any(|t| query.words[0].matches_term(t)));
+        assert_eq!(hits(&query.highlight(&long)).len(), 1);
     }
 
     #[test]

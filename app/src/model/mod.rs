@@ -2,7 +2,9 @@
 
 use crate::i18n::Msg;
 
+mod form_draft;
 pub mod tickets;
+pub use form_draft::FormDraft;
 use serde::{Deserialize, Serialize};
 pub use tickets::*;
 

@@ -2,7 +2,7 @@
 //! shows, and the filter of a list, which lives in the page's address so it can be bookmarked.
 
 use super::{Priority, RequestType, Status};
-use crate::i18n::Lang;
+use crate::i18n::{Lang, Msg};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -171,8 +171,76 @@ pub enum AssigneeFilter {
     User(i64),
 }
 
-/// What a ticket list shows. It travels in the page's query string (`to_query`/`from_query`),
-/// so a view can be bookmarked and shared; unknown or malformed values are ignored.
+/// The parameters of a ticket list's query string, each read in one place (`TicketFilter::set`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FilterParameter {
+    View,
+    Status,
+    Type,
+    Priority,
+    Telescope,
+    Organization,
+    Assignee,
+    Mine,
+    Sort,
+    Query,
+    After,
+}
+
+impl FilterParameter {
+    pub const ALL: [FilterParameter; 11] = [
+        FilterParameter::View,
+        FilterParameter::Status,
+        FilterParameter::Type,
+        FilterParameter::Priority,
+        FilterParameter::Telescope,
+        FilterParameter::Organization,
+        FilterParameter::Assignee,
+        FilterParameter::Mine,
+        FilterParameter::Sort,
+        FilterParameter::Query,
+        FilterParameter::After,
+    ];
+
+    /// Its name in the query string.
+    pub fn name(self) -> &'static str {
+        match self {
+            FilterParameter::View => "view",
+            FilterParameter::Status => "status",
+            FilterParameter::Type => "type",
+            FilterParameter::Priority => "priority",
+            FilterParameter::Telescope => "telescope",
+            FilterParameter::Organization => "organization",
+            FilterParameter::Assignee => "assignee",
+            FilterParameter::Mine => "mine",
+            FilterParameter::Sort => "sort",
+            FilterParameter::Query => "q",
+            FilterParameter::After => "after",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<FilterParameter> {
+        FilterParameter::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+/// Why a query string is not a ticket filter, in the strict reading (`TicketFilter::parse_strict`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FilterError {
+    /// A parameter the list does not have, as it was written.
+    Unknown(String),
+    /// A value the parameter does not take.
+    Invalid(FilterParameter),
+    /// The parameter more than once, which would leave it unclear which value counts.
+    Repeated(FilterParameter),
+}
+
+/// The longest search a list takes, in characters; longer ones are cut.
+pub const QUERY_MAX_CHARS: usize = 200;
+
+/// What a ticket list shows. It travels in the page's query string (`to_pairs`/`from_pairs`),
+/// so a view can be bookmarked and shared; pages ignore unknown or malformed values, the REST
+/// API refuses them (`parse_strict`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TicketFilter {
     pub view: TicketView,
@@ -196,71 +264,118 @@ pub struct TicketFilter {
 impl TicketFilter {
     /// The query-string pairs of this filter, defaults left out.
     pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
+        use FilterParameter as P;
         let mut pairs = Vec::new();
         if self.view != TicketView::All {
-            pairs.push(("view", self.view.code().to_string()));
+            pairs.push((P::View.name(), self.view.code().to_string()));
         }
         if let Some(status) = self.status {
-            pairs.push(("status", status.code().to_string()));
+            pairs.push((P::Status.name(), status.code().to_string()));
         }
         if let Some(kind) = self.request_type {
-            pairs.push(("type", kind.code().to_string()));
+            pairs.push((P::Type.name(), kind.code().to_string()));
         }
         if let Some(priority) = self.priority {
-            pairs.push(("priority", priority.code().to_string()));
+            pairs.push((P::Priority.name(), priority.code().to_string()));
         }
         if let Some(id) = self.telescope {
-            pairs.push(("telescope", id.to_string()));
+            pairs.push((P::Telescope.name(), id.to_string()));
         }
         if let Some(id) = self.organization {
-            pairs.push(("organization", id.to_string()));
+            pairs.push((P::Organization.name(), id.to_string()));
         }
         match self.assignee {
-            Some(AssigneeFilter::Unassigned) => pairs.push(("assignee", "none".into())),
-            Some(AssigneeFilter::User(id)) => pairs.push(("assignee", id.to_string())),
+            Some(AssigneeFilter::Unassigned) => pairs.push((P::Assignee.name(), "none".into())),
+            Some(AssigneeFilter::User(id)) => pairs.push((P::Assignee.name(), id.to_string())),
             None => {}
         }
         if self.mine {
-            pairs.push(("mine", "1".into()));
+            pairs.push((P::Mine.name(), "1".into()));
         }
         if self.sort != TicketSort::Updated {
-            pairs.push(("sort", self.sort.code().to_string()));
+            pairs.push((P::Sort.name(), self.sort.code().to_string()));
         }
         if !self.query.trim().is_empty() {
-            pairs.push(("q", self.query.trim().to_string()));
+            pairs.push((P::Query.name(), self.query.trim().to_string()));
         }
         if let Some(after) = &self.after {
-            pairs.push(("after", after.clone()));
+            pairs.push((P::After.name(), after.clone()));
         }
         pairs
     }
 
-    /// Reads a filter from query-string pairs.
+    /// Reads a filter from query-string pairs as people edit addresses by hand: unknown
+    /// parameters and malformed values are ignored.
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> TicketFilter {
         let mut filter = TicketFilter::default();
         for (key, value) in pairs {
-            let value = value.trim();
-            match key {
-                "view" => filter.view = TicketView::from_code(value).unwrap_or_default(),
-                "status" => filter.status = Status::from_code(value),
-                "type" => filter.request_type = RequestType::from_code(value),
-                "priority" => filter.priority = Priority::from_code(value),
-                "telescope" => filter.telescope = value.parse().ok(),
-                "organization" => filter.organization = value.parse().ok(),
-                "assignee" => {
-                    filter.assignee = match value {
-                        "none" => Some(AssigneeFilter::Unassigned),
-                        id => id.parse().ok().map(AssigneeFilter::User),
-                    }
-                }
-                "mine" => filter.mine = matches!(value, "1" | "true" | "on"),
-                "sort" => filter.sort = TicketSort::from_code(value).unwrap_or_default(),
-                "q" => filter.query = value.chars().take(200).collect(),
-                "after" if !value.is_empty() => filter.after = Some(value.to_string()),
-                _ => {}
+            if let Some(parameter) = FilterParameter::from_name(key) {
+                // A malformed value leaves the parameter as it was.
+                filter.set(parameter, value).ok();
             }
         }
         filter
+    }
+
+    /// Reads a filter from query-string pairs as programs send them: an unknown parameter, a
+    /// malformed value or a repeated parameter is an error, never silently a wider list.
+    pub fn parse_strict<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<TicketFilter, FilterError> {
+        let mut filter = TicketFilter::default();
+        let mut seen = Vec::new();
+        for (key, value) in pairs {
+            let parameter = FilterParameter::from_name(key)
+                .ok_or_else(|| FilterError::Unknown(key.to_string()))?;
+            if seen.contains(&parameter) {
+                return Err(FilterError::Repeated(parameter));
+            }
+            seen.push(parameter);
+            filter.set(parameter, value)?;
+        }
+        Ok(filter)
+    }
+
+    /// Sets one parameter from its query-string value, the one reading of each parameter. An
+    /// empty value means the default, as a form's "any" choice sends it.
+    fn set(&mut self, parameter: FilterParameter, value: &str) -> Result<(), FilterError> {
+        let value = value.trim();
+        if value.is_empty() {
+            return Ok(());
+        }
+        let invalid = FilterError::Invalid(parameter);
+        match parameter {
+            FilterParameter::View => self.view = TicketView::from_code(value).ok_or(invalid)?,
+            FilterParameter::Status => self.status = Some(Status::from_code(value).ok_or(invalid)?),
+            FilterParameter::Type => {
+                self.request_type = Some(RequestType::from_code(value).ok_or(invalid)?)
+            }
+            FilterParameter::Priority => {
+                self.priority = Some(Priority::from_code(value).ok_or(invalid)?)
+            }
+            FilterParameter::Telescope => self.telescope = Some(parse_id(value).ok_or(invalid)?),
+            FilterParameter::Organization => {
+                self.organization = Some(parse_id(value).ok_or(invalid)?)
+            }
+            FilterParameter::Assignee => {
+                self.assignee = Some(match value {
+                    "none" => AssigneeFilter::Unassigned,
+                    id => AssigneeFilter::User(parse_id(id).ok_or(invalid)?),
+                })
+            }
+            FilterParameter::Mine => {
+                self.mine = match value {
+                    "1" | "true" | "on" => true,
+                    "0" | "false" | "off" => false,
+                    _ => return Err(invalid),
+                }
+            }
+            FilterParameter::Sort => self.sort = TicketSort::from_code(value).ok_or(invalid)?,
+            FilterParameter::Query => self.query = value.chars().take(QUERY_MAX_CHARS).collect(),
+            FilterParameter::After if is_cursor(value) => self.after = Some(value.to_string()),
+            FilterParameter::After => return Err(invalid),
+        }
+        Ok(())
     }
 
     /// The filter as a query string without the `?` (`view=open&q=c%C3%BApula`).
@@ -279,6 +394,23 @@ impl TicketFilter {
             ..self.clone()
         }
     }
+}
+
+/// A row id as a filter takes it: a positive integer.
+fn parse_id(value: &str) -> Option<i64> {
+    value.parse().ok().filter(|id| *id > 0)
+}
+
+/// Whether `value` has the shape of a list cursor (`TicketPage::next`): a letter, then numbers
+/// separated by dots. Whether it fits the list's order is the service's to judge (one that does
+/// not means the first page).
+fn is_cursor(value: &str) -> bool {
+    let mut chars = value.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.as_str().split('.').all(|part| {
+            let digits = part.strip_prefix('-').unwrap_or(part);
+            !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+        })
 }
 
 /// Percent-encodes everything but unreserved characters (RFC 3986).
@@ -462,7 +594,62 @@ pub struct ApiTokenInfo {
     pub id: i64,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    /// `None`: the key does not expire.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Decided by the server when the list was read, so the page and its hydration agree.
+    pub expired: bool,
     pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// How long a new API key works, chosen when it is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ApiKeyValidity {
+    Days30,
+    #[default]
+    Days90,
+    Days365,
+    Never,
+}
+
+impl ApiKeyValidity {
+    pub const ALL: [ApiKeyValidity; 4] = [
+        ApiKeyValidity::Days30,
+        ApiKeyValidity::Days90,
+        ApiKeyValidity::Days365,
+        ApiKeyValidity::Never,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            ApiKeyValidity::Days30 => "30",
+            ApiKeyValidity::Days90 => "90",
+            ApiKeyValidity::Days365 => "365",
+            ApiKeyValidity::Never => "never",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<ApiKeyValidity> {
+        ApiKeyValidity::ALL.into_iter().find(|v| v.code() == code)
+    }
+
+    /// How many days the key works; `None` for a key that does not expire.
+    pub fn days(self) -> Option<i64> {
+        match self {
+            ApiKeyValidity::Days30 => Some(30),
+            ApiKeyValidity::Days90 => Some(90),
+            ApiKeyValidity::Days365 => Some(365),
+            ApiKeyValidity::Never => None,
+        }
+    }
+
+    pub fn label(self) -> Msg {
+        match self {
+            ApiKeyValidity::Days30 => Msg::KeyValidity30Days,
+            ApiKeyValidity::Days90 => Msg::KeyValidity90Days,
+            ApiKeyValidity::Days365 => Msg::KeyValidity365Days,
+            ApiKeyValidity::Never => Msg::KeyValidityNever,
+        }
+    }
 }
 
 /// Dates as the portal shows them, the same on the server and in the browser (so hydration
@@ -517,7 +704,7 @@ mod tests {
             mine: true,
             sort: TicketSort::Priority,
             query: "cúpula".into(),
-            after: Some("abc".into()),
+            after: Some("p10.1790000000123456.42".into()),
         };
         let pairs = filter.to_pairs();
         let back = TicketFilter::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
@@ -543,6 +730,83 @@ mod tests {
             ("sort", "random"),
         ]);
         assert_eq!(filter, TicketFilter::default());
+    }
+
+    #[test]
+    fn the_strict_reading_takes_what_a_filter_writes() {
+        let filter = TicketFilter {
+            view: TicketView::Closed,
+            status: Some(Status::Done),
+            request_type: Some(RequestType::Visit),
+            priority: Some(Priority::Low),
+            telescope: Some(7),
+            organization: Some(3),
+            assignee: Some(AssigneeFilter::User(12)),
+            mine: true,
+            sort: TicketSort::Created,
+            query: "cúpula".into(),
+            after: Some("c1790000000123456.42".into()),
+        };
+        let pairs = filter.to_pairs();
+        assert_eq!(pairs.len(), FilterParameter::ALL.len(), "{pairs:?}");
+        assert_eq!(
+            TicketFilter::parse_strict(pairs.iter().map(|(k, v)| (*k, v.as_str()))),
+            Ok(filter)
+        );
+        // Empty values are a form's "any", and "mine" can be said off.
+        assert_eq!(
+            TicketFilter::parse_strict([("status", ""), ("q", " "), ("mine", "0")]),
+            Ok(TicketFilter::default())
+        );
+        assert_eq!(
+            TicketFilter::parse_strict([("assignee", "none"), ("after", "s25")])
+                .map(|f| (f.assignee, f.after)),
+            Ok((Some(AssigneeFilter::Unassigned), Some("s25".into())))
+        );
+    }
+
+    #[test]
+    fn the_strict_reading_refuses_unknown_parameters_bad_values_and_repeats() {
+        use FilterParameter as P;
+        assert_eq!(
+            TicketFilter::parse_strict([("status", "open"), ("colour", "red")]),
+            Err(FilterError::Unknown("colour".into()))
+        );
+        for (key, value, parameter) in [
+            ("status", "oepn", P::Status),
+            ("type", "repairs", P::Type),
+            ("priority", "10", P::Priority),
+            ("view", "weird", P::View),
+            ("sort", "random", P::Sort),
+            ("telescope", "x1", P::Telescope),
+            ("telescope", "0", P::Telescope),
+            ("organization", "-3", P::Organization),
+            ("assignee", "someone", P::Assignee),
+            ("mine", "yes", P::Mine),
+            ("after", "u123.", P::After),
+            ("after", "1.2", P::After),
+        ] {
+            assert_eq!(
+                TicketFilter::parse_strict([(key, value)]),
+                Err(FilterError::Invalid(parameter)),
+                "{key}={value}"
+            );
+            // The pages' lenient reading of the same address is the default list.
+            assert_eq!(
+                TicketFilter::from_pairs([(key, value)]),
+                TicketFilter::default()
+            );
+        }
+        assert_eq!(
+            TicketFilter::parse_strict([("status", "open"), ("status", "done")]),
+            Err(FilterError::Repeated(P::Status))
+        );
+        for parameter in FilterParameter::ALL {
+            assert_eq!(
+                FilterParameter::from_name(parameter.name()),
+                Some(parameter)
+            );
+        }
     }
 
     #[test]

@@ -1,13 +1,13 @@
 //! "My account": name and language, password, and the devices where the person is signed in.
 
-use super::components::{form_error, toast_outcome, use_toasts, ErrorAlert, ToastKind};
+use super::components::{form_error, toast_outcome, use_toasts, ErrorAlert, PageError, ToastKind};
 use super::prefs::{use_prefs, use_t};
 use crate::api::{
     my_api_tokens, my_notification_email, my_sessions, ChangeNotificationEmail, ChangePassword,
     CreateApiToken, EndOtherSessions, EndSession, RevokeApiToken, UpdateProfile,
 };
 use crate::i18n::{Lang, Msg};
-use crate::model::format_time;
+use crate::model::{format_time, ApiKeyValidity};
 use crate::use_portal;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -164,7 +164,7 @@ pub fn AccountPage() -> impl IntoView {
                                     </table>
                                 </div>
                             }.into_any(),
-                            Err(error) => view! { <ErrorAlert error /> }.into_any(),
+                            Err(error) => view! { <PageError error /> }.into_any(),
                         }
                     })}
                 </Suspense>
@@ -181,7 +181,8 @@ pub fn AccountPage() -> impl IntoView {
     .into_any()
 }
 
-/// Keys for programs: create one (shown once), see when each was last used, revoke.
+/// Keys for programs: create one (shown once) for a chosen time, see when each expires and was
+/// last used, revoke.
 #[component]
 fn ApiTokensSection() -> impl IntoView {
     let t = use_t();
@@ -222,6 +223,17 @@ fn ApiTokensSection() -> impl IntoView {
                     <label for="token-name">{t(Msg::TokenName)}</label>
                     <input class="input" id="token-name" name="name" maxlength="100" />
                 </div>
+                <div class="field">
+                    <label for="token-validity">{t(Msg::KeyValidity)}</label>
+                    <select class="input" id="token-validity" name="validity">
+                        {ApiKeyValidity::ALL
+                            .into_iter()
+                            .map(|v| view! {
+                                <option value=v.code() selected=v == ApiKeyValidity::default()>{t(v.label())}</option>
+                            })
+                            .collect_view()}
+                    </select>
+                </div>
                 <button type="submit" class="btn btn-primary" aria-busy=move || create.pending().get().to_string()>
                     {t(Msg::CreateToken)}
                 </button>
@@ -236,8 +248,13 @@ fn ApiTokensSection() -> impl IntoView {
                                     <li class="item" data-testid="api-token-row">
                                         <div class="item-main">
                                             <strong>{token.name}</strong>
+                                            {token.expired.then(|| view! { " " <span class="badge" data-testid="api-token-expired">{t(Msg::KeyExpired)}</span> })}
                                             <span class="muted">
                                                 {t(Msg::Created)} " " {format_time(&token.created_at)} " · "
+                                                {match token.expires_at {
+                                                    Some(at) => format!("{} {}", t(Msg::KeyExpires), format_time(&at)),
+                                                    None => t(Msg::KeyValidityNever).to_string(),
+                                                }} " · "
                                                 {t(Msg::LastUsed)} " "
                                                 {token.last_used_at.map(|at| format_time(&at)).unwrap_or_else(|| t(Msg::Never).to_string())}
                                             </span>
@@ -250,7 +267,7 @@ fn ApiTokensSection() -> impl IntoView {
                                 }).collect_view()}
                             </ul>
                         }.into_any(),
-                        Err(error) => view! { <ErrorAlert error /> }.into_any(),
+                        Err(error) => view! { <PageError error /> }.into_any(),
                     }
                 })}
             </Suspense>

@@ -2,8 +2,9 @@
 
 use super::components::{
     error_from_query, form_error, toast_outcome, use_toasts, EmailField, EmptyState, ErrorAlert,
-    ToastKind,
+    PageError, ToastKind,
 };
+use super::form_draft::use_form_draft;
 use super::not_found::NotFound;
 use super::prefs::{use_prefs, use_t};
 use crate::api::{
@@ -34,8 +35,8 @@ pub fn ClientsPage() -> impl IntoView {
         return gate;
     }
     let t = use_t();
-    let (typed_name, from_redirect) = use_query_map()
-        .with_untracked(|q| (q.get("name").unwrap_or_default(), error_from_query(q)));
+    let from_redirect = use_query_map().with_untracked(error_from_query);
+    let typed_name = use_form_draft().field("name");
     let create = ServerAction::<CreateOrganization>::new();
     let error = form_error(create.value(), from_redirect);
     let name_input = NodeRef::<leptos::html::Input>::new();
@@ -133,7 +134,7 @@ pub fn ClientsPage() -> impl IntoView {
                             }
                                 .into_any()
                         }
-                        Err(error) => view! { <ErrorAlert error /> }.into_any(),
+                        Err(error) => view! { <PageError error /> }.into_any(),
                     }
                 })}
             </Suspense>
@@ -150,13 +151,9 @@ pub fn PeoplePage() -> impl IntoView {
     let t = use_t();
     let lang = use_prefs().lang;
     let me = use_portal().user.map(|u| u.id);
-    let (typed_name, typed_email, from_redirect) = use_query_map().with_untracked(|q| {
-        (
-            q.get("name").unwrap_or_default(),
-            q.get("email").unwrap_or_default(),
-            error_from_query(q),
-        )
-    });
+    let from_redirect = use_query_map().with_untracked(error_from_query);
+    let typed = use_form_draft();
+    let (typed_name, typed_email) = (typed.field("name"), typed.field("email"));
     let invite = ServerAction::<InvitePerson>::new();
     let resend = ServerAction::<ResendInvitation>::new();
     let revoke = ServerAction::<RevokeInvitation>::new();
@@ -374,7 +371,7 @@ pub fn PeoplePage() -> impl IntoView {
                             }
                                 .into_any()
                         }
-                        Err(error) => view! { <ErrorAlert error /> }.into_any(),
+                        Err(error) => view! { <PageError error /> }.into_any(),
                     }
                 })}
             </Suspense>
@@ -537,7 +534,7 @@ pub fn OrganizationPage() -> impl IntoView {
                             }
                                 .into_any()
                         }
-                        Err(error) => view! { <ErrorAlert error /> }.into_any(),
+                        Err(error) => view! { <PageError error /> }.into_any(),
                     }
                 })}
             </Suspense>
@@ -824,7 +821,7 @@ pub fn BrandingPage() -> impl IntoView {
                                 </ActionForm>
                             </section>
                         }.into_any(),
-                        Err(error) => view! { <ErrorAlert error /> }.into_any(),
+                        Err(error) => view! { <PageError error /> }.into_any(),
                     }
                 })}
             </Suspense>

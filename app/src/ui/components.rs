@@ -126,6 +126,28 @@ pub fn ErrorAlert(error: UserError) -> impl IntoView {
     }
 }
 
+/// A page whose data could not be loaded: the message, and on the server the HTTP status it
+/// means, so that what does not exist (or is not the viewer's to see) is a 404 for browsers,
+/// crawlers and monitors alike. The status only reaches the response on pages rendered whole
+/// before sending (`SsrMode::Async`).
+#[component]
+pub fn PageError(error: UserError) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        use axum::http::StatusCode;
+        let status = match error.message {
+            Msg::ErrorNotFound => Some(StatusCode::NOT_FOUND),
+            Msg::ErrorForbidden => Some(StatusCode::FORBIDDEN),
+            Msg::ErrorInternal => Some(StatusCode::INTERNAL_SERVER_ERROR),
+            _ => None,
+        };
+        if let Some(status) = status {
+            response.set_status(status);
+        }
+    }
+    view! { <ErrorAlert error /> }
+}
+
 #[component]
 pub fn StatusBadge(status: Status) -> impl IntoView {
     let t = use_t();

@@ -1,6 +1,7 @@
 //! "Forgot your password?": asks for a reset link by e-mail. It also serves a first access.
 
 use super::components::{error_from_query, form_error, EmailField, ErrorAlert};
+use super::form_draft::use_form_draft;
 use super::prefs::use_t;
 use crate::api::RequestPasswordReset;
 use crate::i18n::Msg;
@@ -12,13 +13,10 @@ use leptos_router::hooks::use_query_map;
 pub fn ForgotPasswordPage() -> impl IntoView {
     let t = use_t();
     let query = use_query_map();
-    let (from_redirect, typed_email, sent_before) = query.with_untracked(|q| {
-        (
-            error_from_query(q),
-            q.get("email").unwrap_or_default(),
-            q.get("sent").is_some(),
-        )
-    });
+    let (from_redirect, sent_before) =
+        query.with_untracked(|q| (error_from_query(q), q.get("sent").is_some()));
+    // What a post without JavaScript typed comes back from its draft, never in the address.
+    let typed_email = use_form_draft().field("email");
     let action = ServerAction::<RequestPasswordReset>::new();
     let error = form_error(action.value(), from_redirect);
     let sent = move || sent_before || matches!(action.value().get(), Some(Ok(())));

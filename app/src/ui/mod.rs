@@ -5,6 +5,7 @@ pub mod admin;
 pub mod components;
 pub mod confirm_email;
 pub mod forgot_password;
+pub mod form_draft;
 pub mod header;
 pub mod icons;
 pub mod not_found;

@@ -2,7 +2,7 @@
 //! The link is checked before the form shows; a used, expired or revoked one explains how to
 //! get a new one.
 
-use super::components::{error_from_query, form_error, ErrorAlert};
+use super::components::{error_from_query, form_error, ErrorAlert, PageError};
 use super::prefs::use_t;
 use crate::api::{check_link, SetPasswordWithLink};
 use crate::error::UserError;
@@ -38,7 +38,7 @@ pub fn SetPasswordPage() -> impl IntoView {
                                 view! { <SetPasswordForm token kind from_redirect /> }.into_any()
                             }
                             Ok(None) => view! { <InvalidLink /> }.into_any(),
-                            Err(error) => view! { <ErrorAlert error /> }.into_any(),
+                            Err(error) => view! { <PageError error /> }.into_any(),
                         }
                     })
                 }}

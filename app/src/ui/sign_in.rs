@@ -1,10 +1,12 @@
 //! Sign-in with e-mail and password.
 //!
 //! Before the page's code has loaded the form posts natively and the server redirects back
-//! here with `?error=…&email=…`, so the message shows and the e-mail stays typed; afterwards the
+//! here with `?error=…`, so the message shows, and the e-mail stays typed (from the form's
+//! draft, `ui::form_draft`: an address is personal data, never put in a URL); afterwards the
 //! same form is sent by the `ActionForm` without leaving the page.
 
 use super::components::{error_from_query, form_error, EmailField, ErrorAlert};
+use super::form_draft::use_form_draft;
 use super::prefs::use_t;
 use crate::api::SignIn;
 use crate::i18n::Msg;
@@ -19,10 +21,10 @@ pub fn SignInPage() -> impl IntoView {
     let t = use_t();
     let signed_in = use_portal().user.is_some();
     let query = use_query_map();
-    let (from_redirect, typed_email, notice) = query.with_untracked(|q| {
+    let typed_email = use_form_draft().field("email");
+    let (from_redirect, notice) = query.with_untracked(|q| {
         (
             error_from_query(q),
-            q.get("email").unwrap_or_default(),
             if q.get("signed_out").is_some() {
                 Some(Msg::SignedOut)
             } else if q.get("password_set").is_some() {

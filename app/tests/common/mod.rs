@@ -6,14 +6,40 @@ use app::backend::accounts::{
     authenticate, create_account, sign_in, AccountError, ClientInfo, NewAccount, Viewer,
 };
 use app::backend::config::Config;
+use app::backend::outbox;
 use app::backend::storage::accounts::NewObservatory;
 use app::backend::storage::testing::{fresh_database, TestDatabase};
 use app::backend::storage::Db;
 use app::i18n::{Lang, Msg};
 use app::model::Role;
 
+/// The secret key of the tested portal: the same on every call, as for one portal's processes.
+pub const SECRET_KEY: &str = "5ec2e7005ec2e7005ec2e7005ec2e7005ec2e7005ec2e7005ec2e7005ec2e700";
+
 pub fn config() -> Config {
-    Config::load(None, |_| None).expect("default configuration")
+    Config::load(None, |key| {
+        (key == "CUPULA_SECRET_KEY").then(|| SECRET_KEY.to_string())
+    })
+    .expect("default configuration")
+}
+
+/// The whole text of the newest e-mail queued for `to`, as the sender will send it: links
+/// opened with the portal's secret key.
+pub async fn newest_mail_body(db: &Db, to: &str) -> String {
+    let key = config().secret_key.expect("the tests' secret key");
+    outbox::mail_to(db, to, 1, Some(&key))
+        .await
+        .unwrap()
+        .into_iter()
+        .next()
+        .expect("a queued e-mail")
+        .body
+}
+
+/// The token of the link in an e-mail's text.
+pub fn link_token(body: &str) -> String {
+    let start = body.find("token=").expect("a link in the e-mail") + "token=".len();
+    body[start..start + 64].to_string()
 }
 
 pub fn client() -> ClientInfo {

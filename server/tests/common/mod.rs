@@ -4,6 +4,7 @@
 
 use app::backend::config::Config;
 use app::backend::demo::{self, DemoAccount};
+use app::backend::secret_key::SecretKey;
 use app::backend::storage::testing::{fresh_database, TestDatabase};
 use reqwest::{redirect::Policy, Client};
 
@@ -13,15 +14,25 @@ pub struct TestApp {
     pub db: TestDatabase,
     /// The portal's files (logos), removed with the test.
     pub files: tempfile::TempDir,
+    /// Opens the links of the portal's queued e-mails.
+    pub secret_key: SecretKey,
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// The portal with some settings of its configuration changed.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let test_db = fresh_database().await.expect("a test database");
     let accounts = demo::seed_if_empty(&test_db.db).await.unwrap().unwrap();
     let mut config = Config::load(None, |_| None).unwrap();
+    configure(&mut config);
     config.listen = "127.0.0.1:0".parse().unwrap();
     let files = tempfile::TempDir::new().unwrap();
     config.data_dir = files.path().to_path_buf();
+    let secret_key = SecretKey::generate();
+    config.secret_key = Some(secret_key.clone());
     let listener = server::bind(config.listen).await.unwrap();
     let addr = listener.local_addr().unwrap();
     config.base_url = format!("http://{addr}").parse().unwrap();
@@ -36,6 +47,7 @@ pub async fn spawn_app() -> TestApp {
         accounts,
         db: test_db,
         files,
+        secret_key,
     }
 }
 
@@ -51,13 +63,24 @@ impl TestApp {
             .unwrap()
     }
 
-    /// A browser-like client: keeps cookies, does not follow redirects, sends same-origin headers.
+    /// A browser-like client: keeps cookies, does not follow redirects, and sends the headers a
+    /// browser sends from the portal's own pages (`Origin`, `Sec-Fetch-Site: same-origin`); a
+    /// request's own header of the same name replaces them.
     pub fn browser(&self) -> Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("origin", self.base.parse().unwrap());
+        headers.insert("sec-fetch-site", "same-origin".parse().unwrap());
         Client::builder()
             .cookie_store(true)
             .redirect(Policy::none())
+            .default_headers(headers)
             .build()
             .unwrap()
+    }
+
+    /// A program's client (curl, a script): no cookies kept, no browser headers.
+    pub fn program(&self) -> Client {
+        Client::builder().redirect(Policy::none()).build().unwrap()
     }
 
     pub async fn sign_in(&self, client: &Client, email: &str, password: &str) -> reqwest::Response {

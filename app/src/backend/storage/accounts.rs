@@ -98,6 +98,15 @@ impl Db {
         Ok(count)
     }
 
+    pub async fn count_users(&self) -> Result<i64, StoreError> {
+        let count: i64 = on_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM users")
+                .fetch_one(pool)
+                .await
+        })?;
+        Ok(count)
+    }
+
     pub async fn insert_observatory(&self, new: NewObservatory<'_>) -> Result<i64, StoreError> {
         on_pool!(self, |pool| {
             sqlx::query_scalar(

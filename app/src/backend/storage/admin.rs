@@ -100,8 +100,9 @@ impl Db {
         Ok(row)
     }
 
-    /// Activates or deactivates a person; deactivating ends their sessions and pending links in
-    /// the same transaction, so they are out at once.
+    /// Activates or deactivates a person; deactivating ends their sessions and pending links
+    /// and revokes their API keys in the same transaction, so they are out at once, and
+    /// reactivating brings back none of them.
     pub async fn set_person_active(
         &self,
         observatory_id: i64,
@@ -129,6 +130,13 @@ impl Db {
                 sqlx::query(
                     "UPDATE account_tokens SET revoked_at = $1 \
                      WHERE user_id = $2 AND used_at IS NULL AND revoked_at IS NULL",
+                )
+                .bind(now)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
                 )
                 .bind(now)
                 .bind(user_id)
@@ -177,8 +185,9 @@ impl Db {
         Ok(row)
     }
 
-    /// Renames and (de)activates an organization; deactivating ends its people's sessions in
-    /// the same transaction. False when the organization is not this observatory's.
+    /// Renames and (de)activates an organization; deactivating ends its people's sessions and
+    /// revokes their API keys in the same transaction. False when the organization is not this
+    /// observatory's.
     pub async fn update_organization(
         &self,
         observatory_id: i64,
@@ -204,6 +213,14 @@ impl Db {
                     "DELETE FROM sessions WHERE user_id IN \
                      (SELECT id FROM users WHERE organization_id = $1)",
                 )
+                .bind(organization_id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE api_tokens SET revoked_at = $1 WHERE revoked_at IS NULL \
+                     AND user_id IN (SELECT id FROM users WHERE organization_id = $2)",
+                )
+                .bind(Utc::now())
                 .bind(organization_id)
                 .execute(&mut *tx)
                 .await?;

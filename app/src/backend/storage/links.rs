@@ -1,4 +1,4 @@
-//! SQL for single-use account links, the e-mail outbox and failed sign-ins.
+//! SQL for single-use account links and the e-mail outbox.
 
 use super::{map_unique, on_pool, Db, StoreError};
 use crate::model::LinkKind;
@@ -23,9 +23,14 @@ pub struct OutboxRow {
     pub id: i64,
     pub to_address: String,
     pub subject: String,
+    /// The text as anyone may read it: a link's token is redacted.
     pub body_text: String,
+    /// The whole text of a mail that carries a link, sealed (`backend::outbox`); `None` for
+    /// mails without a secret, and once the mail is sent.
+    pub sealed_body: Option<String>,
     pub kind: String,
     pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
 }
 
 pub struct NewMail<'a> {
@@ -33,13 +38,14 @@ pub struct NewMail<'a> {
     pub to_address: &'a str,
     pub subject: &'a str,
     pub body_text: &'a str,
+    pub sealed_body: Option<&'a str>,
     pub kind: &'a str,
 }
 
 /// Queues a message; run inside the transaction of the change it reports.
 const INSERT_MAIL: &str =
-    "INSERT INTO outbox (observatory_id, to_address, subject, body_text, kind, \
-                           created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+    "INSERT INTO outbox (observatory_id, to_address, subject, body_text, sealed_body, kind, \
+                           created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
 /// Every other outstanding password link of a person stops working once a password is set.
 pub(crate) const REVOKE_PASSWORD_LINKS: &str = "UPDATE account_tokens SET revoked_at = $1 \
@@ -86,6 +92,7 @@ impl Db {
                 .bind(mail.to_address)
                 .bind(mail.subject)
                 .bind(mail.body_text)
+                .bind(mail.sealed_body)
                 .bind(mail.kind)
                 .bind(now)
                 .execute(&mut *tx)
@@ -188,8 +195,8 @@ impl Db {
     ) -> Result<Vec<OutboxRow>, StoreError> {
         let rows = on_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT id, to_address, subject, body_text, kind, created_at FROM outbox \
-                 WHERE to_address = $1 ORDER BY id DESC LIMIT $2",
+                "SELECT id, to_address, subject, body_text, sealed_body, kind, created_at, sent_at \
+                 FROM outbox WHERE to_address = $1 ORDER BY id DESC LIMIT $2",
             )
             .bind(to_address)
             .bind(limit)
@@ -199,58 +206,25 @@ impl Db {
         Ok(rows)
     }
 
-    pub async fn record_sign_in_failure(
+    /// Records that a message went out and wipes its sealed text: from then on the database
+    /// holds only the redacted body. False when it was already marked sent.
+    pub async fn mark_mail_sent(
         &self,
-        observatory_id: i64,
-        email: &str,
-        ip: &str,
+        mail_id: i64,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
+    ) -> Result<bool, StoreError> {
+        let changed = on_pool!(self, |pool| {
             sqlx::query(
-                "INSERT INTO sign_in_failures (observatory_id, email, ip, failed_at) \
-                 VALUES ($1, $2, $3, $4)",
+                "UPDATE outbox SET sent_at = $1, sealed_body = NULL \
+                 WHERE id = $2 AND sent_at IS NULL",
             )
-            .bind(observatory_id)
-            .bind(email)
-            .bind(ip)
             .bind(now)
+            .bind(mail_id)
             .execute(pool)
             .await
-            .map(|_| ())
+            .map(|done| done.rows_affected())
         })?;
-        Ok(())
-    }
-
-    /// Failed sign-ins since `since` for an address from this network address, and from this
-    /// network address for any address.
-    pub async fn count_sign_in_failures(
-        &self,
-        observatory_id: i64,
-        email: &str,
-        ip: &str,
-        since: DateTime<Utc>,
-    ) -> Result<(i64, i64), StoreError> {
-        on_pool!(self, |pool| {
-            let by_email: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM sign_in_failures \
-                 WHERE observatory_id = $1 AND email = $2 AND ip = $3 AND failed_at >= $4",
-            )
-            .bind(observatory_id)
-            .bind(email)
-            .bind(ip)
-            .bind(since)
-            .fetch_one(pool)
-            .await?;
-            let by_ip: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM sign_in_failures WHERE ip = $1 AND failed_at >= $2",
-            )
-            .bind(ip)
-            .bind(since)
-            .fetch_one(pool)
-            .await?;
-            Ok::<(i64, i64), StoreError>((by_email, by_ip))
-        })
+        Ok(changed == 1)
     }
 }
 
@@ -292,6 +266,7 @@ impl Db {
                 .bind(mail.to_address)
                 .bind(mail.subject)
                 .bind(mail.body_text)
+                .bind(mail.sealed_body)
                 .bind(mail.kind)
                 .bind(now)
                 .execute(&mut *tx)

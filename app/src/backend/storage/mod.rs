@@ -6,9 +6,11 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod drafts;
 pub mod links;
 pub mod my_account;
 pub mod testing;
+pub mod throttle;
 pub mod tickets;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};

@@ -24,6 +24,13 @@ pub fn engine_name() -> &'static str {
 }
 
 pub async fn fresh_database() -> Result<TestDatabase, StoreError> {
+    let test_db = unmigrated_database().await?;
+    test_db.db.migrate().await?;
+    Ok(test_db)
+}
+
+/// An empty database no migration has touched, for tests of what a migration does to old rows.
+pub async fn unmigrated_database() -> Result<TestDatabase, StoreError> {
     match std::env::var("CUPULA_TEST_DATABASE_URL") {
         Ok(server_url) if server_url.starts_with("postgres") => {
             let name = format!(
@@ -40,7 +47,6 @@ pub async fn fresh_database() -> Result<TestDatabase, StoreError> {
             url.set_path(&name);
             let url = url.to_string();
             let db = Db::connect(&url).await?;
-            db.migrate().await?;
             Ok(TestDatabase {
                 db,
                 url,
@@ -51,7 +57,6 @@ pub async fn fresh_database() -> Result<TestDatabase, StoreError> {
             let dir = tempfile::TempDir::new().map_err(sqlx::Error::Io)?;
             let url = format!("sqlite://{}", dir.path().join("test.db").display());
             let db = Db::connect(&url).await?;
-            db.migrate().await?;
             Ok(TestDatabase {
                 db,
                 url,
@@ -59,4 +64,31 @@ pub async fn fresh_database() -> Result<TestDatabase, StoreError> {
             })
         }
     }
+}
+
+/// Applies this engine's migrations older than `version`, leaving the database as a portal
+/// last upgraded before that migration left it.
+pub async fn migrate_before(db: &Db, version: i64) -> Result<(), StoreError> {
+    let engine = match db {
+        Db::Sqlite(_) => "sqlite",
+        Db::Postgres(_) => "postgres",
+    };
+    let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../migrations")
+        .join(engine);
+    let older = tempfile::TempDir::new().map_err(sqlx::Error::Io)?;
+    for entry in std::fs::read_dir(&all).map_err(sqlx::Error::Io)? {
+        let path = entry.map_err(sqlx::Error::Io)?.path();
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let file_version = name.split('_').next().and_then(|v| v.parse::<i64>().ok());
+        if file_version.is_some_and(|v| v < version) {
+            std::fs::copy(&path, older.path().join(&*name)).map_err(sqlx::Error::Io)?;
+        }
+    }
+    let migrator = sqlx::migrate::Migrator::new(older.path()).await?;
+    match db {
+        Db::Sqlite(pool) => migrator.run(pool).await?,
+        Db::Postgres(pool) => migrator.run(pool).await?,
+    }
+    Ok(())
 }

@@ -679,7 +679,7 @@ impl Db {
                     let candidates = format!(
                         "SELECT ticket_id, entry_id IS NULL AS subject, terms \
                          FROM search_documents \
-                         WHERE terms_vector @@ to_tsquery('simple', {q}) \
+                         WHERE terms_vector @@ CAST({q} AS tsquery) \
                            AND id >= {from} AND id < {to} \
                          ORDER BY id DESC LIMIT {}",
                         SEARCH_CANDIDATES - texts.len()
@@ -851,30 +851,30 @@ impl Db {
         user_id: i64,
         name: &str,
         token_hash: &str,
+        now: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
     ) -> Result<i64, StoreError> {
         let id = on_pool!(self, |pool| {
             sqlx::query_scalar(
-                "INSERT INTO api_tokens (user_id, name, token_hash, created_at) \
-                 VALUES ($1, $2, $3, $4) RETURNING id",
+                "INSERT INTO api_tokens (user_id, name, token_hash, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
             )
             .bind(user_id)
             .bind(name)
             .bind(token_hash)
-            .bind(Utc::now())
+            .bind(now)
+            .bind(expires_at)
             .fetch_one(pool)
             .await
         })?;
         Ok(id)
     }
 
-    /// The person's tokens that still work: (id, name, created, last used).
-    pub async fn api_tokens(
-        &self,
-        user_id: i64,
-    ) -> Result<Vec<(i64, String, DateTime<Utc>, Option<DateTime<Utc>>)>, StoreError> {
+    /// The person's tokens that were not revoked (expired ones included), newest first.
+    pub async fn api_tokens(&self, user_id: i64) -> Result<Vec<ApiTokenRow>, StoreError> {
         let rows = on_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT id, name, created_at, last_used_at FROM api_tokens \
+                "SELECT id, user_id, name, created_at, expires_at, last_used_at FROM api_tokens \
                  WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id DESC",
             )
             .bind(user_id)
@@ -900,20 +900,57 @@ impl Db {
         Ok(changed == 1)
     }
 
-    /// The user id of a token that still works, marking it used.
-    pub async fn use_api_token(&self, token_hash: &str) -> Result<Option<i64>, StoreError> {
-        let user_id = on_pool!(self, |pool| {
-            sqlx::query_scalar(
-                "UPDATE api_tokens SET last_used_at = $1 \
-                 WHERE token_hash = $2 AND revoked_at IS NULL RETURNING user_id",
+    /// The token with this hash, unless revoked: the service decides whether it still works.
+    pub async fn api_token_by_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<ApiTokenRow>, StoreError> {
+        let row = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, user_id, name, created_at, expires_at, last_used_at FROM api_tokens \
+                 WHERE token_hash = $1 AND revoked_at IS NULL",
             )
-            .bind(Utc::now())
             .bind(token_hash)
             .fetch_optional(pool)
             .await
         })?;
-        Ok(user_id)
+        Ok(row)
     }
+
+    /// Records a use of a token, unless one was recorded after `unless_used_since` (also when
+    /// two requests race: only one of them writes).
+    pub async fn touch_api_token(
+        &self,
+        token_id: i64,
+        now: DateTime<Utc>,
+        unless_used_since: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE api_tokens SET last_used_at = $1 \
+                 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)",
+            )
+            .bind(now)
+            .bind(token_id)
+            .bind(unless_used_since)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(())
+    }
+}
+
+/// A personal API key as stored (its hash is never read back).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ApiTokenRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    /// `None`: the key does not expire.
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]

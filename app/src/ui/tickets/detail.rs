@@ -8,8 +8,9 @@ use crate::error::UserError;
 use crate::i18n::{Lang, Msg};
 use crate::model::{Change, EntryKind, Priority, Status, TicketDetail, TimelineEntry};
 use crate::ui::components::{
-    error_from_query, form_error, toast_success, ErrorAlert, PriorityBadge, StatusBadge,
+    error_from_query, form_error, toast_success, ErrorAlert, PageError, PriorityBadge, StatusBadge,
 };
+use crate::ui::form_draft::use_form_draft;
 use crate::ui::prefs::{use_prefs, use_t};
 use crate::use_portal;
 use leptos::prelude::*;
@@ -36,13 +37,12 @@ pub fn TicketPage() -> impl IntoView {
         return view! { <Redirect path="/sign-in" /> }.into_any();
     };
     let params = use_params_map();
-    let (created, from_redirect, typed_body) = use_query_map().with_untracked(|q| {
-        (
-            q.get("created").is_some(),
-            error_from_query(q),
-            q.get("body").unwrap_or_default(),
-        )
-    });
+    let (created, from_redirect) =
+        use_query_map().with_untracked(|q| (q.get("created").is_some(), error_from_query(q)));
+    // What a form posted without JavaScript typed, back with its error.
+    let typed = use_form_draft();
+    let typed_body = typed.field("body");
+    let typed_reason = typed.field("reason");
     let actions = TicketActionsState {
         message: ServerAction::<AddMessage>::new(),
         status: ServerAction::<ChangeStatus>::new(),
@@ -73,16 +73,16 @@ pub fn TicketPage() -> impl IntoView {
             <a class="back-link" href="/">{t(Msg::BackToRequests)}</a>
             <Suspense fallback=move || view! { <p class="muted">{t(Msg::Loading)}</p> }>
                 {
-                    let typed_body = typed_body.clone();
+                    let (typed_body, typed_reason) = (typed_body.clone(), typed_reason.clone());
                     move || {
-                        let typed_body = typed_body.clone();
+                        let (typed_body, typed_reason) = (typed_body.clone(), typed_reason.clone());
                         Suspend::new(async move {
                             match ticket.await {
                                 Ok(ticket) => view! {
-                                    <TicketView ticket created lang actions me typed_body />
+                                    <TicketView ticket created lang actions me typed_body typed_reason />
                                 }
                                 .into_any(),
-                                Err(error) => view! { <ErrorAlert error /> }.into_any(),
+                                Err(error) => view! { <PageError error /> }.into_any(),
                             }
                         })
                     }
@@ -101,6 +101,7 @@ fn TicketView(
     actions: TicketActionsState,
     me: i64,
     typed_body: String,
+    typed_reason: String,
 ) -> impl IntoView {
     let t = use_t();
     let title = format!("{} · {}", ticket.number, ticket.subject);
@@ -176,7 +177,7 @@ fn TicketView(
                 }}
             </section>
             <aside class="stack ticket-side">
-                <StatusForm ticket=ticket.clone() actions />
+                <StatusForm ticket=ticket.clone() actions typed_reason />
                 {ticket.actions.assign.then(|| view! { <AssignForm ticket=ticket.clone() actions me /> })}
                 {ticket.actions.priority.then(|| view! { <PriorityForm ticket=ticket.clone() actions /> })}
             </aside>
@@ -312,7 +313,11 @@ fn ReplyForm(
 }
 
 #[component]
-fn StatusForm(ticket: TicketDetail, actions: TicketActionsState) -> impl IntoView {
+fn StatusForm(
+    ticket: TicketDetail,
+    actions: TicketActionsState,
+    typed_reason: String,
+) -> impl IntoView {
     let t = use_t();
     let action = actions.status;
     let error = form_error(action.value(), None);
@@ -337,9 +342,12 @@ fn StatusForm(ticket: TicketDetail, actions: TicketActionsState) -> impl IntoVie
                     .into_iter()
                     .map(|to| {
                         let number = number.clone();
+                        let typed_reason = typed_reason.clone();
+                        // Open when a cancellation came back with its reason.
+                        let open = !typed_reason.is_empty();
                         if to == Status::Cancelled {
                             view! {
-                                <details class="confirm">
+                                <details class="confirm" open=open>
                                     <summary class="btn btn-secondary btn-block">{t(Msg::CancelRequest)}</summary>
                                     <ActionForm action attr:class="stack-sm">
                                         <input type="hidden" name="number" value=number />
@@ -347,7 +355,9 @@ fn StatusForm(ticket: TicketDetail, actions: TicketActionsState) -> impl IntoVie
                                         <p class="muted">{t(Msg::CancelExplained)}</p>
                                         <div class="field">
                                             <label for="cancel-reason">{t(Msg::Reason)}</label>
-                                            <textarea class="input" id="cancel-reason" name="reason" rows="2"></textarea>
+                                            <textarea class="input" id="cancel-reason" name="reason" rows="2">
+                                                {typed_reason}
+                                            </textarea>
                                         </div>
                                         <button type="submit" class="btn btn-danger btn-block">{t(Msg::ConfirmCancel)}</button>
                                     </ActionForm>
@@ -386,7 +396,9 @@ fn StatusForm(ticket: TicketDetail, actions: TicketActionsState) -> impl IntoVie
             </div>
             <div class="field">
                 <label for="status-reason">{t(Msg::Reason)}</label>
-                <textarea class="input" id="status-reason" name="reason" rows="2" aria-describedby="status-reason-hint"></textarea>
+                <textarea class="input" id="status-reason" name="reason" rows="2" aria-describedby="status-reason-hint">
+                    {typed_reason}
+                </textarea>
                 <p class="field-hint" id="status-reason-hint">{t(Msg::ReasonHint)}</p>
             </div>
             <button type="submit" class="btn btn-primary" aria-busy=move || action.pending().get().to_string()>

@@ -9,7 +9,7 @@ use crate::model::{
     AssigneeFilter, NewTicketChoices, Priority, RequestType, SessionUser, Status, TicketFilter,
     TicketSort, TicketView,
 };
-use crate::ui::components::{EmptyState, ErrorAlert};
+use crate::ui::components::{EmptyState, PageError};
 use crate::ui::prefs::{use_prefs, use_t};
 use crate::use_portal;
 use leptos::prelude::*;
@@ -128,7 +128,7 @@ pub fn HomePage() -> impl IntoView {
                             }
                                 .into_any()
                         }
-                        Err(error) => view! { <ErrorAlert error /> }.into_any(),
+                        Err(error) => view! { <PageError error /> }.into_any(),
                     }
                 })}
             </Suspense>

@@ -2,12 +2,14 @@
 //! (after a phone call) also choose the organization.
 //!
 //! Nothing typed is lost on an error: after hydration the form stays as it is; before, the
-//! server sends the fields back in the address and the form is filled again from there.
+//! server keeps the fields in a draft for this page (never in its address, see
+//! `ui::form_draft`) and the form is filled again from there.
 
 use crate::api::{ticket_choices, OpenTicket};
 use crate::i18n::Msg;
 use crate::model::{Priority, RequestType};
 use crate::ui::components::{error_from_query, form_error, ErrorAlert};
+use crate::ui::form_draft::use_form_draft;
 use crate::ui::prefs::use_t;
 use crate::use_portal;
 use leptos::prelude::*;
@@ -33,28 +35,15 @@ pub fn NewTicketPage() -> impl IntoView {
         return view! { <Redirect path="/sign-in" /> }.into_any();
     };
     let staff = user.role.is_staff();
-    // What a form posted without JavaScript sent back with its error.
-    let typed = use_query_map().with_untracked(|q| {
-        let get = |key: &str| q.get(key).unwrap_or_default();
-        (
-            get("request_type"),
-            get("priority"),
-            get("subject"),
-            get("comment"),
-            get("telescope_id"),
-            get("organization_id"),
-            error_from_query(q),
-        )
-    });
-    let (
-        typed_type,
-        typed_priority,
-        typed_subject,
-        typed_comment,
-        typed_telescope,
-        typed_org,
-        from_redirect,
-    ) = typed;
+    // What a form posted without JavaScript typed, back with its error.
+    let from_redirect = use_query_map().with_untracked(error_from_query);
+    let typed = use_form_draft();
+    let typed_type = typed.field("request_type");
+    let typed_priority = typed.field("priority");
+    let typed_subject = typed.field("subject");
+    let typed_comment = typed.field("comment");
+    let typed_telescope = typed.field("telescope_id");
+    let typed_org = typed.field("organization_id");
     let open = ServerAction::<OpenTicket>::new();
     let outcome = Signal::derive(move || open.value().get().map(|r| r.map(|_| ())));
     let error = form_error(outcome, from_redirect);

@@ -4,7 +4,7 @@
 use super::TicketItem;
 use crate::api::get_telescope_history;
 use crate::i18n::Msg;
-use crate::ui::components::{EmptyState, ErrorAlert};
+use crate::ui::components::{EmptyState, PageError};
 use crate::ui::prefs::{use_prefs, use_t};
 use crate::use_portal;
 use leptos::prelude::*;
@@ -68,7 +68,7 @@ pub fn TelescopePage() -> impl IntoView {
                             }
                                 .into_any()
                         }
-                        Err(error) => view! { <ErrorAlert error /> }.into_any(),
+                        Err(error) => view! { <PageError error /> }.into_any(),
                     }
                 })}
             </Suspense>
