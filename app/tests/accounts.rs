@@ -3,14 +3,38 @@
 
 mod common;
 
-use app::backend::accounts::{self, authenticate, create_account, sign_in, NewAccount};
+use app::backend::accounts::{self, authenticate, create_account, sign_in, NewAccount, SignedIn};
+use app::backend::config::Config;
 use app::backend::demo;
 use app::backend::passwords;
 use app::backend::storage::testing::{engine_name, fresh_database};
 use app::i18n::{Lang, Msg};
 use app::model::Role;
-use common::{add_client, client, config, user_msg, world};
+use common::{add_client, client, config, user_msg, world, World};
 use std::time::Duration;
+
+/// Ana, the client most of these tests sign in: her address and password.
+const ANA: &str = "ana@andromeda.example";
+const ANAS_PASSWORD: &str = "estrellas fugaces";
+
+/// Adds Ana to the world's organization, returning her user id.
+async fn add_ana(world: &World) -> i64 {
+    add_client(world, ANA, ANAS_PASSWORD).await
+}
+
+/// Signs Ana in with her password under `config`.
+async fn sign_ana_in(world: &World, config: &Config) -> SignedIn {
+    sign_in(
+        &world.db,
+        config,
+        world.observatory_id,
+        ANA,
+        ANAS_PASSWORD,
+        &client(),
+    )
+    .await
+    .unwrap()
+}
 
 #[tokio::test]
 async fn migrations_apply_once_and_are_idempotent() {
@@ -64,7 +88,7 @@ async fn sign_in_opens_a_session_that_identifies_the_person() {
 #[tokio::test]
 async fn unknown_email_and_wrong_password_get_the_same_message() {
     let world = world().await;
-    add_client(&world, "ana@andromeda.example", "estrellas fugaces").await;
+    add_ana(&world).await;
     let config = config();
     let attempt = |email: &'static str, password: &'static str| {
         let db = world.db.clone();
@@ -118,30 +142,12 @@ async fn accounts_without_a_password_cannot_sign_in() {
 #[tokio::test]
 async fn each_sign_in_gets_a_new_token_and_sign_out_ends_it_on_the_server() {
     let world = world().await;
-    let user_id = add_client(&world, "ana@andromeda.example", "estrellas fugaces").await;
+    let user_id = add_ana(&world).await;
     let config = config();
-    let first = sign_in(
-        &world.db,
-        &config,
-        world.observatory_id,
-        "ana@andromeda.example",
-        "estrellas fugaces",
-        &client(),
-    )
-    .await
-    .unwrap();
-    let second = sign_in(
-        &world.db,
-        &config,
-        world.observatory_id,
-        "ana@andromeda.example",
-        "estrellas fugaces",
-        &client(),
-    )
-    .await
-    .unwrap();
+    let first = sign_ana_in(&world, &config).await;
+    let second = sign_ana_in(&world, &config).await;
     assert_ne!(first.token, second.token);
-    assert_eq!(world.db.count_sessions_of_user(user_id).await.unwrap(), 2);
+    assert_eq!(world.sessions_of(user_id).await, 2);
 
     let viewer = authenticate(&world.db, &config, &first.token)
         .await
@@ -156,7 +162,7 @@ async fn each_sign_in_gets_a_new_token_and_sign_out_ends_it_on_the_server() {
         .await
         .unwrap()
         .is_some());
-    assert_eq!(world.db.count_sessions_of_user(user_id).await.unwrap(), 1);
+    assert_eq!(world.sessions_of(user_id).await, 1);
 }
 
 #[tokio::test]
@@ -173,17 +179,8 @@ async fn forged_and_malformed_tokens_name_nobody() {
         );
     }
     // Positive control: a real session's token names its person.
-    let user_id = add_client(&world, "ana@andromeda.example", "estrellas fugaces").await;
-    let real = sign_in(
-        &world.db,
-        &config,
-        world.observatory_id,
-        "ana@andromeda.example",
-        "estrellas fugaces",
-        &client(),
-    )
-    .await
-    .unwrap();
+    let user_id = add_ana(&world).await;
+    let real = sign_ana_in(&world, &config).await;
     let viewer = authenticate(&world.db, &config, &real.token)
         .await
         .unwrap()
@@ -194,42 +191,24 @@ async fn forged_and_malformed_tokens_name_nobody() {
 #[tokio::test]
 async fn idle_and_absolute_timeouts_end_sessions() {
     let world = world().await;
-    let user_id = add_client(&world, "ana@andromeda.example", "estrellas fugaces").await;
+    let user_id = add_ana(&world).await;
 
     let mut idle = config();
     idle.session_idle_timeout = Duration::ZERO;
-    let signed_in = sign_in(
-        &world.db,
-        &idle,
-        world.observatory_id,
-        "ana@andromeda.example",
-        "estrellas fugaces",
-        &client(),
-    )
-    .await
-    .unwrap();
+    let signed_in = sign_ana_in(&world, &idle).await;
     assert!(authenticate(&world.db, &idle, &signed_in.token)
         .await
         .unwrap()
         .is_none());
     assert_eq!(
-        world.db.count_sessions_of_user(user_id).await.unwrap(),
+        world.sessions_of(user_id).await,
         0,
         "expired sessions are deleted"
     );
 
     let mut absolute = config();
     absolute.session_absolute_timeout = Duration::ZERO;
-    let signed_in = sign_in(
-        &world.db,
-        &absolute,
-        world.observatory_id,
-        "ana@andromeda.example",
-        "estrellas fugaces",
-        &client(),
-    )
-    .await
-    .unwrap();
+    let signed_in = sign_ana_in(&world, &absolute).await;
     assert!(authenticate(&world.db, &config(), &signed_in.token)
         .await
         .unwrap()
@@ -240,7 +219,7 @@ async fn idle_and_absolute_timeouts_end_sessions() {
 async fn weak_hashes_are_upgraded_at_sign_in() {
     use argon2::password_hash::{PasswordHasher, SaltString};
     let world = world().await;
-    let user_id = add_client(&world, "ana@andromeda.example", "estrellas fugaces").await;
+    let user_id = add_ana(&world).await;
     let weak = argon2::Argon2::new(
         argon2::Algorithm::Argon2id,
         argon2::Version::V0x13,
@@ -255,16 +234,7 @@ async fn weak_hashes_are_upgraded_at_sign_in() {
     world.db.set_password_hash(user_id, &weak).await.unwrap();
     assert!(passwords::needs_rehash(&weak));
 
-    sign_in(
-        &world.db,
-        &config(),
-        world.observatory_id,
-        "ana@andromeda.example",
-        "estrellas fugaces",
-        &client(),
-    )
-    .await
-    .unwrap();
+    sign_ana_in(&world, &config()).await;
     let stored = world
         .db
         .user_by_email(world.observatory_id, "ana@andromeda.example")
@@ -280,7 +250,7 @@ async fn weak_hashes_are_upgraded_at_sign_in() {
 #[tokio::test]
 async fn e_mail_addresses_are_unique_per_observatory_whatever_their_case() {
     let world = world().await;
-    add_client(&world, "ana@andromeda.example", "estrellas fugaces").await;
+    add_ana(&world).await;
     let again = create_account(
         &world.db,
         NewAccount {

@@ -3,14 +3,14 @@
 
 mod common;
 
-use app::backend::accounts::{create_account, sign_in, NewAccount, Viewer};
+use app::backend::accounts::{create_account, NewAccount, Viewer};
 use app::backend::admin::{self, Invitation};
 use app::backend::links;
 use app::backend::storage::accounts::{NewObservatory, NewTelescope};
 use app::backend::storage::admin::TelescopeFields;
 use app::i18n::{Lang, Msg};
 use app::model::{AccountState, ApiKeyValidity, BrandingSettings, ContactEntry, Role};
-use common::{client, config, link_token, newest_mail_body, person, user_msg, world, PASSWORD};
+use common::{config, link_token, newest_mail_body, person, user_msg, world, PASSWORD};
 
 fn invitation(email: &str, role: Role, organization_id: Option<i64>) -> Invitation<'_> {
     Invitation {
@@ -25,22 +25,8 @@ fn invitation(email: &str, role: Role, organization_id: Option<i64>) -> Invitati
 #[tokio::test]
 async fn only_admins_administer_and_others_are_told_nothing_exists() {
     let world = world().await;
-    let agent = person(
-        &world.db,
-        world.observatory_id,
-        None,
-        "agente@obs.example",
-        Role::Agent,
-    )
-    .await;
-    let client_user = person(
-        &world.db,
-        world.observatory_id,
-        Some(world.organization_id),
-        "cli@club.example",
-        Role::Client,
-    )
-    .await;
+    let agent = world.agent("agente@obs.example").await;
+    let client_user = world.client("cli@club.example").await;
     for viewer in [&agent, &client_user] {
         assert_eq!(
             user_msg(admin::organizations(&world.db, viewer).await),
@@ -76,14 +62,7 @@ async fn only_admins_administer_and_others_are_told_nothing_exists() {
         );
     }
     // Nothing of what they tried was done…
-    let boss = person(
-        &world.db,
-        world.observatory_id,
-        None,
-        "jefa@obs.example",
-        Role::Admin,
-    )
-    .await;
+    let boss = world.admin("jefa@obs.example").await;
     assert!(!admin::organizations(&world.db, &boss)
         .await
         .unwrap()
@@ -129,14 +108,7 @@ async fn only_admins_administer_and_others_are_told_nothing_exists() {
 #[tokio::test]
 async fn an_admin_invites_a_client_who_joins_with_the_link() {
     let world = world().await;
-    let boss = person(
-        &world.db,
-        world.observatory_id,
-        None,
-        "jefa@obs.example",
-        Role::Admin,
-    )
-    .await;
+    let boss = world.admin("jefa@obs.example").await;
     admin::invite(
         &world.db,
         &config(),
@@ -168,16 +140,7 @@ async fn an_admin_invites_a_client_who_joins_with_the_link() {
     links::set_password_with_link(&world.db, &token, PASSWORD, false)
         .await
         .unwrap();
-    sign_in(
-        &world.db,
-        &config(),
-        world.observatory_id,
-        "nueva@club.example",
-        PASSWORD,
-        &client(),
-    )
-    .await
-    .unwrap();
+    world.sign_in("nueva@club.example").await.unwrap();
     let people = admin::people(&world.db, &boss).await.unwrap();
     assert_eq!(
         people
@@ -192,14 +155,7 @@ async fn an_admin_invites_a_client_who_joins_with_the_link() {
 #[tokio::test]
 async fn invitations_can_be_resent_and_withdrawn() {
     let world = world().await;
-    let boss = person(
-        &world.db,
-        world.observatory_id,
-        None,
-        "jefa@obs.example",
-        Role::Admin,
-    )
-    .await;
+    let boss = world.admin("jefa@obs.example").await;
     admin::invite(
         &world.db,
         &config(),
@@ -271,65 +227,20 @@ async fn invitations_can_be_resent_and_withdrawn() {
 #[tokio::test]
 async fn deactivating_someone_ends_their_sessions_at_once() {
     let world = world().await;
-    let boss = person(
-        &world.db,
-        world.observatory_id,
-        None,
-        "jefa@obs.example",
-        Role::Admin,
-    )
-    .await;
-    let client_user = person(
-        &world.db,
-        world.observatory_id,
-        Some(world.organization_id),
-        "cli@club.example",
-        Role::Client,
-    )
-    .await;
-    assert_eq!(
-        world
-            .db
-            .count_sessions_of_user(client_user.user_id)
-            .await
-            .unwrap(),
-        1
-    );
+    let boss = world.admin("jefa@obs.example").await;
+    let client_user = world.client("cli@club.example").await;
+    assert_eq!(world.sessions_of(client_user.user_id).await, 1);
     admin::set_active(&world.db, &boss, client_user.user_id, false)
         .await
         .unwrap();
-    assert_eq!(
-        world
-            .db
-            .count_sessions_of_user(client_user.user_id)
-            .await
-            .unwrap(),
-        0
-    );
-    let again = sign_in(
-        &world.db,
-        &config(),
-        world.observatory_id,
-        "cli@club.example",
-        PASSWORD,
-        &client(),
-    )
-    .await;
+    assert_eq!(world.sessions_of(client_user.user_id).await, 0);
+    let again = world.sign_in("cli@club.example").await;
     assert_eq!(user_msg(again), Msg::ErrorAccountInactive);
 
     admin::set_active(&world.db, &boss, client_user.user_id, true)
         .await
         .unwrap();
-    sign_in(
-        &world.db,
-        &config(),
-        world.observatory_id,
-        "cli@club.example",
-        PASSWORD,
-        &client(),
-    )
-    .await
-    .unwrap();
+    world.sign_in("cli@club.example").await.unwrap();
     assert_eq!(
         user_msg(admin::set_active(&world.db, &boss, boss.user_id, false).await),
         Msg::ErrorCannotDeactivateSelf
@@ -339,14 +250,7 @@ async fn deactivating_someone_ends_their_sessions_at_once() {
 #[tokio::test]
 async fn organizations_need_a_name_unique_in_the_observatory() {
     let world = world().await;
-    let boss = person(
-        &world.db,
-        world.observatory_id,
-        None,
-        "jefa@obs.example",
-        Role::Admin,
-    )
-    .await;
+    let boss = world.admin("jefa@obs.example").await;
     assert_eq!(
         user_msg(admin::create_organization(&world.db, &boss, "  ").await),
         Msg::ErrorNameRequired
@@ -401,14 +305,7 @@ async fn observatory_b(world: &common::World) -> ObservatoryB {
 #[tokio::test]
 async fn one_observatorys_admin_cannot_reach_another_observatory() {
     let world = world().await;
-    let boss_a = person(
-        &world.db,
-        world.observatory_id,
-        None,
-        "jefa@obs.example",
-        Role::Admin,
-    )
-    .await;
+    let boss_a = world.admin("jefa@obs.example").await;
 
     let b = observatory_b(&world).await;
     let client_b = person(
@@ -488,14 +385,7 @@ async fn one_observatorys_admin_cannot_reach_another_observatory() {
             .is_none());
     }
     // Nothing of B was touched: its client is still signed in, its invitation still pending.
-    assert_eq!(
-        world
-            .db
-            .count_sessions_of_user(client_b.user_id)
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(world.sessions_of(client_b.user_id).await, 1);
     let state_in_b = |id: i64| {
         let (db, admin_b) = (&world.db, &b.admin);
         async move {
@@ -541,14 +431,7 @@ async fn one_observatorys_admin_cannot_reach_another_observatory() {
     admin::set_active(&world.db, &b.admin, client_b.user_id, false)
         .await
         .unwrap();
-    assert_eq!(
-        world
-            .db
-            .count_sessions_of_user(client_b.user_id)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(world.sessions_of(client_b.user_id).await, 0);
 }
 
 fn scope<'a>(name: &'a str, location: &'a str) -> TelescopeFields<'a> {
@@ -563,14 +446,7 @@ fn scope<'a>(name: &'a str, location: &'a str) -> TelescopeFields<'a> {
 #[tokio::test]
 async fn telescopes_are_added_edited_retired_and_reinstated() {
     let world = world().await;
-    let boss = person(
-        &world.db,
-        world.observatory_id,
-        None,
-        "jefa@obs.example",
-        Role::Admin,
-    )
-    .await;
+    let boss = world.admin("jefa@obs.example").await;
     let org = world.organization_id;
     assert_eq!(
         user_msg(admin::add_telescope(&world.db, &boss, org, scope("  ", "")).await),
@@ -617,72 +493,25 @@ async fn telescopes_are_added_edited_retired_and_reinstated() {
     );
 }
 
+/// Saves the world's organization with `name` and `active`, as its administration form does.
+async fn save_club(world: &common::World, boss: &Viewer, name: &str, active: bool) {
+    admin::update_organization(&world.db, boss, world.organization_id, name, active)
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn deactivating_an_organization_shuts_its_people_out_until_reactivated() {
     let world = world().await;
-    let boss = person(
-        &world.db,
-        world.observatory_id,
-        None,
-        "jefa@obs.example",
-        Role::Admin,
-    )
-    .await;
-    let member = person(
-        &world.db,
-        world.observatory_id,
-        Some(world.organization_id),
-        "cli@club.example",
-        Role::Client,
-    )
-    .await;
-    admin::update_organization(
-        &world.db,
-        &boss,
-        world.organization_id,
-        "Club Andrómeda",
-        false,
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        world
-            .db
-            .count_sessions_of_user(member.user_id)
-            .await
-            .unwrap(),
-        0
-    );
-    let refused = sign_in(
-        &world.db,
-        &config(),
-        world.observatory_id,
-        "cli@club.example",
-        PASSWORD,
-        &client(),
-    )
-    .await;
+    let boss = world.admin("jefa@obs.example").await;
+    let member = world.client("cli@club.example").await;
+    save_club(&world, &boss, "Club Andrómeda", false).await;
+    assert_eq!(world.sessions_of(member.user_id).await, 0);
+    let refused = world.sign_in("cli@club.example").await;
     assert_eq!(user_msg(refused), Msg::ErrorAccountInactive);
 
-    admin::update_organization(
-        &world.db,
-        &boss,
-        world.organization_id,
-        "Club Andrómeda Norte",
-        true,
-    )
-    .await
-    .unwrap();
-    sign_in(
-        &world.db,
-        &config(),
-        world.observatory_id,
-        "cli@club.example",
-        PASSWORD,
-        &client(),
-    )
-    .await
-    .unwrap();
+    save_club(&world, &boss, "Club Andrómeda Norte", true).await;
+    world.sign_in("cli@club.example").await.unwrap();
     let detail = admin::organization(&world.db, &boss, world.organization_id)
         .await
         .unwrap();
@@ -693,14 +522,7 @@ async fn deactivating_an_organization_shuts_its_people_out_until_reactivated() {
 #[tokio::test]
 async fn another_observatorys_organizations_and_telescopes_are_not_found() {
     let world = world().await;
-    let boss_a = person(
-        &world.db,
-        world.observatory_id,
-        None,
-        "jefa@obs.example",
-        Role::Admin,
-    )
-    .await;
+    let boss_a = world.admin("jefa@obs.example").await;
     let b = observatory_b(&world).await;
     let organization_b = b.organization;
     let telescope_b = world
@@ -791,22 +613,8 @@ async fn another_observatorys_organizations_and_telescopes_are_not_found() {
 #[tokio::test]
 async fn support_contacts_are_members_or_valid_addresses_and_an_invalid_one_saves_nothing() {
     let world = world().await;
-    let boss = person(
-        &world.db,
-        world.observatory_id,
-        None,
-        "jefa@obs.example",
-        Role::Admin,
-    )
-    .await;
-    let member = person(
-        &world.db,
-        world.observatory_id,
-        Some(world.organization_id),
-        "cli@club.example",
-        Role::Client,
-    )
-    .await;
+    let boss = world.admin("jefa@obs.example").await;
+    let member = world.client("cli@club.example").await;
     let org = world.organization_id;
     admin::save_support_contacts(
         &world.db,
@@ -910,22 +718,8 @@ fn contact_entries_round_trip_through_the_form() {
 #[tokio::test]
 async fn branding_is_checked_before_it_is_saved() {
     let world = world().await;
-    let boss = person(
-        &world.db,
-        world.observatory_id,
-        None,
-        "jefa@obs.example",
-        Role::Admin,
-    )
-    .await;
-    let agent = person(
-        &world.db,
-        world.observatory_id,
-        None,
-        "agente@obs.example",
-        Role::Agent,
-    )
-    .await;
+    let boss = world.admin("jefa@obs.example").await;
+    let agent = world.agent("agente@obs.example").await;
     let good = BrandingSettings {
         name: " Observatorio del Teide ".into(),
         slug: "teide".into(),
@@ -1035,48 +829,25 @@ async fn branding_is_checked_before_it_is_saved() {
     );
 }
 
-/// Whether `key` still lets a program in.
-async fn key_works(world: &common::World, key: &str) -> bool {
-    app::backend::api_tokens::authenticate(&world.db, key)
-        .await
-        .unwrap()
-        .is_some()
-}
-
 #[tokio::test]
 async fn deactivating_a_person_revokes_their_api_keys_for_good() {
     let world = world().await;
-    let boss = person(
-        &world.db,
-        world.observatory_id,
-        None,
-        "jefa@obs.example",
-        Role::Admin,
-    )
-    .await;
-    let client_user = person(
-        &world.db,
-        world.observatory_id,
-        Some(world.organization_id),
-        "cli@club.example",
-        Role::Client,
-    )
-    .await;
-    let key =
-        app::backend::api_tokens::create(&world.db, &client_user, "monitor", ApiKeyValidity::Never)
-            .await
-            .unwrap();
-    assert!(key_works(&world, &key).await, "positive control");
+    let boss = world.admin("jefa@obs.example").await;
+    let client_user = world.client("cli@club.example").await;
+    let key = world
+        .new_key(&client_user, "monitor", ApiKeyValidity::Never)
+        .await;
+    assert!(world.key_works(&key).await, "positive control");
 
     admin::set_active(&world.db, &boss, client_user.user_id, false)
         .await
         .unwrap();
-    assert!(!key_works(&world, &key).await, "refused while deactivated");
+    assert!(!world.key_works(&key).await, "refused while deactivated");
     admin::set_active(&world.db, &boss, client_user.user_id, true)
         .await
         .unwrap();
     assert!(
-        !key_works(&world, &key).await,
+        !world.key_works(&key).await,
         "reactivation does not bring the key back"
     );
     assert!(app::backend::api_tokens::list(&world.db, &client_user)
@@ -1084,71 +855,34 @@ async fn deactivating_a_person_revokes_their_api_keys_for_good() {
         .unwrap()
         .is_empty());
     // The person is back: a new key of theirs works.
-    let fresh = app::backend::api_tokens::create(
-        &world.db,
-        &client_user,
-        "monitor 2",
-        ApiKeyValidity::Days30,
-    )
-    .await
-    .unwrap();
-    assert!(key_works(&world, &fresh).await);
+    let fresh = world
+        .new_key(&client_user, "monitor 2", ApiKeyValidity::Days30)
+        .await;
+    assert!(world.key_works(&fresh).await);
 }
 
 #[tokio::test]
 async fn deactivating_an_organization_revokes_its_peoples_api_keys_for_good() {
     let world = world().await;
-    let boss = person(
-        &world.db,
-        world.observatory_id,
-        None,
-        "jefa@obs.example",
-        Role::Admin,
-    )
-    .await;
-    let client_user = person(
-        &world.db,
-        world.observatory_id,
-        Some(world.organization_id),
-        "cli@club.example",
-        Role::Client,
-    )
-    .await;
-    let staff_key =
-        app::backend::api_tokens::create(&world.db, &boss, "informes", ApiKeyValidity::Never)
-            .await
-            .unwrap();
-    let key =
-        app::backend::api_tokens::create(&world.db, &client_user, "monitor", ApiKeyValidity::Never)
-            .await
-            .unwrap();
-    assert!(key_works(&world, &key).await, "positive control");
+    let boss = world.admin("jefa@obs.example").await;
+    let client_user = world.client("cli@club.example").await;
+    let staff_key = world
+        .new_key(&boss, "informes", ApiKeyValidity::Never)
+        .await;
+    let key = world
+        .new_key(&client_user, "monitor", ApiKeyValidity::Never)
+        .await;
+    assert!(world.key_works(&key).await, "positive control");
 
-    admin::update_organization(
-        &world.db,
-        &boss,
-        world.organization_id,
-        "Club Andrómeda",
-        false,
-    )
-    .await
-    .unwrap();
-    assert!(!key_works(&world, &key).await, "refused while deactivated");
-    admin::update_organization(
-        &world.db,
-        &boss,
-        world.organization_id,
-        "Club Andrómeda",
-        true,
-    )
-    .await
-    .unwrap();
+    save_club(&world, &boss, "Club Andrómeda", false).await;
+    assert!(!world.key_works(&key).await, "refused while deactivated");
+    save_club(&world, &boss, "Club Andrómeda", true).await;
     assert!(
-        !key_works(&world, &key).await,
+        !world.key_works(&key).await,
         "reactivation does not bring the key back"
     );
     assert!(
-        key_works(&world, &staff_key).await,
+        world.key_works(&staff_key).await,
         "only the organization's people lose their keys"
     );
 }

@@ -2,11 +2,12 @@
 
 mod common;
 
-use app::backend::accounts::{authenticate, create_account, sign_in, ClientInfo, NewAccount};
+use app::backend::accounts::{
+    authenticate, create_account, sign_in, ClientInfo, NewAccount, Viewer,
+};
 use app::backend::links::{self, header_safe, LINK_MAILS_PER_HOUR};
 use app::backend::outbox::{self, OutboxError};
 use app::backend::secret_key::SecretKey;
-use app::backend::storage::accounts::NewObservatory;
 use app::backend::storage::links::{NewMail, OutboxRow};
 use app::backend::storage::testing::{migrate_before, unmigrated_database};
 use app::backend::storage::{Db, Engine};
@@ -14,7 +15,10 @@ use app::backend::tokens;
 use app::i18n::{Lang, Msg};
 use app::model::{LinkKind, Role};
 use chrono::{Duration, Utc};
-use common::{add_client, client, config, link_token, newest_mail_body, user_msg, world, World};
+use common::{
+    add_client, client, config, insert_test_observatory, link_token, newest_mail_body, user_msg,
+    world, World,
+};
 
 const EMAIL: &str = "ana@andromeda.example";
 const OLD: &str = "estrellas fugaces";
@@ -36,6 +40,32 @@ async fn can_sign_in(world: &World, password: &str) -> bool {
     )
     .await
     .is_ok()
+}
+
+/// Ana, signed in with her first password.
+async fn signed_in_with_old_password(world: &World) -> Viewer {
+    let token = sign_in(
+        &world.db,
+        &config(),
+        world.observatory_id,
+        EMAIL,
+        OLD,
+        &client(),
+    )
+    .await
+    .unwrap()
+    .token;
+    authenticate(&world.db, &config(), &token)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// Asks, as "forgot password" does, for a reset link for Ana's address.
+async fn ask_for_a_reset(world: &World) {
+    links::request_password_reset(&world.db, &config(), world.observatory_id, EMAIL)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -120,13 +150,9 @@ async fn unknown_addresses_get_the_same_answer_and_no_mail() {
 async fn a_newer_link_replaces_the_older_one() {
     let world = world().await;
     add_client(&world, EMAIL, OLD).await;
-    links::request_password_reset(&world.db, &config(), world.observatory_id, EMAIL)
-        .await
-        .unwrap();
+    ask_for_a_reset(&world).await;
     let first = token_from_newest_mail(&world, EMAIL).await;
-    links::request_password_reset(&world.db, &config(), world.observatory_id, EMAIL)
-        .await
-        .unwrap();
+    ask_for_a_reset(&world).await;
     let second = token_from_newest_mail(&world, EMAIL).await;
     assert_ne!(first, second);
     assert!(links::valid_link(&world.db, &first)
@@ -144,9 +170,7 @@ async fn link_mails_to_one_address_are_limited() {
     let world = world().await;
     add_client(&world, EMAIL, OLD).await;
     for _ in 0..LINK_MAILS_PER_HOUR + 2 {
-        links::request_password_reset(&world.db, &config(), world.observatory_id, EMAIL)
-            .await
-            .unwrap();
+        ask_for_a_reset(&world).await;
     }
     let sent = world.db.mail_to(EMAIL, 100).await.unwrap().len() as i64;
     assert_eq!(sent, LINK_MAILS_PER_HOUR);
@@ -209,11 +233,7 @@ async fn a_reset_signs_nobody_in_and_may_end_every_other_session() {
     links::set_password_with_link(&world.db, &token, NEW, false)
         .await
         .unwrap();
-    assert_eq!(
-        world.db.count_sessions_of_user(user_id).await.unwrap(),
-        1,
-        "kept when asked to"
-    );
+    assert_eq!(world.sessions_of(user_id).await, 1, "kept when asked to");
     assert!(authenticate(&world.db, &config, &session.token)
         .await
         .unwrap()
@@ -226,7 +246,7 @@ async fn a_reset_signs_nobody_in_and_may_end_every_other_session() {
     links::set_password_with_link(&world.db, &token, "tercera frase bien larga", true)
         .await
         .unwrap();
-    assert_eq!(world.db.count_sessions_of_user(user_id).await.unwrap(), 0);
+    assert_eq!(world.sessions_of(user_id).await, 0);
     assert!(authenticate(&world.db, &config, &session.token)
         .await
         .unwrap()
@@ -237,9 +257,7 @@ async fn a_reset_signs_nobody_in_and_may_end_every_other_session() {
 async fn new_passwords_follow_the_rules() {
     let world = world().await;
     add_client(&world, EMAIL, OLD).await;
-    links::request_password_reset(&world.db, &config(), world.observatory_id, EMAIL)
-        .await
-        .unwrap();
+    ask_for_a_reset(&world).await;
     let token = token_from_newest_mail(&world, EMAIL).await;
     let short = links::set_password_with_link(&world.db, &token, "corta", false).await;
     assert_eq!(user_msg(short), Msg::ErrorPasswordTooShort);
@@ -393,21 +411,7 @@ fn header_values_cannot_carry_line_breaks() {
 async fn a_new_notification_address_counts_only_once_its_link_is_used() {
     let world = world().await;
     let user_id = add_client(&world, EMAIL, OLD).await;
-    let token = sign_in(
-        &world.db,
-        &config(),
-        world.observatory_id,
-        EMAIL,
-        OLD,
-        &client(),
-    )
-    .await
-    .unwrap()
-    .token;
-    let viewer = authenticate(&world.db, &config(), &token)
-        .await
-        .unwrap()
-        .unwrap();
+    let viewer = signed_in_with_old_password(&world).await;
 
     let bad = links::request_notification_email(&world.db, &config(), &viewer, "avisos@").await;
     assert_eq!(user_msg(bad), Msg::ErrorEmailInvalid);
@@ -468,21 +472,7 @@ async fn a_new_notification_address_counts_only_once_its_link_is_used() {
 async fn an_address_confirmation_link_never_sets_a_password() {
     let world = world().await;
     add_client(&world, EMAIL, OLD).await;
-    let token = sign_in(
-        &world.db,
-        &config(),
-        world.observatory_id,
-        EMAIL,
-        OLD,
-        &client(),
-    )
-    .await
-    .unwrap()
-    .token;
-    let viewer = authenticate(&world.db, &config(), &token)
-        .await
-        .unwrap()
-        .unwrap();
+    let viewer = signed_in_with_old_password(&world).await;
     links::request_notification_email(&world.db, &config(), &viewer, "atacante@evil.example")
         .await
         .unwrap();
@@ -505,26 +495,10 @@ async fn an_address_confirmation_link_never_sets_a_password() {
 async fn setting_or_changing_a_password_voids_the_other_outstanding_links() {
     let world = world().await;
     add_client(&world, EMAIL, OLD).await;
-    links::request_password_reset(&world.db, &config(), world.observatory_id, EMAIL)
-        .await
-        .unwrap();
+    ask_for_a_reset(&world).await;
     let older = token_from_newest_mail(&world, EMAIL).await;
     // A password change in "My account" voids the reset link someone else may have asked for.
-    let token = sign_in(
-        &world.db,
-        &config(),
-        world.observatory_id,
-        EMAIL,
-        OLD,
-        &client(),
-    )
-    .await
-    .unwrap()
-    .token;
-    let viewer = authenticate(&world.db, &config(), &token)
-        .await
-        .unwrap()
-        .unwrap();
+    let viewer = signed_in_with_old_password(&world).await;
     app::backend::my_account::change_password(&world.db, &viewer, &client(), OLD, NEW, false)
         .await
         .unwrap();
@@ -581,21 +555,7 @@ async fn guesses_from_elsewhere_do_not_lock_the_owner_out() {
 async fn one_person_cannot_send_confirmation_mails_to_many_strangers() {
     let world = world().await;
     add_client(&world, EMAIL, OLD).await;
-    let token = sign_in(
-        &world.db,
-        &config(),
-        world.observatory_id,
-        EMAIL,
-        OLD,
-        &client(),
-    )
-    .await
-    .unwrap()
-    .token;
-    let viewer = authenticate(&world.db, &config(), &token)
-        .await
-        .unwrap()
-        .unwrap();
+    let viewer = signed_in_with_old_password(&world).await;
     for i in 0..LINK_MAILS_PER_HOUR {
         links::request_notification_email(
             &world.db,
@@ -659,9 +619,7 @@ async fn raw_outbox_and_link_rows(db: &Db) -> Vec<String> {
 async fn a_queued_link_is_not_readable_in_the_database_and_works_once_opened_with_the_key() {
     let world = world().await;
     add_client(&world, EMAIL, OLD).await;
-    links::request_password_reset(&world.db, &config(), world.observatory_id, EMAIL)
-        .await
-        .unwrap();
+    ask_for_a_reset(&world).await;
     let user = world
         .db
         .user_by_email(world.observatory_id, EMAIL)
@@ -715,9 +673,7 @@ async fn a_queued_link_is_not_readable_in_the_database_and_works_once_opened_wit
 async fn another_key_opens_no_link_and_fails_cleanly() {
     let world = world().await;
     add_client(&world, EMAIL, OLD).await;
-    links::request_password_reset(&world.db, &config(), world.observatory_id, EMAIL)
-        .await
-        .unwrap();
+    ask_for_a_reset(&world).await;
     let mail = world.db.mail_to(EMAIL, 1).await.unwrap().remove(0);
     let right = config().secret_key.unwrap();
     assert!(
@@ -751,9 +707,7 @@ async fn another_key_opens_no_link_and_fails_cleanly() {
 async fn sending_wipes_the_sealed_copy() {
     let world = world().await;
     add_client(&world, EMAIL, OLD).await;
-    links::request_password_reset(&world.db, &config(), world.observatory_id, EMAIL)
-        .await
-        .unwrap();
+    ask_for_a_reset(&world).await;
     let key = config().secret_key.unwrap();
     let queued = world.db.mail_to(EMAIL, 1).await.unwrap().remove(0);
     let body = outbox::body_to_send(&key, &queued).unwrap();
@@ -791,9 +745,7 @@ async fn without_a_secret_key_no_link_is_queued() {
         links::request_password_reset(&world.db, &keyless, world.observatory_id, EMAIL).await;
     assert_eq!(user_msg(refused), Msg::ErrorInternal);
     assert!(world.db.mail_to(EMAIL, 10).await.unwrap().is_empty());
-    links::request_password_reset(&world.db, &config(), world.observatory_id, EMAIL)
-        .await
-        .unwrap();
+    ask_for_a_reset(&world).await;
     assert_eq!(world.db.mail_to(EMAIL, 10).await.unwrap().len(), 1);
 }
 
@@ -805,14 +757,7 @@ async fn links_queued_before_the_upgrade_lose_their_token_and_stop_working() {
     let test_db = unmigrated_database().await.unwrap();
     let db = test_db.db.clone();
     migrate_before(&db, LINKS_AT_REST_MIGRATION).await.unwrap();
-    let observatory_id = db
-        .insert_observatory(NewObservatory {
-            slug: "test",
-            name: "Observatorio de Pruebas",
-            ticket_prefix: "TST",
-        })
-        .await
-        .unwrap();
+    let observatory_id = insert_test_observatory(&db).await;
     let user_id = create_account(
         &db,
         NewAccount {

@@ -33,11 +33,24 @@ async fn signed_in(world: &World, password: &str) -> (String, Viewer) {
     (token, viewer)
 }
 
+/// Adds Ana to the world's organization and signs her in with her password.
+async fn ana_signed_in(world: &World) -> (String, Viewer) {
+    add_client(world, EMAIL, PASSWORD).await;
+    signed_in(world, PASSWORD).await
+}
+
+/// A program's call with `key`, which must let it in.
+async fn use_key(world: &World, key: &str) {
+    api_tokens::authenticate(&world.db, key)
+        .await
+        .unwrap()
+        .expect("the key lets the program in");
+}
+
 #[tokio::test]
 async fn the_profile_keeps_a_name_and_a_language() {
     let world = world().await;
-    add_client(&world, EMAIL, PASSWORD).await;
-    let (token, viewer) = signed_in(&world, PASSWORD).await;
+    let (token, viewer) = ana_signed_in(&world).await;
     assert_eq!(
         user_msg(my_account::update_profile(&world.db, &viewer, "  ", Lang::Es).await),
         Msg::ErrorNameRequired
@@ -60,8 +73,7 @@ async fn the_profile_keeps_a_name_and_a_language() {
 #[tokio::test]
 async fn changing_the_password_asks_for_the_current_one() {
     let world = world().await;
-    add_client(&world, EMAIL, PASSWORD).await;
-    let (_, viewer) = signed_in(&world, PASSWORD).await;
+    let (_, viewer) = ana_signed_in(&world).await;
     let wrong = my_account::change_password(
         &world.db,
         &viewer,
@@ -134,7 +146,7 @@ async fn sessions_are_listed_and_ended_one_by_one_or_all_but_this_one() {
             .is_some(),
         "this one stays"
     );
-    assert_eq!(world.db.count_sessions_of_user(user_id).await.unwrap(), 1);
+    assert_eq!(world.sessions_of(user_id).await, 1);
 }
 
 #[tokio::test]
@@ -185,8 +197,7 @@ async fn nobody_can_end_someone_elses_session() {
 #[tokio::test]
 async fn guessing_the_current_password_is_limited_like_signing_in() {
     let world = world().await;
-    add_client(&world, EMAIL, PASSWORD).await;
-    let (_, viewer) = signed_in(&world, PASSWORD).await;
+    let (_, viewer) = ana_signed_in(&world).await;
     for _ in 0..app::backend::accounts::MAX_FAILURES_PER_ACCOUNT {
         let wrong = my_account::change_password(
             &world.db,
@@ -214,8 +225,7 @@ async fn guessing_the_current_password_is_limited_like_signing_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_parallel_burst_of_current_password_guesses_gets_at_most_the_limit() {
     let world = world().await;
-    add_client(&world, EMAIL, PASSWORD).await;
-    let (_, viewer) = signed_in(&world, PASSWORD).await;
+    let (_, viewer) = ana_signed_in(&world).await;
     let mut burst = tokio::task::JoinSet::new();
     for i in 0..100 {
         let db = world.db.clone();
@@ -262,14 +272,13 @@ async fn last_used(world: &World, viewer: &Viewer, name: &str) -> Option<chrono:
 #[tokio::test]
 async fn an_expired_api_key_is_refused_while_an_unexpired_one_works() {
     let world = world().await;
-    add_client(&world, EMAIL, PASSWORD).await;
-    let (_, viewer) = signed_in(&world, PASSWORD).await;
-    let monthly = api_tokens::create(&world.db, &viewer, "mensual", ApiKeyValidity::Days30)
-        .await
-        .unwrap();
-    let forever = api_tokens::create(&world.db, &viewer, "siempre", ApiKeyValidity::Never)
-        .await
-        .unwrap();
+    let (_, viewer) = ana_signed_in(&world).await;
+    let monthly = world
+        .new_key(&viewer, "mensual", ApiKeyValidity::Days30)
+        .await;
+    let forever = world
+        .new_key(&viewer, "siempre", ApiKeyValidity::Never)
+        .await;
     // A key whose chosen time ran out a moment ago.
     let expired = format!("{PREFIX}{}", tokens::random_token());
     let created = Utc::now() - Duration::days(30);
@@ -313,25 +322,18 @@ async fn an_expired_api_key_is_refused_while_an_unexpired_one_works() {
 #[tokio::test]
 async fn an_api_key_records_its_last_use_at_most_once_a_minute() {
     let world = world().await;
-    add_client(&world, EMAIL, PASSWORD).await;
-    let (_, viewer) = signed_in(&world, PASSWORD).await;
-    let key = api_tokens::create(&world.db, &viewer, "monitor", ApiKeyValidity::Days90)
-        .await
-        .unwrap();
+    let (_, viewer) = ana_signed_in(&world).await;
+    let key = world
+        .new_key(&viewer, "monitor", ApiKeyValidity::Days90)
+        .await;
     assert_eq!(last_used(&world, &viewer, "monitor").await, None);
 
-    api_tokens::authenticate(&world.db, &key)
-        .await
-        .unwrap()
-        .unwrap();
+    use_key(&world, &key).await;
     let first = last_used(&world, &viewer, "monitor")
         .await
         .expect("recorded");
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    api_tokens::authenticate(&world.db, &key)
-        .await
-        .unwrap()
-        .unwrap();
+    use_key(&world, &key).await;
     assert_eq!(
         last_used(&world, &viewer, "monitor").await,
         Some(first),
@@ -346,10 +348,7 @@ async fn an_api_key_records_its_last_use_at_most_once_a_minute() {
         .touch_api_token(id, a_minute_ago, Utc::now())
         .await
         .unwrap();
-    api_tokens::authenticate(&world.db, &key)
-        .await
-        .unwrap()
-        .unwrap();
+    use_key(&world, &key).await;
     let later = last_used(&world, &viewer, "monitor").await.unwrap();
     assert!(later > first, "{later} should follow {first}");
 }

@@ -9,7 +9,7 @@ use app::backend::events::EventBus;
 use app::backend::search::{document_terms, DocumentScope, SearchQuery, SearchScope};
 use app::backend::storage::accounts::{NewObservatory, NewTelescope};
 use app::backend::storage::tickets::{
-    Arg, Conditions, NewEntry, TicketChange, SEARCH_CANDIDATES, SEARCH_PARTITION_SIZE,
+    Arg, Conditions, MatchedText, NewEntry, TicketChange, SEARCH_CANDIDATES, SEARCH_PARTITION_SIZE,
 };
 use app::backend::storage::Db;
 use app::backend::tickets::{self, NewTicket, Opened};
@@ -100,6 +100,13 @@ impl Site {
         tickets::open_ticket(&self.world.db, &self.events, who, request(subject, comment))
             .await
             .unwrap()
+    }
+
+    /// Adds a message (an internal note when `internal`) to the ticket `number`.
+    async fn add_message(&self, who: &Viewer, number: &str, body: &str, internal: bool) {
+        tickets::add_message(&self.world.db, &self.events, who, number, body, internal)
+            .await
+            .unwrap();
     }
 
     async fn list(&self, who: &Viewer, filter: TicketFilter) -> app::model::TicketPage {
@@ -318,29 +325,17 @@ async fn internal_notes_never_reach_clients() {
     let t = site
         .open(&site.ana, "Enfoque", "El enfocador hace ruido.")
         .await;
-    tickets::add_message(
-        db,
-        &site.events,
+    site.add_message(
         &site.agent,
         &t.number,
         "Pieza pedida al proveedor rojo.",
         true,
     )
-    .await
-    .unwrap();
-    tickets::add_message(
-        db,
-        &site.events,
-        &site.agent,
-        &t.number,
-        "Estamos en ello.",
-        false,
-    )
-    .await
-    .unwrap();
-    tickets::add_message(db, &site.events, &site.ana, &t.number, "Gracias.", false)
-        .await
-        .unwrap();
+    .await;
+    site.add_message(&site.agent, &t.number, "Estamos en ello.", false)
+        .await;
+    site.add_message(&site.ana, &t.number, "Gracias.", false)
+        .await;
     assert_eq!(
         user_msg(
             tickets::add_message(db, &site.events, &site.ana, &t.number, "secreto", true).await
@@ -1349,9 +1344,7 @@ async fn nobody_reaches_another_tenants_tickets() {
             .unwrap();
         assert!(history.tickets.iter().any(|i| &i.number == n));
     }
-    tickets::add_message(db, &site.events, &site.ana, n, "hola", false)
-        .await
-        .unwrap();
+    site.add_message(&site.ana, n, "hola", false).await;
     tickets::assign(db, &site.events, &site.agent, n, Some(site.agent.user_id))
         .await
         .unwrap();
@@ -1453,23 +1446,39 @@ fn scope_terms_as_a_query(site: &Site, internal: bool) -> String {
     .to_string()
 }
 
+/// The texts the search index yields for `words` searched as a client of organization A sees
+/// them (A's observatory and organization, no internal notes).
+async fn candidates_for_organization_a(site: &Site, words: &str) -> Vec<MatchedText> {
+    let mut conditions = Conditions::default();
+    conditions.add("t.observatory_id = ?", Arg::Int(site.world.observatory_id));
+    site.world
+        .db
+        .matching_texts(
+            conditions,
+            &SearchQuery::parse(words).unwrap(),
+            SearchScope {
+                observatory_id: Some(site.world.observatory_id),
+                organization_id: Some(site.world.organization_id),
+                internal: false,
+            },
+        )
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn scope_terms_typed_into_texts_or_searches_are_plain_words() {
     let site = site().await;
-    let db = &site.world.db;
     let mine = site
         .open(&site.ana, "Anemómetro", "El anemómetro marca cero.")
         .await;
-    tickets::add_message(
-        db,
-        &site.events,
+    site.add_message(
         &site.agent,
         &mine.number,
         "Anemómetro: proveedor avisado.",
         true,
     )
-    .await
-    .unwrap();
+    .await;
     let search = TicketFilter {
         query: "anemometro".into(),
         ..TicketFilter::default()
@@ -1489,35 +1498,14 @@ async fn scope_terms_typed_into_texts_or_searches_are_plain_words() {
     let planted = format!("Anemómetro {}", typed_scope_terms(&site, false));
     let theirs = site.open(&site.carla, "Anemómetro", &planted).await;
     for _ in 1..SEARCH_CANDIDATES {
-        tickets::add_message(
-            db,
-            &site.events,
-            &site.carla,
-            &theirs.number,
-            &planted,
-            false,
-        )
-        .await
-        .unwrap();
+        site.add_message(&site.carla, &theirs.number, &planted, false)
+            .await;
     }
     let after = site.list(&site.ana, search.clone()).await;
     assert_eq!(numbers_of(&after), numbers_of(&before));
     assert_eq!(after.counts, before.counts);
     // The index itself yields A's search nothing of B's.
-    let mut conditions = Conditions::default();
-    conditions.add("t.observatory_id = ?", Arg::Int(site.world.observatory_id));
-    let candidates = db
-        .matching_texts(
-            conditions,
-            &SearchQuery::parse("anemometro").unwrap(),
-            SearchScope {
-                observatory_id: Some(site.world.observatory_id),
-                organization_id: Some(site.world.organization_id),
-                internal: false,
-            },
-        )
-        .await
-        .unwrap();
+    let candidates = candidates_for_organization_a(&site, "anemometro").await;
     assert!(!candidates.is_empty());
     assert!(candidates.iter().all(|text| text.ticket_id == mine.id));
 
@@ -1577,16 +1565,8 @@ async fn the_migration_rewrites_only_the_scope_terms_a_text_was_given() {
     let mine = site
         .open(&site.ana, "Higrómetro", "El higrómetro marca cien.")
         .await;
-    tickets::add_message(
-        db,
-        &site.events,
-        &site.agent,
-        &mine.number,
-        "Higrómetro pedido.",
-        true,
-    )
-    .await
-    .unwrap();
+    site.add_message(&site.agent, &mine.number, "Higrómetro pedido.", true)
+        .await;
     let planted = format!("Higrómetro {}", typed_scope_terms(&site, false));
     let theirs = site.open(&site.carla, "Consulta", &planted).await;
     // The documents as the former version indexed them: scope terms in the `zzscope` form
@@ -1639,20 +1619,7 @@ async fn the_migration_rewrites_only_the_scope_terms_a_text_was_given() {
         site.search(&site.carla, "higrometro").await,
         vec![theirs.number.clone()]
     );
-    let mut conditions = Conditions::default();
-    conditions.add("t.observatory_id = ?", Arg::Int(site.world.observatory_id));
-    let candidates = db
-        .matching_texts(
-            conditions,
-            &SearchQuery::parse("higrometro").unwrap(),
-            SearchScope {
-                observatory_id: Some(site.world.observatory_id),
-                organization_id: Some(site.world.organization_id),
-                internal: false,
-            },
-        )
-        .await
-        .unwrap();
+    let candidates = candidates_for_organization_a(&site, "higrometro").await;
     assert!(!candidates.is_empty());
     assert!(candidates.iter().all(|text| text.ticket_id == mine.id));
 }

@@ -303,10 +303,7 @@ async fn keys_must_be_valid_and_unrevoked_and_browsers_must_come_from_the_portal
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     // A browser session works too, but a cross-site write with it is refused.
-    let browser = app.browser();
-    let account = app.account("client");
-    app.sign_in(&browser, &account.email, &account.password)
-        .await;
+    let browser = app.signed_in_browser("client").await;
     let listed = browser
         .get(app.url("/api/v1/tickets"))
         .send()

@@ -4,7 +4,17 @@ mod common;
 
 use common::{spawn_app, TestApp};
 use reqwest::header::{ACCEPT, ACCEPT_LANGUAGE, CONTENT_TYPE, LOCATION, SET_COOKIE};
-use reqwest::{redirect::Policy, Client, StatusCode};
+use reqwest::{redirect::Policy, Client, Response, StatusCode};
+
+/// `path` posted by `client` with no body, from the portal's own pages.
+async fn post_from_the_portal(app: &TestApp, client: &Client, path: &str) -> Response {
+    client
+        .post(app.url(path))
+        .header("Origin", &app.base)
+        .send()
+        .await
+        .unwrap()
+}
 
 #[tokio::test]
 async fn health_and_readiness_answer_json() {
@@ -147,12 +157,7 @@ async fn wrong_password_and_unknown_account_answer_alike() {
         "{wrong_body}"
     );
     // And no session came of either.
-    let home = client
-        .get(app.url("/"))
-        .header(ACCEPT, "text/html")
-        .send()
-        .await
-        .unwrap();
+    let home = app.get_page(&client, "/").await;
     assert_eq!(home.status(), StatusCode::FOUND);
 }
 
@@ -246,12 +251,7 @@ async fn sign_out_destroys_the_session_on_the_server() {
         .next()
         .unwrap()
         .to_string();
-    let out = client
-        .post(app.url("/api/sign_out"))
-        .header("Origin", &app.base)
-        .send()
-        .await
-        .unwrap();
+    let out = post_from_the_portal(&app, &client, "/api/sign_out").await;
     assert_eq!(out.status(), StatusCode::OK);
     // Replaying the old cookie by hand finds no session.
     let replay = Client::builder()
@@ -496,45 +496,9 @@ async fn a_bad_or_spent_link_shows_how_to_get_a_new_one() {
     assert!(refused.text().await.unwrap().contains("ErrorLinkInvalid"));
 }
 
-#[tokio::test]
-async fn administration_does_not_exist_for_clients_and_asks_strangers_to_sign_in() {
-    let app = spawn_app().await;
-    let stranger = app.browser();
-    let answer = stranger
-        .post(app.url("/api/admin/people"))
-        .header("Origin", &app.base)
-        .send()
-        .await
-        .unwrap();
-    assert!(!answer.status().is_success());
-    assert!(answer.text().await.unwrap().contains("ErrorSignInRequired"));
-    let page = stranger
-        .get(app.url("/admin/people"))
-        .header(ACCEPT, "text/html")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), StatusCode::FOUND);
-    assert_eq!(page.headers()[LOCATION], "/sign-in");
-
-    let client = app.browser();
-    let lucia = app.account("client");
-    app.sign_in(&client, &lucia.email, &lucia.password).await;
-    for endpoint in ["/api/admin/people", "/api/admin/organizations"] {
-        let answer = client
-            .post(app.url(endpoint))
-            .header("Origin", &app.base)
-            .send()
-            .await
-            .unwrap();
-        let body = answer.text().await.unwrap();
-        assert!(body.contains("ErrorNotFound"), "{endpoint}: {body}");
-        assert!(
-            !body.contains("orion-demo.example"),
-            "no data leaks: {body}"
-        );
-    }
-    let invite = client
+/// The invitation form posted by `client`: "Intrusa" (intrusa@x.example) invited as an admin.
+async fn invite_an_intruder_as_admin(app: &TestApp, client: &Client) -> Response {
+    client
         .post(app.url("/api/admin/invite"))
         .header("Origin", &app.base)
         .form(&[
@@ -545,14 +509,33 @@ async fn administration_does_not_exist_for_clients_and_asks_strangers_to_sign_in
         ])
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn administration_does_not_exist_for_clients_and_asks_strangers_to_sign_in() {
+    let app = spawn_app().await;
+    let stranger = app.browser();
+    let answer = post_from_the_portal(&app, &stranger, "/api/admin/people").await;
+    assert!(!answer.status().is_success());
+    assert!(answer.text().await.unwrap().contains("ErrorSignInRequired"));
+    let page = app.get_page(&stranger, "/admin/people").await;
+    assert_eq!(page.status(), StatusCode::FOUND);
+    assert_eq!(page.headers()[LOCATION], "/sign-in");
+
+    let client = app.signed_in_browser("client").await;
+    for endpoint in ["/api/admin/people", "/api/admin/organizations"] {
+        let answer = post_from_the_portal(&app, &client, endpoint).await;
+        let body = answer.text().await.unwrap();
+        assert!(body.contains("ErrorNotFound"), "{endpoint}: {body}");
+        assert!(
+            !body.contains("orion-demo.example"),
+            "no data leaks: {body}"
+        );
+    }
+    let invite = invite_an_intruder_as_admin(&app, &client).await;
     assert!(invite.text().await.unwrap().contains("ErrorNotFound"));
-    let page = client
-        .get(app.url("/admin/people"))
-        .header(ACCEPT, "text/html")
-        .send()
-        .await
-        .unwrap();
+    let page = app.get_page(&client, "/admin/people").await;
     assert_eq!(page.status(), StatusCode::NOT_FOUND);
     assert!(!page
         .text()
@@ -561,36 +544,20 @@ async fn administration_does_not_exist_for_clients_and_asks_strangers_to_sign_in
         .contains("tecnico@observatorio-demo.example"));
 
     // Positive controls: the same requests by the observatory's admin are answered in full.
-    let admin = app.browser();
-    let marta = app.account("admin");
-    app.sign_in(&admin, &marta.email, &marta.password).await;
+    let admin = app.signed_in_browser("admin").await;
     for endpoint in ["/api/admin/people", "/api/admin/organizations"] {
-        let answer = admin
-            .post(app.url(endpoint))
-            .header("Origin", &app.base)
-            .send()
-            .await
-            .unwrap();
+        let answer = post_from_the_portal(&app, &admin, endpoint).await;
         assert_eq!(answer.status(), StatusCode::OK, "{endpoint}");
         let body = answer.text().await.unwrap();
         assert!(!body.contains("ErrorNotFound"), "{endpoint}: {body}");
     }
-    let people = admin
-        .post(app.url("/api/admin/people"))
-        .header("Origin", &app.base)
-        .send()
+    let people = post_from_the_portal(&app, &admin, "/api/admin/people")
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
     assert!(people.contains("orion-demo.example"), "{people}");
-    let page = admin
-        .get(app.url("/admin/people"))
-        .header(ACCEPT, "text/html")
-        .send()
-        .await
-        .unwrap();
+    let page = app.get_page(&admin, "/admin/people").await;
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page
         .text()
@@ -609,18 +576,7 @@ async fn administration_does_not_exist_for_clients_and_asks_strangers_to_sign_in
         }
     };
     assert!(!invited("intrusa@x.example").await);
-    let invite = admin
-        .post(app.url("/api/admin/invite"))
-        .header("Origin", &app.base)
-        .form(&[
-            ("name", "Intrusa"),
-            ("email", "intrusa@x.example"),
-            ("role", "admin"),
-            ("language", "es"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let invite = invite_an_intruder_as_admin(&app, &admin).await;
     assert_eq!(invite.status(), StatusCode::OK, "{:?}", invite.text().await);
     assert!(invited("intrusa@x.example").await);
 }
@@ -628,9 +584,8 @@ async fn administration_does_not_exist_for_clients_and_asks_strangers_to_sign_in
 #[tokio::test]
 async fn opening_a_confirmation_link_changes_nothing_until_it_is_posted() {
     let app = spawn_app().await;
-    let client = app.browser();
+    let client = app.signed_in_browser("client").await;
     let lucia = app.account("client");
-    app.sign_in(&client, &lucia.email, &lucia.password).await;
     let asked = client
         .post(app.url("/api/account/change_notification_email"))
         .header("Origin", &app.base)
@@ -701,12 +656,22 @@ async fn post_logo(
         .unwrap()
 }
 
+/// The tests' PNG logo (fixtures/logo.png) uploaded by `client` under `file_name`.
+async fn post_the_fixture_logo(app: &TestApp, client: &Client, file_name: &str) -> Response {
+    post_logo(
+        app,
+        client,
+        include_bytes!("fixtures/logo.png").to_vec(),
+        file_name,
+        "image/png",
+    )
+    .await
+}
+
 #[tokio::test]
 async fn an_admin_uploads_a_logo_that_is_checked_reencoded_and_served() {
     let app = spawn_app().await;
-    let admin = app.browser();
-    let marta = app.account("admin");
-    app.sign_in(&admin, &marta.email, &marta.password).await;
+    let admin = app.signed_in_browser("admin").await;
 
     // Not a picture, whatever it claims to be: refused, nothing stored.
     let svg = post_logo(
@@ -734,14 +699,7 @@ async fn an_admin_uploads_a_logo_that_is_checked_reencoded_and_served() {
     .await;
     assert_eq!(huge.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
-    let saved = post_logo(
-        &app,
-        &admin,
-        include_bytes!("fixtures/logo.png").to_vec(),
-        "mi logo.png",
-        "image/png",
-    )
-    .await;
+    let saved = post_the_fixture_logo(&app, &admin, "mi logo.png").await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
     assert_eq!(saved.headers()[LOCATION], "/admin/branding?logo=saved");
     let page = admin
@@ -783,17 +741,8 @@ async fn an_admin_uploads_a_logo_that_is_checked_reencoded_and_served() {
 #[tokio::test]
 async fn only_admins_upload_logos_and_only_from_the_portal() {
     let app = spawn_app().await;
-    let client = app.browser();
-    let lucia = app.account("client");
-    app.sign_in(&client, &lucia.email, &lucia.password).await;
-    let refused = post_logo(
-        &app,
-        &client,
-        include_bytes!("fixtures/logo.png").to_vec(),
-        "l.png",
-        "image/png",
-    )
-    .await;
+    let client = app.signed_in_browser("client").await;
+    let refused = post_the_fixture_logo(&app, &client, "l.png").await;
     assert_eq!(refused.status(), StatusCode::NOT_FOUND);
     assert!(!shows_a_logo(&app).await, "no logo was saved");
 
@@ -808,9 +757,7 @@ async fn only_admins_upload_logos_and_only_from_the_portal() {
     assert_eq!(stranger.status(), StatusCode::SEE_OTHER);
     assert_eq!(stranger.headers()[LOCATION], "/sign-in");
 
-    let admin = app.browser();
-    let marta = app.account("admin");
-    app.sign_in(&admin, &marta.email, &marta.password).await;
+    let admin = app.signed_in_browser("admin").await;
     let cross_site = admin
         .post(app.url("/admin/branding/logo"))
         .header("Origin", "https://evil.example")
@@ -827,14 +774,7 @@ async fn only_admins_upload_logos_and_only_from_the_portal() {
         .unwrap();
     assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
     // Positive control: the same upload by the admin, from the portal, is saved.
-    let saved = post_logo(
-        &app,
-        &admin,
-        include_bytes!("fixtures/logo.png").to_vec(),
-        "l.png",
-        "image/png",
-    )
-    .await;
+    let saved = post_the_fixture_logo(&app, &admin, "l.png").await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
     assert_eq!(saved.headers()[LOCATION], "/admin/branding?logo=saved");
     assert!(shows_a_logo(&app).await);
@@ -859,9 +799,7 @@ async fn shows_a_logo(app: &TestApp) -> bool {
 #[tokio::test]
 async fn a_failed_plain_form_reply_keeps_its_text_out_of_the_address() {
     let app = spawn_app().await;
-    let browser = app.browser();
-    let lucia = app.account("client");
-    app.sign_in(&browser, &lucia.email, &lucia.password).await;
+    let browser = app.signed_in_browser("client").await;
     let opened = browser
         .post(app.url("/api/tickets/open"))
         .form(&[
@@ -902,12 +840,7 @@ async fn a_failed_plain_form_reply_keeps_its_text_out_of_the_address() {
         let text = &text[text.find('>').unwrap() + 1..];
         text[..text.find("</textarea>").unwrap()].to_string()
     };
-    let page = browser
-        .get(app.url(&location))
-        .header(ACCEPT, "text/html")
-        .send()
-        .await
-        .unwrap();
+    let page = app.get_page(&browser, &location).await;
     assert_eq!(page.status(), StatusCode::OK);
     let page = page.text().await.unwrap();
     assert!(page.contains("El texto es demasiado largo."));
@@ -919,12 +852,9 @@ async fn a_failed_plain_form_reply_keeps_its_text_out_of_the_address() {
         textarea_of(&page)
     );
     // Read once: the next visit has an empty form.
-    let again = browser
-        .get(app.url(&location))
-        .header(ACCEPT, "text/html")
-        .send()
+    let again = app
+        .get_page(&browser, &location)
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();

@@ -9,9 +9,10 @@ use app::i18n::Lang;
 use app::model::{Priority, RequestType, Role};
 use common::{spawn_app, spawn_app_with, TestApp};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION, SET_COOKIE};
-use reqwest::StatusCode;
+use reqwest::{RequestBuilder, StatusCode};
 use serde_json::Value;
 use std::io::{Read, Write};
+use std::net::TcpStream;
 
 /// Signs a browser in and returns the session cookie's `name=value`.
 async fn session_cookie(app: &TestApp, role: &str) -> String {
@@ -135,6 +136,21 @@ async fn forwarded_addresses_count_only_from_a_trusted_proxy() {
 
 const FIFTY_MB: usize = 50 * 1024 * 1024;
 
+/// A browser's form post of a ticket message with the session `cookie`; its body still to add.
+fn message_form_post(app: &TestApp, cookie: &str) -> RequestBuilder {
+    app.browser()
+        .post(app.url("/api/tickets/message"))
+        .header("Cookie", cookie)
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+}
+
+/// A program's JSON post to the REST API's ticket list, without a key; its body still to add.
+fn api_ticket_post(app: &TestApp) -> RequestBuilder {
+    app.program()
+        .post(app.url("/api/v1/tickets"))
+        .header(CONTENT_TYPE, "application/json")
+}
+
 #[tokio::test]
 async fn a_fifty_megabyte_body_is_refused_with_413_and_a_translated_message() {
     let app = spawn_app().await;
@@ -142,11 +158,7 @@ async fn a_fifty_megabyte_body_is_refused_with_413_and_a_translated_message() {
     let huge = vec![b'a'; FIFTY_MB];
 
     // A server function, as the portal's script calls it: its own error, translated.
-    let call = app
-        .browser()
-        .post(app.url("/api/tickets/message"))
-        .header("Cookie", &cookie)
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+    let call = message_form_post(&app, &cookie)
         .body(huge.clone())
         .send()
         .await
@@ -156,10 +168,7 @@ async fn a_fifty_megabyte_body_is_refused_with_413_and_a_translated_message() {
     assert_eq!(error["message"], "ErrorBodyTooLarge", "{error}");
 
     // The REST API: its JSON error with a stable code, in the caller's language.
-    let api = app
-        .program()
-        .post(app.url("/api/v1/tickets"))
-        .header(CONTENT_TYPE, "application/json")
+    let api = api_ticket_post(&app)
         .header("Accept-Language", "en")
         .body(huge.clone())
         .send()
@@ -177,12 +186,8 @@ async fn a_fifty_megabyte_body_is_refused_with_413_and_a_translated_message() {
     );
 
     // A form posted without JavaScript: a page that says so, in Spanish by default.
-    let page = app
-        .browser()
-        .post(app.url("/api/tickets/message"))
-        .header("Cookie", &cookie)
+    let page = message_form_post(&app, &cookie)
         .header("Accept", "text/html")
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(huge)
         .send()
         .await
@@ -191,32 +196,47 @@ async fn a_fifty_megabyte_body_is_refused_with_413_and_a_translated_message() {
     assert!(page.text().await.unwrap().contains("demasiado grande"));
 
     // Positive control: a body within the limit reaches the API (and is judged on its merits).
-    let small = app
-        .program()
-        .post(app.url("/api/v1/tickets"))
-        .header(CONTENT_TYPE, "application/json")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let small = api_ticket_post(&app).body("{}").send().await.unwrap();
     assert_eq!(small.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// Runs `talk` on a raw TCP connection to the portal (reads time out after 20 s), with plain
+/// blocking I/O off the runtime that serves the portal; `talk` is given the `host:port`.
+async fn over_raw_tcp<T: Send + 'static>(
+    app: &TestApp,
+    talk: impl FnOnce(&mut TcpStream, &str) -> T + Send + 'static,
+) -> T {
+    let addr = app.base.trim_start_matches("http://").to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(&addr).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        talk(&mut stream, &addr)
+    })
+    .await
+    .unwrap()
+}
+
+/// The head of a JSON `POST /api/v1/tickets` to `addr`, with `framing` (the header lines that
+/// say how the body is sent) and the blank line before the body.
+fn post_tickets_head(addr: &str, framing: &str) -> String {
+    format!(
+        "POST /api/v1/tickets HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         {framing}\r\n"
+    )
 }
 
 #[tokio::test]
 async fn a_body_without_a_declared_length_is_cut_off_at_the_limit() {
     let app = spawn_app().await;
-    let addr = app.base.trim_start_matches("http://").to_string();
     // Chunked, a little past the limit, then silence: the server must answer without waiting
-    // for the rest. (Plain blocking I/O, off the runtime that serves the portal.)
-    let response = tokio::task::spawn_blocking(move || {
-        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
-        stream
-            .set_read_timeout(Some(std::time::Duration::from_secs(20)))
-            .unwrap();
+    // for the rest.
+    let response = over_raw_tcp(&app, |stream, addr| {
         write!(
             stream,
-            "POST /api/v1/tickets HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-             Transfer-Encoding: chunked\r\n\r\n"
+            "{}",
+            post_tickets_head(addr, "Transfer-Encoding: chunked\r\n")
         )
         .unwrap();
         let chunk = vec![b' '; 64 * 1024];
@@ -235,8 +255,7 @@ async fn a_body_without_a_declared_length_is_cut_off_at_the_limit() {
         }
         response
     })
-    .await
-    .unwrap();
+    .await;
     let response = String::from_utf8_lossy(&response);
     assert!(response.starts_with("HTTP/1.1 413"), "{response}");
     assert!(response.contains("body_too_large"), "{response}");
@@ -260,6 +279,10 @@ async fn the_logo_upload_has_its_own_larger_limit() {
     assert_ne!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
 
+/// The sign-in of the client `second_organization` creates.
+const VEGA_EMAIL: &str = "vega@vega.example";
+const VEGA_PASSWORD: &str = "una clave bastante larga";
+
 /// A client of a second organization of the demo observatory, with one request of its own.
 async fn second_organization(app: &TestApp) -> (Viewer, String) {
     let db = &app.db.db;
@@ -273,11 +296,11 @@ async fn second_organization(app: &TestApp) -> (Viewer, String) {
         NewAccount {
             observatory_id: observatory.id,
             organization_id: Some(organization),
-            email: "vega@vega.example",
+            email: VEGA_EMAIL,
             name: "Vega",
             role: Role::Client,
             language: Lang::Es,
-            password: Some("una clave bastante larga"),
+            password: Some(VEGA_PASSWORD),
         },
     )
     .await
@@ -287,8 +310,8 @@ async fn second_organization(app: &TestApp) -> (Viewer, String) {
         db,
         &config,
         observatory.id,
-        "vega@vega.example",
-        "una clave bastante larga",
+        VEGA_EMAIL,
+        VEGA_PASSWORD,
         &ClientInfo::default(),
     )
     .await
@@ -315,8 +338,9 @@ async fn second_organization(app: &TestApp) -> (Viewer, String) {
     (viewer, opened.number)
 }
 
-async fn status_of(client: &reqwest::Client, url: String) -> (StatusCode, String) {
-    let response = client.get(url).send().await.unwrap();
+/// The status and text of `path` as `client` gets it.
+async fn status_of(app: &TestApp, client: &reqwest::Client, path: &str) -> (StatusCode, String) {
+    let response = client.get(app.url(path)).send().await.unwrap();
     (response.status(), response.text().await.unwrap())
 }
 
@@ -325,28 +349,18 @@ async fn what_does_not_exist_or_is_not_yours_is_a_404_page() {
     let app = spawn_app().await;
     let (vega, vega_ticket) = second_organization(&app).await;
     let vega_browser = app.browser();
-    app.sign_in(
-        &vega_browser,
-        "vega@vega.example",
-        "una clave bastante larga",
-    )
-    .await;
-    let orion_browser = app.browser();
-    let lucia = app.account("client");
-    app.sign_in(&orion_browser, &lucia.email, &lucia.password)
-        .await;
+    app.sign_in(&vega_browser, VEGA_EMAIL, VEGA_PASSWORD).await;
+    let orion_browser = app.signed_in_browser("client").await;
 
     // The owner sees the ticket: the positive control.
-    let (status, page) =
-        status_of(&vega_browser, app.url(&format!("/tickets/{vega_ticket}"))).await;
+    let (status, page) = status_of(&app, &vega_browser, &format!("/tickets/{vega_ticket}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("La montura de Vega no responde"));
     // Another organization's client: the same number does not exist.
-    let (status, page) =
-        status_of(&orion_browser, app.url(&format!("/tickets/{vega_ticket}"))).await;
+    let (status, page) = status_of(&app, &orion_browser, &format!("/tickets/{vega_ticket}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(!page.contains("La montura de Vega"));
-    let (status, _) = status_of(&vega_browser, app.url("/tickets/OBS-2026-99999")).await;
+    let (status, _) = status_of(&app, &vega_browser, "/tickets/OBS-2026-99999").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Telescopes likewise: Orión's first telescope is Orión's, not Vega's.
@@ -364,22 +378,20 @@ async fn what_does_not_exist_or_is_not_yours_is_a_404_page() {
         .unwrap()
         .remove(0);
     let path = format!("/telescopes/{}", telescope.id);
-    let (status, page) = status_of(&orion_browser, app.url(&path)).await;
+    let (status, page) = status_of(&app, &orion_browser, &path).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains(&telescope.name));
-    let (status, page) = status_of(&vega_browser, app.url(&path)).await;
+    let (status, page) = status_of(&app, &vega_browser, &path).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(!page.contains(&telescope.model));
-    let (status, _) = status_of(&vega_browser, app.url("/telescopes/999999")).await;
+    let (status, _) = status_of(&app, &vega_browser, "/telescopes/999999").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // An organization's administration page that does not exist.
-    let admin = app.browser();
-    let marta = app.account("admin");
-    app.sign_in(&admin, &marta.email, &marta.password).await;
-    let (status, _) = status_of(&admin, app.url(&format!("/admin/clients/{}", orion_org.id))).await;
+    let admin = app.signed_in_browser("admin").await;
+    let (status, _) = status_of(&app, &admin, &format!("/admin/clients/{}", orion_org.id)).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = status_of(&admin, app.url("/admin/clients/999999")).await;
+    let (status, _) = status_of(&app, &admin, "/admin/clients/999999").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -397,13 +409,7 @@ async fn pages_that_need_signing_in_redirect_there() {
         "/admin/people",
         "/admin/branding",
     ] {
-        let response = app
-            .browser()
-            .get(app.url(path))
-            .header("Accept", "text/html")
-            .send()
-            .await
-            .unwrap();
+        let response = app.get_page(&app.browser(), path).await;
         assert!(
             response.status().is_redirection(),
             "{path}: {}",
@@ -412,7 +418,7 @@ async fn pages_that_need_signing_in_redirect_there() {
         assert_eq!(response.headers()[LOCATION], "/sign-in", "{path}");
     }
     // Positive control: the sign-in page itself is a page.
-    let (status, _) = status_of(&app.browser(), app.url("/sign-in")).await;
+    let (status, _) = status_of(&app, &app.browser(), "/sign-in").await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -422,26 +428,20 @@ async fn a_request_that_outlasts_its_time_limit_is_ended_with_408() {
         config.request_time_limit = std::time::Duration::from_secs(1);
     })
     .await;
-    let addr = app.base.trim_start_matches("http://").to_string();
     let started = std::time::Instant::now();
     // A body announced and never finished: a slow client holding a connection open.
-    let response = tokio::task::spawn_blocking(move || {
-        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
-        stream
-            .set_read_timeout(Some(std::time::Duration::from_secs(20)))
-            .unwrap();
+    let response = over_raw_tcp(&app, |stream, addr| {
         write!(
             stream,
-            "POST /api/v1/tickets HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-             Content-Length: 100\r\n\r\n{{\"comment\":"
+            "{}{{\"comment\":",
+            post_tickets_head(addr, "Content-Length: 100\r\n")
         )
         .unwrap();
         let mut response = String::new();
         let _ = stream.read_to_string(&mut response);
         response
     })
-    .await
-    .unwrap();
+    .await;
     assert!(response.starts_with("HTTP/1.1 408"), "{response}");
     assert!(response.contains("request_timeout"), "{response}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));

@@ -3,7 +3,7 @@
 #![allow(dead_code)] // each test file uses its own share of the fixtures
 
 use app::backend::accounts::{
-    authenticate, create_account, sign_in, AccountError, ClientInfo, NewAccount, Viewer,
+    authenticate, create_account, sign_in, AccountError, ClientInfo, NewAccount, SignedIn, Viewer,
 };
 use app::backend::config::Config;
 use app::backend::outbox;
@@ -11,7 +11,7 @@ use app::backend::storage::accounts::NewObservatory;
 use app::backend::storage::testing::{fresh_database, TestDatabase};
 use app::backend::storage::Db;
 use app::i18n::{Lang, Msg};
-use app::model::Role;
+use app::model::{ApiKeyValidity, Role};
 
 /// The secret key of the tested portal: the same on every call, as for one portal's processes.
 pub const SECRET_KEY: &str = "5ec2e7005ec2e7005ec2e7005ec2e7005ec2e7005ec2e7005ec2e7005ec2e700";
@@ -56,17 +56,21 @@ pub struct World {
     _guard: TestDatabase,
 }
 
+/// The tests' observatory ("Observatorio de Pruebas", numbering TST-…), returning its id.
+pub async fn insert_test_observatory(db: &Db) -> i64 {
+    db.insert_observatory(NewObservatory {
+        slug: "test",
+        name: "Observatorio de Pruebas",
+        ticket_prefix: "TST",
+    })
+    .await
+    .unwrap()
+}
+
 pub async fn world() -> World {
     let test_db = fresh_database().await.expect("a fresh test database");
     let db = test_db.db.clone();
-    let observatory_id = db
-        .insert_observatory(NewObservatory {
-            slug: "test",
-            name: "Observatorio de Pruebas",
-            ticket_prefix: "TST",
-        })
-        .await
-        .unwrap();
+    let observatory_id = insert_test_observatory(&db).await;
     let organization_id = db
         .insert_organization(observatory_id, "Club Andrómeda")
         .await
@@ -135,4 +139,63 @@ pub async fn person(
         .await
         .unwrap()
         .unwrap()
+}
+
+impl World {
+    /// An admin of the world's observatory (no organization), created and signed in by `person`.
+    pub async fn admin(&self, email: &str) -> Viewer {
+        person(&self.db, self.observatory_id, None, email, Role::Admin).await
+    }
+
+    /// An agent of the world's observatory (no organization), created and signed in by `person`.
+    pub async fn agent(&self, email: &str) -> Viewer {
+        person(&self.db, self.observatory_id, None, email, Role::Agent).await
+    }
+
+    /// A client of the world's organization, created and signed in by `person`.
+    pub async fn client(&self, email: &str) -> Viewer {
+        let organization = Some(self.organization_id);
+        person(
+            &self.db,
+            self.observatory_id,
+            organization,
+            email,
+            Role::Client,
+        )
+        .await
+    }
+
+    /// Signs `email` in to the world's observatory with the password `person` gave it: the
+    /// result as it comes, for the tests that expect a refusal.
+    pub async fn sign_in(&self, email: &str) -> Result<SignedIn, AccountError> {
+        sign_in(
+            &self.db,
+            &config(),
+            self.observatory_id,
+            email,
+            PASSWORD,
+            &client(),
+        )
+        .await
+    }
+
+    /// How many sessions the user has open.
+    pub async fn sessions_of(&self, user_id: i64) -> i64 {
+        self.db.count_sessions_of_user(user_id).await.unwrap()
+    }
+
+    /// A new API key of `viewer`'s.
+    pub async fn new_key(&self, viewer: &Viewer, name: &str, validity: ApiKeyValidity) -> String {
+        app::backend::api_tokens::create(&self.db, viewer, name, validity)
+            .await
+            .unwrap()
+    }
+
+    /// Whether `key` still lets a program in.
+    pub async fn key_works(&self, key: &str) -> bool {
+        app::backend::api_tokens::authenticate(&self.db, key)
+            .await
+            .unwrap()
+            .is_some()
+    }
 }

@@ -92,4 +92,24 @@ impl TestApp {
             .await
             .unwrap()
     }
+
+    /// A browser (as `browser`) in which the demo account of `role` has signed in; the sign-in's
+    /// answer is not looked at, as when a test signs in itself.
+    pub async fn signed_in_browser(&self, role: &str) -> Client {
+        let browser = self.browser();
+        let account = self.account(role);
+        self.sign_in(&browser, &account.email, &account.password)
+            .await;
+        browser
+    }
+
+    /// `path` asked for by `client` as a browser asks for a page (`Accept: text/html`).
+    pub async fn get_page(&self, client: &Client, path: &str) -> reqwest::Response {
+        client
+            .get(self.url(path))
+            .header(reqwest::header::ACCEPT, "text/html")
+            .send()
+            .await
+            .unwrap()
+    }
 }
