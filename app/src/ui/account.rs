@@ -197,6 +197,15 @@ fn ApiTokensSection() -> impl IntoView {
         Some(Ok(token)) => Some(token),
         _ => None,
     });
+    // A new key's name is cleared once the key exists, ready for the next one.
+    let create_form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = create.value().get() {
+            if let Some(form) = create_form.get() {
+                form.reset();
+            }
+        }
+    });
     let tokens = Resource::new(
         move || (create.version().get(), revoke.version().get()),
         |_| my_api_tokens(),
@@ -218,7 +227,7 @@ fn ApiTokensSection() -> impl IntoView {
                         }
                     })
             }}
-            <ActionForm action=create attr:class="inline-form" attr:novalidate=true>
+            <ActionForm action=create node_ref=create_form attr:class="inline-form" attr:novalidate=true>
                 <div class="field">
                     <label for="token-name">{t(Msg::TokenName)}</label>
                     <input class="input" id="token-name" name="name" maxlength="100" />
@@ -249,6 +258,7 @@ fn ApiTokensSection() -> impl IntoView {
                                         <div class="item-main">
                                             <strong>{token.name}</strong>
                                             {token.expired.then(|| view! { " " <span class="badge" data-testid="api-token-expired">{t(Msg::KeyExpired)}</span> })}
+                                            <br />
                                             <span class="muted">
                                                 {t(Msg::Created)} " " {format_time(&token.created_at)} " · "
                                                 {match token.expires_at {
