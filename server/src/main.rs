@@ -143,7 +143,10 @@ async fn serve(mut config: Config, demo: bool) -> Result<(), String> {
     if !std::path::Path::new(site.as_ref()).join("pkg").is_dir() {
         tracing::warn!(%site, "the built site was not found: pages render but will not load their scripts and styles; build with `cargo leptos build` or set CUPULA_SITE_ROOT");
     }
-    tracing::info!(%addr, %site, engine = ?db.engine(), "Cúpula is listening on http://{addr}");
+    tracing::info!(%addr, %site, engine = ?db.engine(), "serving");
+    // On standard output, after anything printed above (the demo accounts): scripts that start
+    // the portal read up to this line.
+    println!("Cúpula is listening on http://{addr}");
     server::serve(listener, server::router(state), server::shutdown_signal())
         .await
         .map_err(|e| e.to_string())?;
