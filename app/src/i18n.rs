@@ -341,6 +341,26 @@ catalogue! {
     ErrorFilterUnknown => "La lista no tiene ningún filtro «{name}».", "The list has no filter “{name}”.";
     ErrorFilterInvalid => "El valor del filtro «{name}» no es válido.", "The value of the filter “{name}” is not valid.";
     ErrorFilterRepeated => "El filtro «{name}» aparece más de una vez.", "The filter “{name}” is given more than once.";
+    ErrorFileTooLarge => "El archivo es demasiado grande para adjuntarlo.", "The file is too large to attach.";
+    ErrorFileEmpty => "El archivo está vacío.", "The file is empty.";
+    ErrorFileNameRequired => "Falta el nombre del archivo.", "The file has no name.";
+    ErrorFileLongerThanDeclared => "Llegaron más datos de los que el archivo anunciaba. No se ha guardado lo que sobraba.",
+        "More data arrived than the file announced. The excess was not kept.";
+    ErrorFileTypeNotAllowed => "Ese tipo de archivo no se admite. Puedes adjuntar fotos (JPEG, PNG, WebP, GIF, HEIC), vídeos (MP4, WebM, MOV), PDF, texto, CSV, ZIP y documentos de oficina.",
+        "That type of file is not accepted. You can attach pictures (JPEG, PNG, WebP, GIF, HEIC), videos (MP4, WebM, MOV), PDF, text, CSV, ZIP and office documents.";
+    ErrorQuotaExceeded => "La organización no tiene espacio suficiente para este archivo. Pide al observatorio que libere espacio.",
+        "The organization does not have enough space left for this file. Ask the observatory to free some.";
+    ErrorRequestFilesTooLarge => "Los archivos de un mismo envío son demasiado grandes en total. Envíalos en varias veces.",
+        "Together, the files of one message are too large. Send them in several goes.";
+    ErrorUploadOffsetConflict => "La subida no estaba en ese punto. Continúa desde lo que ya tiene el servidor.",
+        "The upload was not at that point. Resume from what the server already has.";
+    ErrorUploadInterrupted => "La transferencia se cortó. Lo recibido está guardado y la subida puede continuar.",
+        "The transfer was cut off. What arrived is kept and the upload can resume.";
+    ErrorNoFiles => "Elige al menos un archivo.", "Choose at least one file.";
+    ErrorUploadLengthRequired => "La subida debe decir cuántos bytes tiene el archivo (Upload-Length).",
+        "The upload must say how many bytes the file has (Upload-Length).";
+    ErrorUploadContentType => "Los datos de una subida se envían como application/offset+octet-stream.",
+        "An upload's data is sent as application/offset+octet-stream.";
     Requests => "Solicitudes", "Requests";
     RequestsQueue => "Cola de solicitudes", "Request queue";
     NewRequest => "Nueva solicitud", "New request";
@@ -388,6 +408,7 @@ catalogue! {
     History => "Historial", "History";
     EntryCreated => "{name} abrió la solicitud", "{name} opened the request";
     EntryMessage => "{name} escribió", "{name} wrote";
+    EntryAttachment => "{name} adjuntó archivos", "{name} attached files";
     EntryNote => "{name} dejó una nota interna", "{name} left an internal note";
     EntryStatus => "{name} cambió el estado de «{from}» a «{to}»", "{name} changed the status from “{from}” to “{to}”";
     EntryPriority => "{name} cambió la prioridad de «{from}» a «{to}»", "{name} changed the priority from “{from}” to “{to}”";

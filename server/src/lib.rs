@@ -5,9 +5,10 @@ pub mod rest;
 
 use app::backend::accounts::AccountError;
 use app::backend::config::Config;
+use app::backend::files::FileStore;
 use app::backend::storage::Db;
 use app::backend::AppState;
-use app::backend::{logo, request};
+use app::backend::{attachments, logo, request};
 use app::i18n::Msg;
 use app::{shell, App, SITE_OUTPUT_NAME};
 use axum::extract::{DefaultBodyLimit, Multipart, Path as AxumPath};
@@ -98,13 +99,54 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
         .build()
 }
 
-pub fn state(config: Config, db: Db) -> AppState {
-    AppState {
+/// The portal's state; prepares the file store's directories.
+pub fn state(config: Config, db: Db) -> Result<AppState, StartError> {
+    let files = FileStore::in_data_dir(&config.data_dir).map_err(|e| StartError::DataDir {
+        path: config.data_dir.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    Ok(AppState {
+        files,
         leptos_options: leptos_options(&config),
         db,
         config: Arc::new(config),
         events: app::backend::events::EventBus::new(),
-    }
+    })
+}
+
+/// How often expired uploads and files nobody attached are cleaned up.
+const HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+/// Cleans up in the background while the portal runs: partial uploads past their expiry,
+/// staged files never attached, and files that no row names (left by a crash mid-upload,
+/// older than an hour so that no upload in flight is touched).
+pub fn spawn_housekeeping(state: &AppState) -> tokio::task::JoinHandle<()> {
+    let (db, files) = (state.db.clone(), state.files.clone());
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(HOUSEKEEPING_EVERY);
+        loop {
+            ticks.tick().await;
+            let now = chrono::Utc::now();
+            match attachments::purge_expired(&db, &files, now).await {
+                Ok(purged) if purged.uploads + purged.staged > 0 => {
+                    tracing::info!(
+                        uploads = purged.uploads,
+                        staged = purged.staged,
+                        "expired uploads removed"
+                    );
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "cleaning up expired uploads failed"),
+            }
+            match attachments::remove_orphans(&db, &files, now - chrono::Duration::hours(1)).await {
+                Ok(0) => {}
+                Ok(removed) => {
+                    tracing::info!(removed, "files no upload or attachment names removed")
+                }
+                Err(err) => tracing::warn!(error = %err, "cleaning up orphan files failed"),
+            }
+        }
+    })
 }
 
 /// The app's routes, discovered once per process. Discovery renders the app with resource
@@ -124,9 +166,9 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route(
             "/admin/branding/logo",
-            post(upload_logo).layer(DefaultBodyLimit::max(limits::body_limit(
-                "/admin/branding/logo",
-            ))),
+            post(upload_logo).layer(DefaultBodyLimit::max(
+                logo::MAX_UPLOAD_BYTES + limits::MULTIPART_OVERHEAD,
+            )),
         )
         .route("/branding/logo/{name}", get(serve_logo))
         .merge(rest::routes())

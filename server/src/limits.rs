@@ -7,28 +7,62 @@
 //! answer is a 413 with the translated message, in the form the caller reads: JSON for the REST
 //! API, the server function's own error for the pages' calls, a page for plain form posts.
 
+use app::backend::config::Config;
 use app::backend::{logo, request, AppState};
 use app::error::UserError;
 use app::i18n::{Lang, Msg};
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Forms, messages and API calls: far more than any text a person types.
 pub const BODY_LIMIT: usize = 1024 * 1024;
 /// Room for the multipart boundaries and headers around an uploaded file.
 pub const MULTIPART_OVERHEAD: usize = 16 * 1024;
 
-/// The largest body a route accepts.
-pub fn body_limit(path: &str) -> usize {
+/// What a request may send and how long it may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub body_bytes: u64,
+    /// `None` for the bytes of an upload, which may take as long as a slow link needs: their
+    /// route ends a body that pauses too long instead (`rest::files::UPLOAD_IDLE_TIMEOUT`).
+    pub time: Option<Duration>,
+}
+
+/// The limits of a route.
+pub fn limits_of(method: &Method, path: &str, config: &Config) -> Limits {
+    let bytes = |n: usize| n as u64;
+    let timed = |body_bytes| Limits {
+        body_bytes,
+        time: Some(config.request_time_limit),
+    };
+    if method == Method::PATCH && path.starts_with("/api/v1/uploads/") {
+        return Limits {
+            body_bytes: config.max_file_bytes,
+            time: None,
+        };
+    }
+    if method == Method::POST
+        && path.starts_with("/api/v1/tickets/")
+        && path.ends_with("/attachments")
+    {
+        // Files sent in the request itself, as a form.
+        return Limits {
+            body_bytes: config
+                .max_request_files_bytes
+                .saturating_add(bytes(MULTIPART_OVERHEAD)),
+            time: None,
+        };
+    }
     match path {
-        "/admin/branding/logo" => logo::MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD,
-        _ => BODY_LIMIT,
+        "/admin/branding/logo" => timed(bytes(logo::MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD)),
+        _ => timed(bytes(BODY_LIMIT)),
     }
 }
 
@@ -40,13 +74,14 @@ pub async fn limit_requests(
 ) -> Response {
     let lang = request::language_of(request.headers());
     let kind = ReplyKind::of(&request);
-    let limit = body_limit(request.uri().path());
+    let limits = limits_of(request.method(), request.uri().path(), &state.config);
+    let limit = limits.body_bytes;
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
+    if declared.is_some_and(|length| length > limit) {
         return refusal(
             kind,
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -56,8 +91,11 @@ pub async fn limit_requests(
     }
     let exceeded = Arc::new(AtomicBool::new(false));
     let request = count_body(request, limit, exceeded.clone());
-    let time_limit = state.config.request_time_limit;
-    let response = match tokio::time::timeout(time_limit, next.run(request)).await {
+    let response = match limits.time {
+        Some(time_limit) => tokio::time::timeout(time_limit, next.run(request)).await,
+        None => Ok(next.run(request).await),
+    };
+    let response = match response {
         Ok(response) => response,
         Err(_) => {
             tracing::warn!("a request took longer than its time limit");
@@ -83,12 +121,12 @@ pub async fn limit_requests(
 
 /// Replaces the body by one that ends with an error once more than `limit` bytes arrived, and
 /// raises `exceeded` then.
-fn count_body(request: Request, limit: usize, exceeded: Arc<AtomicBool>) -> Request {
+fn count_body(request: Request, limit: u64, exceeded: Arc<AtomicBool>) -> Request {
     let (parts, body) = request.into_parts();
-    let mut seen = 0usize;
+    let mut seen = 0u64;
     let counted = body.into_data_stream().map(move |chunk| {
         let chunk = chunk?;
-        seen += chunk.len();
+        seen += chunk.len() as u64;
         if seen > limit {
             exceeded.store(true, Ordering::SeqCst);
             return Err(axum::Error::new(BodyTooLarge));

@@ -12,6 +12,9 @@
 //! `#[utoipa::path]`, `api()` registers the handlers, and `split_for_parts` yields both the
 //! axum router and the description: the routes served and the routes documented are one list.
 
+mod files;
+mod tus;
+
 use app::backend::accounts::{AccountError, Viewer};
 use app::backend::storage::tickets::SEARCH_CANDIDATES;
 use app::backend::tickets::{self, NewTicket};
@@ -48,7 +51,10 @@ use utoipa_axum::routes;
     ),
     modifiers(&BearerKey),
     security(("apiKey" = [])),
-    tags((name = "tickets", description = "Support requests and their timelines"))
+    tags(
+        (name = "tickets", description = "Support requests and their timelines"),
+        (name = "files", description = "Resumable uploads (tus 1.0), a ticket's files and their downloads")
+    )
 )]
 struct ApiDoc;
 
@@ -81,6 +87,10 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(change_status))
         .routes(routes!(assign))
         .routes(routes!(change_priority))
+        .routes(routes!(files::discover, files::begin))
+        .routes(routes!(files::offset, files::append, files::terminate))
+        .routes(routes!(files::attach, files::list))
+        .routes(routes!(files::download))
         .routes(routes!(description))
 }
 
@@ -134,6 +144,19 @@ fn error_code(message: Msg) -> Option<&'static str> {
         Msg::ErrorBodyTooLarge => "body_too_large",
         Msg::ErrorRequestTimeout => "request_timeout",
         Msg::ErrorInvalidChoice => "invalid_choice",
+        // Files.
+        Msg::ErrorFileTooLarge => "file_too_large",
+        Msg::ErrorFileEmpty => "file_empty",
+        Msg::ErrorFileNameRequired => "file_name_required",
+        Msg::ErrorFileLongerThanDeclared => "file_longer_than_declared",
+        Msg::ErrorFileTypeNotAllowed => "file_type_not_allowed",
+        Msg::ErrorQuotaExceeded => "quota_exceeded",
+        Msg::ErrorRequestFilesTooLarge => "request_files_too_large",
+        Msg::ErrorUploadOffsetConflict => "upload_offset_conflict",
+        Msg::ErrorUploadInterrupted => "upload_interrupted",
+        Msg::ErrorUploadLengthRequired => "upload_length_required",
+        Msg::ErrorUploadContentType => "upload_content_type",
+        Msg::ErrorNoFiles => "no_files",
         Msg::ErrorFilterUnknown => "unknown_filter",
         Msg::ErrorFilterInvalid => "invalid_filter",
         Msg::ErrorFilterRepeated => "repeated_filter",
@@ -535,6 +558,8 @@ struct ApiEntry {
     author: Option<String>,
     body: String,
     change: Option<ApiChange>,
+    /// The files of an `attachment` entry.
+    attachments: Vec<files::ApiAttachment>,
     created_at: DateTime<Utc>,
 }
 
@@ -547,6 +572,11 @@ impl From<TimelineEntry> for ApiEntry {
             author: e.author,
             body: e.body,
             change: e.change.map(ApiChange::from),
+            attachments: e
+                .attachments
+                .into_iter()
+                .map(files::ApiAttachment::from)
+                .collect(),
             created_at: e.created_at,
         }
     }

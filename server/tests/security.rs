@@ -8,29 +8,10 @@ use app::backend::tickets::{self, NewTicket};
 use app::i18n::Lang;
 use app::model::{Priority, RequestType, Role};
 use common::{spawn_app, spawn_app_with, TestApp};
-use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION, SET_COOKIE};
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::Value;
 use std::io::{Read, Write};
-use std::net::TcpStream;
-
-/// Signs a browser in and returns the session cookie's `name=value`.
-async fn session_cookie(app: &TestApp, role: &str) -> String {
-    let account = app.account(role);
-    let response = app
-        .sign_in(&app.browser(), &account.email, &account.password)
-        .await;
-    assert!(response.status().is_success(), "{}", response.status());
-    response
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("cupula_session="))
-        .and_then(|v| v.split(';').next())
-        .expect("a session cookie")
-        .to_string()
-}
 
 async fn post_language(app: &TestApp, cookie: &str, headers: &[(&str, &str)]) -> StatusCode {
     let mut request = app
@@ -47,7 +28,7 @@ async fn post_language(app: &TestApp, cookie: &str, headers: &[(&str, &str)]) ->
 #[tokio::test]
 async fn writes_are_refused_unless_a_browser_says_they_come_from_the_portal() {
     let app = spawn_app().await;
-    let cookie = session_cookie(&app, "client").await;
+    let cookie = app.session_cookie("client").await;
     let refused = [
         vec![("Sec-Fetch-Site", "cross-site")],
         vec![("Sec-Fetch-Site", "same-site")],
@@ -154,7 +135,7 @@ fn api_ticket_post(app: &TestApp) -> RequestBuilder {
 #[tokio::test]
 async fn a_fifty_megabyte_body_is_refused_with_413_and_a_translated_message() {
     let app = spawn_app().await;
-    let cookie = session_cookie(&app, "client").await;
+    let cookie = app.session_cookie("client").await;
     let huge = vec![b'a'; FIFTY_MB];
 
     // A server function, as the portal's script calls it: its own error, translated.
@@ -200,24 +181,6 @@ async fn a_fifty_megabyte_body_is_refused_with_413_and_a_translated_message() {
     assert_eq!(small.status(), StatusCode::UNAUTHORIZED);
 }
 
-/// Runs `talk` on a raw TCP connection to the portal (reads time out after 20 s), with plain
-/// blocking I/O off the runtime that serves the portal; `talk` is given the `host:port`.
-async fn over_raw_tcp<T: Send + 'static>(
-    app: &TestApp,
-    talk: impl FnOnce(&mut TcpStream, &str) -> T + Send + 'static,
-) -> T {
-    let addr = app.base.trim_start_matches("http://").to_string();
-    tokio::task::spawn_blocking(move || {
-        let mut stream = TcpStream::connect(&addr).unwrap();
-        stream
-            .set_read_timeout(Some(std::time::Duration::from_secs(20)))
-            .unwrap();
-        talk(&mut stream, &addr)
-    })
-    .await
-    .unwrap()
-}
-
 /// The head of a JSON `POST /api/v1/tickets` to `addr`, with `framing` (the header lines that
 /// say how the body is sent) and the blank line before the body.
 fn post_tickets_head(addr: &str, framing: &str) -> String {
@@ -232,30 +195,31 @@ async fn a_body_without_a_declared_length_is_cut_off_at_the_limit() {
     let app = spawn_app().await;
     // Chunked, a little past the limit, then silence: the server must answer without waiting
     // for the rest.
-    let response = over_raw_tcp(&app, |stream, addr| {
-        write!(
-            stream,
-            "{}",
-            post_tickets_head(addr, "Transfer-Encoding: chunked\r\n")
-        )
-        .unwrap();
-        let chunk = vec![b' '; 64 * 1024];
-        for _ in 0..(server::limits::BODY_LIMIT / chunk.len() + 2) {
-            write!(stream, "{:x}\r\n", chunk.len()).unwrap();
-            stream.write_all(&chunk).unwrap();
-            stream.write_all(b"\r\n").unwrap();
-        }
-        let mut response = Vec::new();
-        let mut buffer = [0u8; 4096];
-        while !String::from_utf8_lossy(&response).contains("body_too_large") {
-            match stream.read(&mut buffer) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => response.extend_from_slice(&buffer[..n]),
+    let response = app
+        .over_raw_tcp(|stream, addr| {
+            write!(
+                stream,
+                "{}",
+                post_tickets_head(addr, "Transfer-Encoding: chunked\r\n")
+            )
+            .unwrap();
+            let chunk = vec![b' '; 64 * 1024];
+            for _ in 0..(server::limits::BODY_LIMIT / chunk.len() + 2) {
+                write!(stream, "{:x}\r\n", chunk.len()).unwrap();
+                stream.write_all(&chunk).unwrap();
+                stream.write_all(b"\r\n").unwrap();
             }
-        }
-        response
-    })
-    .await;
+            let mut response = Vec::new();
+            let mut buffer = [0u8; 4096];
+            while !String::from_utf8_lossy(&response).contains("body_too_large") {
+                match stream.read(&mut buffer) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => response.extend_from_slice(&buffer[..n]),
+                }
+            }
+            response
+        })
+        .await;
     let response = String::from_utf8_lossy(&response);
     assert!(response.starts_with("HTTP/1.1 413"), "{response}");
     assert!(response.contains("body_too_large"), "{response}");
@@ -264,7 +228,7 @@ async fn a_body_without_a_declared_length_is_cut_off_at_the_limit() {
 #[tokio::test]
 async fn the_logo_upload_has_its_own_larger_limit() {
     let app = spawn_app().await;
-    let cookie = session_cookie(&app, "admin").await;
+    let cookie = app.session_cookie("admin").await;
     let response = app
         .browser()
         .post(app.url("/admin/branding/logo"))
@@ -430,18 +394,19 @@ async fn a_request_that_outlasts_its_time_limit_is_ended_with_408() {
     .await;
     let started = std::time::Instant::now();
     // A body announced and never finished: a slow client holding a connection open.
-    let response = over_raw_tcp(&app, |stream, addr| {
-        write!(
-            stream,
-            "{}{{\"comment\":",
-            post_tickets_head(addr, "Content-Length: 100\r\n")
-        )
-        .unwrap();
-        let mut response = String::new();
-        let _ = stream.read_to_string(&mut response);
-        response
-    })
-    .await;
+    let response = app
+        .over_raw_tcp(|stream, addr| {
+            write!(
+                stream,
+                "{}{{\"comment\":",
+                post_tickets_head(addr, "Content-Length: 100\r\n")
+            )
+            .unwrap();
+            let mut response = String::new();
+            let _ = stream.read_to_string(&mut response);
+            response
+        })
+        .await;
     assert!(response.starts_with("HTTP/1.1 408"), "{response}");
     assert!(response.contains("request_timeout"), "{response}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));

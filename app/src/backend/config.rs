@@ -35,6 +35,12 @@ pub struct Config {
     /// Seals e-mailed links in the outbox. When not configured, `serve` fills it in from
     /// `secret_key_file()`, creating the file on its first start.
     pub secret_key: Option<SecretKey>,
+    /// The largest file that may be attached, in bytes.
+    pub max_file_bytes: u64,
+    /// What the files committed at once (a message, a request, an API call) may add up to.
+    pub max_request_files_bytes: u64,
+    /// What the files of one client organization may add up to.
+    pub organization_quota_bytes: u64,
 }
 
 /// A configuration problem, told in one line.
@@ -54,6 +60,8 @@ pub enum ConfigError {
     InvalidMinutes { name: &'static str, value: String },
     #[error("{name} must be a whole number of days, not {value:?}")]
     InvalidDays { name: &'static str, value: String },
+    #[error("{name} must be a whole number of bytes, not {value:?}")]
+    InvalidBytes { name: &'static str, value: String },
     #[error("{name} must be a whole number of seconds, not {value:?}")]
     InvalidSeconds { name: &'static str, value: String },
     #[error(
@@ -81,6 +89,9 @@ struct FileConfig {
     trusted_proxies: Option<Vec<String>>,
     request_timeout_seconds: Option<u64>,
     secret_key: Option<String>,
+    max_file_bytes: Option<u64>,
+    max_request_files_bytes: Option<u64>,
+    organization_quota_bytes: Option<u64>,
 }
 
 impl Config {
@@ -200,6 +211,29 @@ impl Config {
             None => from_file.request_timeout_seconds.unwrap_or(30),
         };
 
+        let bytes =
+            |key: &'static str, file_value: Option<u64>, default: u64| match env(key) {
+                Some(v) => v.trim().parse::<u64>().ok().filter(|b| *b > 0).ok_or(
+                    ConfigError::InvalidBytes {
+                        name: key,
+                        value: v,
+                    },
+                ),
+                None => Ok(file_value.unwrap_or(default)),
+            };
+        const GIB: u64 = 1024 * 1024 * 1024;
+        let max_file_bytes = bytes("CUPULA_MAX_FILE_BYTES", from_file.max_file_bytes, 2 * GIB)?;
+        let max_request_files_bytes = bytes(
+            "CUPULA_MAX_REQUEST_FILES_BYTES",
+            from_file.max_request_files_bytes,
+            4 * GIB,
+        )?;
+        let organization_quota_bytes = bytes(
+            "CUPULA_ORGANIZATION_QUOTA_BYTES",
+            from_file.organization_quota_bytes,
+            20 * GIB,
+        )?;
+
         let (proxies_name, proxies): (&'static str, Vec<String>) =
             match env("CUPULA_TRUSTED_PROXIES") {
                 Some(v) => (
@@ -257,6 +291,9 @@ impl Config {
             trusted_proxies,
             request_time_limit: Duration::from_secs(request_timeout_seconds),
             secret_key,
+            max_file_bytes,
+            max_request_files_bytes,
+            organization_quota_bytes,
         })
     }
 
@@ -403,6 +440,46 @@ mod tests {
         let message = err.to_string();
         assert!(message.contains("CUPULA_SECRET_KEY"), "{message}");
         assert!(!message.contains("hunter2"), "{message} repeats the secret");
+    }
+
+    #[test]
+    fn file_limits_come_from_the_environment_or_the_file() {
+        const GIB: u64 = 1024 * 1024 * 1024;
+        let config = Config::load(None, env_of(&[])).unwrap();
+        assert_eq!(config.max_file_bytes, 2 * GIB);
+        assert_eq!(config.max_request_files_bytes, 4 * GIB);
+        assert_eq!(config.organization_quota_bytes, 20 * GIB);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cupula.toml");
+        std::fs::write(
+            &file,
+            "max_file_bytes = 1000\nmax_request_files_bytes = 3000\norganization_quota_bytes = 9000\n",
+        )
+        .unwrap();
+        let config = Config::load(
+            Some(&file),
+            env_of(&[("CUPULA_ORGANIZATION_QUOTA_BYTES", "5000")]),
+        )
+        .unwrap();
+        assert_eq!(config.max_file_bytes, 1000);
+        assert_eq!(config.max_request_files_bytes, 3000);
+        assert_eq!(config.organization_quota_bytes, 5000);
+        for key in [
+            "CUPULA_MAX_FILE_BYTES",
+            "CUPULA_MAX_REQUEST_FILES_BYTES",
+            "CUPULA_ORGANIZATION_QUOTA_BYTES",
+        ] {
+            for bad in ["0", "2 GiB", "-1"] {
+                let err = Config::load(None, env_of(&[(key, bad)])).unwrap_err();
+                assert_eq!(
+                    err,
+                    ConfigError::InvalidBytes {
+                        name: key,
+                        value: bad.into()
+                    }
+                );
+            }
+        }
     }
 
     #[test]

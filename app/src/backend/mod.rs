@@ -3,11 +3,14 @@
 pub mod accounts;
 pub mod admin;
 pub mod api_tokens;
+pub mod attachments;
 pub mod client_ip;
 pub mod config;
 pub mod demo;
 pub mod drafts;
 pub mod events;
+pub mod file_types;
+pub mod files;
 pub mod links;
 pub mod logo;
 pub mod my_account;

@@ -2,6 +2,7 @@
 
 use super::config::Config;
 use super::events::EventBus;
+use super::files::FileStore;
 use super::storage::Db;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -14,4 +15,6 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Ticket changes, for notifications and live updates.
     pub events: EventBus,
+    /// Attached files.
+    pub files: FileStore,
 }

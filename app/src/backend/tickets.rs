@@ -6,6 +6,7 @@
 //! then published on the event bus.
 
 use super::accounts::{AccountError, Viewer};
+use super::attachments;
 use super::config::Config;
 use super::events::{EventBus, TicketEvent};
 use super::search::{document_terms, DocumentScope, SearchQuery, SearchScope};
@@ -16,10 +17,11 @@ use super::storage::tickets::{
 use super::storage::Db;
 use crate::i18n::Msg;
 use crate::model::{
-    Agent, AssigneeFilter, Change, EntryKind, Exactness, NewTicketChoices, OrganizationChoice,
-    Priority, RequestType, Role, Status, TelescopeChoice, TelescopeHistory, TicketActions,
-    TicketDetail, TicketFilter, TicketPage, TicketSort, TicketSummary, TicketView, TimelineEntry,
-    ViewCounts, COUNT_CAP, MESSAGE_MAX_CHARS, PAGE_SIZE, REASON_MAX_CHARS, SUBJECT_MAX_CHARS,
+    Agent, AssigneeFilter, AttachmentInfo, Change, EntryKind, Exactness, NewTicketChoices,
+    OrganizationChoice, Priority, RequestType, Role, Status, TelescopeChoice, TelescopeHistory,
+    TicketActions, TicketDetail, TicketFilter, TicketPage, TicketSort, TicketSummary, TicketView,
+    TimelineEntry, ViewCounts, COUNT_CAP, MESSAGE_MAX_CHARS, PAGE_SIZE, REASON_MAX_CHARS,
+    SUBJECT_MAX_CHARS,
 };
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -441,6 +443,10 @@ pub async fn ticket(
         .await?
         .into_iter()
         .collect();
+    let mut files: HashMap<i64, Vec<AttachmentInfo>> = HashMap::new();
+    for (entry_id, file) in attachments::by_entry(db, viewer, row.id).await? {
+        files.entry(entry_id).or_default().push(file);
+    }
     let agents = agents_for(db, viewer).await?;
     let actions = actions_of(viewer, &row, config);
     Ok(TicketDetail {
@@ -462,7 +468,10 @@ pub async fn ticket(
         closed_at: row.closed_at,
         timeline: entries
             .into_iter()
-            .filter_map(|e| timeline_entry(e, &names))
+            .filter_map(|e| {
+                let attachments = files.remove(&e.id).unwrap_or_default();
+                timeline_entry(e, &names, attachments)
+            })
             .collect(),
         actions,
         agents,
@@ -482,7 +491,11 @@ async fn agents_for(db: &Db, viewer: &Viewer) -> Result<Vec<Agent>, AccountError
         .collect())
 }
 
-fn timeline_entry(row: EntryRow, names: &HashMap<i64, String>) -> Option<TimelineEntry> {
+fn timeline_entry(
+    row: EntryRow,
+    names: &HashMap<i64, String>,
+    attachments: Vec<AttachmentInfo>,
+) -> Option<TimelineEntry> {
     let kind = EntryKind::from_code(&row.kind)?;
     let name_of = |value: &Option<String>| {
         value
@@ -517,6 +530,7 @@ fn timeline_entry(row: EntryRow, names: &HashMap<i64, String>) -> Option<Timelin
         author: row.author,
         body: row.body,
         change,
+        attachments,
         created_at: row.created_at,
     })
 }

@@ -508,6 +508,8 @@ pub struct TimelineEntry {
     /// The message, or the reason given with a change.
     pub body: String,
     pub change: Option<Change>,
+    /// The files an attachment entry carries (those the viewer may see).
+    pub attachments: Vec<super::AttachmentInfo>,
     pub created_at: DateTime<Utc>,
 }
 

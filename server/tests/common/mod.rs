@@ -36,7 +36,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let listener = server::bind(config.listen).await.unwrap();
     let addr = listener.local_addr().unwrap();
     config.base_url = format!("http://{addr}").parse().unwrap();
-    let state = server::state(config, test_db.db.clone());
+    let state = server::state(config, test_db.db.clone()).unwrap();
     tokio::spawn(server::serve(
         listener,
         server::router(state),
@@ -101,6 +101,43 @@ impl TestApp {
         self.sign_in(&browser, &account.email, &account.password)
             .await;
         browser
+    }
+
+    /// Signs the demo account of `role` in and returns its session cookie as `name=value`, for
+    /// requests made without a cookie store.
+    pub async fn session_cookie(&self, role: &str) -> String {
+        let account = self.account(role);
+        let response = self
+            .sign_in(&self.browser(), &account.email, &account.password)
+            .await;
+        assert!(response.status().is_success(), "{}", response.status());
+        response
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("cupula_session="))
+            .and_then(|v| v.split(';').next())
+            .expect("a session cookie")
+            .to_string()
+    }
+
+    /// Runs `talk` on a raw TCP connection to the portal (reads time out after 20 s), with plain
+    /// blocking I/O off the runtime that serves the portal; `talk` is given the `host:port`.
+    pub async fn over_raw_tcp<T: Send + 'static>(
+        &self,
+        talk: impl FnOnce(&mut std::net::TcpStream, &str) -> T + Send + 'static,
+    ) -> T {
+        let addr = self.base.trim_start_matches("http://").to_string();
+        tokio::task::spawn_blocking(move || {
+            let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+            stream
+                .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+                .unwrap();
+            talk(&mut stream, &addr)
+        })
+        .await
+        .unwrap()
     }
 
     /// `path` asked for by `client` as a browser asks for a page (`Accept: text/html`).

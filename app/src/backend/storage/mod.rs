@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod attachments;
 pub mod drafts;
 pub mod links;
 pub mod my_account;
@@ -37,6 +38,23 @@ macro_rules! on_pool {
     };
 }
 pub(crate) use on_pool;
+
+/// A transaction on either engine, for changes that span services (a message and its files).
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Runs `$body` with `$conn` bound to the transaction's connection of either engine.
+macro_rules! on_tx {
+    ($tx:expr, |$conn:ident| $body:expr) => {
+        match $tx {
+            $crate::backend::storage::Tx::Sqlite($conn) => $body,
+            $crate::backend::storage::Tx::Postgres($conn) => $body,
+        }
+    };
+}
+pub(crate) use on_tx;
 
 /// Which engine a database runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +143,14 @@ impl Db {
             .await
             .map(|_| ()))?;
         Ok(())
+    }
+
+    /// Begins a transaction, for changes that span services (a message and its files).
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
     }
 
     pub async fn close(&self) {

@@ -182,7 +182,7 @@ impl Conditions {
     }
 
     /// The next placeholder, for arguments added by hand.
-    fn placeholder(&mut self, arg: Arg) -> String {
+    pub(crate) fn placeholder(&mut self, arg: Arg) -> String {
         self.args.push(arg);
         format!("${}", self.args.len())
     }
@@ -195,7 +195,7 @@ impl Conditions {
             .join(", ")
     }
 
-    fn where_clause(&self) -> String {
+    pub(crate) fn where_clause(&self) -> String {
         if self.sql.is_empty() {
             String::new()
         } else {
@@ -246,10 +246,15 @@ macro_rules! bind_args {
         query
     }};
 }
+pub(crate) use bind_args;
 
 impl Db {
     /// The rows of a query built at run time, its arguments bound in order.
-    async fn fetch_all_with<T>(&self, sql: &str, args: &[Arg]) -> Result<Vec<T>, StoreError>
+    pub(crate) async fn fetch_all_with<T>(
+        &self,
+        sql: &str,
+        args: &[Arg],
+    ) -> Result<Vec<T>, StoreError>
     where
         T: Send + Unpin,
         T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,

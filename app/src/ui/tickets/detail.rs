@@ -215,6 +215,7 @@ fn entry_heading(entry: &TimelineEntry, lang: Lang) -> String {
         (_, Some(Change::Assignee { to: None, .. })) => fill(Msg::EntryUnassigned, &[]),
         (EntryKind::Created, None) => fill(Msg::EntryCreated, &[]),
         (EntryKind::Note, None) => fill(Msg::EntryNote, &[]),
+        (EntryKind::Attachment, None) => fill(Msg::EntryAttachment, &[]),
         (EntryKind::System, None) => Msg::EntrySystem.text(lang).to_string(),
         _ => fill(Msg::EntryMessage, &[]),
     }
@@ -235,7 +236,28 @@ fn Entry(entry: TimelineEntry, lang: Lang) -> impl IntoView {
             ""
         }
     );
-    let body = (!entry.body.is_empty()).then(|| {
+    // An attachment entry's body lists the names for search; the page lists the files.
+    let files = (!entry.attachments.is_empty()).then(|| {
+        view! {
+            <ul class="file-list">
+                {entry
+                    .attachments
+                    .iter()
+                    .map(|file| {
+                        let href = format!("/api/v1/attachments/{}", file.id);
+                        view! {
+                            <li>
+                                <a href=href data-testid="attachment-link">{file.name.clone()}</a>
+                                " "
+                                <span class="muted">{human_size(file.size, lang)}</span>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        }
+    });
+    let body = (files.is_none() && !entry.body.is_empty()).then(|| {
         let text = entry.body.clone();
         if is_change {
             view! {
@@ -257,8 +279,33 @@ fn Entry(entry: TimelineEntry, lang: Lang) -> impl IntoView {
                 <Time at=entry.created_at />
             </div>
             {body}
+            {files}
         </li>
     }
+}
+
+/// A file size as people read it: "820 KB", "1,4 MB" (decimal units, one decimal past a MB).
+fn human_size(bytes: u64, lang: Lang) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if bytes < 1000 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    let text = if unit == 0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.1}")
+    };
+    let text = match lang {
+        Lang::Es => text.replace('.', ","),
+        Lang::En => text,
+    };
+    format!("{text} {}", UNITS[unit])
 }
 
 #[component]
@@ -478,5 +525,19 @@ fn PriorityForm(ticket: TicketDetail, actions: TicketActionsState) -> impl IntoV
             </div>
             <button type="submit" class="btn btn-secondary">{t(Msg::Save)}</button>
         </ActionForm>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(human_size(999, Lang::Es), "999 B");
+        assert_eq!(human_size(820_400, Lang::Es), "820 KB");
+        assert_eq!(human_size(1_449_000, Lang::Es), "1,4 MB");
+        assert_eq!(human_size(1_449_000, Lang::En), "1.4 MB");
+        assert_eq!(human_size(2_147_483_648, Lang::En), "2.1 GB");
     }
 }

@@ -1,0 +1,585 @@
+//! SQL for uploads in progress and attached files.
+//!
+//! An upload belongs to the person who began it; when complete it becomes a staged attachment
+//! of theirs (no ticket yet), and committing points it at a ticket's timeline entry. Reads are
+//! scoped like tickets' (`TicketScope`), plus the owner for staged files.
+
+use super::tickets::{bind_args, Arg, Conditions, NewEntry, TicketScope};
+use super::{on_pool, on_tx, Db, StoreError, Tx};
+use chrono::{DateTime, Utc};
+
+/// An upload in progress (or finished, until it expires), as its owner resumes it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UploadRow {
+    pub id: i64,
+    pub observatory_id: i64,
+    pub user_id: i64,
+    /// A client's organization, whose quota it counts against from the start; `None` for staff.
+    pub organization_id: Option<i64>,
+    pub name: String,
+    pub length: i64,
+    pub received: i64,
+    /// The partial file's server-made name.
+    pub storage_name: String,
+    /// Once complete: the staged attachment it became.
+    pub attachment_id: Option<String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub struct NewUploadRow<'a> {
+    pub token_hash: &'a str,
+    pub observatory_id: i64,
+    pub user_id: i64,
+    pub organization_id: Option<i64>,
+    pub name: &'a str,
+    pub length: i64,
+    pub storage_name: &'a str,
+    pub now: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// An attached file, staged or committed.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AttachmentRow {
+    pub id: String,
+    pub observatory_id: i64,
+    pub owner_id: i64,
+    /// Whose quota it counts against: a client's organization from the start, the ticket's
+    /// once committed; `None` while a staff member's file is staged.
+    pub organization_id: Option<i64>,
+    pub ticket_id: Option<i64>,
+    pub entry_id: Option<i64>,
+    pub internal: bool,
+    pub name: String,
+    pub size: i64,
+    pub content_type: String,
+    pub inline: bool,
+    pub sha256: String,
+    pub storage_name: String,
+    pub created_at: DateTime<Utc>,
+    /// Staged files are purged then; `None` once committed.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+const ATTACHMENT_COLUMNS: &str = "a.id, a.observatory_id, a.owner_id, a.organization_id, \
+    a.ticket_id, a.entry_id, a.internal, a.name, a.size, a.content_type, a.inline, a.sha256, \
+    a.storage_name, a.created_at, a.expires_at";
+
+const UPLOAD_COLUMNS: &str = "id, observatory_id, user_id, organization_id, name, length, \
+    received, storage_name, attachment_id, expires_at";
+
+/// What a finished upload records of its file.
+pub struct NewAttachmentRow<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub size: i64,
+    pub content_type: &'a str,
+    pub inline: bool,
+    pub sha256: &'a str,
+    pub storage_name: &'a str,
+    pub now: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// An expired upload the purge removes.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExpiredUpload {
+    pub id: i64,
+    pub storage_name: String,
+    /// Complete uploads have no partial file left (it became the attachment's).
+    pub finished: bool,
+}
+
+impl Db {
+    pub async fn insert_upload(&self, new: NewUploadRow<'_>) -> Result<i64, StoreError> {
+        let id = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "INSERT INTO uploads (token_hash, observatory_id, user_id, organization_id, name, \
+                 length, received, storage_name, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9) RETURNING id",
+            )
+            .bind(new.token_hash)
+            .bind(new.observatory_id)
+            .bind(new.user_id)
+            .bind(new.organization_id)
+            .bind(new.name)
+            .bind(new.length)
+            .bind(new.storage_name)
+            .bind(new.now)
+            .bind(new.expires_at)
+            .fetch_one(pool)
+            .await
+        })?;
+        Ok(id)
+    }
+
+    /// The person's upload with this token hash, unless it expired.
+    pub async fn upload_of(
+        &self,
+        observatory_id: i64,
+        user_id: i64,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UploadRow>, StoreError> {
+        let row = on_pool!(self, |pool| {
+            sqlx::query_as(&format!(
+                "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE token_hash = $1 \
+                 AND observatory_id = $2 AND user_id = $3 AND expires_at > $4"
+            ))
+            .bind(token_hash)
+            .bind(observatory_id)
+            .bind(user_id)
+            .bind(now)
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(row)
+    }
+
+    /// Records how many bytes of an upload are on the disk, and when it now expires.
+    pub async fn record_received(
+        &self,
+        upload_id: i64,
+        received: i64,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE uploads SET received = $1, expires_at = $2 \
+                 WHERE id = $3 AND attachment_id IS NULL",
+            )
+            .bind(received)
+            .bind(expires_at)
+            .bind(upload_id)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// Ends an upload whose length was not known beforehand where its bytes ended.
+    pub async fn settle_upload_length(
+        &self,
+        upload_id: i64,
+        length: i64,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE uploads SET length = $1 \
+                 WHERE id = $2 AND attachment_id IS NULL AND received = $1",
+            )
+            .bind(length)
+            .bind(upload_id)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    pub async fn delete_upload(&self, upload_id: i64) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query("DELETE FROM uploads WHERE id = $1")
+                .bind(upload_id)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// Turns a complete upload into a staged attachment of its owner, in one transaction.
+    pub async fn finish_upload(
+        &self,
+        upload: &UploadRow,
+        new: NewAttachmentRow<'_>,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO attachments (id, observatory_id, owner_id, organization_id, name, \
+                 size, content_type, inline, sha256, storage_name, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(new.id)
+            .bind(upload.observatory_id)
+            .bind(upload.user_id)
+            .bind(upload.organization_id)
+            .bind(new.name)
+            .bind(new.size)
+            .bind(new.content_type)
+            .bind(new.inline)
+            .bind(new.sha256)
+            .bind(new.storage_name)
+            .bind(new.now)
+            .bind(new.expires_at)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE uploads SET received = length, attachment_id = $1, expires_at = $2 \
+                 WHERE id = $3",
+            )
+            .bind(new.id)
+            .bind(new.expires_at)
+            .bind(upload.id)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        })
+    }
+
+    /// Bytes the organization holds or has been promised: its committed files, its clients'
+    /// staged files and the declared lengths of their uploads in progress (expired ones apart).
+    pub async fn organization_usage(
+        &self,
+        observatory_id: i64,
+        organization_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let used = on_pool!(self, |pool| {
+            sqlx::query_scalar(USAGE_SQL)
+                .bind(observatory_id)
+                .bind(organization_id)
+                .bind(now)
+                .fetch_one(pool)
+                .await
+        })?;
+        Ok(used)
+    }
+
+    /// An attachment the viewer may read: a staged one only by its owner, a committed one
+    /// through its ticket's scope (internal ones only for staff).
+    pub async fn attachment_in_scope(
+        &self,
+        scope: TicketScope,
+        user_id: i64,
+        attachment_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AttachmentRow>, StoreError> {
+        let row = on_pool!(self, |pool| {
+            sqlx::query_as(&format!(
+                "SELECT {ATTACHMENT_COLUMNS} FROM attachments a \
+                 LEFT JOIN tickets t ON t.id = a.ticket_id \
+                 WHERE a.id = $1 AND a.observatory_id = $2 AND ( \
+                   (a.ticket_id IS NULL AND a.owner_id = $3 AND a.expires_at > $4) \
+                   OR (t.observatory_id = $2 AND ($5 = 0 OR t.organization_id = $5) \
+                       AND ($6 OR NOT a.internal)))"
+            ))
+            .bind(attachment_id)
+            .bind(scope.observatory_id)
+            .bind(user_id)
+            .bind(now)
+            .bind(scope.organization_id.unwrap_or(0))
+            .bind(scope.internal)
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(row)
+    }
+
+    /// The files committed to a ticket (already known to be in the reader's scope), in order;
+    /// internal ones only when the scope allows.
+    pub async fn ticket_attachments(
+        &self,
+        scope: TicketScope,
+        ticket_id: i64,
+    ) -> Result<Vec<AttachmentRow>, StoreError> {
+        let rows = on_pool!(self, |pool| {
+            sqlx::query_as(&format!(
+                "SELECT {ATTACHMENT_COLUMNS} FROM attachments a \
+                 WHERE a.ticket_id = $1 AND a.observatory_id = $2 AND ($3 OR NOT a.internal) \
+                 ORDER BY a.entry_id, a.created_at, a.id"
+            ))
+            .bind(ticket_id)
+            .bind(scope.observatory_id)
+            .bind(scope.internal)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows)
+    }
+
+    /// Deletes a staged attachment of its owner (and its upload), returning its file's name.
+    pub async fn delete_staged(
+        &self,
+        observatory_id: i64,
+        owner_id: i64,
+        attachment_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let name = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "DELETE FROM attachments WHERE id = $1 AND observatory_id = $2 \
+                 AND owner_id = $3 AND ticket_id IS NULL RETURNING storage_name",
+            )
+            .bind(attachment_id)
+            .bind(observatory_id)
+            .bind(owner_id)
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(name)
+    }
+
+    /// Uploads past their expiry.
+    pub async fn expired_uploads(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ExpiredUpload>, StoreError> {
+        let rows = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, storage_name, attachment_id IS NOT NULL AS finished FROM uploads \
+                 WHERE expires_at <= $1",
+            )
+            .bind(now)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows)
+    }
+
+    /// Deletes the staged attachments past their expiry, returning their files' names.
+    pub async fn delete_expired_staged(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        let names = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "DELETE FROM attachments WHERE ticket_id IS NULL AND expires_at <= $1 \
+                 RETURNING storage_name",
+            )
+            .bind(now)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(names)
+    }
+
+    /// Of the given names of finished files, those an attachment row holds.
+    pub async fn attachment_names_in_use(
+        &self,
+        names: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        self.names_in_use(
+            "SELECT storage_name FROM attachments WHERE storage_name IN",
+            names,
+        )
+        .await
+    }
+
+    /// Of the given names of partial files, those an unfinished upload holds.
+    pub async fn partial_names_in_use(&self, names: &[String]) -> Result<Vec<String>, StoreError> {
+        self.names_in_use(
+            "SELECT storage_name FROM uploads WHERE attachment_id IS NULL AND storage_name IN",
+            names,
+        )
+        .await
+    }
+
+    async fn names_in_use(
+        &self,
+        select: &str,
+        names: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in names.chunks(500) {
+            let mut conditions = Conditions::default();
+            let list = conditions.text_list(chunk);
+            let sql = format!("{select} ({list})");
+            let rows: Vec<(String,)> = self.fetch_all_with(&sql, &conditions.args).await?;
+            found.extend(rows.into_iter().map(|(name,)| name));
+        }
+        Ok(found)
+    }
+}
+
+impl Conditions {
+    /// Placeholders for a list of texts, as `IN (…)` takes them.
+    fn text_list(&mut self, values: &[String]) -> String {
+        values
+            .iter()
+            .map(|value| self.placeholder(Arg::Text(value.clone())))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+const USAGE_SQL: &str = "SELECT CAST(COALESCE((SELECT SUM(size) FROM attachments \
+       WHERE observatory_id = $1 AND organization_id = $2 \
+       AND (ticket_id IS NOT NULL OR expires_at > $3)), 0) \
+     + COALESCE((SELECT SUM(length) FROM uploads \
+       WHERE observatory_id = $1 AND organization_id = $2 \
+       AND attachment_id IS NULL AND expires_at > $3), 0) AS BIGINT)";
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        on_tx!(self, |tx| tx.commit().await)?;
+        Ok(())
+    }
+
+    /// Marks the ticket as changed now. As a transaction's first statement it takes SQLite's
+    /// write lock, so what the transaction reads next cannot change under it. `false`: no such
+    /// ticket in the observatory.
+    pub async fn touch_ticket(
+        &mut self,
+        observatory_id: i64,
+        ticket_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let changed = on_tx!(self, |tx| {
+            sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = $2 AND observatory_id = $3")
+                .bind(now)
+                .bind(ticket_id)
+                .bind(observatory_id)
+                .execute(&mut **tx)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(changed == 1)
+    }
+
+    /// Holds the organization's row until the transaction ends, so two commits cannot both
+    /// spend its last quota (PostgreSQL; SQLite's single writer already serializes them).
+    pub async fn lock_organization(&mut self, organization_id: i64) -> Result<(), StoreError> {
+        if let Tx::Postgres(tx) = self {
+            sqlx::query("SELECT id FROM organizations WHERE id = $1 FOR UPDATE")
+                .bind(organization_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// `Db::organization_usage` within the transaction.
+    pub async fn organization_usage(
+        &mut self,
+        observatory_id: i64,
+        organization_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let used = on_tx!(self, |tx| {
+            sqlx::query_scalar(USAGE_SQL)
+                .bind(observatory_id)
+                .bind(organization_id)
+                .bind(now)
+                .fetch_one(&mut **tx)
+                .await
+        })?;
+        Ok(used)
+    }
+
+    /// The owner's staged attachments among `ids` that have not expired.
+    pub async fn staged(
+        &mut self,
+        observatory_id: i64,
+        owner_id: i64,
+        ids: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<AttachmentRow>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conditions = Conditions::default();
+        let list = conditions.text_list(ids);
+        conditions.add("a.observatory_id = ?", Arg::Int(observatory_id));
+        conditions.add("a.owner_id = ?", Arg::Int(owner_id));
+        conditions.add("a.expires_at > ?", Arg::Time(now));
+        conditions.add_plain("a.ticket_id IS NULL");
+        let sql = format!(
+            "SELECT {ATTACHMENT_COLUMNS} FROM attachments a {} AND a.id IN ({list}) \
+             ORDER BY a.created_at, a.id",
+            conditions.where_clause()
+        );
+        let rows = on_tx!(self, |tx| {
+            bind_args!(sqlx::query_as(&sql), &conditions.args)
+                .fetch_all(&mut **tx)
+                .await
+        })?;
+        Ok(rows)
+    }
+
+    /// Appends a timeline entry (and the search document of its text).
+    pub async fn append_entry(
+        &mut self,
+        observatory_id: i64,
+        ticket_id: i64,
+        entry: NewEntry<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let entry_id = on_tx!(self, |tx| {
+            let entry_id: i64 = sqlx::query_scalar(
+                "INSERT INTO timeline_entries (observatory_id, ticket_id, kind, internal, author_id, \
+                 body, old_value, new_value, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            )
+            .bind(observatory_id)
+            .bind(ticket_id)
+            .bind(entry.kind)
+            .bind(entry.internal)
+            .bind(entry.author_id)
+            .bind(entry.body)
+            .bind(&entry.old_value)
+            .bind(&entry.new_value)
+            .bind(now)
+            .fetch_one(&mut **tx)
+            .await?;
+            if let Some(terms) = &entry.terms {
+                sqlx::query(
+                    "INSERT INTO search_documents (ticket_id, entry_id, internal, terms) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(ticket_id)
+                .bind(entry_id)
+                .bind(entry.internal)
+                .bind(terms)
+                .execute(&mut **tx)
+                .await?;
+            }
+            Ok::<_, sqlx::Error>(entry_id)
+        })?;
+        Ok(entry_id)
+    }
+
+    /// Points the owner's staged attachments at a ticket's entry, counting them against the
+    /// ticket's organization from now on. Returns how many were committed (fewer than `ids`
+    /// means some were not the owner's staged files any more).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn commit_staged(
+        &mut self,
+        observatory_id: i64,
+        owner_id: i64,
+        ids: &[String],
+        ticket_id: i64,
+        organization_id: i64,
+        entry_id: i64,
+        internal: bool,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut conditions = Conditions::default();
+        let ticket = conditions.placeholder(Arg::Int(ticket_id));
+        let organization = conditions.placeholder(Arg::Int(organization_id));
+        let entry = conditions.placeholder(Arg::Int(entry_id));
+        let internal = if internal { "TRUE" } else { "FALSE" };
+        let list = conditions.text_list(ids);
+        conditions.add("observatory_id = ?", Arg::Int(observatory_id));
+        conditions.add("owner_id = ?", Arg::Int(owner_id));
+        conditions.add("expires_at > ?", Arg::Time(now));
+        conditions.add_plain("ticket_id IS NULL");
+        let sql = format!(
+            "UPDATE attachments SET ticket_id = {ticket}, organization_id = {organization}, \
+             entry_id = {entry}, internal = {internal}, expires_at = NULL {} AND id IN ({list})",
+            conditions.where_clause()
+        );
+        let changed = on_tx!(self, |tx| {
+            bind_args!(sqlx::query(&sql), &conditions.args)
+                .execute(&mut **tx)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(changed)
+    }
+}

@@ -1,0 +1,523 @@
+//! Files over HTTP as a tus client and a browser use them: resumable uploads cut off and
+//! resumed, types from the bytes, attaching to a ticket, downloads with ranges and the headers
+//! that keep a browser from running them, and other organizations' ids answering 404.
+
+mod common;
+
+use common::{spawn_app, spawn_app_with, TestApp};
+use reqwest::header::{CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION};
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::io::{Read, Write};
+
+const PNG: &[u8] = include_bytes!("fixtures/logo.png");
+
+fn pdf() -> Vec<u8> {
+    let mut bytes = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n".to_vec();
+    bytes.extend(std::iter::repeat_n(b'x', 300_000));
+    bytes.extend_from_slice(b"\n%%EOF\n");
+    bytes
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn base64(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+/// A ticket opened by the demo client through the API; its number.
+async fn open_ticket(app: &TestApp, client: &Client) -> String {
+    let opened: Value = client
+        .post(app.url("/api/v1/tickets"))
+        .json(&json!({ "request_type": "repair", "priority": 5, "comment": "La cúpula no cierra" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    opened["number"].as_str().unwrap().to_string()
+}
+
+/// `POST /api/v1/uploads` as a tus client: the upload's address.
+async fn begin(app: &TestApp, client: &Client, name: &str, length: usize) -> reqwest::Response {
+    client
+        .post(app.url("/api/v1/uploads"))
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Length", length.to_string())
+        .header("Upload-Metadata", format!("filename {}", base64(name)))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn location(app: &TestApp, client: &Client, name: &str, length: usize) -> String {
+    let created = begin(app, client, name, length).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    assert_eq!(created.headers()["tus-resumable"], "1.0.0");
+    assert!(created.headers().contains_key("upload-expires"));
+    created.headers()[LOCATION].to_str().unwrap().to_string()
+}
+
+async fn patch(
+    app: &TestApp,
+    client: &Client,
+    upload: &str,
+    offset: usize,
+    bytes: &[u8],
+) -> reqwest::Response {
+    client
+        .patch(app.url(upload))
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Offset", offset.to_string())
+        .header(CONTENT_TYPE, "application/offset+octet-stream")
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn server_offset(app: &TestApp, client: &Client, upload: &str) -> (StatusCode, Option<u64>) {
+    let head = client
+        .head(app.url(upload))
+        .header("Tus-Resumable", "1.0.0")
+        .send()
+        .await
+        .unwrap();
+    let offset = head
+        .headers()
+        .get("upload-offset")
+        .map(|v| v.to_str().unwrap().parse().unwrap());
+    (head.status(), offset)
+}
+
+/// Uploads `bytes` whole in one `PATCH`: the staged attachment's id.
+async fn upload(app: &TestApp, client: &Client, name: &str, bytes: &[u8]) -> String {
+    let upload = location(app, client, name, bytes.len()).await;
+    let done = patch(app, client, &upload, 0, bytes).await;
+    assert_eq!(done.status(), StatusCode::NO_CONTENT, "{name}");
+    done.headers()["cupula-attachment-id"]
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn attach(app: &TestApp, client: &Client, number: &str, ids: &[&str]) -> reqwest::Response {
+    client
+        .post(app.url(&format!("/api/v1/tickets/{number}/attachments")))
+        .json(&json!({ "attachments": ids }))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_cut_upload_resumes_from_the_servers_offset_into_an_identical_file() {
+    let app = spawn_app().await;
+    let client = app.signed_in_browser("client").await;
+    let cookie = app.session_cookie("client").await;
+    let number = open_ticket(&app, &client).await;
+    let file = pdf();
+
+    // Discovery, as tus clients do.
+    let options = client
+        .request(reqwest::Method::OPTIONS, app.url("/api/v1/uploads"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(options.status(), StatusCode::NO_CONTENT);
+    assert_eq!(options.headers()["tus-version"], "1.0.0");
+    assert!(options.headers()["tus-extension"]
+        .to_str()
+        .unwrap()
+        .contains("creation"));
+
+    let upload = location(&app, &client, "registro de la cúpula.pdf", file.len()).await;
+    // Twice the connection drops in the middle of a PATCH: what arrived is kept.
+    let mut sent = 0;
+    for cut_after in [100_000, 90_000] {
+        let (path, chunk, cookie, origin) = (
+            upload.clone(),
+            file[sent..].to_vec(),
+            cookie.clone(),
+            app.base.clone(),
+        );
+        let offset = sent;
+        app.over_raw_tcp(move |stream, addr| {
+            write!(
+                stream,
+                "PATCH {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nOrigin: {origin}\r\n\
+                 Tus-Resumable: 1.0.0\r\nUpload-Offset: {offset}\r\n\
+                 Content-Type: application/offset+octet-stream\r\nContent-Length: {}\r\n\r\n",
+                chunk.len()
+            )
+            .unwrap();
+            stream.write_all(&chunk[..cut_after]).unwrap();
+            stream.flush().unwrap();
+            // The network goes away: no more bytes, the connection closes.
+            stream.shutdown(std::net::Shutdown::Write).unwrap();
+            let mut answer = Vec::new();
+            let _ = stream.read_to_end(&mut answer);
+        })
+        .await;
+        // The server has exactly what reached it, and says so.
+        let mut offset = None;
+        for _ in 0..50 {
+            let (status, now) = server_offset(&app, &client, &upload).await;
+            assert_eq!(status, StatusCode::OK);
+            offset = now;
+            if offset == Some((sent + cut_after) as u64) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(offset, Some((sent + cut_after) as u64));
+        sent += cut_after;
+    }
+    // A resend from a stale offset is refused, then the rest from the server's offset completes.
+    let stale = patch(&app, &client, &upload, 0, &file).await;
+    assert_eq!(stale.status(), StatusCode::CONFLICT);
+    let done = patch(&app, &client, &upload, sent, &file[sent..]).await;
+    assert_eq!(done.status(), StatusCode::NO_CONTENT);
+    assert_eq!(done.headers()["upload-offset"], file.len().to_string());
+    let id = done.headers()["cupula-attachment-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+
+    let attached = attach(&app, &client, &number, &[&id]).await;
+    assert_eq!(attached.status(), StatusCode::CREATED);
+    let ticket: Value = client
+        .get(app.url(&format!("/api/v1/tickets/{number}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entry = ticket["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "attachment")
+        .expect("an attachment entry");
+    assert!(entry["body"]
+        .as_str()
+        .unwrap()
+        .contains("registro de la cúpula.pdf"));
+    assert_eq!(entry["attachments"][0]["id"], id);
+    // The ticket's page lists the file with its download link.
+    let page = app
+        .get_page(&client, &format!("/tickets/{number}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("/api/v1/attachments/{id}")),
+        "{page}"
+    );
+    assert!(page.contains("registro de la cúpula.pdf"));
+
+    let listed: Value = client
+        .get(app.url(&format!("/api/v1/tickets/{number}/attachments")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed = &listed[0];
+    assert_eq!(listed["sha256"], sha256_hex(&file));
+    assert_eq!(listed["size"], file.len());
+    assert_eq!(listed["content_type"], "application/pdf");
+
+    let download = client
+        .get(app.url(listed["url"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), StatusCode::OK);
+    let headers = download.headers().clone();
+    assert_eq!(headers[CONTENT_TYPE], "application/pdf");
+    assert!(headers[CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment;"));
+    assert_eq!(
+        headers[CONTENT_SECURITY_POLICY],
+        "sandbox; default-src 'none'"
+    );
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(
+        sha256_hex(&download.bytes().await.unwrap()),
+        sha256_hex(&file)
+    );
+
+    // A range, as a video player seeking asks for one.
+    let range = client
+        .get(app.url(listed["url"].as_str().unwrap()))
+        .header("Range", "bytes=100-199")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(range.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(&range.bytes().await.unwrap()[..], &file[100..200]);
+}
+
+#[tokio::test]
+async fn the_type_comes_from_the_bytes_never_from_the_name() {
+    let app = spawn_app().await;
+    let client = app.signed_in_browser("client").await;
+    let number = open_ticket(&app, &client).await;
+
+    // A picture named as a PDF is a picture, shown inline.
+    let png = upload(&app, &client, "informe.pdf", PNG).await;
+    assert_eq!(
+        attach(&app, &client, &number, &[&png]).await.status(),
+        StatusCode::CREATED
+    );
+    let download = client
+        .get(app.url(&format!("/api/v1/attachments/{png}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.headers()[CONTENT_TYPE], "image/png");
+    assert!(download.headers()[CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .starts_with("inline;"));
+
+    // A web page named as a photo, or an SVG, is refused when its last byte arrives.
+    for (name, bytes) in [
+        (
+            "foto.jpg",
+            &b"<!DOCTYPE html><html><script>alert(1)</script></html>"[..],
+        ),
+        (
+            "logo.svg",
+            &b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>"[..],
+        ),
+    ] {
+        let upload = location(&app, &client, name, bytes.len()).await;
+        let refused = patch(&app, &client, &upload, 0, bytes).await;
+        assert_eq!(
+            refused.status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{name}"
+        );
+        let error: Value = refused.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "file_type_not_allowed");
+        let (status, _) = server_offset(&app, &client, &upload).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "a refused upload is gone");
+    }
+}
+
+#[tokio::test]
+async fn the_protocols_rules_and_the_limits_are_enforced() {
+    let app = spawn_app_with(|config| config.max_file_bytes = 1000).await;
+    let client = app.signed_in_browser("client").await;
+
+    let no_version = client
+        .post(app.url("/api/v1/uploads"))
+        .header("Upload-Length", "10")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_version.status(), StatusCode::PRECONDITION_FAILED);
+    let no_length = client
+        .post(app.url("/api/v1/uploads"))
+        .header("Tus-Resumable", "1.0.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_length.status(), StatusCode::BAD_REQUEST);
+
+    // Declared too large: refused before any byte.
+    let too_large = begin(&app, &client, "vídeo.mp4", 1001).await;
+    assert_eq!(too_large.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let error: Value = too_large.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "file_too_large");
+
+    // More bytes than declared: stopped at the declared length.
+    let upload = location(&app, &client, "notas.txt", 10).await;
+    let longer = patch(&app, &client, &upload, 0, b"0123456789 and more").await;
+    assert_eq!(longer.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    // The body's content type is the protocol's.
+    let upload = location(&app, &client, "notas.txt", 5).await;
+    let wrong_type = client
+        .patch(app.url(&upload))
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Offset", "0")
+        .header(CONTENT_TYPE, "text/plain")
+        .body("hola\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_type.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // Positive control: the same bytes as the protocol sends them.
+    let done = patch(&app, &client, &upload, 0, b"hola\n").await;
+    assert_eq!(done.status(), StatusCode::NO_CONTENT);
+
+    // Ended early: gone.
+    let upload = location(&app, &client, "borrador.txt", 5).await;
+    let ended = client
+        .delete(app.url(&upload))
+        .header("Tus-Resumable", "1.0.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        server_offset(&app, &client, &upload).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn another_organizations_uploads_and_files_do_not_exist() {
+    let app = spawn_app().await;
+    let owner = app.signed_in_browser("client").await;
+    let number = open_ticket(&app, &owner).await;
+    let file_id = upload(&app, &owner, "montura.png", PNG).await;
+    assert_eq!(
+        attach(&app, &owner, &number, &[&file_id]).await.status(),
+        StatusCode::CREATED
+    );
+    let pending = location(&app, &owner, "pendiente.txt", 5).await;
+
+    // A client of another organization of the same observatory.
+    let db = &app.db.db;
+    let observatory = db.default_observatory().await.unwrap().unwrap();
+    let other_org = db
+        .insert_organization(observatory.id, "Agrupación Vega")
+        .await
+        .unwrap();
+    app::backend::accounts::create_account(
+        db,
+        app::backend::accounts::NewAccount {
+            observatory_id: observatory.id,
+            organization_id: Some(other_org),
+            email: "vega@vega.example",
+            name: "Vega",
+            role: app::model::Role::Client,
+            language: app::i18n::Lang::Es,
+            password: Some("una clave bastante larga"),
+        },
+    )
+    .await
+    .unwrap();
+    let intruder = app.browser();
+    app.sign_in(&intruder, "vega@vega.example", "una clave bastante larga")
+        .await;
+
+    for (who, expected) in [(&owner, true), (&intruder, false)] {
+        let download = who
+            .get(app.url(&format!("/api/v1/attachments/{file_id}")))
+            .send()
+            .await
+            .unwrap();
+        let listed = who
+            .get(app.url(&format!("/api/v1/tickets/{number}/attachments")))
+            .send()
+            .await
+            .unwrap();
+        let (head, _) = server_offset(&app, who, &pending).await;
+        if expected {
+            assert_eq!(download.status(), StatusCode::OK);
+            assert_eq!(listed.status(), StatusCode::OK);
+            assert_eq!(head, StatusCode::OK);
+        } else {
+            assert_eq!(download.status(), StatusCode::NOT_FOUND);
+            assert_eq!(listed.status(), StatusCode::NOT_FOUND);
+            assert_eq!(head, StatusCode::NOT_FOUND);
+            assert_eq!(
+                patch(&app, who, &pending, 0, b"hola\n").await.status(),
+                StatusCode::NOT_FOUND
+            );
+            // Nor can another person attach someone's finished upload to their own request.
+            let theirs = open_ticket(&app, who).await;
+            assert_eq!(
+                attach(&app, who, &theirs, &[&file_id]).await.status(),
+                StatusCode::NOT_FOUND
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_program_attaches_files_in_one_multipart_request() {
+    let app = spawn_app().await;
+    let client = app.signed_in_browser("client").await;
+    let number = open_ticket(&app, &client).await;
+    let file = pdf();
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(PNG.to_vec()).file_name("cámara 3.png"),
+        )
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(file.clone()).file_name("registro.pdf"),
+        );
+    let attached = client
+        .post(app.url(&format!("/api/v1/tickets/{number}/attachments")))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(attached.status(), StatusCode::CREATED);
+    let files: Value = attached.json().await.unwrap();
+    let files = files.as_array().unwrap();
+    assert_eq!(files.len(), 2);
+    let pdf_entry = files.iter().find(|f| f["name"] == "registro.pdf").unwrap();
+    assert_eq!(pdf_entry["sha256"], sha256_hex(&file));
+    assert_eq!(pdf_entry["content_type"], "application/pdf");
+    let png_entry = files.iter().find(|f| f["name"] == "cámara 3.png").unwrap();
+    assert_eq!(png_entry["content_type"], "image/png");
+    let download = client
+        .get(app.url(pdf_entry["url"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        sha256_hex(&download.bytes().await.unwrap()),
+        sha256_hex(&file)
+    );
+
+    // One refused file refuses the request, and nothing of it is attached.
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(PNG.to_vec()).file_name("otra.png"),
+        )
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"<html><body>hola</body></html>".to_vec())
+                .file_name("foto.jpg"),
+        );
+    let refused = client
+        .post(app.url(&format!("/api/v1/tickets/{number}/attachments")))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let listed: Value = client
+        .get(app.url(&format!("/api/v1/tickets/{number}/attachments")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+}
