@@ -361,6 +361,28 @@ catalogue! {
         "The upload must say how many bytes the file has (Upload-Length).";
     ErrorUploadContentType => "Los datos de una subida se envían como application/offset+octet-stream.",
         "An upload's data is sent as application/offset+octet-stream.";
+    ErrorUploadRefused => "El servidor no ha aceptado el archivo.", "The server did not accept the file.";
+    FilesLabel => "Archivos", "Files";
+    FilesDropHere => "Arrastra aquí fotos, vídeos o documentos, o pega una imagen.",
+        "Drag photos, videos or documents here, or paste an image.";
+    FilesChoose => "Elegir archivos", "Choose files";
+    FilesHint => "Hasta {size} por archivo. Puedes escribir mientras se suben.",
+        "Up to {size} a file. You can keep writing while they upload.";
+    FileUploading => "Subiendo…", "Uploading…";
+    FileSpeedTimeLeft => "{speed}/s · quedan {time}", "{speed}/s · {time} left";
+    FileReconnecting => "Conexión perdida. Reintentando desde lo ya recibido…",
+        "Connection lost. Retrying from what already arrived…";
+    FileDone => "Listo", "Done";
+    FileFailed => "La subida se ha detenido. Lo ya recibido se conserva: pulsa «Reintentar».",
+        "The upload stopped. What arrived is kept: press “Retry”.";
+    FileRetry => "Reintentar", "Retry";
+    FileRetryLabel => "Reintentar la subida de {name}", "Retry the upload of {name}";
+    FileCancel => "Cancelar", "Cancel";
+    FileRemove => "Quitar", "Remove";
+    FileCancelLabel => "Cancelar la subida de {name}", "Cancel the upload of {name}";
+    FileRemoveLabel => "Quitar {name}", "Remove {name}";
+    FileProgressLabel => "Progreso de {name}", "Progress of {name}";
+    WaitingForUploads => "Esperando a que terminen las subidas…", "Waiting for the uploads to finish…";
     Requests => "Solicitudes", "Requests";
     RequestsQueue => "Cola de solicitudes", "Request queue";
     NewRequest => "Nueva solicitud", "New request";

@@ -130,8 +130,9 @@ impl Site {
             priority: Priority::Medium,
             subject,
             comment: "Se adjuntan fotos.",
+            attachments: &[],
         };
-        tickets::open_ticket(self.db(), &self.events, who, new)
+        tickets::open_ticket(self.db(), &self.events, &self.config, who, new)
             .await
             .unwrap()
             .number
@@ -825,4 +826,220 @@ async fn one_request_at_a_time_appends_to_an_upload() {
     drop(send);
     let done = first.await.unwrap().unwrap();
     assert_eq!(done.attachment.unwrap().sha256, sha256(&file));
+}
+
+#[tokio::test]
+async fn a_reply_carries_its_files_in_its_own_entry_in_one_transaction() {
+    let site = site().await;
+    let number = site.open(&site.ana, "El enfoque falla").await;
+    let photo = site.upload(&site.ana, "enfocador.png", &png(4000)).await;
+    let report = site.upload(&site.ana, "registro-nocturno.pdf", PDF).await;
+    let mut events = site.events.subscribe();
+
+    let entry_id = tickets::add_message(
+        site.db(),
+        &site.events,
+        &site.config,
+        &site.ana,
+        &number,
+        "Adjunto la foto y el registro.",
+        false,
+        &[photo.clone(), report.clone()],
+    )
+    .await
+    .unwrap();
+    let event = events.try_recv().expect("a ticket event");
+    assert_eq!((event.entry_id, event.kind), (entry_id, EntryKind::Message));
+    assert!(events.try_recv().is_err(), "one event for the reply");
+
+    let detail = tickets::ticket(site.db(), &site.config, &site.bruno, &number)
+        .await
+        .unwrap();
+    let with_files: Vec<_> = detail
+        .timeline
+        .iter()
+        .filter(|e| !e.attachments.is_empty())
+        .collect();
+    assert_eq!(with_files.len(), 1, "the files are on the message itself");
+    assert_eq!(
+        (
+            with_files[0].id,
+            with_files[0].kind,
+            with_files[0].body.as_str()
+        ),
+        (
+            entry_id,
+            EntryKind::Message,
+            "Adjunto la foto y el registro."
+        )
+    );
+    let ids: Vec<&str> = with_files[0]
+        .attachments
+        .iter()
+        .map(|a| a.id.as_str())
+        .collect();
+    assert_eq!(ids, [photo.as_str(), report.as_str()]);
+    assert!(!detail
+        .timeline
+        .iter()
+        .any(|e| e.kind == EntryKind::Attachment));
+    assert_eq!(
+        site.search(&site.bruno, "nocturno").await,
+        std::slice::from_ref(&number),
+        "the files' names are found by search"
+    );
+
+    // Files alone: an attachment entry listing their names.
+    let log = site
+        .upload(&site.agent, "guia.txt", b"paso 1\npaso 2\n")
+        .await;
+    let files_only = tickets::add_message(
+        site.db(),
+        &site.events,
+        &site.config,
+        &site.agent,
+        &number,
+        "   ",
+        false,
+        std::slice::from_ref(&log),
+    )
+    .await
+    .unwrap();
+    let detail = tickets::ticket(site.db(), &site.config, &site.ana, &number)
+        .await
+        .unwrap();
+    let entry = detail.timeline.iter().find(|e| e.id == files_only).unwrap();
+    assert_eq!(
+        (entry.kind, entry.body.as_str(), entry.attachments.len()),
+        (EntryKind::Attachment, "guia.txt", 1)
+    );
+    // Neither text nor files: still refused.
+    let nothing = tickets::add_message(
+        site.db(),
+        &site.events,
+        &site.config,
+        &site.ana,
+        &number,
+        " ",
+        false,
+        &[],
+    )
+    .await;
+    assert_eq!(user_msg(nothing), Msg::ErrorMessageRequired);
+}
+
+#[tokio::test]
+async fn a_reply_naming_somebody_elses_file_writes_nothing() {
+    let site = site().await;
+    let number = site.open(&site.ana, "La montura vibra").await;
+    let own = site.upload(&site.ana, "vibracion.png", &png(3000)).await;
+    let bruno_s = site.upload(&site.bruno, "de-bruno.png", &png(3000)).await;
+    let timeline_len = |detail: app::model::TicketDetail| detail.timeline.len();
+    let before = timeline_len(
+        tickets::ticket(site.db(), &site.config, &site.agent, &number)
+            .await
+            .unwrap(),
+    );
+
+    let refused = tickets::add_message(
+        site.db(),
+        &site.events,
+        &site.config,
+        &site.ana,
+        &number,
+        "Con la foto de Bruno",
+        false,
+        &[own.clone(), bruno_s.clone()],
+    )
+    .await;
+    assert_eq!(user_msg(refused), Msg::ErrorNotFound);
+    let after = tickets::ticket(site.db(), &site.config, &site.agent, &number)
+        .await
+        .unwrap();
+    assert_eq!(after.timeline.len(), before, "no message was written");
+    assert!(attachments::list(site.db(), &site.agent, &number)
+        .await
+        .unwrap()
+        .is_empty());
+    // Both files are still staged, each for its owner.
+    assert!(site.download(&site.ana, &own).await.is_ok());
+    assert!(site.download(&site.bruno, &bruno_s).await.is_ok());
+    assert_eq!(
+        user_msg(site.download(&site.ana, &bruno_s).await),
+        Msg::ErrorNotFound
+    );
+
+    // Positive control: the same reply with her own file goes through.
+    tickets::add_message(
+        site.db(),
+        &site.events,
+        &site.config,
+        &site.ana,
+        &number,
+        "Solo la mía",
+        false,
+        std::slice::from_ref(&own),
+    )
+    .await
+    .unwrap();
+    let listed = attachments::list(site.db(), &site.agent, &number)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, own);
+}
+
+#[tokio::test]
+async fn a_new_request_carries_its_files_on_its_first_comment() {
+    let site = site().await;
+    let photo = site
+        .upload(&site.ana, "cupula-atascada.png", &png(6000))
+        .await;
+    let new = NewTicket {
+        organization_id: None,
+        request_type: RequestType::Repair,
+        telescope_id: None,
+        priority: Priority::High,
+        subject: "La cúpula no gira",
+        comment: "Foto adjunta.",
+        attachments: std::slice::from_ref(&photo),
+    };
+    let opened = tickets::open_ticket(site.db(), &site.events, &site.config, &site.ana, new)
+        .await
+        .unwrap();
+    let detail = tickets::ticket(site.db(), &site.config, &site.bruno, &opened.number)
+        .await
+        .unwrap();
+    let first = &detail.timeline[0];
+    assert_eq!(first.kind, EntryKind::Created);
+    let ids: Vec<&str> = first.attachments.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, [photo.as_str()]);
+    assert_eq!(
+        site.search(&site.bruno, "atascada").await,
+        std::slice::from_ref(&opened.number)
+    );
+    assert!(site.search(&site.carla, "atascada").await.is_empty());
+
+    // Somebody else's staged file: no request is opened at all.
+    let bruno_s = site.upload(&site.bruno, "ajena.png", &png(3000)).await;
+    let count_before = site.search(&site.agent, "").await.len();
+    let refused = tickets::open_ticket(
+        site.db(),
+        &site.events,
+        &site.config,
+        &site.ana,
+        NewTicket {
+            organization_id: None,
+            request_type: RequestType::Repair,
+            telescope_id: None,
+            priority: Priority::Medium,
+            subject: "Con archivo ajeno",
+            comment: "No debe abrirse.",
+            attachments: std::slice::from_ref(&bruno_s),
+        },
+    )
+    .await;
+    assert_eq!(user_msg(refused), Msg::ErrorNotFound);
+    assert_eq!(site.search(&site.agent, "").await.len(), count_before);
+    assert!(site.search(&site.agent, "ajeno").await.is_empty());
 }

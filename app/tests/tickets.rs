@@ -92,21 +92,37 @@ fn request<'a>(subject: &'a str, comment: &'a str) -> NewTicket<'a> {
         priority: Priority::Medium,
         subject,
         comment,
+        attachments: &[],
     }
 }
 
 impl Site {
     async fn open(&self, who: &Viewer, subject: &str, comment: &str) -> Opened {
-        tickets::open_ticket(&self.world.db, &self.events, who, request(subject, comment))
-            .await
-            .unwrap()
+        tickets::open_ticket(
+            &self.world.db,
+            &self.events,
+            &self.config,
+            who,
+            request(subject, comment),
+        )
+        .await
+        .unwrap()
     }
 
     /// Adds a message (an internal note when `internal`) to the ticket `number`.
     async fn add_message(&self, who: &Viewer, number: &str, body: &str, internal: bool) {
-        tickets::add_message(&self.world.db, &self.events, who, number, body, internal)
-            .await
-            .unwrap();
+        tickets::add_message(
+            &self.world.db,
+            &self.events,
+            &self.config,
+            who,
+            number,
+            body,
+            internal,
+            &[],
+        )
+        .await
+        .unwrap();
     }
 
     async fn list(&self, who: &Viewer, filter: TicketFilter) -> app::model::TicketPage {
@@ -160,12 +176,18 @@ async fn numbers_are_readable_and_unique_under_concurrency() {
     let year = chrono::Utc::now().format("%Y").to_string();
     let mut creations = tokio::task::JoinSet::new();
     for i in 0..12 {
-        let (db, events, ana) = (site.world.db.clone(), site.events.clone(), site.ana.clone());
+        let (db, events, config, ana) = (
+            site.world.db.clone(),
+            site.events.clone(),
+            site.config.clone(),
+            site.ana.clone(),
+        );
         creations.spawn(async move {
             let subject = format!("Petición {i}");
             tickets::open_ticket(
                 &db,
                 &events,
+                &config,
                 &ana,
                 request(&subject, "El foco no responde."),
             )
@@ -192,6 +214,7 @@ async fn a_client_opens_a_request_for_their_own_organization_only() {
     let opened = tickets::open_ticket(
         db,
         &site.events,
+        &site.config,
         &site.ana,
         NewTicket {
             telescope_id: Some(site.telescope),
@@ -228,7 +251,12 @@ async fn a_client_opens_a_request_for_their_own_organization_only() {
     // Each field is authorized on its own.
     let refused = |new: NewTicket<'static>| {
         let site = &site;
-        async move { user_msg(tickets::open_ticket(&site.world.db, &site.events, &site.ana, new).await) }
+        async move {
+            user_msg(
+                tickets::open_ticket(&site.world.db, &site.events, &site.config, &site.ana, new)
+                    .await,
+            )
+        }
     };
     assert_eq!(
         refused(NewTicket {
@@ -264,6 +292,7 @@ async fn a_client_opens_a_request_for_their_own_organization_only() {
     let theirs = tickets::open_ticket(
         db,
         &site.events,
+        &site.config,
         &site.carla,
         NewTicket {
             telescope_id: Some(site.other_telescope),
@@ -288,8 +317,9 @@ async fn staff_open_requests_on_behalf_of_a_client_organization() {
             tickets::open_ticket(
                 db,
                 &site.events,
+                &site.config,
                 &site.agent,
-                request("Llamada", "Por teléfono")
+                request("Llamada", "Por teléfono"),
             )
             .await
         ),
@@ -298,6 +328,7 @@ async fn staff_open_requests_on_behalf_of_a_client_organization() {
     let opened = tickets::open_ticket(
         db,
         &site.events,
+        &site.config,
         &site.agent,
         NewTicket {
             organization_id: Some(site.other_org),
@@ -338,12 +369,34 @@ async fn internal_notes_never_reach_clients() {
         .await;
     assert_eq!(
         user_msg(
-            tickets::add_message(db, &site.events, &site.ana, &t.number, "secreto", true).await
+            tickets::add_message(
+                db,
+                &site.events,
+                &site.config,
+                &site.ana,
+                &t.number,
+                "secreto",
+                true,
+                &[]
+            )
+            .await
         ),
         Msg::ErrorForbidden
     );
     assert_eq!(
-        user_msg(tickets::add_message(db, &site.events, &site.ana, &t.number, "  ", false).await),
+        user_msg(
+            tickets::add_message(
+                db,
+                &site.events,
+                &site.config,
+                &site.ana,
+                &t.number,
+                "  ",
+                false,
+                &[]
+            )
+            .await
+        ),
         Msg::ErrorMessageRequired
     );
 
@@ -424,10 +477,12 @@ async fn statuses_follow_the_rules_of_staff_and_clients() {
             tickets::add_message(
                 &site.world.db,
                 &site.events,
+                &site.config,
                 &site.ana,
                 &t.number,
                 "hola",
-                false
+                false,
+                &[],
             )
             .await
         ),
@@ -631,7 +686,7 @@ async fn lists_filter_count_sort_and_page_by_keyset() {
             ..request("Petición", "Texto de la petición")
         };
         opened.push(
-            tickets::open_ticket(db, &site.events, who, new)
+            tickets::open_ticket(db, &site.events, &site.config, who, new)
                 .await
                 .unwrap(),
         );
@@ -1013,10 +1068,12 @@ async fn search_folds_accents_stems_ranks_and_highlights() {
     tickets::add_message(
         &site.world.db,
         &site.events,
+        &site.config,
         &site.agent,
         &scopes.number,
         "The mirrors need cleaning",
         false,
+        &[],
     )
     .await
     .unwrap();
@@ -1165,10 +1222,12 @@ async fn search_counts_say_when_older_texts_may_match_too() {
         tickets::add_message(
             &site.world.db,
             &site.events,
+            &site.config,
             &site.agent,
             &ticket.number,
             &format!("Revisado el anemómetro, paso {i}."),
             false,
+            &[],
         )
         .await
         .unwrap();
@@ -1201,7 +1260,7 @@ async fn a_telescope_history_lists_its_requests_newest_first() {
             ..request("", comment)
         };
         numbers.push(
-            tickets::open_ticket(db, &site.events, &site.ana, new)
+            tickets::open_ticket(db, &site.events, &site.config, &site.ana, new)
                 .await
                 .unwrap()
                 .number,
@@ -1263,6 +1322,7 @@ async fn nobody_reaches_another_tenants_tickets() {
     let t = tickets::open_ticket(
         db,
         &site.events,
+        &site.config,
         &site.ana,
         NewTicket {
             telescope_id: Some(site.telescope),
@@ -1278,7 +1338,19 @@ async fn nobody_reaches_another_tenants_tickets() {
             Msg::ErrorNotFound
         );
         assert_eq!(
-            user_msg(tickets::add_message(db, &site.events, outsider, n, "hola", false).await),
+            user_msg(
+                tickets::add_message(
+                    db,
+                    &site.events,
+                    &site.config,
+                    outsider,
+                    n,
+                    "hola",
+                    false,
+                    &[]
+                )
+                .await
+            ),
             Msg::ErrorNotFound
         );
         assert_eq!(
@@ -1386,11 +1458,12 @@ async fn nobody_reaches_another_tenants_tickets() {
             tickets::open_ticket(
                 db,
                 &site.events,
+                &site.config,
                 &site.agent,
                 NewTicket {
                     organization_id: Some(other_org),
                     ..request("x", "y")
-                }
+                },
             )
             .await
         ),
@@ -1400,6 +1473,7 @@ async fn nobody_reaches_another_tenants_tickets() {
     let theirs = tickets::open_ticket(
         db,
         &site.events,
+        &site.config,
         &stranger_agent,
         NewTicket {
             organization_id: Some(other_org),

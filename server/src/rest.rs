@@ -798,8 +798,10 @@ async fn open(
         priority: Priority::from_value(body.priority).ok_or_else(invalid)?,
         subject: &body.subject,
         comment: &body.comment,
+        // Programs attach files with `POST …/attachments` once the ticket exists.
+        attachments: &[],
     };
-    let opened = tickets::open_ticket(&state.db, &state.events, &viewer, new)
+    let opened = tickets::open_ticket(&state.db, &state.events, &state.config, &viewer, new)
         .await
         .map_err(|e| ApiError::from_service(e, lang))?;
     let ticket = tickets::ticket(&state.db, &state.config, &viewer, &opened.number)
@@ -883,10 +885,12 @@ async fn add_message(
     tickets::add_message(
         &state.db,
         &state.events,
+        &state.config,
         &viewer,
         &number,
         &body.body,
         body.internal,
+        &[],
     )
     .await
     .map_err(|e| ApiError::from_service(e, lang))?;

@@ -287,6 +287,7 @@ async fn second_organization(app: &TestApp) -> (Viewer, String) {
     let opened = tickets::open_ticket(
         db,
         &app::backend::events::EventBus::new(),
+        &config,
         &viewer,
         NewTicket {
             organization_id: None,
@@ -295,6 +296,7 @@ async fn second_organization(app: &TestApp) -> (Viewer, String) {
             priority: Priority::High,
             subject: "",
             comment: "La montura de Vega no responde",
+            attachments: &[],
         },
     )
     .await

@@ -60,6 +60,20 @@ fn optional_id(value: &Option<String>) -> Result<Option<i64>, UserError> {
     }
 }
 
+/// The staged attachment ids of a form's `attachments` field (comma-separated: one field
+/// the uploader keeps up to date, which every form encoding carries the same way).
+#[cfg(feature = "ssr")]
+fn attachment_ids(field: &Option<String>) -> Vec<String> {
+    field
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// Opens a request; returns its number.
 #[server(endpoint = "tickets/open")]
 pub async fn open_ticket(
@@ -69,6 +83,7 @@ pub async fn open_ticket(
     comment: String,
     telescope_id: Option<String>,
     organization_id: Option<String>,
+    attachments: Option<String>,
 ) -> Result<String, UserError> {
     let state = request::app_state()?;
     let parts = request::request_parts()?;
@@ -83,8 +98,9 @@ pub async fn open_ticket(
                 .ok_or(UserError::new(Msg::ErrorInvalidChoice))?,
             subject: &subject,
             comment: &comment,
+            attachments: &attachment_ids(&attachments),
         };
-        tickets::open_ticket(&state.db, &state.events, &viewer, new)
+        tickets::open_ticket(&state.db, &state.events, &state.config, &viewer, new)
             .await
             .map(|opened| opened.number)
             .map_err(request::account_error)
@@ -155,16 +171,19 @@ pub async fn add_message(
     number: String,
     body: String,
     internal: Option<String>,
+    attachments: Option<String>,
 ) -> Result<(), UserError> {
     let state = request::app_state()?;
     let viewer = request::require_viewer().await?;
     let result = tickets::add_message(
         &state.db,
         &state.events,
+        &state.config,
         &viewer,
         &number,
         &body,
         internal.is_some(),
+        &attachment_ids(&attachments),
     )
     .await
     .map(|_| ())

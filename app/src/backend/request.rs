@@ -166,6 +166,7 @@ pub async fn portal_context(
             accent_color: observatory.accent_color,
         },
         user: viewer.map(|v| v.session_user()),
+        max_file_bytes: state.config.max_file_bytes,
     })
 }
 

@@ -10,6 +10,7 @@ use super::attachments;
 use super::config::Config;
 use super::events::{EventBus, TicketEvent};
 use super::search::{document_terms, DocumentScope, SearchQuery, SearchScope};
+use super::storage::attachments::AttachmentRow;
 use super::storage::tickets::{
     now_micros, Arg, Conditions, EntryRow, Keyset, ListRow, NewEntry, NewTicketRow, TicketChange,
     TicketRow, TicketScope, SEARCH_CANDIDATES,
@@ -61,6 +62,9 @@ pub struct NewTicket<'a> {
     /// Empty: the first words of the comment are used.
     pub subject: &'a str,
     pub comment: &'a str,
+    /// The viewer's staged attachments to send with it (ids), committed in the same
+    /// transaction.
+    pub attachments: &'a [String],
 }
 
 /// A ticket just opened.
@@ -101,6 +105,7 @@ fn check_text(text: &str, max_chars: usize, empty: Msg) -> Result<&str, AccountE
 pub async fn open_ticket(
     db: &Db,
     events: &EventBus,
+    config: &Config,
     viewer: &Viewer,
     new: NewTicket<'_>,
 ) -> Result<Opened, AccountError> {
@@ -134,7 +139,9 @@ pub async fn open_ticket(
             return Err(Msg::ErrorTelescopeUnknown.into());
         }
     }
-    let created = db
+    let now = now_micros();
+    let mut tx = db.begin().await?;
+    let created = tx
         .insert_ticket(NewTicketRow {
             observatory_id: viewer.observatory_id,
             organization_id,
@@ -152,9 +159,41 @@ pub async fn open_ticket(
                 comment,
                 public_document(viewer.observatory_id, organization_id),
             ),
-            now: now_micros(),
+            now,
         })
         .await?;
+    if !new.attachments.is_empty() {
+        let ticket = tx
+            .ticket_by_id(viewer.observatory_id, created.id)
+            .await?
+            .ok_or(Msg::ErrorInternal)?;
+        let staged =
+            attachments::staged_for_commit(&mut tx, config, viewer, &ticket, new.attachments, now)
+                .await?;
+        // The files belong to the first comment's entry; their names are found by search.
+        let names = file_names(&staged);
+        tx.index_text(
+            created.id,
+            created.entry_id,
+            false,
+            &document_terms(
+                &names,
+                public_document(viewer.observatory_id, organization_id),
+            ),
+        )
+        .await?;
+        attachments::attach_in_tx(
+            &mut tx,
+            viewer,
+            &ticket,
+            &staged,
+            created.entry_id,
+            false,
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
     events.publish(TicketEvent {
         observatory_id: viewer.observatory_id,
         organization_id,
@@ -373,14 +412,20 @@ pub async fn change_priority(
     Ok(())
 }
 
-/// Adds a message to a ticket's thread; staff may make it an internal note.
+/// Adds a message to a ticket's thread, with the viewer's staged attachments `attachments`
+/// (ids) committed to the same entry in the same transaction; staff may make it an internal
+/// note (its files are then internal too). A message of files alone is an attachment entry
+/// listing their names.
+#[allow(clippy::too_many_arguments)]
 pub async fn add_message(
     db: &Db,
     events: &EventBus,
+    config: &Config,
     viewer: &Viewer,
     number: &str,
     body: &str,
     internal: bool,
+    attachments: &[String],
 ) -> Result<i64, AccountError> {
     let row = load(db, viewer, number).await?;
     if internal && !viewer.role.is_staff() {
@@ -389,17 +434,41 @@ pub async fn add_message(
     if !viewer.role.is_staff() && status_of(&row).is_closed() {
         return Err(Msg::ErrorTicketClosed.into());
     }
-    let body = check_text(body, MESSAGE_MAX_CHARS, Msg::ErrorMessageRequired)?;
-    let kind = if internal {
-        EntryKind::Note
+    let text = if attachments.is_empty() || !body.trim().is_empty() {
+        Some(check_text(
+            body,
+            MESSAGE_MAX_CHARS,
+            Msg::ErrorMessageRequired,
+        )?)
     } else {
-        EntryKind::Message
+        None
     };
-    let entry_id = db
-        .record_change(
+    let now = now_micros();
+    let mut tx = db.begin().await?;
+    // Written first: it takes SQLite's write lock, so the quota read below cannot change.
+    if !tx.touch_ticket(row.observatory_id, row.id, now).await? {
+        return Err(Msg::ErrorNotFound.into());
+    }
+    let staged = if attachments.is_empty() {
+        Vec::new()
+    } else {
+        attachments::staged_for_commit(&mut tx, config, viewer, &row, attachments, now).await?
+    };
+    let names = file_names(&staged);
+    let kind = match (text, internal) {
+        (None, _) => EntryKind::Attachment,
+        (Some(_), true) => EntryKind::Note,
+        (Some(_), false) => EntryKind::Message,
+    };
+    let body = text.unwrap_or(&names);
+    let searched = match text {
+        Some(text) if !names.is_empty() => format!("{text}\n{names}"),
+        _ => body.to_string(),
+    };
+    let entry_id = tx
+        .append_entry(
             row.observatory_id,
             row.id,
-            TicketChange::default(),
             NewEntry {
                 kind: kind.code(),
                 internal,
@@ -408,7 +477,7 @@ pub async fn add_message(
                 old_value: None,
                 new_value: None,
                 terms: Some(document_terms(
-                    body,
+                    &searched,
                     DocumentScope {
                         observatory_id: row.observatory_id,
                         organization_id: row.organization_id,
@@ -416,11 +485,25 @@ pub async fn add_message(
                     },
                 )),
             },
+            now,
         )
-        .await?
-        .ok_or(Msg::ErrorNotFound)?;
+        .await?;
+    if !staged.is_empty() {
+        attachments::attach_in_tx(&mut tx, viewer, &row, &staged, entry_id, internal, now).await?;
+    }
+    tx.commit().await?;
     publish(events, &row, entry_id, kind, internal, viewer);
     Ok(entry_id)
+}
+
+/// The names of files sent together, one a line: the body of an attachment entry, and what
+/// search finds them by.
+fn file_names(files: &[AttachmentRow]) -> String {
+    files
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A ticket with the timeline the viewer may see and what they may do with it.

@@ -464,6 +464,10 @@ pub struct SessionUser {
 pub struct PortalContext {
     pub branding: Branding,
     pub user: Option<SessionUser>,
+    /// The largest file one may attach (`CUPULA_MAX_FILE_BYTES`), so the page refuses a larger
+    /// one before uploading it; 0 when unknown.
+    #[serde(default)]
+    pub max_file_bytes: u64,
 }
 
 impl PortalContext {
@@ -477,6 +481,7 @@ impl PortalContext {
                 accent_color: "#c2410c".into(),
             },
             user: None,
+            max_file_bytes: 0,
         }
     }
 }

@@ -4,6 +4,7 @@ pub mod account;
 pub mod admin;
 pub mod components;
 pub mod confirm_email;
+pub mod files;
 pub mod forgot_password;
 pub mod form_draft;
 pub mod header;

@@ -4,7 +4,7 @@
 //! another tenant's ids behave as if they did not exist. Lists page by keyset (the sort key and
 //! the id of the last row seen), never by OFFSET, so deep pages cost what the first one costs.
 
-use super::{on_pool, Db, StoreError};
+use super::{on_pool, on_tx, Db, StoreError, Tx};
 use crate::backend::search::{SearchQuery, SearchScope};
 use crate::model::TicketSort;
 use chrono::{DateTime, Datelike, Utc};
@@ -339,80 +339,6 @@ pub fn now_micros() -> DateTime<Utc> {
 impl Db {
     /// Creates a ticket with the next number of its observatory and year, its first timeline
     /// entry and its search documents, in one transaction.
-    pub async fn insert_ticket(&self, new: NewTicketRow<'_>) -> Result<CreatedTicket, StoreError> {
-        let year = i64::from(new.now.year());
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            // The first statement writes, so SQLite takes its write lock here and concurrent
-            // creations queue instead of failing.
-            let sequence: i64 = sqlx::query_scalar(
-                "INSERT INTO ticket_counters (observatory_id, year, last_number) VALUES ($1, $2, 1) \
-                 ON CONFLICT (observatory_id, year) \
-                 DO UPDATE SET last_number = ticket_counters.last_number + 1 \
-                 RETURNING last_number",
-            )
-            .bind(new.observatory_id)
-            .bind(year)
-            .fetch_one(&mut *tx)
-            .await?;
-            let prefix: String =
-                sqlx::query_scalar("SELECT ticket_prefix FROM observatories WHERE id = $1")
-                    .bind(new.observatory_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            let number = format!("{prefix}-{year}-{sequence:05}");
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO tickets (observatory_id, organization_id, number, request_type, \
-                 telescope_id, priority, status, closed, subject, created_by, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 'open', FALSE, $7, $8, $9, $9) RETURNING id",
-            )
-            .bind(new.observatory_id)
-            .bind(new.organization_id)
-            .bind(&number)
-            .bind(new.request_type)
-            .bind(new.telescope_id)
-            .bind(new.priority)
-            .bind(new.subject)
-            .bind(new.created_by)
-            .bind(new.now)
-            .fetch_one(&mut *tx)
-            .await?;
-            let entry_id: i64 = sqlx::query_scalar(
-                "INSERT INTO timeline_entries (observatory_id, ticket_id, kind, internal, author_id, \
-                 body, created_at) VALUES ($1, $2, 'created', FALSE, $3, $4, $5) RETURNING id",
-            )
-            .bind(new.observatory_id)
-            .bind(id)
-            .bind(new.created_by)
-            .bind(new.comment)
-            .bind(new.now)
-            .fetch_one(&mut *tx)
-            .await?;
-            let subject_terms = format!(
-                "{} {}",
-                new.subject_terms,
-                crate::backend::search::index_terms(&number)
-            );
-            for (entry, terms) in [(None, subject_terms), (Some(entry_id), new.comment_terms)] {
-                sqlx::query(
-                    "INSERT INTO search_documents (ticket_id, entry_id, internal, terms) \
-                     VALUES ($1, $2, FALSE, $3)",
-                )
-                .bind(id)
-                .bind(entry)
-                .bind(terms)
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await?;
-            Ok::<_, StoreError>(CreatedTicket {
-                id,
-                number,
-                entry_id,
-            })
-        })
-    }
-
     pub async fn ticket_by_number(
         &self,
         scope: TicketScope,
@@ -956,6 +882,125 @@ pub struct ApiTokenRow {
     /// `None`: the key does not expire.
     pub expires_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl Tx {
+    /// Inserts a ticket with its first entry and search documents. As a transaction's first
+    /// statement it takes SQLite's write lock, so concurrent creations queue instead of failing.
+    pub async fn insert_ticket(
+        &mut self,
+        new: NewTicketRow<'_>,
+    ) -> Result<CreatedTicket, StoreError> {
+        let year = i64::from(new.now.year());
+        on_tx!(self, |tx| {
+            let sequence: i64 = sqlx::query_scalar(
+                "INSERT INTO ticket_counters (observatory_id, year, last_number) VALUES ($1, $2, 1) \
+                 ON CONFLICT (observatory_id, year) \
+                 DO UPDATE SET last_number = ticket_counters.last_number + 1 \
+                 RETURNING last_number",
+            )
+            .bind(new.observatory_id)
+            .bind(year)
+            .fetch_one(&mut **tx)
+            .await?;
+            let prefix: String =
+                sqlx::query_scalar("SELECT ticket_prefix FROM observatories WHERE id = $1")
+                    .bind(new.observatory_id)
+                    .fetch_one(&mut **tx)
+                    .await?;
+            let number = format!("{prefix}-{year}-{sequence:05}");
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO tickets (observatory_id, organization_id, number, request_type, \
+                 telescope_id, priority, status, closed, subject, created_by, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'open', FALSE, $7, $8, $9, $9) RETURNING id",
+            )
+            .bind(new.observatory_id)
+            .bind(new.organization_id)
+            .bind(&number)
+            .bind(new.request_type)
+            .bind(new.telescope_id)
+            .bind(new.priority)
+            .bind(new.subject)
+            .bind(new.created_by)
+            .bind(new.now)
+            .fetch_one(&mut **tx)
+            .await?;
+            let entry_id: i64 = sqlx::query_scalar(
+                "INSERT INTO timeline_entries (observatory_id, ticket_id, kind, internal, author_id, \
+                 body, created_at) VALUES ($1, $2, 'created', FALSE, $3, $4, $5) RETURNING id",
+            )
+            .bind(new.observatory_id)
+            .bind(id)
+            .bind(new.created_by)
+            .bind(new.comment)
+            .bind(new.now)
+            .fetch_one(&mut **tx)
+            .await?;
+            let subject_terms = format!(
+                "{} {}",
+                new.subject_terms,
+                crate::backend::search::index_terms(&number)
+            );
+            for (entry, terms) in [(None, subject_terms), (Some(entry_id), new.comment_terms)] {
+                sqlx::query(
+                    "INSERT INTO search_documents (ticket_id, entry_id, internal, terms) \
+                     VALUES ($1, $2, FALSE, $3)",
+                )
+                .bind(id)
+                .bind(entry)
+                .bind(terms)
+                .execute(&mut **tx)
+                .await?;
+            }
+            Ok::<_, StoreError>(CreatedTicket {
+                id,
+                number,
+                entry_id,
+            })
+        })
+    }
+
+    /// Indexes more text of an entry for search (the names of files sent with it).
+    pub async fn index_text(
+        &mut self,
+        ticket_id: i64,
+        entry_id: i64,
+        internal: bool,
+        terms: &str,
+    ) -> Result<(), StoreError> {
+        on_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO search_documents (ticket_id, entry_id, internal, terms) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(ticket_id)
+            .bind(entry_id)
+            .bind(internal)
+            .bind(terms)
+            .execute(&mut **tx)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// The ticket with this id in the observatory, as the transaction sees it.
+    pub async fn ticket_by_id(
+        &mut self,
+        observatory_id: i64,
+        ticket_id: i64,
+    ) -> Result<Option<TicketRow>, StoreError> {
+        let row = on_tx!(self, |tx| {
+            sqlx::query_as(&format!(
+                "{TICKET_SELECT} WHERE t.id = $1 AND t.observatory_id = $2"
+            ))
+            .bind(ticket_id)
+            .bind(observatory_id)
+            .fetch_optional(&mut **tx)
+            .await
+        })?;
+        Ok(row)
+    }
 }
 
 #[cfg(test)]

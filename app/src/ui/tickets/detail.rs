@@ -10,6 +10,7 @@ use crate::model::{Change, EntryKind, Priority, Status, TicketDetail, TimelineEn
 use crate::ui::components::{
     error_from_query, form_error, toast_success, ErrorAlert, PageError, PriorityBadge, StatusBadge,
 };
+use crate::ui::files::{human_size, FileUploader};
 use crate::ui::form_draft::use_form_draft;
 use crate::ui::prefs::{use_prefs, use_t};
 use crate::use_portal;
@@ -236,7 +237,8 @@ fn Entry(entry: TimelineEntry, lang: Lang) -> impl IntoView {
             ""
         }
     );
-    // An attachment entry's body lists the names for search; the page lists the files.
+    // An attachment entry's body lists the names for search; the page lists the files. A
+    // message's files are listed under its text.
     let files = (!entry.attachments.is_empty()).then(|| {
         view! {
             <ul class="file-list">
@@ -257,7 +259,7 @@ fn Entry(entry: TimelineEntry, lang: Lang) -> impl IntoView {
             </ul>
         }
     });
-    let body = (files.is_none() && !entry.body.is_empty()).then(|| {
+    let body = (entry.kind != EntryKind::Attachment && !entry.body.is_empty()).then(|| {
         let text = entry.body.clone();
         if is_change {
             view! {
@@ -284,30 +286,6 @@ fn Entry(entry: TimelineEntry, lang: Lang) -> impl IntoView {
     }
 }
 
-/// A file size as people read it: "820 KB", "1,4 MB" (decimal units, one decimal past a MB).
-fn human_size(bytes: u64, lang: Lang) -> String {
-    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
-    if bytes < 1000 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1000.0;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    let text = if unit == 0 {
-        format!("{value:.0}")
-    } else {
-        format!("{value:.1}")
-    };
-    let text = match lang {
-        Lang::Es => text.replace('.', ","),
-        Lang::En => text,
-    };
-    format!("{text} {}", UNITS[unit])
-}
-
 #[component]
 fn ReplyForm(
     number: String,
@@ -324,6 +302,8 @@ fn ReplyForm(
             form.reset();
         }
     });
+    let uploading = RwSignal::new(false);
+    let sent = Signal::derive(move || matches!(action.value().get(), Some(Ok(()))));
     view! {
         <ActionForm action node_ref=form attr:class="card stack-sm reply-form" attr:novalidate=true>
             <h3 class="card-title">{t(Msg::AddMessage)}</h3>
@@ -341,6 +321,7 @@ fn ReplyForm(
                     {typed_body}
                 </textarea>
             </div>
+            <FileUploader uploading sent />
             {internal_notes
                 .then(|| {
                     view! {
@@ -351,9 +332,18 @@ fn ReplyForm(
                     }
                 })}
             <div class="cluster">
-                <button type="submit" class="btn btn-primary" aria-busy=move || action.pending().get().to_string()>
+                <button
+                    type="submit"
+                    class="btn btn-primary"
+                    aria-busy=move || action.pending().get().to_string()
+                    disabled=move || uploading.get()
+                    aria-describedby="reply-waiting"
+                >
                     {t(Msg::Send)}
                 </button>
+                <span class="muted" id="reply-waiting" aria-live="polite">
+                    {move || uploading.get().then(|| t(Msg::WaitingForUploads))}
+                </span>
             </div>
         </ActionForm>
     }
@@ -525,19 +515,5 @@ fn PriorityForm(ticket: TicketDetail, actions: TicketActionsState) -> impl IntoV
             </div>
             <button type="submit" class="btn btn-secondary">{t(Msg::Save)}</button>
         </ActionForm>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_read_as_people_write_them() {
-        assert_eq!(human_size(999, Lang::Es), "999 B");
-        assert_eq!(human_size(820_400, Lang::Es), "820 KB");
-        assert_eq!(human_size(1_449_000, Lang::Es), "1,4 MB");
-        assert_eq!(human_size(1_449_000, Lang::En), "1.4 MB");
-        assert_eq!(human_size(2_147_483_648, Lang::En), "2.1 GB");
     }
 }

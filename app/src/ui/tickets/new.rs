@@ -9,6 +9,7 @@ use crate::api::{ticket_choices, OpenTicket};
 use crate::i18n::Msg;
 use crate::model::{Priority, RequestType};
 use crate::ui::components::{error_from_query, form_error, ErrorAlert};
+use crate::ui::files::FileUploader;
 use crate::ui::form_draft::use_form_draft;
 use crate::ui::prefs::use_t;
 use crate::use_portal;
@@ -61,6 +62,8 @@ pub fn NewTicketPage() -> impl IntoView {
         }
     });
     let choices = Resource::new(|| (), |_| ticket_choices());
+    let uploading = RwSignal::new(false);
+    let sent = Signal::derive(move || matches!(open.value().get(), Some(Ok(_))));
     let request_type = RequestType::from_code(&typed_type).unwrap_or(RequestType::Question);
     let priority = Priority::from_code(&typed_priority).unwrap_or(Priority::Medium);
 
@@ -208,13 +211,22 @@ pub fn NewTicketPage() -> impl IntoView {
                     </textarea>
                     <p class="field-hint" id="comment-hint">{t(Msg::CommentHint)}</p>
                 </div>
+                <FileUploader uploading sent />
                 <button
                     type="submit"
                     class="btn btn-primary btn-block"
                     aria-busy=move || open.pending().get().to_string()
-                    disabled=move || open.pending().get()
+                    disabled=move || open.pending().get() || uploading.get()
                 >
-                    {move || t(if open.pending().get() { Msg::Sending } else { Msg::SendRequest })}
+                    {move || {
+                        t(if uploading.get() {
+                            Msg::WaitingForUploads
+                        } else if open.pending().get() {
+                            Msg::Sending
+                        } else {
+                            Msg::SendRequest
+                        })
+                    }}
                 </button>
             </ActionForm>
         </div>

@@ -1,0 +1,58 @@
+import { expect, test } from "@playwright/test";
+import { account, baseUrl, hydrated, signIn } from "./support";
+
+// A 1×1 PNG and a minimal PDF, made here so the test needs no fixture files.
+const PNG = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
+  "base64",
+);
+const PDF = Buffer.from("%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n");
+
+test("a client attaches two files to a reply, and a refused file keeps the typed text", async ({ page }) => {
+  const tag = String(Date.now()).slice(-7);
+  await signIn(page, account("client", 0));
+  await page.goto(`${baseUrl()}/tickets/new`);
+  await hydrated(page);
+  await page.getByLabel("Consulta").check();
+  await page.getByLabel("Comentario").fill(`Adjuntos de prueba ${tag}`);
+  await page.getByRole("button", { name: "Enviar la solicitud" }).click();
+  await expect(page).toHaveURL(/\/tickets\/OBS-\d{4}-\d{5}\?created=1$/);
+  await hydrated(page);
+
+  // Two files through the picker: each gets its own row, which reaches "done".
+  await page.getByTestId("file-input").setInputFiles([
+    { name: "montura.png", mimeType: "image/png", buffer: PNG },
+    { name: "registro.pdf", mimeType: "application/pdf", buffer: PDF },
+  ]);
+  const rows = page.getByTestId("upload-item");
+  await expect(rows).toHaveCount(2);
+  for (const row of [rows.nth(0), rows.nth(1)]) {
+    await expect(row).toHaveAttribute("data-state", "done");
+    await expect(row.getByRole("progressbar")).toHaveAttribute("aria-valuenow", "100");
+  }
+  await expect(rows.nth(0)).toContainText("montura.png");
+  await page.getByLabel("Mensaje").fill(`La foto y el registro ${tag}`);
+  await page.getByRole("button", { name: "Enviar", exact: true }).click();
+
+  // One entry: the text with both files listed under it.
+  const entry = page.getByTestId("timeline-entry").filter({ hasText: `La foto y el registro ${tag}` });
+  await expect(entry).toHaveCount(1);
+  // Listed in the order they finished uploading, which two parallel uploads do not fix.
+  const links = entry.getByTestId("attachment-link");
+  await expect(links).toHaveCount(2);
+  expect((await links.allTextContents()).sort()).toEqual(["montura.png", "registro.pdf"]);
+  await expect(page.getByTestId("upload-item")).toHaveCount(0);
+
+  // An HTML page named .jpg is refused with the server's message; the typed text stays.
+  await page.getByLabel("Mensaje").fill(`Texto que no se pierde ${tag}`);
+  await page.getByTestId("file-input").setInputFiles({
+    name: "foto.jpg",
+    mimeType: "image/jpeg",
+    buffer: Buffer.from("<!doctype html><html><body><script>alert(1)</script></body></html>\n"),
+  });
+  const refused = page.getByTestId("upload-item");
+  await expect(refused).toHaveAttribute("data-state", "refused");
+  await expect(refused.getByRole("alert")).toContainText("Ese tipo de archivo no se admite");
+  await expect(page.getByLabel("Mensaje")).toHaveValue(`Texto que no se pierde ${tag}`);
+  await expect(page.getByRole("button", { name: "Enviar", exact: true })).toBeEnabled();
+});
