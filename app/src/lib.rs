@@ -1,4 +1,7 @@
 //! Cúpula: the Leptos app shared by the server (`ssr`) and the browser (`hydrate`).
+// Views keep their full types in release builds (no `erase_components`); the ticket page with
+// its uploader is deeper than the default limit of 128.
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod error;

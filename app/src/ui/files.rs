@@ -186,7 +186,7 @@ pub fn FileUploader(uploading: RwSignal<bool>, #[prop(into)] sent: Signal<bool>)
     }
 
     let hint = (max_file_bytes > 0)
-        .then(|| t(Msg::FilesHint).replace("{size}", &human_size(max_file_bytes, lang)));
+        .then(|| Msg::FilesHint.fill(lang, &[("size", &human_size(max_file_bytes, lang))]));
     view! {
         <div class="uploader field" role="group" aria-labelledby="uploader-title" node_ref=zone>
             <span class="field-label" id="uploader-title">{t(Msg::FilesLabel)}</span>
@@ -257,6 +257,7 @@ pub fn FileUploader(uploading: RwSignal<bool>, #[prop(into)] sent: Signal<bool>)
             </ul>
         </div>
     }
+    .into_any()
 }
 
 /// Starts uploading files the person added; those the page can already tell are refused
@@ -308,9 +309,13 @@ fn UploadItem(row: FileRow, rows: RwSignal<Vec<FileRow>>) -> impl IntoView {
             let rate = rate.get();
             if rate > 0.0 {
                 let left = size.saturating_sub(sent.get()) as f64 / rate;
-                t(Msg::FileSpeedTimeLeft)
-                    .replace("{speed}", &human_size(rate as u64, lang))
-                    .replace("{time}", &human_duration(left.ceil() as u64))
+                Msg::FileSpeedTimeLeft.fill(
+                    lang,
+                    &[
+                        ("speed", &human_size(rate as u64, lang)),
+                        ("time", &human_duration(left.ceil() as u64)),
+                    ],
+                )
             } else {
                 t(Msg::FileUploading).to_string()
             }
@@ -320,7 +325,7 @@ fn UploadItem(row: FileRow, rows: RwSignal<Vec<FileRow>>) -> impl IntoView {
         RowState::Failed => t(Msg::FileFailed).to_string(),
         RowState::Refused(message) => message,
     };
-    let label = |msg: Msg| t(msg).replace("{name}", &row.name);
+    let label = |msg: Msg| msg.fill(lang, &[("name", &row.name)]);
     let (cancel_label, remove_label, retry_label, progress_label) = (
         label(Msg::FileCancelLabel),
         label(Msg::FileRemoveLabel),
