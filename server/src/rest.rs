@@ -156,6 +156,7 @@ fn error_code(message: Msg) -> Option<&'static str> {
         Msg::ErrorUploadInterrupted => "upload_interrupted",
         Msg::ErrorUploadLengthRequired => "upload_length_required",
         Msg::ErrorUploadContentType => "upload_content_type",
+        Msg::ErrorUploadRefused => "upload_refused",
         Msg::ErrorNoFiles => "no_files",
         Msg::ErrorFilterUnknown => "unknown_filter",
         Msg::ErrorFilterInvalid => "invalid_filter",
