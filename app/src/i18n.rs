@@ -370,6 +370,7 @@ catalogue! {
         "Up to {size} a file. You can keep writing while they upload.";
     FileUploading => "Subiendo…", "Uploading…";
     FileSpeedTimeLeft => "{speed}/s · quedan {time}", "{speed}/s · {time} left";
+    FileResuming => "Continuando desde {percent} %", "Resuming from {percent} %";
     FileReconnecting => "Conexión perdida. Reintentando desde lo ya recibido…",
         "Connection lost. Retrying from what already arrived…";
     FileDone => "Listo", "Done";

@@ -56,3 +56,61 @@ test("a client attaches two files to a reply, and a refused file keeps the typed
   await expect(page.getByLabel("Mensaje")).toHaveValue(`Texto que no se pierde ${tag}`);
   await expect(page.getByRole("button", { name: "Enviar", exact: true })).toBeEnabled();
 });
+
+test("an upload cut by a reload resumes where the server stands when the file is added again", async ({ page }) => {
+  const tag = String(Date.now()).slice(-7);
+  await signIn(page, account("client", 0));
+  await page.goto(`${baseUrl()}/tickets/new`);
+  await hydrated(page);
+  await page.getByLabel("Consulta").check();
+  await page.getByLabel("Comentario").fill(`Subida interrumpida ${tag}`);
+  await page.getByRole("button", { name: "Enviar la solicitud" }).click();
+  await expect(page).toHaveURL(/\/tickets\/OBS-\d{4}-\d{5}\?created=1$/);
+  await hydrated(page);
+
+  // Across both page loads: the uploads created, and where each chunk began.
+  const creations: string[] = [];
+  const chunkOffsets: number[] = [];
+  page.on("request", (request) => {
+    if (new URL(request.url()).pathname === "/api/v1/uploads" && request.method() === "POST") {
+      creations.push(request.url());
+    } else if (request.method() === "PATCH") {
+      chunkOffsets.push(Number(request.headers()["upload-offset"]));
+    }
+  });
+  // Leaving with an upload running asks first: the person says yes.
+  page.on("dialog", (dialog) => dialog.accept());
+  // Chunks held back a little, so the reload lands mid-upload and the resumed row can be read.
+  await page.route("**/api/v1/uploads/**", async (route) => {
+    if (route.request().method() === "PATCH") await new Promise((done) => setTimeout(done, 1_500));
+    // The reload aborts the chunk held then.
+    await route.continue().catch(() => {});
+  });
+
+  // 12 MB: three chunks of 4 MiB. Playwright gives the file a new lastModified on each call.
+  const file = { name: "guiado.log", mimeType: "text/plain", buffer: Buffer.alloc(12_000_000, "registro de guiado\n") };
+  const firstChunk = page.waitForResponse((r) => r.request().method() === "PATCH" && r.status() === 204);
+  await page.getByTestId("file-input").setInputFiles(file);
+  await firstChunk;
+  const progress = Number(await page.getByTestId("upload-item").getByRole("progressbar").getAttribute("aria-valuenow"));
+  expect(progress).toBeGreaterThan(0);
+  expect(progress).toBeLessThan(100);
+  const records = () =>
+    page.evaluate(() => Object.keys(localStorage).filter((key) => key.startsWith("cupula.upload:")));
+  expect(await records()).toHaveLength(1);
+
+  await page.reload();
+  await hydrated(page);
+  const chunksBefore = chunkOffsets.length;
+  await page.getByTestId("file-input").setInputFiles(file);
+  const row = page.getByTestId("upload-item");
+  await expect(row).toHaveCount(1);
+  // 4 MiB of 12 MB.
+  await expect(row).toContainText("Continuando desde 34 %");
+  await expect(row).toHaveAttribute("data-state", "done", { timeout: 30_000 });
+  await expect(row.getByRole("progressbar")).toHaveAttribute("aria-valuenow", "100");
+  // One upload, resumed after the first chunk rather than sent again from the start.
+  expect(creations).toHaveLength(1);
+  expect(chunkOffsets.slice(chunksBefore)).toEqual([4 * 1024 * 1024, 8 * 1024 * 1024]);
+  expect(await records()).toEqual([]);
+});

@@ -65,6 +65,8 @@ struct FileRow {
     sent: RwSignal<u64>,
     /// Bytes a second, smoothed; 0 until measured.
     rate: RwSignal<f64>,
+    /// The percent the server already had when an upload started before a reload was resumed.
+    resumed_from: RwSignal<Option<u64>>,
 }
 
 impl FileRow {
@@ -78,6 +80,7 @@ impl FileRow {
             state: RwSignal::new(RowState::Uploading),
             sent: RwSignal::new(0),
             rate: RwSignal::new(0.0),
+            resumed_from: RwSignal::new(None),
         }
     }
 }
@@ -296,6 +299,7 @@ fn UploadItem(row: FileRow, rows: RwSignal<Vec<FileRow>>) -> impl IntoView {
         state,
         sent,
         rate,
+        resumed_from,
     } = row.clone();
     let percent = move || {
         if state.with(|s| matches!(s, RowState::Done(_))) {
@@ -307,7 +311,9 @@ fn UploadItem(row: FileRow, rows: RwSignal<Vec<FileRow>>) -> impl IntoView {
     let status = move || match state.get() {
         RowState::Uploading => {
             let rate = rate.get();
-            if rate > 0.0 {
+            if let Some(percent) = resumed_from.get().filter(|_| rate == 0.0) {
+                Msg::FileResuming.fill(lang, &[("percent", &percent.to_string())])
+            } else if rate > 0.0 {
                 let left = size.saturating_sub(sent.get()) as f64 / rate;
                 Msg::FileSpeedTimeLeft.fill(
                     lang,
@@ -430,6 +436,8 @@ mod transfer {
         /// The request in flight, to abort on cancel.
         request: Option<XmlHttpRequest>,
         running: bool,
+        /// The upload's address came from a record left by an earlier page: not yet confirmed.
+        from_record: bool,
     }
 
     thread_local! {
@@ -447,19 +455,57 @@ mod transfer {
         (0..list.length()).filter_map(|i| list.get(i)).collect()
     }
 
+    /// Keeps a file to upload. If an earlier page left a record of an upload of the same
+    /// file, the job begins by asking the server where that one stands.
     pub fn register(key: u64, file: File) {
+        let url = record::find(&file);
         JOBS.with(|jobs| {
             jobs.borrow_mut().insert(
                 key,
                 Job {
+                    from_record: url.is_some(),
                     file,
-                    url: None,
+                    url,
                     offset: None,
                     request: None,
                     running: false,
                 },
             )
         });
+    }
+
+    /// Records in `localStorage` of uploads created and not yet finished, so that one survives
+    /// a reload or a phone putting the page to sleep: the file added again resumes it.
+    mod record {
+        use web_sys::{File, Storage};
+
+        /// A file's identity: its name and size. Not `lastModified`, which a file may not keep
+        /// from one pick to the next (pickers that copy, and test tools, give it "now").
+        fn key(file: &File) -> String {
+            format!("cupula.upload:{}:{}", file.size() as u64, file.name())
+        }
+
+        fn storage() -> Option<Storage> {
+            web_sys::window()?.local_storage().ok().flatten()
+        }
+
+        pub fn find(file: &File) -> Option<String> {
+            storage()?.get_item(&key(file)).ok().flatten()
+        }
+
+        /// Best effort: without storage (private mode, full) the upload just cannot survive a
+        /// reload.
+        pub fn keep(file: &File, url: &str) {
+            if let Some(storage) = storage() {
+                let _ = storage.set_item(&key(file), url);
+            }
+        }
+
+        pub fn remove(file: &File) {
+            if let Some(storage) = storage() {
+                let _ = storage.remove_item(&key(file));
+            }
+        }
     }
 
     /// Drops a job (its file was sent with the form, or the form is gone), stopping its
@@ -479,6 +525,7 @@ mod transfer {
         let Some(job) = JOBS.with(|jobs| jobs.borrow_mut().remove(&key)) else {
             return;
         };
+        record::remove(&job.file);
         if let Some(request) = job.request {
             let _ = request.abort();
         }
@@ -506,8 +553,15 @@ mod transfer {
         leptos::task::spawn_local(async move {
             let outcome = run(&row, lang).await;
             // Cancelled meanwhile: the row is gone.
-            if with_job(row.key, |job| job.running = false).is_none() {
+            let Some(file) = with_job(row.key, |job| {
+                job.running = false;
+                job.file.clone()
+            }) else {
                 return;
+            };
+            // Finished or refused, there is nothing left to resume; a failure keeps it.
+            if !matches!(outcome, Err(Stop::Failed)) {
+                record::remove(&file);
             }
             row.rate.set(0.0);
             row.state.set(match outcome {
@@ -576,6 +630,7 @@ mod transfer {
                 return Err(answer.hitch(lang));
             }
             let location = answer.header("Location").ok_or(Hitch::Transient)?;
+            record::keep(&file, &location);
             with_job(key, |job| {
                 job.url = Some(location);
                 job.offset = Some(0);
@@ -589,8 +644,12 @@ mod transfer {
                     .await
                     .ok_or(Hitch::Transient)?;
                 if answer.status == 404 {
-                    // Expired meanwhile: begin again.
-                    with_job(key, |job| job.url = None);
+                    // Expired meanwhile (or a record of someone else's): begin again.
+                    record::remove(&file);
+                    with_job(key, |job| {
+                        job.url = None;
+                        job.from_record = false;
+                    });
                     return Ok(None);
                 }
                 if answer.status != 200 {
@@ -600,7 +659,13 @@ mod transfer {
                     return Ok(Some(attachment_id));
                 }
                 let offset = answer.offset().ok_or(Hitch::Transient)?;
-                with_job(key, |job| job.offset = Some(offset));
+                let resumed = with_job(key, |job| {
+                    job.offset = Some(offset);
+                    std::mem::take(&mut job.from_record)
+                });
+                if resumed == Some(true) {
+                    row.resumed_from.set(Some(offset * 100 / row.size));
+                }
                 row.sent.set(offset);
                 offset
             }
