@@ -129,37 +129,35 @@ pub async fn discover(State(state): State<AppState>) -> Response {
         (status = 413, description = "Larger than a file or the organization's quota may be", body = ErrorBody),
     )
 )]
-pub async fn begin(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Caller { viewer, lang } = match tus_caller(&state, &headers).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
+pub async fn begin(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, Response> {
+    let Caller { viewer, lang } = tus_caller(&state, &headers).await?;
     let Some(length) = tus::number(&headers, tus::UPLOAD_LENGTH) else {
-        return tus_error(ApiError::new(
+        return Err(tus_error(ApiError::new(
             StatusCode::BAD_REQUEST,
             Msg::ErrorUploadLengthRequired,
             lang,
-        ));
+        )));
     };
     let name = tus::metadata(&headers, "filename").unwrap_or_default();
-    match attachments::begin_upload(
+    let upload = attachments::begin_upload(
         &state.db,
         &state.config,
         &viewer,
         NewUpload { name, length },
     )
     .await
-    {
-        Ok(upload) => tus_response(
-            StatusCode::CREATED,
-            &[
-                ("location", upload_location(&upload.id)),
-                (tus::UPLOAD_OFFSET, tus::header_number(upload.offset)),
-                (tus::UPLOAD_EXPIRES, tus::http_date(upload.expires_at)),
-            ],
-        ),
-        Err(err) => tus_error(file_error(err, lang)),
-    }
+    .map_err(|e| tus_error(file_error(e, lang)))?;
+    Ok(tus_response(
+        StatusCode::CREATED,
+        &[
+            ("location", upload_location(&upload.id)),
+            (tus::UPLOAD_OFFSET, tus::header_number(upload.offset)),
+            (tus::UPLOAD_EXPIRES, tus::http_date(upload.expires_at)),
+        ],
+    ))
 }
 
 /// Where an upload stands (tus): `Upload-Offset` is the byte to resume from
@@ -179,21 +177,16 @@ pub async fn offset(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    let Caller { viewer, lang } = match tus_caller(&state, &headers).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
-    match attachments::upload_state(&state.db, &viewer, &id).await {
-        Ok(upload) => {
-            let mut response = tus_response(StatusCode::OK, &upload_headers(&upload));
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
-        Err(err) => tus_error(file_error(err, lang)),
-    }
+) -> Result<Response, Response> {
+    let Caller { viewer, lang } = tus_caller(&state, &headers).await?;
+    let upload = attachments::upload_state(&state.db, &viewer, &id)
+        .await
+        .map_err(|e| tus_error(file_error(e, lang)))?;
+    let mut response = tus_response(StatusCode::OK, &upload_headers(&upload));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
 }
 
 fn upload_headers(upload: &UploadState) -> Vec<(&'static str, HeaderValue)> {
@@ -236,34 +229,34 @@ pub async fn append(
     State(state): State<AppState>,
     Path(id): Path<String>,
     request: Request,
-) -> Response {
+) -> Result<Response, Response> {
     let headers = request.headers().clone();
-    let Caller { viewer, lang } = match tus_caller(&state, &headers).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
+    let Caller { viewer, lang } = tus_caller(&state, &headers).await?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     if content_type != Some(tus::PATCH_CONTENT_TYPE) {
-        return tus_error(ApiError::new(
+        return Err(tus_error(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Msg::ErrorUploadContentType,
             lang,
-        ));
+        )));
     }
     let Some(offset) = tus::number(&headers, tus::UPLOAD_OFFSET) else {
-        return tus_error(ApiError::new(
+        return Err(tus_error(ApiError::new(
             StatusCode::BAD_REQUEST,
             Msg::ErrorUploadOffsetConflict,
             lang,
-        ));
+        )));
     };
     let body = idle_limited(request.into_body());
-    match attachments::append(&state.db, &state.files, &viewer, &id, offset, body).await {
-        Ok(upload) => tus_response(StatusCode::NO_CONTENT, &upload_headers(&upload)),
-        Err(err) => tus_error(file_error(err, lang)),
-    }
+    let upload = attachments::append(&state.db, &state.files, &viewer, &id, offset, body)
+        .await
+        .map_err(|e| tus_error(file_error(e, lang)))?;
+    Ok(tus_response(
+        StatusCode::NO_CONTENT,
+        &upload_headers(&upload),
+    ))
 }
 
 /// The body as the file service reads it: chunks, ending with an error when the client stops
@@ -309,15 +302,12 @@ pub async fn terminate(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    let Caller { viewer, lang } = match tus_caller(&state, &headers).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
-    match attachments::cancel_upload(&state.db, &state.files, &viewer, &id).await {
-        Ok(()) => tus_response(StatusCode::NO_CONTENT, &[]),
-        Err(err) => tus_error(file_error(err, lang)),
-    }
+) -> Result<Response, Response> {
+    let Caller { viewer, lang } = tus_caller(&state, &headers).await?;
+    attachments::cancel_upload(&state.db, &state.files, &viewer, &id)
+        .await
+        .map_err(|e| tus_error(file_error(e, lang)))?;
+    Ok(tus_response(StatusCode::NO_CONTENT, &[]))
 }
 
 /// Files to attach: finished uploads, by the ids their last `PATCH` named.

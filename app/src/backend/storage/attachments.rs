@@ -4,7 +4,7 @@
 //! of theirs (no ticket yet), and committing points it at a ticket's timeline entry. Reads are
 //! scoped like tickets' (`TicketScope`), plus the owner for staged files.
 
-use super::tickets::{bind_args, Arg, Conditions, NewEntry, TicketScope};
+use super::tickets::{bind_args, Arg, Conditions, TicketScope};
 use super::{on_pool, on_tx, Db, StoreError, Tx};
 use chrono::{DateTime, Utc};
 
@@ -413,32 +413,6 @@ const USAGE_SQL: &str = "SELECT CAST(COALESCE((SELECT SUM(size) FROM attachments
        AND attachment_id IS NULL AND expires_at > $3), 0) AS BIGINT)";
 
 impl Tx {
-    pub async fn commit(self) -> Result<(), StoreError> {
-        on_tx!(self, |tx| tx.commit().await)?;
-        Ok(())
-    }
-
-    /// Marks the ticket as changed now. As a transaction's first statement it takes SQLite's
-    /// write lock, so what the transaction reads next cannot change under it. `false`: no such
-    /// ticket in the observatory.
-    pub async fn touch_ticket(
-        &mut self,
-        observatory_id: i64,
-        ticket_id: i64,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let changed = on_tx!(self, |tx| {
-            sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = $2 AND observatory_id = $3")
-                .bind(now)
-                .bind(ticket_id)
-                .bind(observatory_id)
-                .execute(&mut **tx)
-                .await
-                .map(|done| done.rows_affected())
-        })?;
-        Ok(changed == 1)
-    }
-
     /// Holds the organization's row until the transaction ends, so two commits cannot both
     /// spend its last quota (PostgreSQL; SQLite's single writer already serializes them).
     pub async fn lock_organization(&mut self, organization_id: i64) -> Result<(), StoreError> {
@@ -497,48 +471,6 @@ impl Tx {
                 .await
         })?;
         Ok(rows)
-    }
-
-    /// Appends a timeline entry (and the search document of its text).
-    pub async fn append_entry(
-        &mut self,
-        observatory_id: i64,
-        ticket_id: i64,
-        entry: NewEntry<'_>,
-        now: DateTime<Utc>,
-    ) -> Result<i64, StoreError> {
-        let entry_id = on_tx!(self, |tx| {
-            let entry_id: i64 = sqlx::query_scalar(
-                "INSERT INTO timeline_entries (observatory_id, ticket_id, kind, internal, author_id, \
-                 body, old_value, new_value, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-            )
-            .bind(observatory_id)
-            .bind(ticket_id)
-            .bind(entry.kind)
-            .bind(entry.internal)
-            .bind(entry.author_id)
-            .bind(entry.body)
-            .bind(&entry.old_value)
-            .bind(&entry.new_value)
-            .bind(now)
-            .fetch_one(&mut **tx)
-            .await?;
-            if let Some(terms) = &entry.terms {
-                sqlx::query(
-                    "INSERT INTO search_documents (ticket_id, entry_id, internal, terms) \
-                     VALUES ($1, $2, $3, $4)",
-                )
-                .bind(ticket_id)
-                .bind(entry_id)
-                .bind(entry.internal)
-                .bind(terms)
-                .execute(&mut **tx)
-                .await?;
-            }
-            Ok::<_, sqlx::Error>(entry_id)
-        })?;
-        Ok(entry_id)
     }
 
     /// Points the owner's staged attachments at a ticket's entry, counting them against the

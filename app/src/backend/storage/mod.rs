@@ -157,3 +157,10 @@ impl Db {
         on_pool!(self, |pool| pool.close().await)
     }
 }
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        on_tx!(self, |tx| tx.commit().await)?;
+        Ok(())
+    }
+}

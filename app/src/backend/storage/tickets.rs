@@ -433,46 +433,21 @@ impl Db {
             assignments.join(", "),
             sets.where_clause()
         );
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let changed = bind_args!(sqlx::query(&update), &sets.args)
-                .execute(&mut *tx)
+        let mut tx = self.begin().await?;
+        let changed = on_tx!(&mut tx, |conn| {
+            bind_args!(sqlx::query(&update), &sets.args)
+                .execute(&mut **conn)
                 .await
-                .map(|done| done.rows_affected())?;
-            if changed != 1 {
-                return Ok(None);
-            }
-            let entry_id: i64 = sqlx::query_scalar(
-                "INSERT INTO timeline_entries (observatory_id, ticket_id, kind, internal, author_id, \
-                 body, old_value, new_value, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-            )
-            .bind(observatory_id)
-            .bind(ticket_id)
-            .bind(entry.kind)
-            .bind(entry.internal)
-            .bind(entry.author_id)
-            .bind(entry.body)
-            .bind(&entry.old_value)
-            .bind(&entry.new_value)
-            .bind(now)
-            .fetch_one(&mut *tx)
+                .map(|done| done.rows_affected())
+        })?;
+        if changed != 1 {
+            return Ok(None);
+        }
+        let entry_id = tx
+            .append_entry(observatory_id, ticket_id, entry, now)
             .await?;
-            if let Some(terms) = &entry.terms {
-                sqlx::query(
-                    "INSERT INTO search_documents (ticket_id, entry_id, internal, terms) \
-                     VALUES ($1, $2, $3, $4)",
-                )
-                .bind(ticket_id)
-                .bind(entry_id)
-                .bind(entry.internal)
-                .bind(terms)
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await?;
-            Ok::<_, StoreError>(Some(entry_id))
-        })
+        tx.commit().await?;
+        Ok(Some(entry_id))
     }
 
     /// One page of tickets matching `conditions` (which must scope by observatory), in `order`,
@@ -885,6 +860,69 @@ pub struct ApiTokenRow {
 }
 
 impl Tx {
+    /// Marks the ticket as changed now. As a transaction's first statement it takes SQLite's
+    /// write lock, so what the transaction reads next cannot change under it. `false`: no such
+    /// ticket in the observatory.
+    pub async fn touch_ticket(
+        &mut self,
+        observatory_id: i64,
+        ticket_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let changed = on_tx!(self, |tx| {
+            sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = $2 AND observatory_id = $3")
+                .bind(now)
+                .bind(ticket_id)
+                .bind(observatory_id)
+                .execute(&mut **tx)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(changed == 1)
+    }
+
+    /// Appends a timeline entry (and the search document of its text).
+    pub async fn append_entry(
+        &mut self,
+        observatory_id: i64,
+        ticket_id: i64,
+        entry: NewEntry<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let entry_id = on_tx!(self, |tx| {
+            let entry_id: i64 = sqlx::query_scalar(
+                "INSERT INTO timeline_entries (observatory_id, ticket_id, kind, internal, author_id, \
+                 body, old_value, new_value, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            )
+            .bind(observatory_id)
+            .bind(ticket_id)
+            .bind(entry.kind)
+            .bind(entry.internal)
+            .bind(entry.author_id)
+            .bind(entry.body)
+            .bind(&entry.old_value)
+            .bind(&entry.new_value)
+            .bind(now)
+            .fetch_one(&mut **tx)
+            .await?;
+            if let Some(terms) = &entry.terms {
+                sqlx::query(
+                    "INSERT INTO search_documents (ticket_id, entry_id, internal, terms) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(ticket_id)
+                .bind(entry_id)
+                .bind(entry.internal)
+                .bind(terms)
+                .execute(&mut **tx)
+                .await?;
+            }
+            Ok::<_, sqlx::Error>(entry_id)
+        })?;
+        Ok(entry_id)
+    }
+
     /// Inserts a ticket with its first entry and search documents. As a transaction's first
     /// statement it takes SQLite's write lock, so concurrent creations queue instead of failing.
     pub async fn insert_ticket(
