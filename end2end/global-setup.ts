@@ -28,6 +28,9 @@ export default async function globalSetup() {
     CUPULA_DATA_DIR: dataDir,
     CUPULA_SITE_ROOT: resolve(__dirname, "../target/site"),
     RUST_LOG: "warn,cupula=info",
+    // Small, so a test can offer a file one byte too large (uploads.spec.ts); every file the
+    // tests attach stays under it.
+    CUPULA_MAX_FILE_BYTES: String(64 * 1024 * 1024),
   };
   if (process.env.CUPULA_E2E_DATABASE_URL) {
     env.CUPULA_DATABASE_URL = process.env.CUPULA_E2E_DATABASE_URL;

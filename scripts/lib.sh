@@ -1,5 +1,5 @@
 # Shared by the scripts: installs what the portal needs to build and test, only when missing.
-# Sourced, not run. Everything comes from the package registries (crates.io, npm, Debian).
+# Sourced, not run. Everything comes from the package registries (crates.io, npm, PyPI, Debian).
 
 set -euo pipefail
 
@@ -57,6 +57,8 @@ ensure_test_tools() {
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   command -v brotli >/dev/null || missing+=(brotli)
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+  # PDF previews (their first page); 3.6 MB to download.
+  command -v pdftoppm >/dev/null || missing+=(poppler-utils)
   if [ "${#missing[@]}" -gt 0 ]; then
     say "Installing ${missing[*]} from Debian"
     apt_install "${missing[@]}"
@@ -69,4 +71,25 @@ ensure_test_tools() {
     (cd "$ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --silent --no-audit --no-fund)
     echo "$lock_hash" >"$stamp"
   fi
+  ensure_s3_test_server
+}
+
+# The S3-compatible server the attachment tests run against (moto, from PyPI), in a virtualenv
+# of its own named by the hash of its pinned list: pip checks every package's hash, and a
+# changed list makes a new virtualenv. Sets MOTO_VENV.
+ensure_s3_test_server() {
+  local requirements="$ROOT/scripts/moto-requirements.txt" list_hash
+  list_hash="$(sha256sum "$requirements" | cut -c1-16)"
+  MOTO_VENV="$TOOLS/moto-$list_hash"
+  if [ ! -e "$MOTO_VENV/.installed" ]; then
+    say "Installing the S3 test server (moto, pinned by hash, from PyPI)"
+    rm -rf "$MOTO_VENV"
+    mkdir -p "$TOOLS"
+    python3 -m venv "$MOTO_VENV"
+    "$MOTO_VENV/bin/pip" install --quiet --disable-pip-version-check \
+      --require-hashes --only-binary :all: -r "$requirements"
+    # Marked only when whole, so an interrupted install starts again.
+    touch "$MOTO_VENV/.installed"
+  fi
+  export MOTO_VENV
 }

@@ -2,10 +2,12 @@
 # Runs every check and test of the portal; exits non-zero on any failure.
 #   formatting and lints (server and browser builds)
 #   Rust unit and integration tests on SQLite, then the same tests on PostgreSQL
+#   the attachment tests again on an S3-compatible store (moto), on both databases
 #   the browser tests (Playwright in Debian Chromium) on SQLite and on PostgreSQL
 #   the size of the optimised wasm bundle (raw and brotli), built last
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/postgres.sh"
+source "$(dirname "$0")/s3.sh"
 cd "$ROOT"
 
 ensure_rust_tools
@@ -15,7 +17,7 @@ ensure_test_tools
 # what the site build compiled instead of compiling everything a second time.
 export RUSTFLAGS="--cfg erase_components"
 LOG="$(mktemp /tmp/cupula-test.XXXXXX.log)"
-trap 'stop_postgres; rm -f "$LOG"' EXIT
+trap 'stop_postgres; stop_s3; rm -f "$LOG"' EXIT
 
 # Runs a command, keeping its output for the final count.
 run() { "$@" 2>&1 | tee -a "$LOG"; }
@@ -41,6 +43,18 @@ export CUPULA_TEST_DATABASE_URL="$PG_URL"
 run cargo test -p app --features ssr
 run cargo test -p server
 unset CUPULA_TEST_DATABASE_URL
+
+say "Attachment tests on the S3-compatible store, on SQLite and on PostgreSQL"
+start_s3
+export CUPULA_TEST_S3_ENDPOINT="$S3_ENDPOINT"
+run cargo test -p app --features ssr --test attachments --test previews
+run cargo test -p server --test files
+export CUPULA_TEST_DATABASE_URL="$PG_URL"
+run cargo test -p app --features ssr --test attachments --test previews
+# Several server processes share object storage and PostgreSQL: the crash test runs there too.
+run cargo test -p server --test files --test crash
+unset CUPULA_TEST_DATABASE_URL CUPULA_TEST_S3_ENDPOINT
+stop_s3
 
 say "Browser tests on SQLite"
 (cd end2end && run npx playwright test)

@@ -373,6 +373,8 @@ catalogue! {
     FileResuming => "Continuando desde {percent} %", "Resuming from {percent} %";
     FileReconnecting => "Conexión perdida. Reintentando desde lo ya recibido…",
         "Connection lost. Retrying from what already arrived…";
+    FileOffline => "Sin conexión. La subida seguirá sola cuando vuelva la red.",
+        "No connection. The upload will go on by itself when the network is back.";
     FileDone => "Listo", "Done";
     FileFailed => "La subida se ha detenido. Lo ya recibido se conserva: pulsa «Reintentar».",
         "The upload stopped. What arrived is kept: press “Retry”.";
@@ -383,7 +385,18 @@ catalogue! {
     FileCancelLabel => "Cancelar la subida de {name}", "Cancel the upload of {name}";
     FileRemoveLabel => "Quitar {name}", "Remove {name}";
     FileProgressLabel => "Progreso de {name}", "Progress of {name}";
+    FileDownload => "Descargar", "Download";
+    FileKindText => "Texto", "Text";
+    FilePdfFirstPage => "Primera página de {name}", "First page of {name}";
+    FileVideoUnsupported => "Este navegador no puede reproducir el vídeo. Descárgalo para verlo.",
+        "This browser cannot play the video. Download it to watch it.";
+    LightboxClose => "Cerrar", "Close";
+    LightboxPrevious => "Imagen anterior", "Previous image";
+    LightboxNext => "Imagen siguiente", "Next image";
+    LightboxPosition => "{n} de {total}", "{n} of {total}";
     WaitingForUploads => "Esperando a que terminen las subidas…", "Waiting for the uploads to finish…";
+    LeaveWhileUploading => "Hay archivos subiéndose y, si sales de esta página, se detendrán. ¿Salir de todos modos?",
+        "Files are still uploading, and leaving this page stops them. Leave anyway?";
     Requests => "Solicitudes", "Requests";
     RequestsQueue => "Cola de solicitudes", "Request queue";
     NewRequest => "Nueva solicitud", "New request";

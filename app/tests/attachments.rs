@@ -7,16 +7,16 @@ use app::backend::accounts::{AccountError, Viewer};
 use app::backend::attachments::{self, NewUpload, UploadState};
 use app::backend::config::Config;
 use app::backend::events::EventBus;
-use app::backend::files::{FileStore, StoredFile};
+use app::backend::files::testing::{fresh_store, TestStore};
+use app::backend::files::{new_name, FileStore, Listed, StoredFile};
 use app::backend::tickets::{self, NewTicket};
 use app::i18n::Msg;
 use app::model::{EntryKind, Priority, RequestType, Role, TicketFilter};
 use bytes::Bytes;
 use chrono::{Duration, Utc};
 use common::{config, person, user_msg, world, World};
-use futures_util::stream;
+use futures_util::{stream, TryStreamExt};
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
 
 /// One observatory with two client organizations and staff, and a file store of its own.
 struct Site {
@@ -24,7 +24,8 @@ struct Site {
     events: EventBus,
     config: Config,
     store: FileStore,
-    root: tempfile::TempDir,
+    /// The store's files, behind its back (local directory or bucket prefix).
+    files: TestStore,
     agent: Viewer,
     ana: Viewer,
     bruno: Viewer,
@@ -41,7 +42,7 @@ async fn site() -> Site {
         .unwrap();
     let obs = world.observatory_id;
     let org = Some(world.organization_id);
-    let root = tempfile::tempdir().unwrap();
+    let files = fresh_store();
     Site {
         agent: person(db, obs, None, "tomas@obs.example", Role::Agent).await,
         ana: person(db, obs, org, "ana@club.example", Role::Client).await,
@@ -49,8 +50,8 @@ async fn site() -> Site {
         carla: person(db, obs, Some(other_org), "carla@vega.example", Role::Client).await,
         events: EventBus::new(),
         config: config(),
-        store: FileStore::local(root.path().join("files")).unwrap(),
-        root,
+        store: files.store.clone(),
+        files,
         world,
     }
 }
@@ -93,23 +94,21 @@ fn body(
     stream::iter(items)
 }
 
-/// Every file under a directory, recursively.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            found.extend(files_under(&path));
-        } else {
-            found.push(path);
-        }
-    }
-    found
-}
-
-fn path_of(file: &StoredFile) -> &Path {
+/// The bytes of a stored file, read as a download reads them.
+async fn read_stored(file: &StoredFile) -> Vec<u8> {
     match file {
-        StoredFile::Local(path) => path,
+        StoredFile::Local(path) => std::fs::read(path).unwrap(),
+        StoredFile::S3(object) => {
+            let size = object.size().await.unwrap();
+            let chunks: Vec<Bytes> = object
+                .stream(0..size)
+                .await
+                .unwrap()
+                .try_collect()
+                .await
+                .unwrap();
+            chunks.concat()
+        }
     }
 }
 
@@ -118,8 +117,9 @@ impl Site {
         &self.world.db
     }
 
-    fn files(&self) -> Vec<PathBuf> {
-        files_under(self.root.path())
+    /// What the store holds, partial and finished.
+    async fn files(&self) -> Vec<Listed> {
+        self.store.list().await.unwrap()
     }
 
     async fn open(&self, who: &Viewer, subject: &str) -> String {
@@ -230,7 +230,7 @@ impl Site {
 
     async fn download(&self, who: &Viewer, id: &str) -> Result<Vec<u8>, AccountError> {
         let download = attachments::for_download(self.db(), &self.store, who, id).await?;
-        Ok(std::fs::read(path_of(&download.file)).unwrap())
+        Ok(read_stored(&download.file).await)
     }
 }
 
@@ -301,14 +301,10 @@ async fn an_upload_cut_twice_resumes_and_arrives_byte_identical() {
         .await
         .unwrap();
     assert_eq!(again.attachment.map(|a| a.id), Some(info.id));
-    // Nothing is left in the partial directory; the file has a name of the server's.
-    let files = site.files();
+    // Nothing partial is left; the file has a name of the server's.
+    let files = site.files().await;
     assert_eq!(files.len(), 1, "{files:?}");
-    let stored = files[0].file_name().unwrap().to_string_lossy().to_string();
-    assert!(
-        !stored.contains("montura")
-            && !files[0].starts_with(site.root.path().join("files/partial"))
-    );
+    assert!(!files[0].partial && !files[0].name.contains("montura"));
 }
 
 #[tokio::test]
@@ -398,7 +394,7 @@ async fn a_refused_type_leaves_no_file_and_the_name_never_decides() {
     let state = site.begin(&site.ana, "foto.jpg", html.len()).await;
     let refused = site.append(&site.ana, &state.id, 0, &[html], false).await;
     assert_eq!(user_msg(refused), Msg::ErrorFileTypeNotAllowed);
-    assert!(site.files().is_empty(), "{:?}", site.files());
+    assert!(site.files().await.is_empty(), "{:?}", site.files().await);
     let gone = attachments::upload_state(site.db(), &site.ana, &state.id).await;
     assert_eq!(user_msg(gone), Msg::ErrorNotFound);
 
@@ -406,7 +402,7 @@ async fn a_refused_type_leaves_no_file_and_the_name_never_decides() {
     let state = site.begin(&site.ana, "logo.png", svg.len()).await;
     let refused = site.append(&site.ana, &state.id, 0, &[svg], false).await;
     assert_eq!(user_msg(refused), Msg::ErrorFileTypeNotAllowed);
-    assert!(site.files().is_empty());
+    assert!(site.files().await.is_empty());
 
     // Positive control: a PNG named .pdf is stored as a PNG.
     let id = site.upload(&site.ana, "informe.pdf", &png(2000)).await;
@@ -687,7 +683,7 @@ async fn purging_removes_expired_partial_uploads_and_staged_files() {
     site.commit(&site.ana, &number, std::slice::from_ref(&kept), false)
         .await
         .unwrap();
-    assert_eq!(site.files().len(), 3);
+    assert_eq!(site.files().await.len(), 3);
 
     // Nothing has expired yet.
     let now = Utc::now();
@@ -695,7 +691,7 @@ async fn purging_removes_expired_partial_uploads_and_staged_files() {
         .await
         .unwrap();
     assert_eq!((purged.uploads, purged.staged), (0, 0));
-    assert_eq!(site.files().len(), 3);
+    assert_eq!(site.files().await.len(), 3);
 
     let later = now + Duration::hours(25);
     let purged = attachments::purge_expired(site.db(), &site.store, later)
@@ -703,9 +699,12 @@ async fn purging_removes_expired_partial_uploads_and_staged_files() {
         .unwrap();
     // The partial upload and the two finished uploads' records; one staged file.
     assert_eq!((purged.uploads, purged.staged), (3, 1));
-    let left = site.files();
+    let left = site.files().await;
     assert_eq!(left.len(), 1, "{left:?}");
-    assert_eq!(std::fs::read(&left[0]).unwrap(), png(1200));
+    assert_eq!(
+        site.store.read(&left[0].name, 1 << 20).await.unwrap(),
+        png(1200)
+    );
     assert_eq!(
         user_msg(site.download(&site.ana, &staged).await),
         Msg::ErrorNotFound
@@ -728,16 +727,18 @@ async fn files_no_row_names_are_removed_after_a_crash() {
     let staged = site.upload(&site.ana, "guardado.png", &png(1000)).await;
     // What a crash could leave: a finished file moved into place but never recorded, and a
     // partial file whose row is gone.
-    let root = site.root.path().join("files");
-    let orphan_final = root.join("ab/cd/abcd0123456789abcdef0123456789ab");
-    std::fs::create_dir_all(orphan_final.parent().unwrap()).unwrap();
-    std::fs::write(&orphan_final, b"half attached").unwrap();
-    let orphan_partial = root.join("partial/0123456789abcdef0123456789abcdef");
-    std::fs::write(&orphan_partial, b"abandoned").unwrap();
-    // Not a name of the store's: never touched.
-    let foreign = root.join("LEEME.txt");
-    std::fs::write(&foreign, b"operator's note").unwrap();
-    assert_eq!(site.files().len(), 5);
+    let orphan_final = site.store.put(b"half attached".to_vec()).await.unwrap();
+    let orphan_partial = new_name();
+    let mut writer = site.store.open_partial(&orphan_partial, 0).await.unwrap();
+    writer.write(b"abandoned").await.unwrap();
+    writer.sync().await.unwrap();
+    drop(writer);
+    // Not names of the store's: never touched.
+    let foreign = ["LEEME.txt", "partial/LEEME.txt", "files/LEEME.txt"];
+    for key in foreign {
+        site.files.put_raw(key, b"operator's note").await;
+    }
+    assert_eq!(site.files().await.len(), 4);
 
     // Files younger than the cut-off are left alone (they may be about to be recorded).
     let before = Utc::now() - Duration::hours(1);
@@ -751,10 +752,17 @@ async fn files_no_row_names_are_removed_after_a_crash() {
             .await
             .unwrap();
     assert_eq!(removed, 2);
-    assert!(!orphan_final.exists() && !orphan_partial.exists());
-    assert!(foreign.exists());
+    let left = site.files().await;
+    assert!(
+        left.iter()
+            .all(|f| f.name != orphan_final && f.name != orphan_partial),
+        "{left:?}"
+    );
+    for key in foreign {
+        assert!(site.files.raw_exists(key).await, "{key}");
+    }
     // What rows name stays: the upload resumes, the staged file downloads.
-    assert_eq!(site.files().len(), 3);
+    assert_eq!(left.len(), 2);
     let done = site
         .append(&site.ana, &partial.id, 100, &[&png(5000)[100..]], false)
         .await
@@ -772,11 +780,11 @@ async fn cancelling_an_upload_deletes_its_file() {
         .unwrap();
     let other = attachments::cancel_upload(site.db(), &site.store, &site.bruno, &partial.id).await;
     assert_eq!(user_msg(other), Msg::ErrorNotFound);
-    assert_eq!(site.files().len(), 1);
+    assert_eq!(site.files().await.len(), 1);
     attachments::cancel_upload(site.db(), &site.store, &site.ana, &partial.id)
         .await
         .unwrap();
-    assert!(site.files().is_empty());
+    assert!(site.files().await.is_empty());
     let gone = attachments::upload_state(site.db(), &site.ana, &partial.id).await;
     assert_eq!(user_msg(gone), Msg::ErrorNotFound);
 
@@ -787,7 +795,7 @@ async fn cancelling_an_upload_deletes_its_file() {
     attachments::cancel_upload(site.db(), &site.store, &site.ana, &finished.id)
         .await
         .unwrap();
-    assert!(site.files().is_empty());
+    assert!(site.files().await.is_empty());
 }
 
 #[tokio::test]
@@ -1042,4 +1050,155 @@ async fn a_new_request_carries_its_files_on_its_first_comment() {
     assert_eq!(user_msg(refused), Msg::ErrorNotFound);
     assert_eq!(site.search(&site.agent, "").await.len(), count_before);
     assert!(site.search(&site.agent, "ajeno").await.is_empty());
+}
+
+/// Appends `file[from..to]` to the viewer's upload through `store`, as one request.
+async fn append_through(
+    site: &Site,
+    store: &FileStore,
+    id: &str,
+    file: &[u8],
+    from: usize,
+    to: usize,
+) -> UploadState {
+    attachments::append(
+        site.db(),
+        store,
+        &site.ana,
+        id,
+        from as u64,
+        body(&[&file[from..to]], false),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn an_upload_resumes_across_processes_after_a_crash_between_sync_and_record() {
+    const MIB: usize = 1024 * 1024;
+    let site = site().await;
+    let file = png(13 * MIB + 12_345);
+    let state = site.begin(&site.ana, "cielo.png", file.len()).await;
+    // Two server processes, each with its own handle on the files.
+    let first = site.store.clone();
+    let second = site.files.other_process();
+
+    // They take turns: the first ends on a part boundary, the second in the middle of a part.
+    let turn = append_through(&site, &first, &state.id, &file, 0, 5 * MIB).await;
+    assert_eq!(turn.offset, 5 * MIB as u64);
+    let resume_at = 8 * MIB + MIB / 2;
+    let turn = append_through(&site, &second, &state.id, &file, 5 * MIB, resume_at).await;
+    assert_eq!(turn.offset, resume_at as u64);
+
+    // The second process syncs bytes of its own past the offset, crossing into the next part,
+    // and dies before the database records them; then, once more, without even a sync.
+    let storage_name = site
+        .db()
+        .upload_of(
+            site.world.observatory_id,
+            site.ana.user_id,
+            &app::backend::tokens::hash_token(&state.id),
+            Utc::now(),
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .storage_name;
+    let garbage = vec![0x5a_u8; 3 * MIB];
+    let mut crashed = second
+        .open_partial(&storage_name, resume_at as u64)
+        .await
+        .unwrap();
+    crashed.write(&garbage).await.unwrap();
+    crashed.sync().await.unwrap();
+    drop(crashed);
+    let mut crashed = second
+        .open_partial(&storage_name, resume_at as u64)
+        .await
+        .unwrap();
+    crashed.write(&garbage[..2 * MIB]).await.unwrap();
+    drop(crashed);
+    if let FileStore::S3(_) = &site.store {
+        // Object storage resumes only at an offset it synced: any other would make a wrong file.
+        // (The local store cuts its file at any offset.)
+        assert!(second
+            .open_partial(&storage_name, 7 * MIB as u64)
+            .await
+            .is_err());
+    }
+    let stood = attachments::upload_state(site.db(), &site.ana, &state.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        stood.offset, resume_at as u64,
+        "the database never saw those bytes"
+    );
+
+    // The first process resumes from the database's offset and finishes the file.
+    let done = append_through(&site, &first, &state.id, &file, resume_at, file.len()).await;
+    let info = done.attachment.expect("complete: a staged attachment");
+    assert_eq!(info.sha256, sha256(&file));
+    assert_eq!(info.size, file.len() as u64);
+    assert_eq!(site.download(&site.ana, &info.id).await.unwrap(), file);
+    let files = site.files().await;
+    assert_eq!(files.len(), 1, "only the finished file is left: {files:?}");
+    assert!(!files[0].partial);
+}
+
+/// The storage name of the viewer's upload `id`.
+async fn storage_name_of(site: &Site, id: &str) -> (i64, String) {
+    let row = site
+        .db()
+        .upload_of(
+            site.world.observatory_id,
+            site.ana.user_id,
+            &app::backend::tokens::hash_token(id),
+            Utc::now(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    (row.id, row.storage_name)
+}
+
+#[tokio::test]
+async fn the_sweep_spares_an_upload_completed_in_the_store_until_its_row_is_gone() {
+    let site = site().await;
+    let file = png(70_000);
+    // Completed in the store, its row not written yet: the moment of a finish in progress (object
+    // storage completes it under the upload's own name, as a finished file).
+    let mut completed = Vec::new();
+    for name in ["recorded-soon.png", "crashed.png"] {
+        let state = site.begin(&site.ana, name, file.len()).await;
+        let (row_id, storage_name) = storage_name_of(&site, &state.id).await;
+        let mut writer = site.store.open_partial(&storage_name, 0).await.unwrap();
+        writer.write(&file).await.unwrap();
+        writer.sync().await.unwrap();
+        drop(writer);
+        site.store
+            .complete_partial(&storage_name, file.len() as u64)
+            .await
+            .unwrap();
+        completed.push((row_id, storage_name));
+    }
+    // The second one's server died and its upload was purged since.
+    site.db().delete_upload(completed[1].0).await.unwrap();
+
+    attachments::remove_orphans(site.db(), &site.store, Utc::now() + Duration::seconds(5))
+        .await
+        .unwrap();
+    let names: Vec<String> = site.files().await.into_iter().map(|f| f.name).collect();
+    assert!(
+        names.contains(&completed[0].1),
+        "an upload names it: {names:?}"
+    );
+    assert!(
+        !names.contains(&completed[1].1),
+        "nothing names it: {names:?}"
+    );
+    assert_eq!(
+        site.store.read(&completed[0].1, 16).await.is_ok(),
+        matches!(site.store, FileStore::S3(_)),
+        "object storage holds it as a finished object"
+    );
 }

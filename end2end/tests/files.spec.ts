@@ -114,3 +114,46 @@ test("an upload cut by a reload resumes where the server stands when the file is
   expect(chunkOffsets.slice(chunksBefore)).toEqual([4 * 1024 * 1024, 8 * 1024 * 1024]);
   expect(await records()).toEqual([]);
 });
+
+test.describe("without JavaScript", () => {
+  test.use({ javaScriptEnabled: false });
+
+  test("the new-request form and the reply box post their files themselves", async ({ page }) => {
+    const tag = String(Date.now()).slice(-7);
+    const pablo = account("client", 1);
+    await page.goto(`${baseUrl()}/sign-in`);
+    await page.getByLabel("Correo electrónico").fill(pablo.email);
+    await page.getByLabel("Contraseña", { exact: true }).fill(pablo.password);
+    await page.getByRole("button", { name: "Iniciar sesión" }).click();
+    await expect(page).toHaveURL(`${baseUrl()}/`);
+
+    await page.goto(`${baseUrl()}/tickets/new`);
+    await page.getByLabel("Consulta").check();
+    await page.getByLabel("Comentario").fill(`Sin guion todavía ${tag}`);
+    // The browser's own file field, visible and named, before the page's code runs.
+    const picker = page.getByTestId("file-input");
+    await expect(picker).toBeVisible();
+    await picker.setInputFiles({ name: "montura.png", mimeType: "image/png", buffer: PNG });
+    await page.getByRole("button", { name: "Enviar la solicitud" }).click();
+    await expect(page).toHaveURL(/\/tickets\/OBS-\d{4}-\d{5}\?created=1$/);
+    await expect(page.getByTestId("attachment-link").filter({ hasText: "montura.png" })).toHaveCount(1);
+
+    // A reply with a refused file comes back with the reason and the typed text.
+    await page.getByLabel("Mensaje").fill(`Texto que se queda ${tag}`);
+    await page.getByTestId("file-input").setInputFiles({
+      name: "foto.jpg",
+      mimeType: "image/jpeg",
+      buffer: Buffer.from("<!doctype html><html><body>no</body></html>\n"),
+    });
+    await page.getByRole("button", { name: "Enviar", exact: true }).click();
+    await expect(page.getByRole("alert")).toContainText("Ese tipo de archivo no se admite");
+    await expect(page.getByLabel("Mensaje")).toHaveValue(`Texto que se queda ${tag}`);
+
+    // The same reply with a good file is sent, with the file under it.
+    await page.getByTestId("file-input").setInputFiles({ name: "registro.pdf", mimeType: "application/pdf", buffer: PDF });
+    await page.getByRole("button", { name: "Enviar", exact: true }).click();
+    const entry = page.getByTestId("timeline-entry").filter({ hasText: `Texto que se queda ${tag}` });
+    await expect(entry).toHaveCount(1);
+    await expect(entry.getByTestId("attachment-link")).toHaveText(["registro.pdf"]);
+  });
+});

@@ -1,5 +1,6 @@
 //! The Cúpula server: builds the state, the axum router around the Leptos app, and serves it.
 
+mod form_files;
 pub mod limits;
 pub mod rest;
 
@@ -8,7 +9,7 @@ use app::backend::config::Config;
 use app::backend::files::FileStore;
 use app::backend::storage::Db;
 use app::backend::AppState;
-use app::backend::{attachments, logo, request};
+use app::backend::{attachments, logo, previews, request};
 use app::i18n::Msg;
 use app::{shell, App, SITE_OUTPUT_NAME};
 use axum::extract::{DefaultBodyLimit, Multipart, Path as AxumPath};
@@ -39,6 +40,8 @@ pub enum StartError {
     Database { url: String, reason: String },
     #[error("cannot prepare the database: {0}")]
     Migration(String),
+    #[error("cannot use the bucket {bucket} for files: {reason}")]
+    FileStore { bucket: String, reason: String },
     #[error("cannot listen on {addr}: {reason}")]
     Listen { addr: SocketAddr, reason: String },
 }
@@ -99,11 +102,17 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
         .build()
 }
 
-/// The portal's state; prepares the file store's directories.
+/// The portal's state; prepares the file store (the data directory's, or the bucket's client).
 pub fn state(config: Config, db: Db) -> Result<AppState, StartError> {
-    let files = FileStore::in_data_dir(&config.data_dir).map_err(|e| StartError::DataDir {
-        path: config.data_dir.display().to_string(),
-        reason: e.to_string(),
+    let files = FileStore::from_config(&config).map_err(|e| match &config.s3 {
+        Some(s3) => StartError::FileStore {
+            bucket: s3.bucket.clone(),
+            reason: e.to_string(),
+        },
+        None => StartError::DataDir {
+            path: config.data_dir.display().to_string(),
+            reason: e.to_string(),
+        },
     })?;
     Ok(AppState {
         files,
@@ -119,7 +128,8 @@ const HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(1
 
 /// Cleans up in the background while the portal runs: partial uploads past their expiry,
 /// staged files never attached, and files that no row names (left by a crash mid-upload,
-/// older than an hour so that no upload in flight is touched).
+/// older than an hour so that no upload in flight is touched); then makes the previews a
+/// crash or a full queue left unmade. The first round runs at start-up.
 pub fn spawn_housekeeping(state: &AppState) -> tokio::task::JoinHandle<()> {
     let (db, files) = (state.db.clone(), state.files.clone());
     tokio::spawn(async move {
@@ -144,6 +154,9 @@ pub fn spawn_housekeeping(state: &AppState) -> tokio::task::JoinHandle<()> {
                     tracing::info!(removed, "files no upload or attachment names removed")
                 }
                 Err(err) => tracing::warn!(error = %err, "cleaning up orphan files failed"),
+            }
+            if let Err(err) = previews::make_missing(&db, &files).await {
+                tracing::warn!(error = %err, "making missing previews failed");
             }
         }
     })
@@ -174,6 +187,10 @@ pub fn router(state: AppState) -> Router {
         .merge(rest::routes())
         .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            form_files::stage_form_files,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             attach_portal_context,

@@ -36,7 +36,12 @@ pub struct Limits {
 }
 
 /// The limits of a route.
-pub fn limits_of(method: &Method, path: &str, config: &Config) -> Limits {
+pub fn limits_of(
+    method: &Method,
+    path: &str,
+    content_type: Option<&str>,
+    config: &Config,
+) -> Limits {
     let bytes = |n: usize| n as u64;
     let timed = |body_bytes| Limits {
         body_bytes,
@@ -60,6 +65,15 @@ pub fn limits_of(method: &Method, path: &str, config: &Config) -> Limits {
             time: None,
         };
     }
+    if crate::form_files::is_form_with_files(method, path, content_type) {
+        // A form posted before its page's script loaded, with its files.
+        return Limits {
+            body_bytes: config
+                .max_request_files_bytes
+                .saturating_add(bytes(BODY_LIMIT + MULTIPART_OVERHEAD)),
+            time: None,
+        };
+    }
     match path {
         "/admin/branding/logo" => timed(bytes(logo::MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD)),
         _ => timed(bytes(BODY_LIMIT)),
@@ -74,7 +88,16 @@ pub async fn limit_requests(
 ) -> Response {
     let lang = request::language_of(request.headers());
     let kind = ReplyKind::of(&request);
-    let limits = limits_of(request.method(), request.uri().path(), &state.config);
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let limits = limits_of(
+        request.method(),
+        request.uri().path(),
+        content_type,
+        &state.config,
+    );
     let limit = limits.body_bytes;
     let declared = request
         .headers()

@@ -13,6 +13,7 @@
 //! axum router and the description: the routes served and the routes documented are one list.
 
 mod files;
+pub(crate) use files::idle_limited;
 mod tus;
 
 use app::backend::accounts::{AccountError, Viewer};
@@ -91,6 +92,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(files::offset, files::append, files::terminate))
         .routes(routes!(files::attach, files::list))
         .routes(routes!(files::download))
+        .routes(routes!(files::preview))
+        .routes(routes!(files::display))
         .routes(routes!(description))
 }
 

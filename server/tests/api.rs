@@ -643,6 +643,41 @@ async fn file_operations(api: &Api, number: &str) -> Vec<(String, String, Status
         range.status(),
         Value::Null,
     );
+    // A picture's preview and display size, made off the request path: asked for until made.
+    let photo = include_bytes!("fixtures/wide.jpg");
+    let created = tus(reqwest::Method::POST, "/api/v1/uploads")
+        .header("Upload-Length", photo.len().to_string())
+        .header("Upload-Metadata", "filename Zm90by5qcGc=") // foto.jpg
+        .send()
+        .await
+        .unwrap();
+    let upload = created.headers()["location"].to_str().unwrap().to_string();
+    let sent = tus(reqwest::Method::PATCH, &upload)
+        .header("Upload-Offset", "0")
+        .header(CONTENT_TYPE, "application/offset+octet-stream")
+        .body(photo.to_vec())
+        .send()
+        .await
+        .unwrap();
+    let photo_id = sent.headers()["cupula-attachment-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    for picture in ["preview", "display"] {
+        let path = format!("/api/v1/attachments/{{id}}/{picture}");
+        let started = std::time::Instant::now();
+        let status = loop {
+            let got = tus(reqwest::Method::GET, &path.replace("{id}", &photo_id))
+                .send()
+                .await
+                .unwrap();
+            if got.status() != StatusCode::NOT_FOUND || started.elapsed().as_secs() > 60 {
+                break got.status();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        note("get", &path, status, Value::Null);
+    }
     let other = begin().await.unwrap();
     let other = other.headers()["location"].to_str().unwrap().to_string();
     let ended = tus(reqwest::Method::DELETE, &other).send().await.unwrap();

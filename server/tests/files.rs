@@ -4,11 +4,13 @@
 
 mod common;
 
+use common::files::{
+    attach, begin, location, open_ticket, patch, server_offset, sha256_hex, upload,
+};
 use common::{spawn_app, spawn_app_with, TestApp};
 use reqwest::header::{CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 
 const PNG: &[u8] = include_bytes!("fixtures/logo.png");
@@ -18,104 +20,6 @@ fn pdf() -> Vec<u8> {
     bytes.extend(std::iter::repeat_n(b'x', 300_000));
     bytes.extend_from_slice(b"\n%%EOF\n");
     bytes
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn base64(text: &str) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(text)
-}
-
-/// A ticket opened by the demo client through the API; its number.
-async fn open_ticket(app: &TestApp, client: &Client) -> String {
-    let opened: Value = client
-        .post(app.url("/api/v1/tickets"))
-        .json(&json!({ "request_type": "repair", "priority": 5, "comment": "La cúpula no cierra" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    opened["number"].as_str().unwrap().to_string()
-}
-
-/// `POST /api/v1/uploads` as a tus client: the upload's address.
-async fn begin(app: &TestApp, client: &Client, name: &str, length: usize) -> reqwest::Response {
-    client
-        .post(app.url("/api/v1/uploads"))
-        .header("Tus-Resumable", "1.0.0")
-        .header("Upload-Length", length.to_string())
-        .header("Upload-Metadata", format!("filename {}", base64(name)))
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn location(app: &TestApp, client: &Client, name: &str, length: usize) -> String {
-    let created = begin(app, client, name, length).await;
-    assert_eq!(created.status(), StatusCode::CREATED);
-    assert_eq!(created.headers()["tus-resumable"], "1.0.0");
-    assert!(created.headers().contains_key("upload-expires"));
-    created.headers()[LOCATION].to_str().unwrap().to_string()
-}
-
-async fn patch(
-    app: &TestApp,
-    client: &Client,
-    upload: &str,
-    offset: usize,
-    bytes: &[u8],
-) -> reqwest::Response {
-    client
-        .patch(app.url(upload))
-        .header("Tus-Resumable", "1.0.0")
-        .header("Upload-Offset", offset.to_string())
-        .header(CONTENT_TYPE, "application/offset+octet-stream")
-        .body(bytes.to_vec())
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn server_offset(app: &TestApp, client: &Client, upload: &str) -> (StatusCode, Option<u64>) {
-    let head = client
-        .head(app.url(upload))
-        .header("Tus-Resumable", "1.0.0")
-        .send()
-        .await
-        .unwrap();
-    let offset = head
-        .headers()
-        .get("upload-offset")
-        .map(|v| v.to_str().unwrap().parse().unwrap());
-    (head.status(), offset)
-}
-
-/// Uploads `bytes` whole in one `PATCH`: the staged attachment's id.
-async fn upload(app: &TestApp, client: &Client, name: &str, bytes: &[u8]) -> String {
-    let upload = location(app, client, name, bytes.len()).await;
-    let done = patch(app, client, &upload, 0, bytes).await;
-    assert_eq!(done.status(), StatusCode::NO_CONTENT, "{name}");
-    done.headers()["cupula-attachment-id"]
-        .to_str()
-        .unwrap()
-        .to_string()
-}
-
-async fn attach(app: &TestApp, client: &Client, number: &str, ids: &[&str]) -> reqwest::Response {
-    client
-        .post(app.url(&format!("/api/v1/tickets/{number}/attachments")))
-        .json(&json!({ "attachments": ids }))
-        .send()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]
@@ -295,15 +199,52 @@ async fn the_type_comes_from_the_bytes_never_from_the_name() {
         .unwrap()
         .starts_with("inline;"));
 
-    // A web page named as a photo, or an SVG, is refused when its last byte arrives.
+    // An SVG drawing is kept, and only ever downloads: scripts in it never run in the portal.
+    let drawing = b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>";
+    let svg = upload(&app, &client, "montura.svg", drawing).await;
+    assert_eq!(
+        attach(&app, &client, &number, &[&svg]).await.status(),
+        StatusCode::CREATED
+    );
+    let download = client
+        .get(app.url(&format!("/api/v1/attachments/{svg}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), StatusCode::OK);
+    assert_eq!(download.headers()[CONTENT_TYPE], "image/svg+xml");
+    assert!(download.headers()[CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment;"));
+    let policy = download.headers()[CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(
+        policy.contains("sandbox") && policy.contains("default-src 'none'"),
+        "{policy}"
+    );
+    assert_eq!(download.headers()["x-content-type-options"], "nosniff");
+    // Asked to show it inline, it still downloads.
+    let inline = client
+        .get(app.url(&format!("/api/v1/attachments/{svg}?inline=1")))
+        .send()
+        .await
+        .unwrap();
+    assert!(inline.headers()[CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment;"));
+
+    // A web page named as a photo, or as a drawing, is refused when its last byte arrives.
     for (name, bytes) in [
         (
             "foto.jpg",
             &b"<!DOCTYPE html><html><script>alert(1)</script></html>"[..],
         ),
         (
-            "logo.svg",
-            &b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>"[..],
+            "plano.svg",
+            &b"<html><body><svg></svg><script>alert(1)</script></body></html>"[..],
         ),
     ] {
         let upload = location(&app, &client, name, bytes.len()).await;
@@ -520,4 +461,256 @@ async fn a_program_attaches_files_in_one_multipart_request() {
         .await
         .unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+}
+
+/// The reply box and the new-request form as a browser posts them before the page's script
+/// has loaded: `multipart/form-data` with the files in it, expecting a redirect.
+async fn post_plain_form(
+    app: &TestApp,
+    client: &Client,
+    path: &str,
+    fields: &[(&str, &str)],
+    files: &[(&str, Vec<u8>)],
+) -> reqwest::Response {
+    let mut form = reqwest::multipart::Form::new();
+    for (name, value) in fields {
+        form = form.text(name.to_string(), value.to_string());
+    }
+    for (name, bytes) in files {
+        form = form.part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.to_string()),
+        );
+    }
+    // The hidden field the uploader keeps, empty before the script runs.
+    form = form.text("attachments", "");
+    client
+        .post(app.url(path))
+        .header(reqwest::header::ACCEPT, "text/html")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The bytes the demo client's organization holds or has staged, as its quota counts them.
+async fn client_organization_usage(app: &TestApp) -> i64 {
+    let db = &app.db.db;
+    let observatory = db.default_observatory().await.unwrap().unwrap();
+    let client = db
+        .user_by_email(observatory.id, &app.account("client").email)
+        .await
+        .unwrap()
+        .unwrap();
+    db.organization_usage(
+        observatory.id,
+        client.organization_id.unwrap(),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap()
+}
+
+async fn attachment_names(app: &TestApp, client: &Client, number: &str) -> Vec<String> {
+    let listed: Value = client
+        .get(app.url(&format!("/api/v1/tickets/{number}/attachments")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn forms_posted_before_the_script_loads_carry_their_files() {
+    let app = spawn_app_with(|config| config.max_file_bytes = 200_000).await;
+    let client = app.signed_in_browser("client").await;
+
+    // A new request with a file and an empty file field (a second picker left empty).
+    let mut form_fields = vec![
+        ("request_type", "repair"),
+        ("priority", "medium"),
+        ("subject", ""),
+        ("comment", "El foco no responde"),
+        ("telescope_id", ""),
+    ];
+    let opened = post_plain_form(
+        &app,
+        &client,
+        "/api/tickets/open",
+        &form_fields,
+        &[("foco.png", PNG.to_vec()), ("", Vec::new())],
+    )
+    .await;
+    assert!(opened.status().is_redirection(), "{}", opened.status());
+    let to = opened.headers()[LOCATION].to_str().unwrap().to_string();
+    assert!(
+        to.starts_with("/tickets/") && to.ends_with("?created=1"),
+        "{to}"
+    );
+    let number = to
+        .trim_start_matches("/tickets/")
+        .trim_end_matches("?created=1")
+        .to_string();
+    assert_eq!(attachment_names(&app, &client, &number).await, ["foco.png"]);
+
+    // A reply with two files.
+    let path = "/api/tickets/message";
+    let replied = post_plain_form(
+        &app,
+        &client,
+        path,
+        &[("number", &number), ("body", "Adjunto más fotos")],
+        &[("a.png", PNG.to_vec()), ("b.png", PNG.to_vec())],
+    )
+    .await;
+    assert!(replied.status().is_redirection(), "{}", replied.status());
+    assert_eq!(
+        replied.headers()[LOCATION].to_str().unwrap(),
+        format!("/tickets/{number}")
+    );
+    let mut names = attachment_names(&app, &client, &number).await;
+    names.sort();
+    assert_eq!(names, ["a.png", "b.png", "foco.png"]);
+
+    // A refused file (an HTML page named .jpg; then one over the limit) sends the person
+    // back with the reason, the typed text waiting in the form, and nothing attached.
+    let oversize = vec![b'x'; 300_000];
+    for (refused, code) in [
+        (
+            ("pagina.jpg", b"<html><body>hola</body></html>".to_vec()),
+            "ErrorFileTypeNotAllowed",
+        ),
+        (("grande.txt", oversize), "ErrorFileTooLarge"),
+    ] {
+        let typed = format!("Texto que no se pierde ({code})");
+        let back = post_plain_form(
+            &app,
+            &client,
+            path,
+            &[("number", &number), ("body", &typed)],
+            &[("c.png", PNG.to_vec()), refused],
+        )
+        .await;
+        assert!(back.status().is_redirection(), "{}", back.status());
+        let location = back.headers()[LOCATION].to_str().unwrap().to_string();
+        assert!(location.contains(&format!("error={code}")), "{location}");
+        let page = app.get_page(&client, &location).await.text().await.unwrap();
+        assert!(page.contains(&typed), "the typed text is lost");
+        let mut names = attachment_names(&app, &client, &number).await;
+        names.sort();
+        assert_eq!(names, ["a.png", "b.png", "foco.png"]);
+    }
+
+    // Files of a reply the service refuses (the request was cancelled meanwhile) are not left
+    // staged: the organization's usage is as before.
+    let usage_before = client_organization_usage(&app).await;
+    let cancelled = client
+        .post(app.url(&format!("/api/v1/tickets/{number}/status")))
+        .json(&json!({ "status": "cancelled", "reason": "Ya no hace falta" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(cancelled.status().is_success(), "{}", cancelled.status());
+    let back = post_plain_form(
+        &app,
+        &client,
+        path,
+        &[("number", &number), ("body", "Una más")],
+        &[("d.png", PNG.to_vec())],
+    )
+    .await;
+    let location = back.headers()[LOCATION].to_str().unwrap().to_string();
+    assert!(location.contains("error=ErrorTicketClosed"), "{location}");
+    assert_eq!(client_organization_usage(&app).await, usage_before);
+
+    // The new-request form keeps its text too.
+    form_fields[3] = ("comment", "Comentario que sigue ahí");
+    let back = post_plain_form(
+        &app,
+        &client,
+        "/api/tickets/open",
+        &form_fields,
+        &[("pagina.jpg", b"<html></html>".to_vec())],
+    )
+    .await;
+    let location = back.headers()[LOCATION].to_str().unwrap().to_string();
+    assert!(
+        location.starts_with("/tickets/new?error=ErrorFileTypeNotAllowed"),
+        "{location}"
+    );
+    let page = app.get_page(&client, &location).await.text().await.unwrap();
+    assert!(page.contains("Comentario que sigue ahí"));
+}
+
+#[tokio::test]
+async fn downloads_answer_ranges_and_conditional_requests_on_either_store() {
+    let app = spawn_app().await;
+    let client = app.signed_in_browser("client").await;
+    let number = open_ticket(&app, &client).await;
+    let file = pdf();
+    let id = upload(&app, &client, "bitácora.pdf", &file).await;
+    assert_eq!(
+        attach(&app, &client, &number, &[&id]).await.status(),
+        StatusCode::CREATED
+    );
+    let url = app.url(&format!("/api/v1/attachments/{id}"));
+    let get = |headers: &[(&str, &str)]| {
+        let mut request = client.get(&url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send()
+    };
+    let len = file.len();
+
+    let whole = get(&[]).await.unwrap();
+    assert_eq!(whole.status(), StatusCode::OK);
+    assert_eq!(whole.headers()["accept-ranges"], "bytes");
+    assert_eq!(whole.headers()["content-length"], len.to_string().as_str());
+    let etag = whole.headers()["etag"].to_str().unwrap().to_string();
+    assert_eq!(etag, format!("\"{}\"", sha256_hex(&file)));
+    assert_eq!(&whole.bytes().await.unwrap()[..], &file[..]);
+
+    // The end of the file, as a player asks for an index.
+    let suffix = get(&[("Range", "bytes=-50")]).await.unwrap();
+    assert_eq!(suffix.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        suffix.headers()["content-range"],
+        format!("bytes {}-{}/{len}", len - 50, len - 1).as_str()
+    );
+    assert_eq!(suffix.headers()[CONTENT_TYPE], "application/pdf");
+    assert_eq!(
+        suffix.headers()[CONTENT_SECURITY_POLICY],
+        "sandbox; default-src 'none'"
+    );
+    assert_eq!(&suffix.bytes().await.unwrap()[..], &file[len - 50..]);
+    let open_ended = get(&[("Range", "bytes=299990-")]).await.unwrap();
+    assert_eq!(open_ended.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(&open_ended.bytes().await.unwrap()[..], &file[299_990..]);
+
+    // A range outside the file.
+    let outside = get(&[("Range", &format!("bytes={len}-"))]).await.unwrap();
+    assert_eq!(outside.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(
+        outside.headers()["content-range"],
+        format!("bytes */{len}").as_str()
+    );
+    assert_eq!(outside.headers()["x-content-type-options"], "nosniff");
+
+    // A copy the browser holds is still good; another one is not.
+    let unchanged = get(&[("If-None-Match", &etag)]).await.unwrap();
+    assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(unchanged.headers()["etag"], etag.as_str());
+    assert!(unchanged.bytes().await.unwrap().is_empty());
+    let changed = get(&[("If-None-Match", "\"0000\"")]).await.unwrap();
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert_eq!(changed.bytes().await.unwrap().len(), len);
 }

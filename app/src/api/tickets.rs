@@ -89,6 +89,9 @@ pub async fn open_ticket(
     let parts = request::request_parts()?;
     let viewer = request::require_viewer().await?;
     let result = async {
+        if let Some(refused) = request::refused_form_file(&parts) {
+            return Err(refused);
+        }
         let new = tickets::NewTicket {
             organization_id: optional_id(&organization_id)?,
             request_type: RequestType::from_code(&request_type)
@@ -174,20 +177,24 @@ pub async fn add_message(
     attachments: Option<String>,
 ) -> Result<(), UserError> {
     let state = request::app_state()?;
+    let parts = request::request_parts()?;
     let viewer = request::require_viewer().await?;
-    let result = tickets::add_message(
-        &state.db,
-        &state.events,
-        &state.config,
-        &viewer,
-        &number,
-        &body,
-        internal.is_some(),
-        &attachment_ids(&attachments),
-    )
-    .await
-    .map(|_| ())
-    .map_err(request::account_error);
+    let result = match request::refused_form_file(&parts) {
+        Some(refused) => Err(refused),
+        None => tickets::add_message(
+            &state.db,
+            &state.events,
+            &state.config,
+            &viewer,
+            &number,
+            &body,
+            internal.is_some(),
+            &attachment_ids(&attachments),
+        )
+        .await
+        .map(|_| ())
+        .map_err(request::account_error),
+    };
     back_to_ticket(viewer.session_id, &number, &result, &[("body", &body)]).await;
     result
 }

@@ -14,6 +14,7 @@ use super::config::Config;
 use super::events::{EventBus, TicketEvent};
 use super::file_types;
 use super::files::{new_name, FileStore, StoredFile};
+use super::previews;
 use super::search::{document_terms, DocumentScope};
 use super::storage::attachments::{AttachmentRow, NewAttachmentRow, NewUploadRow, UploadRow};
 use super::storage::tickets::{now_micros, NewEntry, TicketRow};
@@ -34,6 +35,14 @@ pub const UPLOAD_EXPIRY: Duration = Duration::hours(24);
 /// While bytes stream in, the offset is recorded (after a sync) at least this often, so even a
 /// crash of the server loses little of a long upload.
 const CHECKPOINT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// How long an upload's writer holds it without renewing. A writer that died (its server was
+/// killed) blocks the upload no longer than this; its client's retries then resume.
+const WRITER_LEASE: Duration = Duration::seconds(30);
+
+/// While bytes flow the writer checkpoints (and so renews its lease) at least this often, and
+/// before writing again after a pause this long, so it never writes on a lease that lapsed.
+const RENEW_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What a person declares when an upload begins.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +92,8 @@ fn info_of(row: &AttachmentRow) -> AttachmentInfo {
         created_at: row.created_at,
         internal: row.internal,
         inline: row.inline,
+        preview: previews::size_of(row.preview_width, row.preview_height),
+        display: previews::size_of(row.display_width, row.display_height),
     }
 }
 
@@ -230,23 +241,49 @@ pub async fn append<S>(
     viewer: &Viewer,
     id: &str,
     offset: u64,
-    mut body: S,
+    body: S,
 ) -> Result<UploadState, AccountError>
 where
     S: Stream<Item = Result<Bytes, std::io::Error>> + Unpin + Send,
 {
     let row = upload_of(db, viewer, id).await?;
-    let length = u64::try_from(row.length).unwrap_or(0);
-    let stored = u64::try_from(row.received).unwrap_or(0);
-    if row.attachment_id.is_some() || offset != stored {
+    if row.attachment_id.is_some() || offset != u64::try_from(row.received).unwrap_or(0) {
         return Err(Msg::ErrorUploadOffsetConflict.into());
     }
-    let mut writer = store
-        .open_partial(&row.storage_name, stored)
+    let lease = WriterLease::claim(db, row.id)
         .await?
         .ok_or(Msg::ErrorUploadOffsetConflict)?;
+    // Read again under the lease: another writer may have moved it on meanwhile.
+    let row = upload_of(db, viewer, id).await?;
+    let outcome =
+        if row.attachment_id.is_some() || offset != u64::try_from(row.received).unwrap_or(0) {
+            Err(Msg::ErrorUploadOffsetConflict.into())
+        } else {
+            append_leased(db, store, &lease, &row, body).await
+        };
+    lease.release().await;
+    outcome?;
+    let row = upload_of(db, viewer, id).await?;
+    state_of(db, viewer, id, &row).await
+}
+
+/// `append` once the writer's lease is held.
+async fn append_leased<S>(
+    db: &Db,
+    store: &FileStore,
+    lease: &WriterLease,
+    row: &UploadRow,
+    mut body: S,
+) -> Result<(), AccountError>
+where
+    S: Stream<Item = Result<Bytes, std::io::Error>> + Unpin + Send,
+{
+    let length = u64::try_from(row.length).unwrap_or(0);
+    let stored = u64::try_from(row.received).unwrap_or(0);
+    let mut writer = store.open_partial(&row.storage_name, stored).await?;
     let mut received = stored;
     let mut recorded = stored;
+    let mut checkpointed = std::time::Instant::now();
     let mut failure: Option<AccountError> = None;
     while received < length {
         let chunk = match body.next().await {
@@ -262,6 +299,13 @@ where
             failure = Some(Msg::ErrorFileLongerThanDeclared.into());
             break;
         }
+        // After a long wait for bytes, renew before writing: the lease may be near its end.
+        if checkpointed.elapsed() >= RENEW_AFTER {
+            writer.sync().await?;
+            lease.checkpoint(received).await?;
+            recorded = received;
+            checkpointed = std::time::Instant::now();
+        }
         if let Err(e) = writer.write(&chunk).await {
             failure = Some(e.into());
             break;
@@ -269,9 +313,9 @@ where
         received += chunk.len() as u64;
         if received - recorded >= CHECKPOINT_BYTES && received < length {
             writer.sync().await?;
-            db.record_received(row.id, to_i64(received)?, now_micros() + UPLOAD_EXPIRY)
-                .await?;
+            lease.checkpoint(received).await?;
             recorded = received;
+            checkpointed = std::time::Instant::now();
         }
     }
     // A body that goes on past the declared length is refused too.
@@ -283,20 +327,95 @@ where
         }
     }
     writer.sync().await?;
+    drop(writer);
     if received != recorded {
-        db.record_received(row.id, to_i64(received)?, now_micros() + UPLOAD_EXPIRY)
-            .await?;
+        lease.checkpoint(received).await?;
     }
     if let Some(failure) = failure {
         return Err(failure);
     }
     if received == length {
-        finish(db, store, &row).await?;
+        finish(db, store, row).await?;
     }
-    // Held until now, so no other request finishes the same upload meanwhile.
-    drop(writer);
-    let row = upload_of(db, viewer, id).await?;
-    state_of(db, viewer, id, &row).await
+    Ok(())
+}
+
+/// The lease of an upload's one writer (see the `uploads.writer` column): taken before the
+/// first byte is written, renewed at each checkpoint, given back at the end. Dropped without
+/// `release` (the request was abandoned), it is given back by a task of its own.
+struct WriterLease {
+    db: Db,
+    upload_id: i64,
+    writer: String,
+    released: bool,
+}
+
+impl WriterLease {
+    async fn claim(db: &Db, upload_id: i64) -> Result<Option<WriterLease>, AccountError> {
+        let writer = random_token();
+        let now = now_micros();
+        if !db
+            .claim_upload_writer(upload_id, &writer, now, now + WRITER_LEASE)
+            .await?
+        {
+            return Ok(None);
+        }
+        Ok(Some(WriterLease {
+            db: db.clone(),
+            upload_id,
+            writer,
+            released: false,
+        }))
+    }
+
+    /// Records `received` bytes as held by the store and renews the lease; a lease another
+    /// writer took meanwhile (this one lapsed) stops the upload.
+    async fn checkpoint(&self, received: u64) -> Result<(), AccountError> {
+        let now = now_micros();
+        if self
+            .db
+            .record_written(
+                self.upload_id,
+                &self.writer,
+                to_i64(received)?,
+                now + UPLOAD_EXPIRY,
+                now + WRITER_LEASE,
+            )
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(Msg::ErrorUploadOffsetConflict.into())
+        }
+    }
+
+    async fn release(mut self) {
+        self.released = true;
+        if let Err(e) = self
+            .db
+            .release_upload_writer(self.upload_id, &self.writer)
+            .await
+        {
+            tracing::warn!(
+                "upload {}: giving back its writer lease: {e}",
+                self.upload_id
+            );
+        }
+    }
+}
+
+impl Drop for WriterLease {
+    fn drop(&mut self) {
+        if self.released {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (db, upload_id, writer) = (self.db.clone(), self.upload_id, self.writer.clone());
+            runtime.spawn(async move {
+                let _ = db.release_upload_writer(upload_id, &writer).await;
+            });
+        }
+    }
 }
 
 /// Stages a whole file sent in one piece whose length is not said beforehand (a field of a
@@ -373,6 +492,9 @@ where
 
 /// Checks a complete upload and makes it a staged attachment of its owner.
 async fn finish(db: &Db, store: &FileStore, row: &UploadRow) -> Result<(), AccountError> {
+    store
+        .complete_partial(&row.storage_name, row.length as u64)
+        .await?;
     let mut head = store
         .read_partial_head(&row.storage_name, file_types::HEAD_BYTES)
         .await?;
@@ -392,10 +514,11 @@ async fn finish(db: &Db, store: &FileStore, row: &UploadRow) -> Result<(), Accou
     // written leaves a file no row names, which `remove_orphans` deletes.
     let storage_name = store.finish(&row.storage_name).await?;
     let now = now_micros();
+    let attachment_id = random_token();
     db.finish_upload(
         row,
         NewAttachmentRow {
-            id: &random_token(),
+            id: &attachment_id,
             name: &row.name,
             size: row.length,
             content_type: file_type.content_type,
@@ -407,6 +530,7 @@ async fn finish(db: &Db, store: &FileStore, row: &UploadRow) -> Result<(), Accou
         },
     )
     .await?;
+    previews::schedule(db, store, &attachment_id);
     Ok(())
 }
 
@@ -419,17 +543,17 @@ pub async fn cancel_upload(
     id: &str,
 ) -> Result<(), AccountError> {
     let row = upload_of(db, viewer, id).await?;
-    if store.is_writing(&row.storage_name) {
-        return Err(Msg::ErrorUploadOffsetConflict.into());
+    if let Some(attachment_id) = &row.attachment_id {
+        return discard_staged(db, store, viewer, attachment_id).await;
     }
-    match &row.attachment_id {
-        Some(attachment_id) => discard_staged(db, store, viewer, attachment_id).await,
-        None => {
-            db.delete_upload(row.id).await?;
-            store.delete_partial(&row.storage_name).await?;
-            Ok(())
-        }
-    }
+    // Held while deleting, so no writer appends to a file that is going.
+    let lease = WriterLease::claim(db, row.id)
+        .await?
+        .ok_or(Msg::ErrorUploadOffsetConflict)?;
+    db.delete_upload(row.id).await?;
+    store.delete_partial(&row.storage_name).await?;
+    lease.release().await;
+    Ok(())
 }
 
 /// Removes one of the viewer's staged files (taken out of a form before sending). Committed
@@ -440,11 +564,13 @@ pub async fn discard_staged(
     viewer: &Viewer,
     attachment_id: &str,
 ) -> Result<(), AccountError> {
-    let name = db
+    let files = db
         .delete_staged(viewer.observatory_id, viewer.user_id, attachment_id.trim())
         .await?
         .ok_or(Msg::ErrorNotFound)?;
-    store.delete(&name).await?;
+    for name in files.names() {
+        store.delete(&name).await?;
+    }
     Ok(())
 }
 
@@ -661,17 +787,16 @@ pub async fn purge_expired(
 ) -> Result<Purged, AccountError> {
     let mut purged = Purged::default();
     for upload in db.expired_uploads(now).await? {
-        if store.is_writing(&upload.storage_name) {
-            continue;
-        }
         db.delete_upload(upload.id).await?;
         if !upload.finished {
             store.delete_partial(&upload.storage_name).await?;
         }
         purged.uploads += 1;
     }
-    for name in db.delete_expired_staged(now).await? {
-        store.delete(&name).await?;
+    for files in db.delete_expired_staged(now).await? {
+        for name in files.names() {
+            store.delete(&name).await?;
+        }
         purged.staged += 1;
     }
     Ok(purged)
@@ -703,13 +828,13 @@ pub async fn remove_orphans(
         .attachment_names_in_use(&finished)
         .await?
         .into_iter()
+        // Object storage completes an upload under its own name before the row is written.
+        .chain(db.partial_names_in_use(&finished).await?)
         .collect();
     let mut removed = 0;
     for name in partial.iter().filter(|n| !partial_in_use.contains(*n)) {
-        if !store.is_writing(name) {
-            store.delete_partial(name).await?;
-            removed += 1;
-        }
+        store.delete_partial(name).await?;
+        removed += 1;
     }
     for name in finished.iter().filter(|n| !finished_in_use.contains(*n)) {
         store.delete(name).await?;

@@ -41,6 +41,35 @@ pub struct Config {
     pub max_request_files_bytes: u64,
     /// What the files of one client organization may add up to.
     pub organization_quota_bytes: u64,
+    /// Files in an S3-compatible bucket (several servers share it); `None`: in the data directory.
+    pub s3: Option<S3Settings>,
+}
+
+/// Where files live on S3-compatible object storage.
+#[derive(Clone, PartialEq, Eq)]
+pub struct S3Settings {
+    /// `https://s3.eu-west-1.amazonaws.com`, or `http://127.0.0.1:9000` for a server nearby.
+    pub endpoint: url::Url,
+    pub bucket: String,
+    pub region: String,
+    /// Both or neither; without them the machine's own credentials (an instance role) are used.
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    /// Keys begin with it (`cupula/…`), so that one bucket may hold other things too.
+    pub prefix: String,
+}
+
+/// Never prints the secret.
+impl std::fmt::Debug for S3Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Settings")
+            .field("endpoint", &self.endpoint.as_str())
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A configuration problem, told in one line.
@@ -71,6 +100,17 @@ pub enum ConfigError {
     /// The value is a secret: never repeated in the message.
     #[error("{name} must be a 256-bit key: 64 hexadecimal characters or base64 (e.g. `openssl rand -hex 32`)")]
     InvalidSecretKey { name: &'static str },
+    #[error("{name} must be an http:// or https:// address such as https://s3.eu-west-1.amazonaws.com, not {value:?}")]
+    InvalidS3Endpoint { name: &'static str, value: String },
+    #[error("{missing} must be set together with {given}")]
+    IncompleteS3 {
+        given: &'static str,
+        missing: &'static str,
+    },
+    #[error("{name} must be a bucket name such as cupula-files, not {value:?}")]
+    InvalidS3Bucket { name: &'static str, value: String },
+    #[error("{name} must be a key prefix such as cupula or files/cupula (no empty, \".\" or \"..\" parts), not {value:?}")]
+    InvalidS3Prefix { name: &'static str, value: String },
 }
 
 /// The keys of the configuration file; each matches an environment variable `CUPULA_<KEY>`.
@@ -92,6 +132,12 @@ struct FileConfig {
     max_file_bytes: Option<u64>,
     max_request_files_bytes: Option<u64>,
     organization_quota_bytes: Option<u64>,
+    s3_endpoint: Option<String>,
+    s3_bucket: Option<String>,
+    s3_region: Option<String>,
+    s3_access_key_id: Option<String>,
+    s3_secret_access_key: Option<String>,
+    s3_prefix: Option<String>,
 }
 
 impl Config {
@@ -264,6 +310,32 @@ impl Config {
         .map(|(name, value)| SecretKey::parse(&value).ok_or(ConfigError::InvalidSecretKey { name }))
         .transpose()?;
 
+        // Each S3 setting with the name it was given by (the variable, or the file's key).
+        let setting = |key: &'static str, file_key: &'static str, file_value: Option<String>| {
+            match env(key) {
+                Some(v) => Some((key, v.trim().to_string())),
+                None => file_value
+                    .map(|v| (file_key, v.trim().to_string()))
+                    .filter(|(_, v)| !v.is_empty()),
+            }
+        };
+        let s3 = s3_settings(
+            setting("CUPULA_S3_ENDPOINT", "s3_endpoint", from_file.s3_endpoint),
+            setting("CUPULA_S3_BUCKET", "s3_bucket", from_file.s3_bucket),
+            setting("CUPULA_S3_REGION", "s3_region", from_file.s3_region),
+            setting(
+                "CUPULA_S3_ACCESS_KEY_ID",
+                "s3_access_key_id",
+                from_file.s3_access_key_id,
+            ),
+            setting(
+                "CUPULA_S3_SECRET_ACCESS_KEY",
+                "s3_secret_access_key",
+                from_file.s3_secret_access_key,
+            ),
+            setting("CUPULA_S3_PREFIX", "s3_prefix", from_file.s3_prefix),
+        )?;
+
         Ok(Config {
             listen,
             data_dir,
@@ -294,6 +366,7 @@ impl Config {
             max_file_bytes,
             max_request_files_bytes,
             organization_quota_bytes,
+            s3,
         })
     }
 
@@ -311,6 +384,100 @@ impl Config {
     pub fn origin(&self) -> String {
         self.base_url.origin().ascii_serialization()
     }
+}
+
+type Setting = Option<(&'static str, String)>;
+
+/// The object storage settings: none without an endpoint and a bucket (files stay in the data
+/// directory); either one alone, or a key without its secret, is a mistake worth stopping for.
+fn s3_settings(
+    endpoint: Setting,
+    bucket: Setting,
+    region: Setting,
+    access_key_id: Setting,
+    secret_access_key: Setting,
+    prefix: Setting,
+) -> Result<Option<S3Settings>, ConfigError> {
+    let (endpoint, bucket) = match (endpoint, bucket) {
+        (None, None) => return Ok(None),
+        (Some((given, _)), None) => {
+            return Err(ConfigError::IncompleteS3 {
+                given,
+                missing: "CUPULA_S3_BUCKET (or s3_bucket)",
+            })
+        }
+        (None, Some((given, _))) => {
+            return Err(ConfigError::IncompleteS3 {
+                given,
+                missing: "CUPULA_S3_ENDPOINT (or s3_endpoint)",
+            })
+        }
+        (Some(endpoint), Some(bucket)) => (endpoint, bucket),
+    };
+    let (endpoint_name, endpoint_value) = endpoint;
+    let endpoint_url = url::Url::parse(&endpoint_value)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or(ConfigError::InvalidS3Endpoint {
+            name: endpoint_name,
+            value: endpoint_value.clone(),
+        })?;
+    let (bucket_name, bucket) = bucket;
+    // S3's rule for bucket names: 3 to 63 lower-case letters, digits, dots and hyphens.
+    let valid_bucket = (3..=63).contains(&bucket.len())
+        && bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
+    if !valid_bucket {
+        return Err(ConfigError::InvalidS3Bucket {
+            name: bucket_name,
+            value: bucket,
+        });
+    }
+    let (access_key_id, secret_access_key) = match (access_key_id, secret_access_key) {
+        (None, None) => (None, None),
+        (Some((given, _)), None) => {
+            return Err(ConfigError::IncompleteS3 {
+                given,
+                missing: "CUPULA_S3_SECRET_ACCESS_KEY (or s3_secret_access_key)",
+            })
+        }
+        (None, Some((given, _))) => {
+            return Err(ConfigError::IncompleteS3 {
+                given,
+                missing: "CUPULA_S3_ACCESS_KEY_ID (or s3_access_key_id)",
+            })
+        }
+        (Some((_, key)), Some((_, secret))) => (Some(key), Some(secret)),
+    };
+    let prefix = match prefix {
+        None => String::new(),
+        Some((name, value)) => {
+            let trimmed = value.trim_matches('/');
+            let valid = trimmed.split('/').all(|part| {
+                !part.is_empty()
+                    && part != "."
+                    && part != ".."
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            });
+            if !valid {
+                return Err(ConfigError::InvalidS3Prefix { name, value });
+            }
+            trimmed.to_string()
+        }
+    };
+    Ok(Some(S3Settings {
+        endpoint: endpoint_url,
+        bucket,
+        region: region
+            .map(|(_, v)| v)
+            .unwrap_or_else(|| "us-east-1".to_string()),
+        access_key_id,
+        secret_access_key,
+        prefix,
+    }))
 }
 
 #[cfg(test)]
@@ -479,6 +646,96 @@ mod tests {
                     }
                 );
             }
+        }
+    }
+
+    #[test]
+    fn object_storage_is_configured_by_endpoint_bucket_and_credentials() {
+        assert_eq!(Config::load(None, env_of(&[])).unwrap().s3, None);
+        let config = Config::load(
+            None,
+            env_of(&[
+                ("CUPULA_S3_ENDPOINT", "http://127.0.0.1:9000"),
+                ("CUPULA_S3_BUCKET", "cupula-files"),
+                ("CUPULA_S3_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+                ("CUPULA_S3_SECRET_ACCESS_KEY", "wJalrXUtnFEMI"),
+                ("CUPULA_S3_PREFIX", "/obs/cupula/"),
+            ]),
+        )
+        .unwrap();
+        let s3 = config.s3.unwrap();
+        assert_eq!(s3.endpoint.as_str(), "http://127.0.0.1:9000/");
+        assert_eq!(s3.bucket, "cupula-files");
+        assert_eq!(s3.region, "us-east-1");
+        assert_eq!(s3.access_key_id.as_deref(), Some("AKIDEXAMPLE"));
+        assert_eq!(s3.secret_access_key.as_deref(), Some("wJalrXUtnFEMI"));
+        assert_eq!(s3.prefix, "obs/cupula");
+        assert!(!format!("{s3:?}").contains("wJalrXUtnFEMI"), "{s3:?}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cupula.toml");
+        std::fs::write(
+            &file,
+            "s3_endpoint = \"https://s3.eu-west-1.amazonaws.com\"\ns3_bucket = \"obs-files\"\ns3_region = \"eu-west-1\"\n",
+        )
+        .unwrap();
+        let s3 = Config::load(Some(&file), env_of(&[("CUPULA_S3_BUCKET", "other-files")]))
+            .unwrap()
+            .s3
+            .unwrap();
+        assert_eq!(
+            (s3.endpoint.as_str(), s3.bucket.as_str(), s3.region.as_str()),
+            (
+                "https://s3.eu-west-1.amazonaws.com/",
+                "other-files",
+                "eu-west-1"
+            )
+        );
+        assert_eq!((s3.access_key_id, s3.prefix.as_str()), (None, ""));
+
+        for (pairs, named) in [
+            (
+                vec![("CUPULA_S3_ENDPOINT", "http://127.0.0.1:9000")],
+                "CUPULA_S3_BUCKET",
+            ),
+            (
+                vec![("CUPULA_S3_BUCKET", "cupula-files")],
+                "CUPULA_S3_ENDPOINT",
+            ),
+            (
+                vec![
+                    ("CUPULA_S3_ENDPOINT", "s3.amazonaws.com"),
+                    ("CUPULA_S3_BUCKET", "cupula-files"),
+                ],
+                "CUPULA_S3_ENDPOINT",
+            ),
+            (
+                vec![
+                    ("CUPULA_S3_ENDPOINT", "http://127.0.0.1:9000"),
+                    ("CUPULA_S3_BUCKET", "Mis Archivos"),
+                ],
+                "CUPULA_S3_BUCKET",
+            ),
+            (
+                vec![
+                    ("CUPULA_S3_ENDPOINT", "http://127.0.0.1:9000"),
+                    ("CUPULA_S3_BUCKET", "cupula-files"),
+                    ("CUPULA_S3_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+                ],
+                "CUPULA_S3_SECRET_ACCESS_KEY",
+            ),
+            (
+                vec![
+                    ("CUPULA_S3_ENDPOINT", "http://127.0.0.1:9000"),
+                    ("CUPULA_S3_BUCKET", "cupula-files"),
+                    ("CUPULA_S3_PREFIX", "a/../b"),
+                ],
+                "CUPULA_S3_PREFIX",
+            ),
+        ] {
+            let err = Config::load(None, env_of(&pairs)).unwrap_err().to_string();
+            assert!(err.contains(named), "{err} does not name {named}");
+            assert!(!err.contains('\n'), "{err:?} spans lines");
         }
     }
 

@@ -67,9 +67,17 @@ pub fn detect(head: &[u8], name: &str) -> Option<FileType> {
     if head.is_empty() {
         return None;
     }
+    if is_svg(head, name) {
+        // Drawings (a mount's plan) are accepted, and only ever downloaded: an SVG may carry
+        // scripts, so it is never shown inline.
+        return Some(FileType {
+            content_type: "image/svg+xml",
+            inline: false,
+        });
+    }
     if let Some(found) = infer::get(head) {
         // HTML, XML and shell scripts are text to `infer`, and refused like every format that
-        // is not on the list (SVG is XML).
+        // is not on the list.
         return ALLOWED
             .iter()
             .find(|(content_type, _)| *content_type == found.mime_type())
@@ -88,6 +96,40 @@ pub fn detect(head: &[u8], name: &str) -> Option<FileType> {
         content_type: if csv { "text/csv" } else { "text/plain" },
         inline: false,
     })
+}
+
+/// An SVG drawing: named `.svg`, UTF-8, and its root element (after an XML declaration,
+/// comments and a doctype) is `<svg`. HTML or any other markup, under any name, is not.
+fn is_svg(head: &[u8], name: &str) -> bool {
+    let named_svg = name
+        .rsplit_once('.')
+        .is_some_and(|(_, extension)| extension.eq_ignore_ascii_case("svg"));
+    if !named_svg || head.contains(&0) {
+        return false;
+    }
+    let probe = &head[..head.len().min(HEAD_BYTES)];
+    let text = match std::str::from_utf8(probe) {
+        Ok(text) => text,
+        Err(e) => match std::str::from_utf8(&probe[..e.valid_up_to()]) {
+            Ok(text) if e.error_len().is_none() => text,
+            _ => return false,
+        },
+    };
+    let mut rest = text.strip_prefix('\u{FEFF}').unwrap_or(text);
+    loop {
+        rest = rest.trim_start();
+        let skipped = [("<?xml", "?>"), ("<!--", "-->"), ("<!DOCTYPE svg", ">")]
+            .iter()
+            .find(|(open, _)| rest.starts_with(open))
+            .and_then(|(_, close)| rest.find(close).map(|at| at + close.len()));
+        match skipped {
+            Some(at) => rest = &rest[at..],
+            None => break,
+        }
+    }
+    rest.strip_prefix("<svg")
+        .and_then(|after| after.chars().next())
+        .is_some_and(|c| c.is_whitespace() || c == '>' || c == '/')
 }
 
 /// Plain text: the first KiB is UTF-8 (a character cut by the end of the probe is fine) without
@@ -216,7 +258,8 @@ mod tests {
                 b"  <svg xmlns=\"http://www.w3.org/2000/svg\"></svg>",
                 "logo.png",
             ),
-            (b"<?xml version=\"1.0\"?><svg/>", "dibujo.svg"),
+            (b"<html><body><svg></svg></body></html>", "dibujo.svg"),
+            (b"<svgx/>", "dibujo.svg"),
             (b"\xEF\xBB\xBF<script>x</script>", "log.txt"),
             (b"#!/bin/sh\nrm -rf /\n", "run.txt"),
             (b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff", "setup.pdf"),
@@ -225,6 +268,23 @@ mod tests {
             (b"", "empty.txt"),
         ] {
             assert_eq!(detect(head, name), None, "{name}: {head:?}");
+        }
+    }
+
+    #[test]
+    fn svg_drawings_are_accepted_for_download_only() {
+        for head in [
+            &b"<?xml version=\"1.0\"?>\n<!-- plano -->\n<!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\" \"x\">\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>"[..],
+            b"\xEF\xBB\xBF  <svg>",
+        ] {
+            assert_eq!(
+                detect(head, "montura.SVG"),
+                Some(FileType {
+                    content_type: "image/svg+xml",
+                    inline: false
+                }),
+                "{head:?}"
+            );
         }
     }
 

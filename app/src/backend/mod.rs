@@ -16,6 +16,7 @@ pub mod logo;
 pub mod my_account;
 pub mod outbox;
 pub mod passwords;
+pub mod previews;
 pub mod request;
 pub mod search;
 pub mod secret_key;

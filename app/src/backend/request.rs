@@ -113,6 +113,19 @@ pub fn client_info(parts: &Parts, config: &Config) -> ClientInfo {
     }
 }
 
+/// A file of a plain form post that was refused before the form reached its server function
+/// (the server's `form_files` stages them): the function answers with this instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefusedFormFile(pub crate::i18n::Msg);
+
+/// The refusal of a file this form post carried, if any.
+pub fn refused_form_file(parts: &Parts) -> Option<UserError> {
+    parts
+        .extensions
+        .get::<RefusedFormFile>()
+        .map(|RefusedFormFile(msg)| UserError::new(*msg))
+}
+
 /// Whether the request is a plain HTML form post (no JavaScript yet), which expects a redirect.
 pub fn is_plain_form_post(parts: &Parts) -> bool {
     parts

@@ -25,4 +25,37 @@ pub struct AttachmentInfo {
     pub internal: bool,
     /// May be shown inline (allowlisted raster images and video); everything else downloads.
     pub inline: bool,
+    /// Its preview, once made: a small JPEG of an image or of a PDF's first page.
+    pub preview: Option<PictureSize>,
+    /// A larger JPEG of an image for the lightbox, made when the image is larger than its
+    /// preview (otherwise the preview is the largest picture there is).
+    pub display: Option<PictureSize>,
+}
+
+/// A picture's size in pixels (for `width` and `height`, so the page does not shift as it loads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PictureSize {
+    pub width: u32,
+    pub height: u32,
+}
+
+impl AttachmentInfo {
+    /// Where the file downloads (or shows, for images and video), with the viewer's rights.
+    pub fn download_url(&self) -> String {
+        format!("/api/v1/attachments/{}", self.id)
+    }
+
+    /// Where its preview is served (while `preview` is `Some`).
+    pub fn preview_url(&self) -> String {
+        format!("/api/v1/attachments/{}/preview", self.id)
+    }
+
+    /// The picture for the lightbox, and its size: the display picture, else the preview.
+    pub fn display_picture(&self) -> Option<(String, PictureSize)> {
+        match (self.display, self.preview) {
+            (Some(size), _) => Some((format!("/api/v1/attachments/{}/display", self.id), size)),
+            (None, Some(size)) => Some((self.preview_url(), size)),
+            (None, None) => None,
+        }
+    }
 }

@@ -5,7 +5,7 @@ use crate::i18n::Msg;
 pub mod attachments;
 mod form_draft;
 pub mod tickets;
-pub use attachments::{AttachmentInfo, FILE_NAME_MAX_CHARS};
+pub use attachments::{AttachmentInfo, PictureSize, FILE_NAME_MAX_CHARS};
 pub use form_draft::FormDraft;
 use serde::{Deserialize, Serialize};
 pub use tickets::*;

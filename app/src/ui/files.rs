@@ -19,7 +19,7 @@ use wasm_bindgen::JsCast;
 /// Image types make phones offer the camera and the gallery.
 const ACCEPTED_TYPES: &str = "image/jpeg,image/png,image/webp,image/gif,image/heic,image/heif,\
     .heic,.heif,video/mp4,video/webm,video/quicktime,.mov,application/pdf,text/plain,text/csv,\
-    .txt,.csv,.log,application/zip,.zip,.doc,.docx,.xls,.xlsx,.ppt,.pptx,.odt,.ods,.odp";
+    .txt,.csv,.log,image/svg+xml,.svg,application/zip,.zip,.doc,.docx,.xls,.xlsx,.ppt,.pptx,.odt,.ods,.odp";
 
 /// Where one file stands. (The server renders no rows: only the browser adds files.)
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +28,8 @@ enum RowState {
     Uploading,
     /// A chunk failed: waiting to try again from the server's offset.
     Reconnecting,
+    /// The browser has no network: waiting for it to come back, however long that takes.
+    Offline,
     /// Uploaded and staged: the attachment id to send with the form.
     Done(String),
     /// Gave up after several failures; the retry button resumes it.
@@ -42,6 +44,7 @@ impl RowState {
         match self {
             RowState::Uploading => "uploading",
             RowState::Reconnecting => "reconnecting",
+            RowState::Offline => "offline",
             RowState::Done(_) => "done",
             RowState::Failed => "failed",
             RowState::Refused(_) => "refused",
@@ -49,7 +52,10 @@ impl RowState {
     }
 
     fn running(&self) -> bool {
-        matches!(self, RowState::Uploading | RowState::Reconnecting)
+        matches!(
+            self,
+            RowState::Uploading | RowState::Reconnecting | RowState::Offline
+        )
     }
 }
 
@@ -165,6 +171,24 @@ pub fn FileUploader(uploading: RwSignal<bool>, #[prop(into)] sent: Signal<bool>)
                 ev.set_return_value(Msg::WaitingForUploads.text(lang));
             }
         });
+        // Following one of the portal's links changes the page without unloading it, so the
+        // browser does not ask: the page does, before the router (which listens on the
+        // window, after the document) takes the click.
+        let link_click = wasm_bindgen::closure::Closure::<dyn Fn(web_sys::MouseEvent)>::new(
+            move |ev: web_sys::MouseEvent| {
+                if uploading.get_untracked()
+                    && opens_another_page(&ev)
+                    && !window()
+                        .confirm_with_message(Msg::LeaveWhileUploading.text(lang))
+                        .unwrap_or(true)
+                {
+                    ev.prevent_default();
+                }
+            },
+        )
+        .into_js_value();
+        let _ = document().add_event_listener_with_callback("click", link_click.unchecked_ref());
+        let link_click = StoredValue::new_local(link_click);
         // An image pasted anywhere in this form is added like a picked file.
         let paste = window_event_listener(leptos::ev::paste, move |ev| {
             let in_form = zone
@@ -183,11 +207,18 @@ pub fn FileUploader(uploading: RwSignal<bool>, #[prop(into)] sent: Signal<bool>)
         });
         on_cleanup(move || {
             before_unload.remove();
+            link_click.with_value(|listener| {
+                let _ = document()
+                    .remove_event_listener_with_callback("click", listener.unchecked_ref());
+            });
             paste.remove();
             rows.try_with_untracked(|rows| rows.iter().for_each(|row| transfer::forget(row.key)));
         });
     }
 
+    // Set once the page's script runs: until then the form posts its files itself.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
     let hint = (max_file_bytes > 0)
         .then(|| Msg::FilesHint.fill(lang, &[("size", &human_size(max_file_bytes, lang))]));
     view! {
@@ -224,6 +255,7 @@ pub fn FileUploader(uploading: RwSignal<bool>, #[prop(into)] sent: Signal<bool>)
                 <button
                     type="button"
                     class="btn btn-secondary"
+                    hidden=move || !hydrated.get()
                     on:click=move |_| {
                         if let Some(picker) = picker.get() {
                             picker.click();
@@ -232,13 +264,18 @@ pub fn FileUploader(uploading: RwSignal<bool>, #[prop(into)] sent: Signal<bool>)
                 >
                     {t(Msg::FilesChoose)}
                 </button>
-                // No name: the files travel by tus, the form carries only their ids.
+                // Before the script runs this is the form's own file field, posted with it
+                // (`multipart/form-data`); after, it has no name: the files travel by tus and
+                // the form carries only their ids.
                 <input
                     type="file"
-                    class="visually-hidden"
+                    class=move || if hydrated.get() { "visually-hidden" } else { "file-picker-plain" }
+                    name=move || (!hydrated.get()).then_some("file")
                     multiple=true
                     accept=ACCEPTED_TYPES
-                    tabindex="-1"
+                    tabindex=move || hydrated.get().then_some("-1")
+                    // Once hydrated, the button above is the way to it.
+                    aria-hidden=move || hydrated.get().then_some("true")
                     aria-label=t(Msg::FilesChoose)
                     data-testid="file-input"
                     node_ref=picker
@@ -261,6 +298,40 @@ pub fn FileUploader(uploading: RwSignal<bool>, #[prop(into)] sent: Signal<bool>)
         </div>
     }
     .into_any()
+}
+
+/// Whether a click follows a link that the portal's router opens in place of this page: as
+/// the router decides, a plain click on a link to another page of this site that neither
+/// downloads nor opens elsewhere.
+#[cfg(feature = "hydrate")]
+fn opens_another_page(ev: &web_sys::MouseEvent) -> bool {
+    if ev.default_prevented()
+        || ev.button() != 0
+        || ev.meta_key()
+        || ev.alt_key()
+        || ev.ctrl_key()
+        || ev.shift_key()
+    {
+        return false;
+    }
+    let Some(link) = ev
+        .target()
+        .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+        .and_then(|element| element.closest("a[href]").ok().flatten())
+        .and_then(|element| element.dyn_into::<web_sys::HtmlAnchorElement>().ok())
+    else {
+        return false;
+    };
+    let here = window().location();
+    link.target().is_empty()
+        && !link.has_attribute("download")
+        && !link
+            .rel()
+            .split_ascii_whitespace()
+            .any(|rel| rel == "external")
+        && here.origin().is_ok_and(|origin| origin == link.origin())
+        && (here.pathname().ok() != Some(link.pathname())
+            || here.search().ok() != Some(link.search()))
 }
 
 /// Starts uploading files the person added; those the page can already tell are refused
@@ -327,6 +398,7 @@ fn UploadItem(row: FileRow, rows: RwSignal<Vec<FileRow>>) -> impl IntoView {
             }
         }
         RowState::Reconnecting => t(Msg::FileReconnecting).to_string(),
+        RowState::Offline => t(Msg::FileOffline).to_string(),
         RowState::Done(_) => t(Msg::FileDone).to_string(),
         RowState::Failed => t(Msg::FileFailed).to_string(),
         RowState::Refused(message) => message,
@@ -508,6 +580,34 @@ mod transfer {
         }
     }
 
+    /// What the browser knows of its network.
+    mod network {
+        use wasm_bindgen_futures::JsFuture;
+
+        /// The browser knows it has no network (`navigator.onLine`; true proves nothing).
+        pub fn offline() -> bool {
+            web_sys::window().is_some_and(|window| !window.navigator().on_line())
+        }
+
+        /// Returns once the browser is online again.
+        pub async fn back_online() {
+            let Some(window) = web_sys::window() else {
+                return;
+            };
+            let online = js_sys::Promise::new(&mut |resolve, _| {
+                let options = web_sys::AddEventListenerOptions::new();
+                options.set_once(true);
+                let _ = window.add_event_listener_with_callback_and_add_event_listener_options(
+                    "online", &resolve, &options,
+                );
+            });
+            // The network may have come back before the listener was there.
+            if offline() {
+                let _ = JsFuture::from(online).await;
+            }
+        }
+    }
+
     /// Drops a job (its file was sent with the form, or the form is gone), stopping its
     /// request; what the server has stays until it expires.
     pub fn forget(key: u64) {
@@ -592,6 +692,22 @@ mod transfer {
                 Ok(Some(attachment_id)) => return Ok(attachment_id),
                 Ok(None) => failures = 0,
                 Err(Hitch::Refused(message)) => return Err(Stop::Refused(message)),
+                Err(Hitch::Transient) if network::offline() => {
+                    // Attempts without a network say nothing of the upload: rather than use
+                    // them up, wait for it, however long the phone is out of reach.
+                    if with_job(row.key, |job| job.offset = None).is_none() {
+                        return Err(Stop::Failed);
+                    }
+                    row.state.set(RowState::Offline);
+                    row.rate.set(0.0);
+                    network::back_online().await;
+                    // Cancelled, or the form gone, meanwhile.
+                    if with_job(row.key, |_| ()).is_none() {
+                        return Err(Stop::Failed);
+                    }
+                    failures = 0;
+                    row.state.set(RowState::Uploading);
+                }
                 Err(Hitch::Transient) => {
                     failures += 1;
                     if failures >= ATTEMPTS || with_job(row.key, |_| ()).is_none() {

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod attachments;
 pub mod components;
 pub mod confirm_email;
 pub mod files;

@@ -6,6 +6,7 @@ use super::{caller, ApiError, Caller, ErrorBody};
 use crate::rest::tus;
 use app::backend::attachments::{self, NewUpload, UploadState};
 use app::backend::files::StoredFile;
+use app::backend::previews;
 use app::backend::AppState;
 use app::i18n::{Lang, Msg};
 use app::model::AttachmentInfo;
@@ -261,7 +262,7 @@ pub async fn append(
 
 /// The body as the file service reads it: chunks, ending with an error when the client stops
 /// sending for `UPLOAD_IDLE_TIMEOUT`.
-fn idle_limited(
+pub(crate) fn idle_limited(
     body: Body,
 ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Unpin + Send {
     let chunks = body.into_data_stream();
@@ -466,12 +467,15 @@ pub struct ApiAttachment {
     internal: bool,
     /// Where to download it (the same rights apply).
     url: String,
+    /// Its preview (`image/jpeg`), once made: images and PDFs get one.
+    preview_url: Option<String>,
 }
 
 impl From<AttachmentInfo> for ApiAttachment {
     fn from(a: AttachmentInfo) -> Self {
         ApiAttachment {
-            url: format!("/api/v1/attachments/{}", a.id),
+            url: a.download_url(),
+            preview_url: a.preview.map(|_| a.preview_url()),
             id: a.id,
             name: a.name,
             size: a.size,
@@ -533,19 +537,90 @@ pub async fn download(
     Ok(serve_file(download, request).await)
 }
 
-/// Streams a stored file with Range and conditional requests (tower-http's `ServeFile`), then
-/// sets the headers that keep a browser from running it: the detected type, `nosniff` (on every
-/// answer), a sandboxing CSP, and `attachment` unless it is a raster image, audio or video.
-async fn serve_file(download: attachments::Download, request: Request) -> Response {
-    let StoredFile::Local(path) = &download.file;
-    let served = tower_http::services::ServeFile::new(path)
-        .oneshot(request)
+/// A file's preview: a small JPEG (at most 480 px a side) of an image or of a PDF's first page
+#[utoipa::path(
+    get,
+    path = "/api/v1/attachments/{id}/preview",
+    tag = "files",
+    params(("id" = String, Path, description = "The file's id")),
+    responses(
+        (status = 200, description = "The preview, `image/jpeg` without metadata", content_type = "image/jpeg"),
+        (status = 401, description = "No valid API key or session", body = ErrorBody),
+        (status = 404, description = "Unknown, not yours to see, or no preview (yet): video, HEIC and other types get none", body = ErrorBody),
+    )
+)]
+pub async fn preview(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    picture(state, id, request, previews::Picture::Preview).await
+}
+
+/// An image's larger picture for viewing (at most 1600 px a side), made when the image is larger than its preview
+#[utoipa::path(
+    get,
+    path = "/api/v1/attachments/{id}/display",
+    tag = "files",
+    params(("id" = String, Path, description = "The file's id")),
+    responses(
+        (status = 200, description = "The picture, `image/jpeg` without metadata", content_type = "image/jpeg"),
+        (status = 401, description = "No valid API key or session", body = ErrorBody),
+        (status = 404, description = "Unknown, not yours to see, or none (yet): the preview is the largest picture of a small image", body = ErrorBody),
+    )
+)]
+pub async fn display(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    picture(state, id, request, previews::Picture::Display).await
+}
+
+async fn picture(
+    state: AppState,
+    id: String,
+    request: Request,
+    picture: previews::Picture,
+) -> Result<Response, ApiError> {
+    let Caller { viewer, lang } = caller(&state, request.headers()).await?;
+    let download = previews::for_picture(&state.db, &state.files, &viewer, &id, picture)
         .await
-        .map(IntoResponse::into_response)
-        .unwrap_or_else(|never| match never {});
+        .map_err(|e| file_error(e, lang))?;
+    Ok(serve_file(download, request).await)
+}
+
+/// Streams a stored file with Range and conditional requests (tower-http's `ServeFile` for
+/// the local store, `serve_object` for object storage; `If-None-Match` against the file's
+/// SHA-256 for both), then sets the headers that keep a browser from running it: the detected
+/// type, `nosniff` (on every answer), a sandboxing CSP, and `attachment` unless it is a raster
+/// image, audio or video.
+async fn serve_file(download: attachments::Download, request: Request) -> Response {
+    let info = &download.info;
+    let etag = HeaderValue::from_str(&format!("\"{}\"", info.sha256)).ok();
+    let unchanged = match (&etag, request.headers().get(header::IF_NONE_MATCH)) {
+        (Some(etag), Some(asked)) => etag_matches(asked, etag),
+        _ => false,
+    };
+    let served = if unchanged {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        match &download.file {
+            StoredFile::Local(path) => tower_http::services::ServeFile::new(path)
+                .oneshot(request)
+                .await
+                .map(IntoResponse::into_response)
+                .unwrap_or_else(|never| match never {}),
+            StoredFile::S3(object) => serve_object(object, etag.as_ref(), request.headers()).await,
+        }
+    };
     let (mut parts, body) = served.into_parts();
+    if parts.status.is_success() || parts.status == StatusCode::NOT_MODIFIED {
+        if let Some(etag) = etag {
+            parts.headers.insert(header::ETAG, etag);
+        }
+    }
     if parts.status.is_success() {
-        let info = &download.info;
         if let Ok(content_type) = HeaderValue::from_str(&info.content_type) {
             parts.headers.insert(header::CONTENT_TYPE, content_type);
         }
@@ -553,9 +628,6 @@ async fn serve_file(download: attachments::Download, request: Request) -> Respon
             header::CONTENT_DISPOSITION,
             content_disposition(&info.name, info.inline),
         );
-        if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", info.sha256)) {
-            parts.headers.insert(header::ETAG, etag);
-        }
     }
     parts.headers.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -566,6 +638,90 @@ async fn serve_file(download: attachments::Download, request: Request) -> Respon
         HeaderValue::from_static("private, max-age=3600"),
     );
     Response::from_parts(parts, body)
+}
+
+/// Whether an `If-None-Match` list names `etag` (weakly, as RFC 9110 compares it), or is `*`.
+fn etag_matches(asked: &HeaderValue, etag: &HeaderValue) -> bool {
+    let (Ok(asked), Ok(etag)) = (asked.to_str(), etag.to_str()) else {
+        return false;
+    };
+    asked
+        .split(',')
+        .map(|tag| tag.trim())
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
+}
+
+/// An object of the bucket: the whole of it, or the one range asked for (206; several ranges
+/// get the whole file, as RFC 9110 allows), or 416 for a range outside it. `If-Range` must name
+/// the file's ETag for the range to apply.
+async fn serve_object(
+    object: &app::backend::files::StoredObject,
+    etag: Option<&HeaderValue>,
+    headers: &HeaderMap,
+) -> Response {
+    let size = match object.size().await {
+        Ok(size) => size,
+        Err(err) => return unreadable(err),
+    };
+    let range_applies = match headers.get(header::IF_RANGE) {
+        None => true,
+        Some(if_range) => Some(if_range) == etag,
+    };
+    let asked = headers
+        .get(header::RANGE)
+        .filter(|_| range_applies)
+        .map(|range| {
+            range
+                .to_str()
+                .ok()
+                .and_then(|range| http_range_header::parse_range_header(range).ok())
+                .and_then(|ranges| ranges.validate(size).ok())
+        });
+    let (status, bytes) = match asked {
+        None => (StatusCode::OK, 0..size),
+        Some(Some(ranges)) if ranges.len() == 1 => (
+            StatusCode::PARTIAL_CONTENT,
+            *ranges[0].start()..*ranges[0].end() + 1,
+        ),
+        Some(Some(_)) => (StatusCode::OK, 0..size),
+        Some(None) => {
+            let mut refused = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+            if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                refused.headers_mut().insert(header::CONTENT_RANGE, value);
+            }
+            return refused;
+        }
+    };
+    let stream = match object.stream(bytes.clone()).await {
+        Ok(stream) => stream,
+        Err(err) => return unreadable(err),
+    };
+    let mut response = Body::from_stream(stream).into_response();
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    headers.insert(
+        header::CONTENT_LENGTH,
+        HeaderValue::from(bytes.end - bytes.start),
+    );
+    if status == StatusCode::PARTIAL_CONTENT {
+        if let Ok(value) =
+            HeaderValue::from_str(&format!("bytes {}-{}/{size}", bytes.start, bytes.end - 1))
+        {
+            headers.insert(header::CONTENT_RANGE, value);
+        }
+    }
+    response
+}
+
+/// A stored file that could not be read: gone (404, as a missing local file is), or the
+/// bucket failed (500, logged; nothing of it reaches the person).
+fn unreadable(err: std::io::Error) -> Response {
+    if err.kind() == std::io::ErrorKind::NotFound {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    tracing::error!(error = %err, "reading a file from the bucket failed");
+    StatusCode::INTERNAL_SERVER_ERROR.into_response()
 }
 
 /// `inline` or `attachment`, with the person's file name in RFC 6266 / 5987 form (an ASCII

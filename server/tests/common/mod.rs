@@ -2,6 +2,8 @@
 //! demo observatory, and a browser-like HTTP client.
 #![allow(dead_code)] // each test file uses its own share of the fixtures
 
+pub mod files;
+
 use app::backend::config::Config;
 use app::backend::demo::{self, DemoAccount};
 use app::backend::secret_key::SecretKey;
@@ -31,6 +33,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     config.listen = "127.0.0.1:0".parse().unwrap();
     let files = tempfile::TempDir::new().unwrap();
     config.data_dir = files.path().to_path_buf();
+    // Attachments on the store the test run names: this directory, or a fresh bucket prefix.
+    config.s3 = app::backend::files::testing::fresh_s3_settings();
     let secret_key = SecretKey::generate();
     config.secret_key = Some(secret_key.clone());
     let listener = server::bind(config.listen).await.unwrap();

@@ -59,11 +59,38 @@ pub struct AttachmentRow {
     pub created_at: DateTime<Utc>,
     /// Staged files are purged then; `None` once committed.
     pub expires_at: Option<DateTime<Utc>>,
+    /// Its preview's file and size, once made (`backend::previews`).
+    pub preview_name: Option<String>,
+    pub preview_width: Option<i32>,
+    pub preview_height: Option<i32>,
+    /// The larger picture of an image for the lightbox, when it is larger than its preview.
+    pub display_name: Option<String>,
+    pub display_width: Option<i32>,
+    pub display_height: Option<i32>,
+}
+
+/// The files of a deleted attachment, for the store to delete too.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AttachmentFiles {
+    pub storage_name: String,
+    pub preview_name: Option<String>,
+    pub display_name: Option<String>,
+}
+
+impl AttachmentFiles {
+    /// The file and its previews.
+    pub fn names(self) -> Vec<String> {
+        std::iter::once(self.storage_name)
+            .chain(self.preview_name)
+            .chain(self.display_name)
+            .collect()
+    }
 }
 
 const ATTACHMENT_COLUMNS: &str = "a.id, a.observatory_id, a.owner_id, a.organization_id, \
     a.ticket_id, a.entry_id, a.internal, a.name, a.size, a.content_type, a.inline, a.sha256, \
-    a.storage_name, a.created_at, a.expires_at";
+    a.storage_name, a.created_at, a.expires_at, a.preview_name, a.preview_width, \
+    a.preview_height, a.display_name, a.display_width, a.display_height";
 
 const UPLOAD_COLUMNS: &str = "id, observatory_id, user_id, organization_id, name, length, \
     received, storage_name, attachment_id, expires_at";
@@ -136,21 +163,72 @@ impl Db {
         Ok(row)
     }
 
-    /// Records how many bytes of an upload are on the disk, and when it now expires.
-    pub async fn record_received(
+    /// Takes the writer's lease of an unfinished upload for `writer` until `until`, unless
+    /// another writer holds it past `now`. Whether it was taken.
+    pub async fn claim_upload_writer(
         &self,
         upload_id: i64,
+        writer: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE uploads SET writer = $1, writer_until = $2 \
+                 WHERE id = $3 AND attachment_id IS NULL \
+                 AND (writer_until IS NULL OR writer_until <= $4)",
+            )
+            .bind(writer)
+            .bind(until)
+            .bind(upload_id)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(done == 1)
+    }
+
+    /// Records how many bytes of an upload the store holds and extends its writer's lease,
+    /// only if `writer` still holds it. Whether it did.
+    pub async fn record_written(
+        &self,
+        upload_id: i64,
+        writer: &str,
         received: i64,
         expires_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
+        writer_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = on_pool!(self, |pool| {
             sqlx::query(
-                "UPDATE uploads SET received = $1, expires_at = $2 \
-                 WHERE id = $3 AND attachment_id IS NULL",
+                "UPDATE uploads SET received = $1, expires_at = $2, writer_until = $3 \
+                 WHERE id = $4 AND writer = $5 AND attachment_id IS NULL",
             )
             .bind(received)
             .bind(expires_at)
+            .bind(writer_until)
             .bind(upload_id)
+            .bind(writer)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(done == 1)
+    }
+
+    /// Gives back the writer's lease (if `writer` still holds it).
+    pub async fn release_upload_writer(
+        &self,
+        upload_id: i64,
+        writer: &str,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE uploads SET writer = NULL, writer_until = NULL \
+                 WHERE id = $1 AND writer = $2",
+            )
+            .bind(upload_id)
+            .bind(writer)
             .execute(pool)
             .await
             .map(|_| ())
@@ -301,17 +379,18 @@ impl Db {
         Ok(rows)
     }
 
-    /// Deletes a staged attachment of its owner (and its upload), returning its file's name.
+    /// Deletes a staged attachment of its owner (and its upload), returning its files' names.
     pub async fn delete_staged(
         &self,
         observatory_id: i64,
         owner_id: i64,
         attachment_id: &str,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<AttachmentFiles>, StoreError> {
         let name = on_pool!(self, |pool| {
-            sqlx::query_scalar(
+            sqlx::query_as(
                 "DELETE FROM attachments WHERE id = $1 AND observatory_id = $2 \
-                 AND owner_id = $3 AND ticket_id IS NULL RETURNING storage_name",
+                 AND owner_id = $3 AND ticket_id IS NULL \
+                 RETURNING storage_name, preview_name, display_name",
             )
             .bind(attachment_id)
             .bind(observatory_id)
@@ -330,7 +409,7 @@ impl Db {
         let rows = on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, storage_name, attachment_id IS NOT NULL AS finished FROM uploads \
-                 WHERE expires_at <= $1",
+                 WHERE expires_at <= $1 AND (writer_until IS NULL OR writer_until <= $1)",
             )
             .bind(now)
             .fetch_all(pool)
@@ -343,11 +422,11 @@ impl Db {
     pub async fn delete_expired_staged(
         &self,
         now: DateTime<Utc>,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Vec<AttachmentFiles>, StoreError> {
         let names = on_pool!(self, |pool| {
-            sqlx::query_scalar(
+            sqlx::query_as(
                 "DELETE FROM attachments WHERE ticket_id IS NULL AND expires_at <= $1 \
-                 RETURNING storage_name",
+                 RETURNING storage_name, preview_name, display_name",
             )
             .bind(now)
             .fetch_all(pool)
@@ -356,16 +435,18 @@ impl Db {
         Ok(names)
     }
 
-    /// Of the given names of finished files, those an attachment row holds.
+    /// Of the given names of finished files, those an attachment row holds (as its file or as
+    /// one of its previews).
     pub async fn attachment_names_in_use(
         &self,
         names: &[String],
     ) -> Result<Vec<String>, StoreError> {
-        self.names_in_use(
-            "SELECT storage_name FROM attachments WHERE storage_name IN",
-            names,
-        )
-        .await
+        let mut found = Vec::new();
+        for column in ["storage_name", "preview_name", "display_name"] {
+            let select = format!("SELECT {column} FROM attachments WHERE {column} IN");
+            found.extend(self.names_in_use(&select, names).await?);
+        }
+        Ok(found)
     }
 
     /// Of the given names of partial files, those an unfinished upload holds.

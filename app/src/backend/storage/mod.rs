@@ -10,6 +10,7 @@ pub mod attachments;
 pub mod drafts;
 pub mod links;
 pub mod my_account;
+pub mod previews;
 pub mod testing;
 pub mod throttle;
 pub mod tickets;

@@ -7,10 +7,11 @@ use crate::api::{get_ticket, AddMessage, AssignTicket, ChangePriority, ChangeSta
 use crate::error::UserError;
 use crate::i18n::{Lang, Msg};
 use crate::model::{Change, EntryKind, Priority, Status, TicketDetail, TimelineEntry};
+use crate::ui::attachments::{EntryFiles, Gallery, Lightbox};
 use crate::ui::components::{
     error_from_query, form_error, toast_success, ErrorAlert, PageError, PriorityBadge, StatusBadge,
 };
-use crate::ui::files::{human_size, FileUploader};
+use crate::ui::files::FileUploader;
 use crate::ui::form_draft::use_form_draft;
 use crate::ui::prefs::{use_prefs, use_t};
 use crate::use_portal;
@@ -107,6 +108,7 @@ fn TicketView(
     let t = use_t();
     let title = format!("{} · {}", ticket.number, ticket.subject);
     let number = ticket.number.clone();
+    Gallery::provide(ticket.timeline.iter().flat_map(|entry| &entry.attachments));
     view! {
         <Title text=title />
         {created
@@ -183,6 +185,7 @@ fn TicketView(
                 {ticket.actions.priority.then(|| view! { <PriorityForm ticket=ticket.clone() actions /> })}
             </aside>
         </div>
+        <Lightbox />
     }
 }
 
@@ -237,28 +240,10 @@ fn Entry(entry: TimelineEntry, lang: Lang) -> impl IntoView {
             ""
         }
     );
-    // An attachment entry's body lists the names for search; the page lists the files. A
-    // message's files are listed under its text.
-    let files = (!entry.attachments.is_empty()).then(|| {
-        view! {
-            <ul class="file-list">
-                {entry
-                    .attachments
-                    .iter()
-                    .map(|file| {
-                        let href = format!("/api/v1/attachments/{}", file.id);
-                        view! {
-                            <li>
-                                <a href=href data-testid="attachment-link">{file.name.clone()}</a>
-                                " "
-                                <span class="muted">{human_size(file.size, lang)}</span>
-                            </li>
-                        }
-                    })
-                    .collect_view()}
-            </ul>
-        }
-    });
+    // An attachment entry's body lists the names for search; the page shows the files. A
+    // message's files are shown under its text.
+    let files = (!entry.attachments.is_empty())
+        .then(|| view! { <EntryFiles files=entry.attachments.clone() /> });
     let body = (entry.kind != EntryKind::Attachment && !entry.body.is_empty()).then(|| {
         let text = entry.body.clone();
         if is_change {
@@ -308,7 +293,7 @@ fn ReplyForm(
     let uploading = RwSignal::new(false);
     let sent = Signal::derive(move || matches!(action.value().get(), Some(Ok(()))));
     view! {
-        <ActionForm action node_ref=form attr:class="card stack-sm reply-form" attr:novalidate=true>
+        <ActionForm action node_ref=form attr:class="card stack-sm reply-form" attr:novalidate=true attr:enctype="multipart/form-data">
             <h3 class="card-title">{t(Msg::AddMessage)}</h3>
             {move || error.get().map(|error| view! { <ErrorAlert error /> })}
             <input type="hidden" name="number" value=number />

@@ -73,7 +73,7 @@ pub fn NewTicketPage() -> impl IntoView {
             <a class="back-link" href="/">{t(Msg::BackToRequests)}</a>
             <h1>{t(Msg::NewRequest)}</h1>
             <p class="muted">{t(Msg::NewRequestIntro)}</p>
-            <ActionForm action=open attr:class="card stack" attr:novalidate=true>
+            <ActionForm action=open attr:class="card stack" attr:novalidate=true attr:enctype="multipart/form-data">
                 {move || error.get().map(|error| view! { <ErrorAlert error /> })}
                 <fieldset class="field choice-group">
                     <legend>{t(Msg::RequestTypeLabel)}</legend>
