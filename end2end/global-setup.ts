@@ -35,6 +35,16 @@ export default async function globalSetup() {
   if (process.env.CUPULA_E2E_DATABASE_URL) {
     env.CUPULA_DATABASE_URL = process.env.CUPULA_E2E_DATABASE_URL;
   }
+  // Files in the test S3 server's bucket (scripts/s3.sh), under a prefix of this run's own.
+  if (process.env.CUPULA_E2E_S3_ENDPOINT) {
+    Object.assign(env, {
+      CUPULA_S3_ENDPOINT: process.env.CUPULA_E2E_S3_ENDPOINT,
+      CUPULA_S3_BUCKET: "cupula-test",
+      CUPULA_S3_PREFIX: `e2e-${port}`,
+      CUPULA_S3_ACCESS_KEY_ID: "cupula-test",
+      CUPULA_S3_SECRET_ACCESS_KEY: "cupula-test-secret",
+    });
+  }
   const server = spawn(binary, ["serve", "--demo"], { env, stdio: ["ignore", "pipe", "pipe"] });
 
   const accounts: { role: string; email: string; password: string }[] = [];

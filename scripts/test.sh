@@ -54,14 +54,15 @@ run cargo test -p app --features ssr --test attachments --test previews
 # Several server processes share object storage and PostgreSQL: the crash test runs there too.
 run cargo test -p server --test files --test crash
 unset CUPULA_TEST_DATABASE_URL CUPULA_TEST_S3_ENDPOINT
-stop_s3
 
 say "Browser tests on SQLite"
 (cd end2end && run npx playwright test)
-say "Browser tests on PostgreSQL"
+say "Browser tests on PostgreSQL, files on the S3-compatible store"
 E2E_DB="cupula_e2e_$$"
 as_pg_user "$(pg_bin createdb)" -h 127.0.0.1 -p "$PG_PORT" -U cupula "$E2E_DB"
+# With files in the S3-compatible store, as several server processes would share them.
 (cd end2end && export CUPULA_E2E_DATABASE_URL="postgres://cupula@127.0.0.1:$PG_PORT/$E2E_DB" &&
+  export CUPULA_E2E_S3_ENDPOINT="$S3_ENDPOINT" &&
   run npx playwright test --project=desktop --grep-invert @desktop-only)
 
 say "Size of the optimised wasm bundle"
