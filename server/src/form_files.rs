@@ -22,6 +22,17 @@ use futures_util::StreamExt;
 /// The server functions whose forms carry files.
 pub const FORM_FILE_ROUTES: [&str; 2] = ["/api/tickets/open", "/api/tickets/message"];
 
+/// The fields each of those server functions requires. A form refused before all of its fields
+/// were read still reaches its function (which then answers with the refusal), so the fields
+/// it never sent are given empty.
+fn required_fields(path: &str) -> &'static [&'static str] {
+    match path {
+        "/api/tickets/open" => &["request_type", "priority", "subject", "comment"],
+        "/api/tickets/message" => &["number", "body"],
+        _ => &[],
+    }
+}
+
 /// The form fields other than files together: as much as any URL-encoded form may send.
 const TEXT_FIELDS_LIMIT: usize = crate::limits::BODY_LIMIT;
 
@@ -64,14 +75,27 @@ pub async fn stage_form_files(
     match boundary {
         None => refused = Some(Msg::ErrorInvalidBody),
         Some(boundary) => {
-            let mut form = multer::Multipart::new(idle_limited(body), boundary);
+            // Text fields are read whole, so each is bounded before it is read; files stream
+            // (their limits are the file service's). Signed out, nothing is staged: the form's
+            // text alone may come, as any URL-encoded form's.
+            let mut limit = multer::SizeLimit::new().per_field(TEXT_FIELDS_LIMIT as u64);
+            limit = match viewer {
+                Some(_) => limit.for_field("file", u64::MAX),
+                None => limit
+                    .whole_stream((TEXT_FIELDS_LIMIT + crate::limits::MULTIPART_OVERHEAD) as u64),
+            };
+            let mut form = multer::Multipart::with_constraints(
+                idle_limited(body),
+                boundary,
+                multer::Constraints::new().size_limit(limit),
+            );
             let mut text_bytes = 0usize;
             loop {
                 let field = match form.next_field().await {
                     Ok(Some(field)) => field,
                     Ok(None) => break,
-                    Err(_) => {
-                        refused.get_or_insert(Msg::ErrorInvalidBody);
+                    Err(e) => {
+                        refused.get_or_insert(refusal_of(&e));
                         break;
                     }
                 };
@@ -120,8 +144,8 @@ pub async fn stage_form_files(
                         }
                         fields.push((name, text));
                     }
-                    Err(_) => {
-                        refused.get_or_insert(Msg::ErrorInvalidBody);
+                    Err(e) => {
+                        refused.get_or_insert(refusal_of(&e));
                         break;
                     }
                 }
@@ -135,6 +159,11 @@ pub async fn stage_form_files(
         }
     }
     if let Some(msg) = refused {
+        for field in required_fields(parts.uri.path()) {
+            if !fields.iter().any(|(name, _)| name == field) {
+                fields.push((field.to_string(), String::new()));
+            }
+        }
         parts.extensions.insert(RefusedFormFile(msg));
     }
     let encoded = form_urlencoded::Serializer::new(String::new())
@@ -176,6 +205,16 @@ async fn discard(state: &AppState, viewer: Option<&Viewer>, staged: &[String]) {
                 tracing::warn!("discarding a refused form's file: {e}");
             }
         }
+    }
+}
+
+/// What a person is told of a form the server could not read.
+fn refusal_of(error: &multer::Error) -> Msg {
+    match error {
+        multer::Error::FieldSizeExceeded { .. } | multer::Error::StreamSizeExceeded { .. } => {
+            Msg::ErrorBodyTooLarge
+        }
+        _ => Msg::ErrorInvalidBody,
     }
 }
 

@@ -631,6 +631,21 @@ async fn forms_posted_before_the_script_loads_carry_their_files() {
     assert!(location.contains("error=ErrorTicketClosed"), "{location}");
     assert_eq!(client_organization_usage(&app).await, usage_before);
 
+    // A text field is bounded before it is read (as a URL-encoded form is): 2 MiB of it
+    // is refused, with nothing attached.
+    let huge = "x".repeat(2 * 1024 * 1024);
+    let back = post_plain_form(
+        &app,
+        &client,
+        path,
+        &[("number", &number), ("body", &huge)],
+        &[("e.png", PNG.to_vec())],
+    )
+    .await;
+    let location = back.headers()[LOCATION].to_str().unwrap().to_string();
+    assert!(location.contains("error=ErrorBodyTooLarge"), "{location}");
+    assert_eq!(client_organization_usage(&app).await, usage_before);
+
     // The new-request form keeps its text too.
     form_fields[3] = ("comment", "Comentario que sigue ahí");
     let back = post_plain_form(

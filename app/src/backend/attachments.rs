@@ -27,6 +27,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
 use futures_util::{Stream, StreamExt};
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 /// How long a partial upload waits for its next byte, and a staged file for its commit.
@@ -40,9 +42,9 @@ const CHECKPOINT_BYTES: u64 = 16 * 1024 * 1024;
 /// killed) blocks the upload no longer than this; its client's retries then resume.
 const WRITER_LEASE: Duration = Duration::seconds(30);
 
-/// While bytes flow the writer checkpoints (and so renews its lease) at least this often, and
-/// before writing again after a pause this long, so it never writes on a lease that lapsed.
-const RENEW_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
+/// A writer's lease is renewed this often while its request runs, whether bytes flow, the
+/// client pauses (up to the upload's idle timeout) or the file is being finished.
+const RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What a person declares when an upload begins.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -283,7 +285,6 @@ where
     let mut writer = store.open_partial(&row.storage_name, stored).await?;
     let mut received = stored;
     let mut recorded = stored;
-    let mut checkpointed = std::time::Instant::now();
     let mut failure: Option<AccountError> = None;
     while received < length {
         let chunk = match body.next().await {
@@ -299,23 +300,18 @@ where
             failure = Some(Msg::ErrorFileLongerThanDeclared.into());
             break;
         }
-        // After a long wait for bytes, renew before writing: the lease may be near its end.
-        if checkpointed.elapsed() >= RENEW_AFTER {
-            writer.sync().await?;
-            lease.checkpoint(received).await?;
-            recorded = received;
-            checkpointed = std::time::Instant::now();
-        }
+        // A lease lost (its renewal failed) writes nothing more, not even what is buffered.
+        lease.holds()?;
         if let Err(e) = writer.write(&chunk).await {
             failure = Some(e.into());
             break;
         }
         received += chunk.len() as u64;
         if received - recorded >= CHECKPOINT_BYTES && received < length {
+            lease.holds()?;
             writer.sync().await?;
             lease.checkpoint(received).await?;
             recorded = received;
-            checkpointed = std::time::Instant::now();
         }
     }
     // A body that goes on past the declared length is refused too.
@@ -326,6 +322,7 @@ where
             }
         }
     }
+    lease.holds()?;
     writer.sync().await?;
     drop(writer);
     if received != recorded {
@@ -341,12 +338,17 @@ where
 }
 
 /// The lease of an upload's one writer (see the `uploads.writer` column): taken before the
-/// first byte is written, renewed at each checkpoint, given back at the end. Dropped without
-/// `release` (the request was abandoned), it is given back by a task of its own.
+/// first byte is written, renewed by a task of its own every `RENEW_EVERY` while it is held,
+/// given back at the end. A renewal that fails (the database unreachable, or the lease lapsed
+/// and another writer took it) marks the lease lost at once, while it is still valid: the
+/// writer then stops before its next write. Dropped without `release` (the request was
+/// abandoned), it is given back by a task of its own.
 struct WriterLease {
     db: Db,
     upload_id: i64,
     writer: String,
+    lost: Arc<AtomicBool>,
+    keeper: tokio::task::JoinHandle<()>,
     released: bool,
 }
 
@@ -360,17 +362,46 @@ impl WriterLease {
         {
             return Ok(None);
         }
+        let lost = Arc::new(AtomicBool::new(false));
+        let keeper = tokio::spawn({
+            let (db, writer, lost) = (db.clone(), writer.clone(), lost.clone());
+            async move {
+                loop {
+                    tokio::time::sleep(RENEW_EVERY).await;
+                    let now = now_micros();
+                    let renewed = db
+                        .renew_upload_writer(upload_id, &writer, now, now + WRITER_LEASE)
+                        .await;
+                    if !matches!(renewed, Ok(true)) {
+                        tracing::warn!("upload {upload_id}: its writer lease was lost");
+                        lost.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                }
+            }
+        });
         Ok(Some(WriterLease {
             db: db.clone(),
             upload_id,
             writer,
+            lost,
+            keeper,
             released: false,
         }))
     }
 
-    /// Records `received` bytes as held by the store and renews the lease; a lease another
-    /// writer took meanwhile (this one lapsed) stops the upload.
+    /// `ErrorUploadOffsetConflict` once the lease is lost.
+    fn holds(&self) -> Result<(), AccountError> {
+        if self.lost.load(Ordering::SeqCst) {
+            Err(Msg::ErrorUploadOffsetConflict.into())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Records `received` bytes as held by the store (and renews the lease), if still held.
     async fn checkpoint(&self, received: u64) -> Result<(), AccountError> {
+        self.holds()?;
         let now = now_micros();
         if self
             .db
@@ -391,6 +422,7 @@ impl WriterLease {
 
     async fn release(mut self) {
         self.released = true;
+        self.keeper.abort();
         if let Err(e) = self
             .db
             .release_upload_writer(self.upload_id, &self.writer)
@@ -406,6 +438,7 @@ impl WriterLease {
 
 impl Drop for WriterLease {
     fn drop(&mut self) {
+        self.keeper.abort();
         if self.released {
             return;
         }
@@ -515,21 +548,27 @@ async fn finish(db: &Db, store: &FileStore, row: &UploadRow) -> Result<(), Accou
     let storage_name = store.finish(&row.storage_name).await?;
     let now = now_micros();
     let attachment_id = random_token();
-    db.finish_upload(
-        row,
-        NewAttachmentRow {
-            id: &attachment_id,
-            name: &row.name,
-            size: row.length,
-            content_type: file_type.content_type,
-            inline: file_type.inline,
-            sha256: &sha256,
-            storage_name: &storage_name,
-            now,
-            expires_at: now + UPLOAD_EXPIRY,
-        },
-    )
-    .await?;
+    let finished = db
+        .finish_upload(
+            row,
+            NewAttachmentRow {
+                id: &attachment_id,
+                name: &row.name,
+                size: row.length,
+                content_type: file_type.content_type,
+                inline: file_type.inline,
+                sha256: &sha256,
+                storage_name: &storage_name,
+                now,
+                expires_at: now + UPLOAD_EXPIRY,
+            },
+        )
+        .await?;
+    if !finished {
+        // Another request finished it (only possible if this one's lease lapsed); a file of this
+        // one's that no row names is left to the orphan sweep.
+        return Err(Msg::ErrorUploadOffsetConflict.into());
+    }
     previews::schedule(db, store, &attachment_id);
     Ok(())
 }
@@ -819,24 +858,14 @@ pub async fn remove_orphans(
         .partition(|file| file.partial);
     let partial: Vec<String> = partial.into_iter().map(|f| f.name).collect();
     let finished: Vec<String> = finished.into_iter().map(|f| f.name).collect();
-    let partial_in_use: HashSet<String> = db
-        .partial_names_in_use(&partial)
-        .await?
-        .into_iter()
-        .collect();
-    let finished_in_use: HashSet<String> = db
-        .attachment_names_in_use(&finished)
-        .await?
-        .into_iter()
-        // Object storage completes an upload under its own name before the row is written.
-        .chain(db.partial_names_in_use(&finished).await?)
-        .collect();
+    let listed: Vec<String> = partial.iter().chain(&finished).cloned().collect();
+    let in_use: HashSet<String> = db.store_names_in_use(&listed).await?.into_iter().collect();
     let mut removed = 0;
-    for name in partial.iter().filter(|n| !partial_in_use.contains(*n)) {
+    for name in partial.iter().filter(|n| !in_use.contains(*n)) {
         store.delete_partial(name).await?;
         removed += 1;
     }
-    for name in finished.iter().filter(|n| !finished_in_use.contains(*n)) {
+    for name in finished.iter().filter(|n| !in_use.contains(*n)) {
         store.delete(name).await?;
         removed += 1;
     }

@@ -40,8 +40,9 @@ pub const DISPLAY_SIDE: u32 = 1600;
 pub const MAX_SOURCE_BYTES: usize = 64 * 1024 * 1024;
 /// Pictures with a side larger than this are not decoded.
 const MAX_SOURCE_SIDE: u32 = 16_384;
-/// What decoding one picture may allocate (a 12 MP photo takes 36 MB).
-const MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
+/// What decoding one picture may allocate (a 12 MP photo takes 36 MB; 64 MP with transparency
+/// fits), with two makers at once.
+const MAX_DECODE_BYTES: u64 = 256 * 1024 * 1024;
 const JPEG_QUALITY: u8 = 82;
 /// Previews made at once, each on the blocking pool (or in a `pdftoppm` process): decoding is
 /// CPU-bound, and requests must keep their share of the machine.
@@ -279,11 +280,17 @@ fn pictures_of(bytes: &[u8], format: ImageFormat) -> Result<Pictures, String> {
         .reserve(decoder.total_bytes())
         .map_err(|e| e.to_string())?;
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?;
-    image.apply_orientation(orientation);
+    let image = DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?;
+    // Scaled first and turned upright after (fitting a square does not care which way is up),
+    // so no second full-size buffer is made.
     let larger = image.width() > PREVIEW_SIDE || image.height() > PREVIEW_SIDE;
-    let display = larger.then(|| fit(&image, DISPLAY_SIDE));
-    let preview = fit(display.as_ref().unwrap_or(&image), PREVIEW_SIDE);
+    let mut display = larger.then(|| fit(&image, DISPLAY_SIDE));
+    let mut preview = fit(display.as_ref().unwrap_or(&image), PREVIEW_SIDE);
+    drop(image);
+    preview.apply_orientation(orientation);
+    if let Some(display) = display.as_mut() {
+        display.apply_orientation(orientation);
+    }
     Ok(Pictures {
         preview: encode(&preview)?,
         display: display.as_ref().map(encode).transpose()?,

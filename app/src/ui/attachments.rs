@@ -86,6 +86,7 @@ fn type_label(content_type: &str, lang: Lang) -> &'static str {
         "application/pdf" => "PDF",
         "application/zip" => "ZIP",
         "text/csv" => "CSV",
+        "image/svg+xml" => "SVG",
         "application/msword"
         | "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => "Word",
         "application/vnd.ms-excel"
@@ -349,7 +350,7 @@ pub fn Lightbox() -> impl IntoView {
                     <h2 id="lightbox-title" class="lightbox-name">
                         {move || current().map(|(_, image)| image.name)}
                     </h2>
-                    <p class="lightbox-meta" data-testid="lightbox-position">
+                    <p class="lightbox-meta" data-testid="lightbox-position" aria-live="polite">
                         {move || {
                             current()
                                 .map(|(index, image)| {

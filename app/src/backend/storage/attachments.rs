@@ -189,6 +189,31 @@ impl Db {
         Ok(done == 1)
     }
 
+    /// Extends the writer's lease until `until`, if `writer` holds it and it has not lapsed by
+    /// `now`. Whether it did.
+    pub async fn renew_upload_writer(
+        &self,
+        upload_id: i64,
+        writer: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE uploads SET writer_until = $1 \
+                 WHERE id = $2 AND writer = $3 AND writer_until > $4",
+            )
+            .bind(until)
+            .bind(upload_id)
+            .bind(writer)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(done == 1)
+    }
+
     /// Records how many bytes of an upload the store holds and extends its writer's lease,
     /// only if `writer` still holds it. Whether it did.
     pub async fn record_written(
@@ -268,11 +293,12 @@ impl Db {
     }
 
     /// Turns a complete upload into a staged attachment of its owner, in one transaction.
+    /// Whether it did: `false` when the upload was finished already (nothing is written then).
     pub async fn finish_upload(
         &self,
         upload: &UploadRow,
         new: NewAttachmentRow<'_>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query(
@@ -294,17 +320,22 @@ impl Db {
             .bind(new.expires_at)
             .execute(&mut *tx)
             .await?;
-            sqlx::query(
+            let finished = sqlx::query(
                 "UPDATE uploads SET received = length, attachment_id = $1, expires_at = $2 \
-                 WHERE id = $3",
+                 WHERE id = $3 AND attachment_id IS NULL",
             )
             .bind(new.id)
             .bind(new.expires_at)
             .bind(upload.id)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+            // Finished meanwhile by another request: nothing of this one is kept.
+            if finished != 1 {
+                return Ok(false);
+            }
             tx.commit().await?;
-            Ok::<_, StoreError>(())
+            Ok::<_, StoreError>(true)
         })
     }
 
@@ -435,39 +466,23 @@ impl Db {
         Ok(names)
     }
 
-    /// Of the given names of finished files, those an attachment row holds (as its file or as
-    /// one of its previews).
-    pub async fn attachment_names_in_use(
-        &self,
-        names: &[String],
-    ) -> Result<Vec<String>, StoreError> {
+    /// Of the given store names, those any row names: an upload (unfinished, or finished and
+    /// not yet expired: object storage completes a file under its upload's name before the
+    /// attachment row is written), an attachment's file or one of its previews. One statement
+    /// for all of them, so a file moving from upload to attachment meanwhile is seen in one of
+    /// the two.
+    pub async fn store_names_in_use(&self, names: &[String]) -> Result<Vec<String>, StoreError> {
         let mut found = Vec::new();
-        for column in ["storage_name", "preview_name", "display_name"] {
-            let select = format!("SELECT {column} FROM attachments WHERE {column} IN");
-            found.extend(self.names_in_use(&select, names).await?);
-        }
-        Ok(found)
-    }
-
-    /// Of the given names of partial files, those an unfinished upload holds.
-    pub async fn partial_names_in_use(&self, names: &[String]) -> Result<Vec<String>, StoreError> {
-        self.names_in_use(
-            "SELECT storage_name FROM uploads WHERE attachment_id IS NULL AND storage_name IN",
-            names,
-        )
-        .await
-    }
-
-    async fn names_in_use(
-        &self,
-        select: &str,
-        names: &[String],
-    ) -> Result<Vec<String>, StoreError> {
-        let mut found = Vec::new();
-        for chunk in names.chunks(500) {
+        for chunk in names.chunks(200) {
             let mut conditions = Conditions::default();
-            let list = conditions.text_list(chunk);
-            let sql = format!("{select} ({list})");
+            let lists: Vec<String> = (0..4).map(|_| conditions.text_list(chunk)).collect();
+            let sql = format!(
+                "SELECT storage_name FROM uploads WHERE storage_name IN ({}) \
+                 UNION SELECT storage_name FROM attachments WHERE storage_name IN ({}) \
+                 UNION SELECT preview_name FROM attachments WHERE preview_name IN ({}) \
+                 UNION SELECT display_name FROM attachments WHERE display_name IN ({})",
+                lists[0], lists[1], lists[2], lists[3]
+            );
             let rows: Vec<(String,)> = self.fetch_all_with(&sql, &conditions.args).await?;
             found.extend(rows.into_iter().map(|(name,)| name));
         }
