@@ -47,10 +47,10 @@ unset CUPULA_TEST_DATABASE_URL
 say "Attachment tests on the S3-compatible store, on SQLite and on PostgreSQL"
 start_s3
 export CUPULA_TEST_S3_ENDPOINT="$S3_ENDPOINT"
-run cargo test -p app --features ssr --test attachments --test previews
+run cargo test -p app --features ssr --test attachments --test previews --test voice
 run cargo test -p server --test files
 export CUPULA_TEST_DATABASE_URL="$PG_URL"
-run cargo test -p app --features ssr --test attachments --test previews
+run cargo test -p app --features ssr --test attachments --test previews --test voice
 # Several server processes share object storage and PostgreSQL: the crash test runs there too.
 run cargo test -p server --test files --test crash
 unset CUPULA_TEST_DATABASE_URL CUPULA_TEST_S3_ENDPOINT

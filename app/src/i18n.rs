@@ -346,8 +346,14 @@ catalogue! {
     ErrorFileNameRequired => "Falta el nombre del archivo.", "The file has no name.";
     ErrorFileLongerThanDeclared => "Llegaron más datos de los que el archivo anunciaba. No se ha guardado lo que sobraba.",
         "More data arrived than the file announced. The excess was not kept.";
-    ErrorFileTypeNotAllowed => "Ese tipo de archivo no se admite. Puedes adjuntar fotos (JPEG, PNG, WebP, GIF, HEIC), vídeos (MP4, WebM, MOV), PDF, texto, CSV, ZIP y documentos de oficina.",
-        "That type of file is not accepted. You can attach pictures (JPEG, PNG, WebP, GIF, HEIC), videos (MP4, WebM, MOV), PDF, text, CSV, ZIP and office documents.";
+    ErrorFileTypeNotAllowed => "Ese tipo de archivo no se admite. Puedes adjuntar fotos (JPEG, PNG, WebP, GIF, HEIC), vídeos (MP4, WebM, MOV), audio (WebM, Ogg, M4A, WAV), PDF, texto, CSV, ZIP y documentos de oficina.",
+        "That type of file is not accepted. You can attach pictures (JPEG, PNG, WebP, GIF, HEIC), videos (MP4, WebM, MOV), audio (WebM, Ogg, M4A, WAV), PDF, text, CSV, ZIP and office documents.";
+    ErrorVoiceNotAudio => "Eso no es una grabación de audio. Graba de nuevo o envía un audio WebM, Ogg, M4A o WAV.",
+        "That is not an audio recording. Record again, or send WebM, Ogg, M4A or WAV audio.";
+    ErrorVoiceTooLong => "La grabación es más larga de lo permitido. Envíala en partes más cortas.",
+        "The recording is longer than allowed. Send it in shorter parts.";
+    ErrorVoiceLanguage => "Ese idioma no se puede transcribir. Elige, por ejemplo, es o en.",
+        "That language cannot be transcribed. Choose, for example, es or en.";
     ErrorQuotaExceeded => "La organización no tiene espacio suficiente para este archivo. Pide al observatorio que libere espacio.",
         "The organization does not have enough space left for this file. Ask the observatory to free some.";
     ErrorRequestFilesTooLarge => "Los archivos de un mismo envío son demasiado grandes en total. Envíalos en varias veces.",
@@ -445,6 +451,23 @@ catalogue! {
     EntryCreated => "{name} abrió la solicitud", "{name} opened the request";
     EntryMessage => "{name} escribió", "{name} wrote";
     EntryAttachment => "{name} adjuntó archivos", "{name} attached files";
+    EntryVoice => "{name} envió un comentario de voz", "{name} sent a voice comment";
+    VoiceUnsupported => "Este navegador no puede reproducir el audio. Descárgalo para escucharlo.",
+        "This browser cannot play the audio. Download it to listen.";
+    VoiceSpeed => "Velocidad", "Speed";
+    VoiceSpeed1 => "1×", "1×";
+    VoiceSpeed15 => "1,5×", "1.5×";
+    VoiceSpeed2 => "2×", "2×";
+    VoiceDuration => "Duración: {duration}", "Length: {duration}";
+    VoiceTranscriptPending => "Transcribiendo el audio… Recarga la página en unos momentos para leerlo.",
+        "Transcribing the audio… Reload the page in a few moments to read it.";
+    VoiceTranscriptUnavailable => "La transcripción no está disponible en este portal. Escucha el audio.",
+        "Transcription is not available on this portal. Listen to the audio.";
+    VoiceTranscriptFailed => "No se pudo transcribir este audio. Escúchalo; el observatorio puede intentarlo de nuevo.",
+        "This audio could not be transcribed. Listen to it; the observatory can try again.";
+    VoiceTranscriptEmpty => "No se entendió ninguna palabra en el audio.", "No words were made out in the audio.";
+    VoiceEdited => "Editado", "Edited";
+    VoiceMachineTranscript => "Transcripción automática", "Automatic transcript";
     EntryNote => "{name} dejó una nota interna", "{name} left an internal note";
     EntryStatus => "{name} cambió el estado de «{from}» a «{to}»", "{name} changed the status from “{from}” to “{to}”";
     EntryPriority => "{name} cambió la prioridad de «{from}» a «{to}»", "{name} changed the priority from “{from}” to “{to}”";
@@ -596,7 +619,8 @@ mod tests {
         let same: Vec<_> = Msg::ALL
             .iter()
             .filter(|m| m.text(Lang::Es) == m.text(Lang::En))
-            .filter(|m| !matches!(m, Msg::AppName))
+            // The same in both: the name, and speeds without a decimal separator.
+            .filter(|m| !matches!(m, Msg::AppName | Msg::VoiceSpeed1 | Msg::VoiceSpeed2))
             .collect();
         assert!(same.is_empty(), "untranslated messages: {same:?}");
     }

@@ -55,9 +55,9 @@ pub fn limits_of(
     }
     if method == Method::POST
         && path.starts_with("/api/v1/tickets/")
-        && path.ends_with("/attachments")
+        && (path.ends_with("/attachments") || path.ends_with("/voice"))
     {
-        // Files sent in the request itself, as a form.
+        // Files (or a recording) sent in the request itself, as a form.
         return Limits {
             body_bytes: config
                 .max_request_files_bytes

@@ -15,6 +15,7 @@
 mod files;
 pub(crate) use files::idle_limited;
 mod tus;
+mod voice;
 
 use app::backend::accounts::{AccountError, Viewer};
 use app::backend::storage::tickets::SEARCH_CANDIDATES;
@@ -24,7 +25,7 @@ use app::i18n::{Lang, Msg};
 use app::model::{
     Change, EntryKind, Exactness, FilterError, FilterParameter, Priority, RequestType, Status,
     TicketDetail, TicketFilter, TicketPage, TicketSort, TicketSummary, TicketView, TimelineEntry,
-    COUNT_CAP, QUERY_MAX_CHARS,
+    TranscriptState, VoiceInfo, COUNT_CAP, QUERY_MAX_CHARS,
 };
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, RawQuery, State};
@@ -94,6 +95,9 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(files::download))
         .routes(routes!(files::preview))
         .routes(routes!(files::display))
+        .routes(routes!(voice::add))
+        .routes(routes!(voice::show))
+        .routes(routes!(voice::retranscribe))
         .routes(routes!(description))
 }
 
@@ -161,6 +165,9 @@ fn error_code(message: Msg) -> Option<&'static str> {
         Msg::ErrorUploadContentType => "upload_content_type",
         Msg::ErrorUploadRefused => "upload_refused",
         Msg::ErrorNoFiles => "no_files",
+        Msg::ErrorVoiceNotAudio => "voice_not_audio",
+        Msg::ErrorVoiceTooLong => "voice_too_long",
+        Msg::ErrorVoiceLanguage => "voice_language",
         Msg::ErrorFilterUnknown => "unknown_filter",
         Msg::ErrorFilterInvalid => "invalid_filter",
         Msg::ErrorFilterRepeated => "repeated_filter",
@@ -421,6 +428,12 @@ fn entry_kind_schema() -> Object {
         .build()
 }
 
+fn transcript_state_schema() -> Object {
+    codes_schema(TranscriptState::ALL.map(TranscriptState::code))
+        .description(Some("where the transcript stands"))
+        .build()
+}
+
 fn change_field_schema() -> Object {
     codes_schema(CHANGE_FIELDS)
         .description(Some("the field that changed"))
@@ -564,7 +577,41 @@ struct ApiEntry {
     change: Option<ApiChange>,
     /// The files of an `attachment` entry.
     attachments: Vec<files::ApiAttachment>,
+    /// A `voice` entry's recording and transcript.
+    voice: Option<ApiVoice>,
     created_at: DateTime<Utc>,
+}
+
+/// A voice comment's recording and transcript.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Voice)]
+struct ApiVoice {
+    /// The recording (the same rights apply); absent when it is not yours to reach.
+    audio: Option<files::ApiAttachment>,
+    duration_ms: u64,
+    /// The spoken language (`es`, `en`…).
+    language: String,
+    /// `pending` (poll the entry), `done`, `unavailable` (no transcription configured: the
+    /// audio is kept) or `failed`.
+    #[schema(schema_with = transcript_state_schema)]
+    transcript_state: &'static str,
+    /// The machine's transcript, once `done`.
+    transcript: Option<String>,
+    /// What the person sent instead of the machine's text, when they changed it.
+    edited_text: Option<String>,
+}
+
+impl From<VoiceInfo> for ApiVoice {
+    fn from(v: VoiceInfo) -> Self {
+        ApiVoice {
+            audio: v.audio.map(files::ApiAttachment::from),
+            duration_ms: v.duration_ms,
+            language: v.language,
+            transcript_state: v.state.code(),
+            transcript: v.transcript,
+            edited_text: v.edited_text,
+        }
+    }
 }
 
 impl From<TimelineEntry> for ApiEntry {
@@ -581,6 +628,7 @@ impl From<TimelineEntry> for ApiEntry {
                 .into_iter()
                 .map(files::ApiAttachment::from)
                 .collect(),
+            voice: e.voice.map(ApiVoice::from),
             created_at: e.created_at,
         }
     }

@@ -82,7 +82,40 @@ impl Api {
     async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.call(reqwest::Method::POST, path, Some(body)).await
     }
+
+    /// Sends a voice comment as a field app does: a multipart form, its text fields first.
+    async fn post_voice(
+        &self,
+        number: &str,
+        fields: &[(&str, &str)],
+        audio: Option<(&str, &[u8])>,
+    ) -> (StatusCode, Value) {
+        let mut form = reqwest::multipart::Form::new();
+        for (name, value) in fields {
+            form = form.text(name.to_string(), value.to_string());
+        }
+        if let Some((name, bytes)) = audio {
+            form = form.part(
+                "audio",
+                reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(name.to_string()),
+            );
+        }
+        let response = self
+            .http
+            .post(format!("{}/api/v1/tickets/{number}/voice", self.base))
+            .header(AUTHORIZATION, format!("Bearer {}", self.key))
+            .header(ACCEPT_LANGUAGE, "en")
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
 }
+
+/// A recording as Firefox makes it: two seconds of Ogg Opus.
+const VOICE_OGG: &[u8] = include_bytes!("fixtures/voice.ogg");
 
 fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or_default()
@@ -691,6 +724,194 @@ async fn file_operations(api: &Api, number: &str) -> Vec<(String, String, Status
     answered
 }
 
+/// A successful call of each voice operation: a client sends a recording and polls its
+/// entry; staff run its transcription again.
+async fn voice_operations(
+    client: &Api,
+    staff: &Api,
+    number: &str,
+) -> Vec<(String, String, StatusCode, Value)> {
+    let mut answered = Vec::new();
+    let (status, entry) = client
+        .post_voice(number, &[], Some(("voz.ogg", VOICE_OGG)))
+        .await;
+    let id = entry["id"].as_i64().unwrap_or_default();
+    answered.push((
+        "post".into(),
+        "/api/v1/tickets/{number}/voice".into(),
+        status,
+        entry,
+    ));
+    let (status, body) = client
+        .get(&format!("/api/v1/tickets/{number}/voice/{id}"))
+        .await;
+    answered.push((
+        "get".into(),
+        "/api/v1/tickets/{number}/voice/{id}".into(),
+        status,
+        body,
+    ));
+    let (status, body) = staff
+        .post(
+            &format!("/api/v1/tickets/{number}/voice/{id}/transcription"),
+            json!({}),
+        )
+        .await;
+    answered.push((
+        "post".into(),
+        "/api/v1/tickets/{number}/voice/{id}/transcription".into(),
+        status,
+        body,
+    ));
+    answered
+}
+
+#[tokio::test]
+async fn a_voice_comment_through_the_api_says_its_transcript_state_and_stays_in_its_organization() {
+    let app = spawn_app().await;
+    let (client, key) = key_of(&app, "client").await;
+    let api = Api::new(&app, &key);
+    let (_, created) = api
+        .post(
+            "/api/v1/tickets",
+            json!({ "request_type": "repair", "priority": 10, "comment": "Grabo un audio." }),
+        )
+        .await;
+    let number = created["number"].as_str().unwrap().to_string();
+    let (status, entry) = api
+        .post_voice(
+            &number,
+            &[("language", "en"), ("text", "The dome does not open")],
+            Some(("voice.ogg", VOICE_OGG)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{entry}");
+    assert_eq!(entry["kind"], "voice");
+    let voice = &entry["voice"];
+    // No speech server in the tests' portal: the audio is kept and says so.
+    assert_eq!(voice["transcript_state"], "unavailable");
+    assert_eq!(voice["transcript"], Value::Null);
+    assert_eq!(voice["edited_text"], "The dome does not open");
+    assert_eq!(voice["language"], "en");
+    assert!(
+        (1900..=2200).contains(&voice["duration_ms"].as_u64().unwrap()),
+        "{voice}"
+    );
+    assert_eq!(voice["audio"]["content_type"], "audio/ogg");
+    let audio_url = voice["audio"]["url"].as_str().unwrap().to_string();
+    // The ticket's timeline shows it with its transcript.
+    let (_, ticket) = api.get(&format!("/api/v1/tickets/{number}")).await;
+    let shown = ticket["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == entry["id"])
+        .unwrap();
+    assert_eq!(shown["voice"], entry["voice"]);
+    // The ticket's page plays it: a seekable player with its speeds, the person's text marked
+    // as edited, and the transcript's state.
+    let browser = app.signed_in_browser("client").await;
+    let page = app
+        .get_page(&browser, &format!("/tickets/{number}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    for expected in [
+        "data-testid=\"voice-player\"",
+        "preload=\"metadata\"",
+        &format!("src=\"{audio_url}\""),
+        "aria-pressed=\"true\"",
+        "data-transcript-state=\"unavailable\"",
+        "data-testid=\"voice-edited\"",
+        "data-testid=\"voice-state\"",
+        "The dome does not open",
+    ] {
+        assert!(page.contains(expected), "{expected}: {page}");
+    }
+
+    // What is not a recording, or no recording at all, is refused with its code.
+    for (audio, expected) in [
+        (
+            Some(("voz.webm", &b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n1 0 obj\n"[..])),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "voice_not_audio"),
+        ),
+        (None, (StatusCode::BAD_REQUEST, "no_files")),
+    ] {
+        let (status, body) = api.post_voice(&number, &[("language", "es")], audio).await;
+        assert_eq!((status, code(&body)), expected, "{body}");
+    }
+    let (status, body) = api
+        .post_voice(&number, &[("language", "xx")], Some(("voz.ogg", VOICE_OGG)))
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "voice_language")
+    );
+
+    // A client of another organization: neither the entry nor its audio exist.
+    let other_org = app
+        .db
+        .db
+        .insert_organization(client.observatory_id, "Otra Asociación")
+        .await
+        .unwrap();
+    app::backend::accounts::create_account(
+        &app.db.db,
+        app::backend::accounts::NewAccount {
+            observatory_id: client.observatory_id,
+            organization_id: Some(other_org),
+            email: "intruso@otra.example",
+            name: "Intruso",
+            role: Role::Client,
+            language: app::i18n::Lang::Es,
+            password: Some("una clave bastante larga"),
+        },
+    )
+    .await
+    .unwrap();
+    let (_, intruder_key) = key_for(&app, "intruso@otra.example", "una clave bastante larga").await;
+    let download = |key: String| {
+        let http = api.http.clone();
+        let url = format!("{}{audio_url}", app.base);
+        async move {
+            http.get(url)
+                .header(AUTHORIZATION, format!("Bearer {key}"))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let own = download(key.clone()).await;
+    assert_eq!(own.status(), StatusCode::OK);
+    // Audio plays in the page (security.md 18), under the download's sandbox.
+    assert!(own.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("inline"));
+    assert_eq!(own.headers()[CONTENT_TYPE], "audio/ogg");
+    assert_eq!(&own.bytes().await.unwrap()[..], VOICE_OGG);
+    assert_eq!(
+        download(intruder_key.clone()).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let intruder = Api::new(&app, &intruder_key);
+    let entry_path = format!("/api/v1/tickets/{number}/voice/{}", entry["id"]);
+    let (status, _) = intruder.get(&entry_path).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = api.get(&entry_path).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = intruder
+        .post_voice(&number, &[], Some(("voz.ogg", VOICE_OGG)))
+        .await;
+    assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "not_found"));
+    // Only staff run a transcription again.
+    let (status, body) = api
+        .post(&format!("{entry_path}/transcription"), json!({}))
+        .await;
+    assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden"));
+}
+
 #[tokio::test]
 async fn the_description_documents_what_each_handler_really_answers() {
     let app = spawn_app().await;
@@ -741,6 +962,7 @@ async fn the_description_documents_what_each_handler_really_answers() {
     let (status, body) = client.get("/api/v1/openapi.json").await;
     answered.push(("get".into(), "/api/v1/openapi.json".into(), status, body));
     answered.extend(file_operations(&client, &number).await);
+    answered.extend(voice_operations(&client, &staff_api, &number).await);
 
     for (method, path, status, body) in &answered {
         let operation = &doc["paths"][path][method];

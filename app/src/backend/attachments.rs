@@ -19,10 +19,10 @@ use super::search::{document_terms, DocumentScope};
 use super::storage::attachments::{AttachmentRow, NewAttachmentRow, NewUploadRow, UploadRow};
 use super::storage::tickets::{now_micros, NewEntry, TicketRow};
 use super::storage::{Db, Tx};
-use super::tickets::scope_of;
+use super::tickets::{self, scope_of};
 use super::tokens::{hash_token, random_token};
 use crate::i18n::Msg;
-use crate::model::{AttachmentInfo, EntryKind, Status, FILE_NAME_MAX_CHARS};
+use crate::model::{AttachmentInfo, EntryKind, FILE_NAME_MAX_CHARS};
 use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
 use futures_util::{Stream, StreamExt};
@@ -624,17 +624,7 @@ pub async fn commit(
     attachment_ids: &[String],
     internal: bool,
 ) -> Result<i64, AccountError> {
-    let ticket = db
-        .ticket_by_number(scope_of(viewer), ticket_number.trim())
-        .await?
-        .ok_or(Msg::ErrorNotFound)?;
-    if internal && !viewer.role.is_staff() {
-        return Err(Msg::ErrorForbidden.into());
-    }
-    let closed = Status::from_code(&ticket.status).is_some_and(Status::is_closed);
-    if !viewer.role.is_staff() && closed {
-        return Err(Msg::ErrorTicketClosed.into());
-    }
+    let ticket = tickets::writable_ticket(db, viewer, ticket_number, internal).await?;
     let now = now_micros();
     let mut tx = db.begin().await?;
     if !tx

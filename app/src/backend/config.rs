@@ -43,6 +43,32 @@ pub struct Config {
     pub organization_quota_bytes: u64,
     /// Files in an S3-compatible bucket (several servers share it); `None`: in the data directory.
     pub s3: Option<S3Settings>,
+    /// The longest voice comment accepted.
+    pub max_voice_duration: Duration,
+    /// An OpenAI-compatible speech server that transcribes voice comments; `None`: voice
+    /// comments keep their audio and say that transcription is unavailable.
+    pub transcription: Option<TranscriptionSettings>,
+}
+
+/// Where voice comments are transcribed: `POST {url}/v1/audio/transcriptions`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TranscriptionSettings {
+    /// `http://127.0.0.1:8000` for a speech server nearby (its `/v1/...` is added).
+    pub url: url::Url,
+    /// Sent as `Authorization: Bearer …` when set.
+    pub api_key: Option<String>,
+    /// The server's model name, such as `whisper-1`.
+    pub model: String,
+}
+
+/// Never prints the key.
+impl std::fmt::Debug for TranscriptionSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TranscriptionSettings")
+            .field("url", &self.url.as_str())
+            .field("model", &self.model)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where files live on S3-compatible object storage.
@@ -109,6 +135,8 @@ pub enum ConfigError {
     },
     #[error("{name} must be a bucket name such as cupula-files, not {value:?}")]
     InvalidS3Bucket { name: &'static str, value: String },
+    #[error("{name} must be an http:// or https:// address such as http://127.0.0.1:8000, not {value:?}")]
+    InvalidTranscriptionUrl { name: &'static str, value: String },
     #[error("{name} must be a key prefix such as cupula or files/cupula (no empty, \".\" or \"..\" parts), not {value:?}")]
     InvalidS3Prefix { name: &'static str, value: String },
 }
@@ -138,6 +166,10 @@ struct FileConfig {
     s3_access_key_id: Option<String>,
     s3_secret_access_key: Option<String>,
     s3_prefix: Option<String>,
+    max_voice_seconds: Option<u64>,
+    transcription_url: Option<String>,
+    transcription_api_key: Option<String>,
+    transcription_model: Option<String>,
 }
 
 impl Config {
@@ -310,7 +342,8 @@ impl Config {
         .map(|(name, value)| SecretKey::parse(&value).ok_or(ConfigError::InvalidSecretKey { name }))
         .transpose()?;
 
-        // Each S3 setting with the name it was given by (the variable, or the file's key).
+        // Each S3 or transcription setting with the name it was given by (the variable, or the
+        // file's key).
         let setting = |key: &'static str, file_key: &'static str, file_value: Option<String>| {
             match env(key) {
                 Some(v) => Some((key, v.trim().to_string())),
@@ -334,6 +367,33 @@ impl Config {
                 from_file.s3_secret_access_key,
             ),
             setting("CUPULA_S3_PREFIX", "s3_prefix", from_file.s3_prefix),
+        )?;
+
+        let max_voice_seconds = match env("CUPULA_MAX_VOICE_SECONDS") {
+            Some(v) => v.trim().parse::<u64>().ok().filter(|s| *s > 0).ok_or(
+                ConfigError::InvalidSeconds {
+                    name: "CUPULA_MAX_VOICE_SECONDS",
+                    value: v,
+                },
+            )?,
+            None => from_file.max_voice_seconds.unwrap_or(300),
+        };
+        let transcription = transcription_settings(
+            setting(
+                "CUPULA_TRANSCRIPTION_URL",
+                "transcription_url",
+                from_file.transcription_url,
+            ),
+            setting(
+                "CUPULA_TRANSCRIPTION_API_KEY",
+                "transcription_api_key",
+                from_file.transcription_api_key,
+            ),
+            setting(
+                "CUPULA_TRANSCRIPTION_MODEL",
+                "transcription_model",
+                from_file.transcription_model,
+            ),
         )?;
 
         Ok(Config {
@@ -367,6 +427,8 @@ impl Config {
             max_request_files_bytes,
             organization_quota_bytes,
             s3,
+            max_voice_duration: Duration::from_secs(max_voice_seconds),
+            transcription,
         })
     }
 
@@ -387,6 +449,30 @@ impl Config {
 }
 
 type Setting = Option<(&'static str, String)>;
+
+/// The speech server, when its address is set; the model defaults to `whisper-1`, the name
+/// OpenAI-compatible servers answer to.
+fn transcription_settings(
+    url: Setting,
+    api_key: Setting,
+    model: Setting,
+) -> Result<Option<TranscriptionSettings>, ConfigError> {
+    let Some((name, value)) = url.filter(|(_, v)| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let url = url::Url::parse(&value)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or(ConfigError::InvalidTranscriptionUrl { name, value })?;
+    Ok(Some(TranscriptionSettings {
+        url,
+        api_key: api_key.map(|(_, v)| v).filter(|v| !v.is_empty()),
+        model: model
+            .map(|(_, v)| v)
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "whisper-1".to_string()),
+    }))
+}
 
 /// The object storage settings: none without an endpoint and a bucket (files stay in the data
 /// directory); either one alone, or a key without its secret, is a mistake worth stopping for.
@@ -647,6 +733,52 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn voice_limits_and_the_speech_server_come_from_the_environment_or_the_file() {
+        let config = Config::load(None, env_of(&[])).unwrap();
+        assert_eq!(config.max_voice_duration, Duration::from_secs(300));
+        assert_eq!(config.transcription, None);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cupula.toml");
+        std::fs::write(
+            &file,
+            "max_voice_seconds = 120
+transcription_url = \"http://10.0.0.5:8000\"\ntranscription_api_key = \"sk-secreta\"\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&file), env_of(&[])).unwrap();
+        assert_eq!(config.max_voice_duration, Duration::from_secs(120));
+        let speech = config.transcription.clone().unwrap();
+        assert_eq!(speech.url.as_str(), "http://10.0.0.5:8000/");
+        assert_eq!(speech.api_key.as_deref(), Some("sk-secreta"));
+        assert_eq!(speech.model, "whisper-1");
+        assert!(
+            !format!("{config:?}").contains("sk-secreta"),
+            "the key is never printed"
+        );
+        let config = Config::load(
+            Some(&file),
+            env_of(&[
+                ("CUPULA_MAX_VOICE_SECONDS", "60"),
+                ("CUPULA_TRANSCRIPTION_MODEL", "whisper-large-v3"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.max_voice_duration, Duration::from_secs(60));
+        assert_eq!(config.transcription.unwrap().model, "whisper-large-v3");
+        let err = Config::load(None, env_of(&[("CUPULA_MAX_VOICE_SECONDS", "5 min")])).unwrap_err();
+        assert!(
+            err.to_string().contains("CUPULA_MAX_VOICE_SECONDS"),
+            "{err}"
+        );
+        let err =
+            Config::load(None, env_of(&[("CUPULA_TRANSCRIPTION_URL", "ftp://voz")])).unwrap_err();
+        assert!(
+            err.to_string().contains("CUPULA_TRANSCRIPTION_URL"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -6,8 +6,8 @@
 pub struct FileType {
     /// The content type the file is stored and served with.
     pub content_type: &'static str,
-    /// Browsers may show it inline: raster images and video. Markup (HTML, SVG, XML) never is,
-    /// nor PDF (downloaded, or shown only in a sandboxed viewer).
+    /// Browsers may show it inline: raster images, audio and video. Markup (HTML, SVG, XML)
+    /// never is, nor PDF (downloaded, or shown only in a sandboxed viewer).
     pub inline: bool,
 }
 
@@ -33,6 +33,11 @@ const ALLOWED: &[(&str, bool)] = &[
     ("video/mp4", true),
     ("video/webm", true),
     ("video/quicktime", true),
+    // Recordings as browsers make them (Chrome's WebM and Safari's MP4 are named as video by
+    // their signature alone: a voice comment checks their tracks), and WAV.
+    ("audio/ogg", true),
+    ("audio/mp4", true),
+    ("audio/wav", true),
     ("application/pdf", false),
     ("application/zip", false),
     ("application/msword", false),
@@ -78,9 +83,10 @@ pub fn detect(head: &[u8], name: &str) -> Option<FileType> {
     if let Some(found) = infer::get(head) {
         // HTML, XML and shell scripts are text to `infer`, and refused like every format that
         // is not on the list.
+        let detected = audio_type_of(found.mime_type()).unwrap_or(found.mime_type());
         return ALLOWED
             .iter()
-            .find(|(content_type, _)| *content_type == found.mime_type())
+            .find(|(content_type, _)| *content_type == detected)
             .map(|&(content_type, inline)| FileType {
                 content_type,
                 inline,
@@ -96,6 +102,17 @@ pub fn detect(head: &[u8], name: &str) -> Option<FileType> {
         content_type: if csv { "text/csv" } else { "text/plain" },
         inline: false,
     })
+}
+
+/// The standard content type of `infer`'s names for audio containers: Ogg with Opus is Ogg,
+/// an `M4A` MP4 is `audio/mp4`, and WAV is `audio/wav`.
+fn audio_type_of(inferred: &str) -> Option<&'static str> {
+    match inferred {
+        "audio/opus" | "audio/ogg" => Some("audio/ogg"),
+        "audio/m4a" => Some("audio/mp4"),
+        "audio/x-wav" => Some("audio/wav"),
+        _ => None,
+    }
 }
 
 /// An SVG drawing: named `.svg`, UTF-8, and its root element (after an XML declaration,
@@ -164,6 +181,10 @@ mod tests {
     const MP4: &[u8] = b"\0\0\0\x18ftypmp42\0\0\0\0isommp42\0\0\0\x08free";
     const MOV: &[u8] = b"\0\0\0\x14ftypqt  \0\0\0\0qt  \0\0\0\x08wide";
     const WEBM: &[u8] = b"\x1A\x45\xDF\xA3\x9F\x42\x86\x81\x01\x42\xF7\x81\x01\x42\xF2\x81\x04\x42\xF3\x81\x08\x42\x82\x84webm";
+    const OGG_OPUS: &[u8] =
+        b"OggS\0\x02\0\0\0\0\0\0\0\0\x01\0\0\0\0\0\0\0\0\0\0\0\x01\x13OpusHead\x01\x01";
+    const M4A: &[u8] = b"\0\0\0\x1cftypM4A \0\0\x02\0M4A isomiso2";
+    const WAV: &[u8] = b"RIFF\x24\0\0\0WAVEfmt \x10\0\0\0\x01\0\x01\0";
     const PDF: &[u8] = b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n1 0 obj\n";
     const ZIP: &[u8] = b"PK\x03\x04\x14\0\0\0\x08\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x05\0\0\0a.txt";
 
@@ -194,6 +215,9 @@ mod tests {
             (MP4, "video/mp4", true),
             (MOV, "video/quicktime", true),
             (WEBM, "video/webm", true),
+            (OGG_OPUS, "audio/ogg", true),
+            (M4A, "audio/mp4", true),
+            (WAV, "audio/wav", true),
             (PDF, "application/pdf", false),
             (ZIP, "application/zip", false),
         ] {

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod admin;
 pub mod api_tokens;
 pub mod attachments;
+pub mod audio;
 pub mod client_ip;
 pub mod config;
 pub mod demo;
@@ -24,5 +25,7 @@ pub mod state;
 pub mod storage;
 pub mod tickets;
 pub mod tokens;
+pub mod transcription;
+pub mod voice;
 
 pub use state::AppState;

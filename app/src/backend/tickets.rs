@@ -16,16 +16,17 @@ use super::storage::tickets::{
     TicketRow, TicketScope, SEARCH_CANDIDATES,
 };
 use super::storage::Db;
+use super::voice;
 use crate::i18n::Msg;
 use crate::model::{
     Agent, AssigneeFilter, AttachmentInfo, Change, EntryKind, Exactness, NewTicketChoices,
     OrganizationChoice, Priority, RequestType, Role, Status, TelescopeChoice, TelescopeHistory,
     TicketActions, TicketDetail, TicketFilter, TicketPage, TicketSort, TicketSummary, TicketView,
-    TimelineEntry, ViewCounts, COUNT_CAP, MESSAGE_MAX_CHARS, PAGE_SIZE, REASON_MAX_CHARS,
-    SUBJECT_MAX_CHARS,
+    TimelineEntry, ViewCounts, VoiceInfo, COUNT_CAP, MESSAGE_MAX_CHARS, PAGE_SIZE,
+    REASON_MAX_CHARS, SUBJECT_MAX_CHARS,
 };
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// A person's view of tickets: their observatory, and their organization if a client.
 pub fn scope_of(viewer: &Viewer) -> TicketScope {
@@ -416,6 +417,24 @@ pub async fn change_priority(
 /// (ids) committed to the same entry in the same transaction; staff may make it an internal
 /// note (its files are then internal too). A message of files alone is an attachment entry
 /// listing their names.
+/// The ticket something is added to (a message, files, a voice comment), checked as a reply
+/// is: in the viewer's scope, open for clients, internal only for staff.
+pub(crate) async fn writable_ticket(
+    db: &Db,
+    viewer: &Viewer,
+    number: &str,
+    internal: bool,
+) -> Result<TicketRow, AccountError> {
+    let row = load(db, viewer, number).await?;
+    if internal && !viewer.role.is_staff() {
+        return Err(Msg::ErrorForbidden.into());
+    }
+    if !viewer.role.is_staff() && status_of(&row).is_closed() {
+        return Err(Msg::ErrorTicketClosed.into());
+    }
+    Ok(row)
+}
+
 #[allow(clippy::too_many_arguments)]
 pub async fn add_message(
     db: &Db,
@@ -427,13 +446,7 @@ pub async fn add_message(
     internal: bool,
     attachments: &[String],
 ) -> Result<i64, AccountError> {
-    let row = load(db, viewer, number).await?;
-    if internal && !viewer.role.is_staff() {
-        return Err(Msg::ErrorForbidden.into());
-    }
-    if !viewer.role.is_staff() && status_of(&row).is_closed() {
-        return Err(Msg::ErrorTicketClosed.into());
-    }
+    let row = writable_ticket(db, viewer, number, internal).await?;
     let text = if attachments.is_empty() || !body.trim().is_empty() {
         Some(check_text(
             body,
@@ -526,9 +539,18 @@ pub async fn ticket(
         .await?
         .into_iter()
         .collect();
+    let by_entry = attachments::by_entry(db, viewer, row.id).await?;
+    let mut voices = voice::by_entry(db, viewer, row.id, &by_entry).await?;
+    // A recording shows in its voice entry's player, not again as a file.
+    let recordings: HashSet<String> = voices
+        .values()
+        .filter_map(|v| Some(v.audio.as_ref()?.id.clone()))
+        .collect();
     let mut files: HashMap<i64, Vec<AttachmentInfo>> = HashMap::new();
-    for (entry_id, file) in attachments::by_entry(db, viewer, row.id).await? {
-        files.entry(entry_id).or_default().push(file);
+    for (entry_id, file) in by_entry {
+        if !recordings.contains(&file.id) {
+            files.entry(entry_id).or_default().push(file);
+        }
     }
     let agents = agents_for(db, viewer).await?;
     let actions = actions_of(viewer, &row, config);
@@ -553,7 +575,8 @@ pub async fn ticket(
             .into_iter()
             .filter_map(|e| {
                 let attachments = files.remove(&e.id).unwrap_or_default();
-                timeline_entry(e, &names, attachments)
+                let voice = voices.remove(&e.id);
+                timeline_entry(e, &names, attachments, voice)
             })
             .collect(),
         actions,
@@ -578,6 +601,7 @@ fn timeline_entry(
     row: EntryRow,
     names: &HashMap<i64, String>,
     attachments: Vec<AttachmentInfo>,
+    voice: Option<VoiceInfo>,
 ) -> Option<TimelineEntry> {
     let kind = EntryKind::from_code(&row.kind)?;
     let name_of = |value: &Option<String>| {
@@ -614,6 +638,7 @@ fn timeline_entry(
         body: row.body,
         change,
         attachments,
+        voice,
         created_at: row.created_at,
     })
 }

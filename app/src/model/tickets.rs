@@ -510,7 +510,66 @@ pub struct TimelineEntry {
     pub change: Option<Change>,
     /// The files an attachment entry carries (those the viewer may see).
     pub attachments: Vec<super::AttachmentInfo>,
+    /// A voice entry's recording and transcript.
+    pub voice: Option<VoiceInfo>,
     pub created_at: DateTime<Utc>,
+}
+
+/// Where a voice comment's transcript stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TranscriptState {
+    /// Being transcribed: the entry is written to once it is done.
+    Pending,
+    Done,
+    /// No transcription engine is configured: the audio is there to play.
+    Unavailable,
+    /// The engine could not transcribe it; staff may try again.
+    Failed,
+}
+
+impl TranscriptState {
+    pub const ALL: [TranscriptState; 4] = [
+        TranscriptState::Pending,
+        TranscriptState::Done,
+        TranscriptState::Unavailable,
+        TranscriptState::Failed,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            TranscriptState::Pending => "pending",
+            TranscriptState::Done => "done",
+            TranscriptState::Unavailable => "unavailable",
+            TranscriptState::Failed => "failed",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<TranscriptState> {
+        TranscriptState::ALL.into_iter().find(|s| s.code() == code)
+    }
+}
+
+/// A voice comment: its recording (an attachment, with the same access rules), how long it
+/// lasts, what it is spoken in and its transcript.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoiceInfo {
+    /// `None` when the viewer may not reach the recording.
+    pub audio: Option<super::AttachmentInfo>,
+    pub duration_ms: u64,
+    /// A Whisper language code (`es`, `en`…).
+    pub language: String,
+    pub state: TranscriptState,
+    /// The machine's transcript, once done.
+    pub transcript: Option<String>,
+    /// What the person sent instead of the machine's text, when they changed it.
+    pub edited_text: Option<String>,
+}
+
+impl VoiceInfo {
+    /// The text to read: the person's edit, else the machine's transcript.
+    pub fn text(&self) -> Option<&str> {
+        self.edited_text.as_deref().or(self.transcript.as_deref())
+    }
 }
 
 /// What the viewer may do with a ticket, decided by the server.

@@ -1,7 +1,8 @@
 //! A timeline entry's files as people look at them: images as thumbnails that open a lightbox
 //! (the ticket's images in order, with previous and next, arrow keys and swipes), videos in the
 //! browser's player (streamed with Range requests, so seeking works), PDFs as a card with their
-//! first page, and everything else as a card with its name, size and type.
+//! first page, and everything else as a card with its name, size and type. A voice comment
+//! gets an audio player with its speed (1x, 1.5x, 2x), its length and its transcript.
 //!
 //! Before the wasm loads, every thumbnail and card is a plain link to the file: images open as
 //! they are, other files download.
@@ -12,10 +13,118 @@
 //! page to tell documents apart.
 
 use crate::i18n::{Lang, Msg};
-use crate::model::AttachmentInfo;
+use crate::model::{AttachmentInfo, TranscriptState, VoiceInfo};
 use crate::ui::files::human_size;
 use crate::ui::prefs::{use_prefs, use_t};
 use leptos::prelude::*;
+
+/// A length as a clock shows it: `0:42`, `4:07`, `1:02:03`.
+fn clock(duration_ms: u64) -> String {
+    let seconds = (duration_ms + 500) / 1000;
+    let (hours, minutes, seconds) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    if hours > 0 {
+        format!("{hours}:{minutes:02}:{seconds:02}")
+    } else {
+        format!("{minutes}:{seconds:02}")
+    }
+}
+
+/// The speeds a voice comment plays at, with their labels.
+const SPEEDS: [(f64, Msg); 3] = [
+    (1.0, Msg::VoiceSpeed1),
+    (1.5, Msg::VoiceSpeed15),
+    (2.0, Msg::VoiceSpeed2),
+];
+
+/// A voice comment: a seekable player (the download streams with Range requests), its speed,
+/// its length, and its transcript or where the transcript stands. Before the wasm loads the
+/// player works on its own; the speed buttons need the script.
+#[component]
+pub fn VoicePlayer(voice: VoiceInfo) -> impl IntoView {
+    let t = use_t();
+    let lang = use_prefs().lang;
+    let player = NodeRef::<leptos::html::Audio>::new();
+    let speed = RwSignal::new(1.0_f64);
+    let audio = voice.audio.clone().map(|file| {
+        let url = file.download_url();
+        let speeds = SPEEDS
+            .iter()
+            .map(|&(rate, label)| {
+                let choose = move |_| {
+                    speed.set(rate);
+                    if let Some(player) = player.get() {
+                        player.set_playback_rate(rate);
+                    }
+                };
+                view! {
+                    <button
+                        type="button"
+                        class="btn btn-secondary voice-speed"
+                        aria-pressed=move || (speed.get() == rate).to_string()
+                        on:click=choose
+                    >
+                        {t(label)}
+                    </button>
+                }
+            })
+            .collect_view();
+        let fallback = url.clone();
+        view! {
+            <audio
+                node_ref=player
+                class="voice-player"
+                controls=true
+                preload="metadata"
+                src=url
+                data-testid="voice-player"
+            >
+                <a href=fallback download=file.name.clone()>{t(Msg::VoiceUnsupported)}</a>
+            </audio>
+            <div class="voice-speeds" role="group" aria-label=t(Msg::VoiceSpeed)>
+                {speeds}
+            </div>
+        }
+    });
+    let duration = Msg::VoiceDuration.fill(lang, &[("duration", &clock(voice.duration_ms))]);
+    let edited = voice.edited_text.is_some();
+    let text = voice.text().filter(|text| !text.is_empty()).map(|text| {
+        view! { <p class="voice-transcript" data-testid="voice-transcript">{text.to_string()}</p> }
+    });
+    // Where the machine's transcript stands, unless it is there (or said nothing).
+    let state = match (voice.state, &text) {
+        (TranscriptState::Pending, _) => Some(Msg::VoiceTranscriptPending),
+        (TranscriptState::Unavailable, _) => Some(Msg::VoiceTranscriptUnavailable),
+        (TranscriptState::Failed, _) => Some(Msg::VoiceTranscriptFailed),
+        (TranscriptState::Done, None) => Some(Msg::VoiceTranscriptEmpty),
+        (TranscriptState::Done, Some(_)) => None,
+    }
+    .map(|message| {
+        view! { <p class="voice-state muted" data-testid="voice-state" role="status">{t(message)}</p> }
+    });
+    // When the person fixed the machine's words, both are kept: theirs first, the machine's
+    // on request.
+    let machine = voice.transcript.clone().filter(|_| edited).map(|text| {
+        view! {
+            <details class="voice-machine">
+                <summary>{t(Msg::VoiceMachineTranscript)}</summary>
+                <p>{text}</p>
+            </details>
+        }
+    });
+    view! {
+        <div class="voice" data-testid="voice-entry" data-transcript-state=voice.state.code()>
+            {audio}
+            <p class="voice-meta">
+                <span>{duration}</span>
+                {edited.then(|| view! { <span class="badge" data-testid="voice-edited">{t(Msg::VoiceEdited)}</span> })}
+            </p>
+            {text}
+            {state}
+            {machine}
+        </div>
+    }
+    .into_any()
+}
 
 /// The ticket's images that have a preview, in timeline order, and the one the lightbox shows.
 #[derive(Clone, Copy)]
@@ -83,6 +192,9 @@ fn type_label(content_type: &str, lang: Lang) -> &'static str {
         "video/mp4" => "MP4",
         "video/webm" => "WebM",
         "video/quicktime" => "MOV",
+        "audio/ogg" => "Ogg",
+        "audio/mp4" => "M4A",
+        "audio/wav" => "WAV",
         "application/pdf" => "PDF",
         "application/zip" => "ZIP",
         "text/csv" => "CSV",
@@ -425,4 +537,17 @@ pub fn Lightbox() -> impl IntoView {
         </dialog>
     }
     .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clock;
+
+    #[test]
+    fn lengths_read_as_a_clock_rounded_to_the_second() {
+        assert_eq!(clock(2_006), "0:02");
+        assert_eq!(clock(42_600), "0:43");
+        assert_eq!(clock(247_000), "4:07");
+        assert_eq!(clock(3_723_000), "1:02:03");
+    }
 }

@@ -49,7 +49,7 @@ fn tus_error(error: ApiError) -> Response {
 }
 
 /// The status of each message the file service answers.
-fn file_error(err: app::backend::accounts::AccountError, lang: Lang) -> ApiError {
+pub(super) fn file_error(err: app::backend::accounts::AccountError, lang: Lang) -> ApiError {
     use app::backend::accounts::AccountError;
     match err {
         AccountError::User(message) => {
@@ -58,7 +58,9 @@ fn file_error(err: app::backend::accounts::AccountError, lang: Lang) -> ApiError
                 | Msg::ErrorRequestFilesTooLarge
                 | Msg::ErrorQuotaExceeded
                 | Msg::ErrorFileLongerThanDeclared => StatusCode::PAYLOAD_TOO_LARGE,
-                Msg::ErrorFileTypeNotAllowed => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Msg::ErrorFileTypeNotAllowed | Msg::ErrorVoiceNotAudio => {
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE
+                }
                 Msg::ErrorUploadOffsetConflict => StatusCode::CONFLICT,
                 Msg::ErrorFileEmpty
                 | Msg::ErrorFileNameRequired

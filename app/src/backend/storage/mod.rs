@@ -14,6 +14,7 @@ pub mod previews;
 pub mod testing;
 pub mod throttle;
 pub mod tickets;
+pub mod voice;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{

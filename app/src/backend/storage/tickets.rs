@@ -615,7 +615,8 @@ impl Db {
         self.fetch_all_with(&sql, &conditions.args).await
     }
 
-    /// The texts of the given tickets that a search may show an excerpt of, in order.
+    /// The texts of the given tickets that a search may show an excerpt of, in order: entries'
+    /// bodies and voice comments' transcripts.
     pub async fn searchable_texts(
         &self,
         ticket_ids: &[i64],
@@ -626,10 +627,16 @@ impl Db {
         }
         let mut conditions = Conditions::default();
         let list = conditions.id_list(ticket_ids);
+        let public = if internal { "" } else { "AND NOT e.internal" };
         let sql = format!(
-            "SELECT ticket_id, body FROM timeline_entries \
-             WHERE ticket_id IN ({list}) AND body <> '' {} ORDER BY id",
-            if internal { "" } else { "AND NOT internal" }
+            "SELECT ticket_id, body FROM ( \
+               SELECT e.ticket_id, e.id, e.body FROM timeline_entries e \
+               WHERE e.ticket_id IN ({list}) AND e.body <> '' {public} \
+               UNION ALL \
+               SELECT v.ticket_id, v.entry_id AS id, v.transcript AS body FROM voice_entries v \
+               JOIN timeline_entries e ON e.id = v.entry_id \
+               WHERE v.ticket_id IN ({list}) AND v.transcript <> '' {public} \
+             ) texts ORDER BY id"
         );
         self.fetch_all_with(&sql, &conditions.args).await
     }

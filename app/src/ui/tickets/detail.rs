@@ -7,7 +7,7 @@ use crate::api::{get_ticket, AddMessage, AssignTicket, ChangePriority, ChangeSta
 use crate::error::UserError;
 use crate::i18n::{Lang, Msg};
 use crate::model::{Change, EntryKind, Priority, Status, TicketDetail, TimelineEntry};
-use crate::ui::attachments::{EntryFiles, Gallery, Lightbox};
+use crate::ui::attachments::{EntryFiles, Gallery, Lightbox, VoicePlayer};
 use crate::ui::components::{
     error_from_query, form_error, toast_success, ErrorAlert, PageError, PriorityBadge, StatusBadge,
 };
@@ -220,6 +220,7 @@ fn entry_heading(entry: &TimelineEntry, lang: Lang) -> String {
         (EntryKind::Created, None) => fill(Msg::EntryCreated, &[]),
         (EntryKind::Note, None) => fill(Msg::EntryNote, &[]),
         (EntryKind::Attachment, None) => fill(Msg::EntryAttachment, &[]),
+        (EntryKind::Voice, None) => fill(Msg::EntryVoice, &[]),
         (EntryKind::System, None) => Msg::EntrySystem.text(lang).to_string(),
         _ => fill(Msg::EntryMessage, &[]),
     }
@@ -244,7 +245,13 @@ fn Entry(entry: TimelineEntry, lang: Lang) -> impl IntoView {
     // message's files are shown under its text.
     let files = (!entry.attachments.is_empty())
         .then(|| view! { <EntryFiles files=entry.attachments.clone() /> });
-    let body = (entry.kind != EntryKind::Attachment && !entry.body.is_empty()).then(|| {
+    // A voice entry's body is the person's edit of its transcript, which its player shows.
+    let voice = entry
+        .voice
+        .clone()
+        .map(|voice| view! { <VoicePlayer voice /> });
+    let shows_body = !matches!(entry.kind, EntryKind::Attachment | EntryKind::Voice);
+    let body = (shows_body && !entry.body.is_empty()).then(|| {
         let text = entry.body.clone();
         if is_change {
             view! {
@@ -266,6 +273,7 @@ fn Entry(entry: TimelineEntry, lang: Lang) -> impl IntoView {
                 <Time at=entry.created_at />
             </div>
             {body}
+            {voice}
             {files}
         </li>
     }
