@@ -6,54 +6,20 @@ mod common;
 use app::backend::accounts::{AccountError, Viewer};
 use app::backend::attachments::{self, NewUpload, UploadState};
 use app::backend::config::Config;
-use app::backend::events::EventBus;
-use app::backend::files::testing::{fresh_store, TestStore};
 use app::backend::files::{new_name, FileStore, Listed, StoredFile};
 use app::backend::tickets::{self, NewTicket};
 use app::i18n::Msg;
-use app::model::{EntryKind, Priority, RequestType, Role, TicketFilter};
+use app::model::{EntryKind, Priority, RequestType, TicketFilter};
 use bytes::Bytes;
 use chrono::{Duration, Utc};
-use common::{config, person, user_msg, world, World};
+use common::{config, file_site, user_msg, FileSite};
 use futures_util::{stream, TryStreamExt};
 use sha2::{Digest, Sha256};
 
-/// One observatory with two client organizations and staff, and a file store of its own.
-struct Site {
-    world: World,
-    events: EventBus,
-    config: Config,
-    store: FileStore,
-    /// The store's files, behind its back (local directory or bucket prefix).
-    files: TestStore,
-    agent: Viewer,
-    ana: Viewer,
-    bruno: Viewer,
-    /// A client of the other organization.
-    carla: Viewer,
-}
+type Site = FileSite;
 
 async fn site() -> Site {
-    let world = world().await;
-    let db = &world.db;
-    let other_org = db
-        .insert_organization(world.observatory_id, "Grupo Vega")
-        .await
-        .unwrap();
-    let obs = world.observatory_id;
-    let org = Some(world.organization_id);
-    let files = fresh_store();
-    Site {
-        agent: person(db, obs, None, "tomas@obs.example", Role::Agent).await,
-        ana: person(db, obs, org, "ana@club.example", Role::Client).await,
-        bruno: person(db, obs, org, "bruno@club.example", Role::Client).await,
-        carla: person(db, obs, Some(other_org), "carla@vega.example", Role::Client).await,
-        events: EventBus::new(),
-        config: config(),
-        store: files.store.clone(),
-        files,
-        world,
-    }
+    file_site(config()).await
 }
 
 /// A PNG of `len` bytes: the signature and header, then bytes that do not repeat.

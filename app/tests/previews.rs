@@ -8,49 +8,24 @@ mod common;
 use app::backend::accounts::Viewer;
 use app::backend::attachments::{self, NewUpload};
 use app::backend::events::EventBus;
-use app::backend::files::testing::{fresh_store, TestStore};
 use app::backend::files::{FileStore, StoredFile};
 use app::backend::previews::{self, Picture};
 use app::backend::storage::Db;
 use app::backend::tickets::{self, NewTicket};
 use app::i18n::Msg;
-use app::model::{AttachmentInfo, PictureSize, Priority, RequestType, Role};
+use app::model::{AttachmentInfo, PictureSize, Priority, RequestType};
 use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
-use common::{config, person, user_msg, world, World};
+use common::{config, file_site, user_msg, FileSite};
 use futures_util::TryStreamExt;
 use image::codecs::jpeg::JpegEncoder;
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use std::io::Cursor;
 
-struct Site {
-    world: World,
-    files: TestStore,
-    ana: Viewer,
-    agent: Viewer,
-    /// A client of another organization of the same observatory.
-    carla: Viewer,
-}
+type Site = FileSite;
 
 async fn site() -> Site {
-    let world = world().await;
-    let db = &world.db;
-    let obs = world.observatory_id;
-    let other_org = db.insert_organization(obs, "Grupo Vega").await.unwrap();
-    Site {
-        ana: person(
-            db,
-            obs,
-            Some(world.organization_id),
-            "ana@club.example",
-            Role::Client,
-        )
-        .await,
-        agent: person(db, obs, None, "tomas@obs.example", Role::Agent).await,
-        carla: person(db, obs, Some(other_org), "carla@vega.example", Role::Client).await,
-        files: fresh_store(),
-        world,
-    }
+    file_site(config()).await
 }
 
 impl Site {

@@ -8,18 +8,15 @@ mod common;
 use app::backend::accounts::Viewer;
 use app::backend::attachments;
 use app::backend::config::Config;
-use app::backend::events::EventBus;
-use app::backend::files::testing::{fresh_store, TestStore};
-use app::backend::files::FileStore;
 use app::backend::tickets::{self, NewTicket};
 use app::backend::voice::{self, NewVoice};
 use app::i18n::Msg;
-use app::model::{Priority, RequestType, Role, TicketFilter, TimelineEntry, TranscriptState};
+use app::model::{Priority, RequestType, TicketFilter, TimelineEntry, TranscriptState};
 use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use bytes::Bytes;
-use common::{person, user_msg, world, World, SECRET_KEY};
+use common::{file_site, user_msg, FileSite, SECRET_KEY};
 use futures_util::stream;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
@@ -140,41 +137,10 @@ async fn fake_speech_server(text: &'static str) -> (String, Arc<Mutex<Vec<Call>>
     (address, calls)
 }
 
-/// An observatory with two client organizations and staff, a file store and a configuration.
-struct Site {
-    world: World,
-    events: EventBus,
-    config: Config,
-    store: FileStore,
-    _files: TestStore,
-    agent: Viewer,
-    ana: Viewer,
-    bruno: Viewer,
-    /// A client of the other organization.
-    carla: Viewer,
-}
+type Site = FileSite;
 
 async fn site(config: Config) -> Site {
-    let world = world().await;
-    let db = &world.db;
-    let other_org = db
-        .insert_organization(world.observatory_id, "Grupo Vega")
-        .await
-        .unwrap();
-    let obs = world.observatory_id;
-    let org = Some(world.organization_id);
-    let files = fresh_store();
-    Site {
-        agent: person(db, obs, None, "tomas@obs.example", Role::Agent).await,
-        ana: person(db, obs, org, "ana@club.example", Role::Client).await,
-        bruno: person(db, obs, org, "bruno@club.example", Role::Client).await,
-        carla: person(db, obs, Some(other_org), "carla@vega.example", Role::Client).await,
-        events: EventBus::new(),
-        config,
-        store: files.store.clone(),
-        _files: files,
-        world,
-    }
+    file_site(config).await
 }
 
 impl Site {

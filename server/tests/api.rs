@@ -7,8 +7,8 @@ use app::backend::accounts::{authenticate, sign_in, ClientInfo, Viewer};
 use app::backend::api_tokens;
 use app::backend::config::Config;
 use app::backend::storage::accounts::NewTelescope;
-use app::model::{ApiKeyValidity, Role};
-use common::{spawn_app, TestApp};
+use app::model::ApiKeyValidity;
+use common::{spawn_app, TestApp, OTHER_CLIENT_EMAIL, OTHER_CLIENT_PASSWORD};
 use reqwest::header::{ACCEPT_LANGUAGE, AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
@@ -358,25 +358,7 @@ async fn keys_must_be_valid_and_unrevoked_and_browsers_must_come_from_the_portal
 async fn another_organizations_tickets_do_not_exist_through_the_api() {
     let app = spawn_app().await;
     let (client, key) = key_of(&app, "client").await;
-    let db = &app.db.db;
-    let other_org = db
-        .insert_organization(client.observatory_id, "Otra Asociación")
-        .await
-        .unwrap();
-    app::backend::accounts::create_account(
-        db,
-        app::backend::accounts::NewAccount {
-            observatory_id: client.observatory_id,
-            organization_id: Some(other_org),
-            email: "intruso@otra.example",
-            name: "Intruso",
-            role: Role::Client,
-            language: app::i18n::Lang::Es,
-            password: Some("una clave bastante larga"),
-        },
-    )
-    .await
-    .unwrap();
+    app.add_client_of_another_organization().await;
     let (status, created) = Api::new(&app, &key)
         .post(
             "/api/v1/tickets",
@@ -386,8 +368,7 @@ async fn another_organizations_tickets_do_not_exist_through_the_api() {
     assert_eq!(status, StatusCode::CREATED);
     let number = created["number"].as_str().unwrap();
 
-    let (intruder, intruder_key) =
-        key_for(&app, "intruso@otra.example", "una clave bastante larga").await;
+    let (intruder, intruder_key) = key_for(&app, OTHER_CLIENT_EMAIL, OTHER_CLIENT_PASSWORD).await;
     let api = Api::new(&app, &intruder_key);
     let path = format!("/api/v1/tickets/{number}");
     let (status, _) = api.get(&path).await;
@@ -463,11 +444,8 @@ async fn another_organizations_tickets_do_not_exist_through_the_api() {
             (page, success, call.text().await.unwrap())
         }
     };
-    let ((status, page), success, call) = page_and_call(
-        "intruso@otra.example".into(),
-        "una clave bastante larga".into(),
-    )
-    .await;
+    let ((status, page), success, call) =
+        page_and_call(OTHER_CLIENT_EMAIL.into(), OTHER_CLIENT_PASSWORD.into()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(
         page.contains("No hemos encontrado lo que buscas."),
@@ -486,6 +464,7 @@ async fn another_organizations_tickets_do_not_exist_through_the_api() {
     assert!(success, "{call}");
     assert!(call.contains("Privado"), "{call}");
     // Nor can one person revoke another's key.
+    let db = &app.db.db;
     let theirs = api_tokens::list(db, &client).await.unwrap();
     assert!(api_tokens::revoke(db, &intruder, theirs[0].id)
         .await
@@ -769,7 +748,7 @@ async fn voice_operations(
 #[tokio::test]
 async fn a_voice_comment_through_the_api_says_its_transcript_state_and_stays_in_its_organization() {
     let app = spawn_app().await;
-    let (client, key) = key_of(&app, "client").await;
+    let (_, key) = key_of(&app, "client").await;
     let api = Api::new(&app, &key);
     let (_, created) = api
         .post(
@@ -850,27 +829,8 @@ async fn a_voice_comment_through_the_api_says_its_transcript_state_and_stays_in_
     );
 
     // A client of another organization: neither the entry nor its audio exist.
-    let other_org = app
-        .db
-        .db
-        .insert_organization(client.observatory_id, "Otra Asociación")
-        .await
-        .unwrap();
-    app::backend::accounts::create_account(
-        &app.db.db,
-        app::backend::accounts::NewAccount {
-            observatory_id: client.observatory_id,
-            organization_id: Some(other_org),
-            email: "intruso@otra.example",
-            name: "Intruso",
-            role: Role::Client,
-            language: app::i18n::Lang::Es,
-            password: Some("una clave bastante larga"),
-        },
-    )
-    .await
-    .unwrap();
-    let (_, intruder_key) = key_for(&app, "intruso@otra.example", "una clave bastante larga").await;
+    app.add_client_of_another_organization().await;
+    let (_, intruder_key) = key_for(&app, OTHER_CLIENT_EMAIL, OTHER_CLIENT_PASSWORD).await;
     let download = |key: String| {
         let http = api.http.clone();
         let url = format!("{}{audio_url}", app.base);

@@ -336,29 +336,7 @@ async fn another_organizations_uploads_and_files_do_not_exist() {
     let pending = location(&app, &owner, "pendiente.txt", 5).await;
 
     // A client of another organization of the same observatory.
-    let db = &app.db.db;
-    let observatory = db.default_observatory().await.unwrap().unwrap();
-    let other_org = db
-        .insert_organization(observatory.id, "Agrupación Vega")
-        .await
-        .unwrap();
-    app::backend::accounts::create_account(
-        db,
-        app::backend::accounts::NewAccount {
-            observatory_id: observatory.id,
-            organization_id: Some(other_org),
-            email: "vega@vega.example",
-            name: "Vega",
-            role: app::model::Role::Client,
-            language: app::i18n::Lang::Es,
-            password: Some("una clave bastante larga"),
-        },
-    )
-    .await
-    .unwrap();
-    let intruder = app.browser();
-    app.sign_in(&intruder, "vega@vega.example", "una clave bastante larga")
-        .await;
+    let intruder = app.client_of_another_organization().await;
 
     for (who, expected) in [(&owner, true), (&intruder, false)] {
         let download = who

@@ -116,29 +116,7 @@ async fn previews_are_served_like_downloads_and_are_not_found_for_other_organiza
     assert_eq!(error["error"]["code"], "not_found");
 
     // A client of another organization of the same observatory, and a program without a key.
-    let db = &app.db.db;
-    let observatory = db.default_observatory().await.unwrap().unwrap();
-    let other_org = db
-        .insert_organization(observatory.id, "Agrupación Vega")
-        .await
-        .unwrap();
-    app::backend::accounts::create_account(
-        db,
-        app::backend::accounts::NewAccount {
-            observatory_id: observatory.id,
-            organization_id: Some(other_org),
-            email: "vega@vega.example",
-            name: "Vega",
-            role: app::model::Role::Client,
-            language: app::i18n::Lang::Es,
-            password: Some("una clave bastante larga"),
-        },
-    )
-    .await
-    .unwrap();
-    let intruder = app.browser();
-    app.sign_in(&intruder, "vega@vega.example", "una clave bastante larga")
-        .await;
+    let intruder = app.client_of_another_organization().await;
     let staff = app.signed_in_browser("agent").await;
     for picture in ["preview", "display"] {
         let url = app.url(&format!("/api/v1/attachments/{photo}/{picture}"));

@@ -3,11 +3,10 @@
 
 mod common;
 
-use app::backend::accounts::{authenticate, sign_in, ClientInfo, NewAccount, Viewer};
+use app::backend::accounts::{authenticate, sign_in, ClientInfo, Viewer};
 use app::backend::tickets::{self, NewTicket};
-use app::i18n::Lang;
-use app::model::{Priority, RequestType, Role};
-use common::{spawn_app, spawn_app_with, TestApp};
+use app::model::{Priority, RequestType};
+use common::{spawn_app, spawn_app_with, TestApp, OTHER_CLIENT_EMAIL, OTHER_CLIENT_PASSWORD};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::Value;
@@ -243,39 +242,18 @@ async fn the_logo_upload_has_its_own_larger_limit() {
     assert_ne!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
 
-/// The sign-in of the client `second_organization` creates.
-const VEGA_EMAIL: &str = "vega@vega.example";
-const VEGA_PASSWORD: &str = "una clave bastante larga";
-
 /// A client of a second organization of the demo observatory, with one request of its own.
 async fn second_organization(app: &TestApp) -> (Viewer, String) {
+    app.add_client_of_another_organization().await;
     let db = &app.db.db;
     let observatory = db.default_observatory().await.unwrap().unwrap();
-    let organization = db
-        .insert_organization(observatory.id, "Agrupación Vega")
-        .await
-        .unwrap();
-    app::backend::accounts::create_account(
-        db,
-        NewAccount {
-            observatory_id: observatory.id,
-            organization_id: Some(organization),
-            email: VEGA_EMAIL,
-            name: "Vega",
-            role: Role::Client,
-            language: Lang::Es,
-            password: Some(VEGA_PASSWORD),
-        },
-    )
-    .await
-    .unwrap();
     let config = app::backend::config::Config::load(None, |_| None).unwrap();
     let signed_in = sign_in(
         db,
         &config,
         observatory.id,
-        VEGA_EMAIL,
-        VEGA_PASSWORD,
+        OTHER_CLIENT_EMAIL,
+        OTHER_CLIENT_PASSWORD,
         &ClientInfo::default(),
     )
     .await
@@ -315,7 +293,8 @@ async fn what_does_not_exist_or_is_not_yours_is_a_404_page() {
     let app = spawn_app().await;
     let (vega, vega_ticket) = second_organization(&app).await;
     let vega_browser = app.browser();
-    app.sign_in(&vega_browser, VEGA_EMAIL, VEGA_PASSWORD).await;
+    app.sign_in(&vega_browser, OTHER_CLIENT_EMAIL, OTHER_CLIENT_PASSWORD)
+        .await;
     let orion_browser = app.signed_in_browser("client").await;
 
     // The owner sees the ticket: the positive control.

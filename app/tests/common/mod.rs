@@ -6,6 +6,9 @@ use app::backend::accounts::{
     authenticate, create_account, sign_in, AccountError, ClientInfo, NewAccount, SignedIn, Viewer,
 };
 use app::backend::config::Config;
+use app::backend::events::EventBus;
+use app::backend::files::testing::{fresh_store, TestStore};
+use app::backend::files::FileStore;
 use app::backend::outbox;
 use app::backend::storage::accounts::NewObservatory;
 use app::backend::storage::testing::{fresh_database, TestDatabase};
@@ -197,5 +200,41 @@ impl World {
             .await
             .unwrap()
             .is_some()
+    }
+}
+
+/// An observatory with an agent, two clients of its organization (Ana and Bruno) and a client
+/// of another organization (Carla), and a file store of the test run's kind: where the tests of
+/// files, previews and voice comments work.
+pub struct FileSite {
+    pub world: World,
+    pub events: EventBus,
+    pub config: Config,
+    pub store: FileStore,
+    /// The store's files, behind its back (local directory or bucket prefix).
+    pub files: TestStore,
+    pub agent: Viewer,
+    pub ana: Viewer,
+    pub bruno: Viewer,
+    pub carla: Viewer,
+}
+
+pub async fn file_site(config: Config) -> FileSite {
+    let world = world().await;
+    let db = &world.db;
+    let obs = world.observatory_id;
+    let org = Some(world.organization_id);
+    let other_org = db.insert_organization(obs, "Grupo Vega").await.unwrap();
+    let files = fresh_store();
+    FileSite {
+        agent: person(db, obs, None, "tomas@obs.example", Role::Agent).await,
+        ana: person(db, obs, org, "ana@club.example", Role::Client).await,
+        bruno: person(db, obs, org, "bruno@club.example", Role::Client).await,
+        carla: person(db, obs, Some(other_org), "carla@vega.example", Role::Client).await,
+        events: EventBus::new(),
+        config,
+        store: files.store.clone(),
+        files,
+        world,
     }
 }

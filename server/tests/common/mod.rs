@@ -10,6 +10,10 @@ use app::backend::secret_key::SecretKey;
 use app::backend::storage::testing::{fresh_database, TestDatabase};
 use reqwest::{redirect::Policy, Client};
 
+/// The sign-in of the client `TestApp::add_client_of_another_organization` creates.
+pub const OTHER_CLIENT_EMAIL: &str = "vega@vega.example";
+pub const OTHER_CLIENT_PASSWORD: &str = "una clave bastante larga";
+
 pub struct TestApp {
     pub base: String,
     pub accounts: Vec<DemoAccount>,
@@ -142,6 +146,42 @@ impl TestApp {
         })
         .await
         .unwrap()
+    }
+
+    /// Creates a client of a second organization of the demo observatory, who signs in with
+    /// `OTHER_CLIENT_EMAIL` and `OTHER_CLIENT_PASSWORD`: the one who must not see the demo
+    /// client's things.
+    pub async fn add_client_of_another_organization(&self) {
+        let db = &self.db.db;
+        let observatory = db.default_observatory().await.unwrap().unwrap();
+        let organization = db
+            .insert_organization(observatory.id, "Agrupación Vega")
+            .await
+            .unwrap();
+        app::backend::accounts::create_account(
+            db,
+            app::backend::accounts::NewAccount {
+                observatory_id: observatory.id,
+                organization_id: Some(organization),
+                email: OTHER_CLIENT_EMAIL,
+                name: "Vega",
+                role: app::model::Role::Client,
+                language: app::i18n::Lang::Es,
+                password: Some(OTHER_CLIENT_PASSWORD),
+            },
+        )
+        .await
+        .unwrap();
+    }
+
+    /// A browser signed in as a new client of another organization
+    /// (`add_client_of_another_organization`).
+    pub async fn client_of_another_organization(&self) -> Client {
+        self.add_client_of_another_organization().await;
+        let browser = self.browser();
+        self.sign_in(&browser, OTHER_CLIENT_EMAIL, OTHER_CLIENT_PASSWORD)
+            .await;
+        browser
     }
 
     /// `path` asked for by `client` as a browser asks for a page (`Accept: text/html`).
