@@ -31,6 +31,11 @@ locked_version() {
 }
 
 ensure_rust_tools() {
+  # whisper.cpp, the built-in speech engine, and libopus are built by cmake.
+  if ! command -v cmake >/dev/null; then
+    say "Installing cmake from Debian (builds the speech engine)"
+    apt_install cmake
+  fi
   if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     say "Adding the wasm32 target"
     rustup target add wasm32-unknown-unknown
@@ -59,6 +64,9 @@ ensure_test_tools() {
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
   # PDF previews (their first page); 3.6 MB to download.
   command -v pdftoppm >/dev/null || missing+=(poppler-utils)
+  # Voice tests: spoken phrases, and recordings in each container browsers produce.
+  command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+  command -v ffmpeg >/dev/null || missing+=(ffmpeg)
   if [ "${#missing[@]}" -gt 0 ]; then
     say "Installing ${missing[*]} from Debian"
     apt_install "${missing[@]}"
