@@ -32,6 +32,11 @@ export default async function globalSetup() {
     // tests attach stays under it.
     CUPULA_MAX_FILE_BYTES: String(64 * 1024 * 1024),
   };
+  // The built-in speech engine's model (scripts/lib.sh provisions it), so voice comments are
+  // transcribed while the person speaks.
+  if (process.env.CUPULA_TEST_SPEECH_MODEL) {
+    env.CUPULA_SPEECH_MODEL = process.env.CUPULA_TEST_SPEECH_MODEL;
+  }
   if (process.env.CUPULA_E2E_DATABASE_URL) {
     env.CUPULA_DATABASE_URL = process.env.CUPULA_E2E_DATABASE_URL;
   }

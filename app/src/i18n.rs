@@ -354,6 +354,12 @@ catalogue! {
         "The recording is longer than allowed. Send it in shorter parts.";
     ErrorVoiceLanguage => "Ese idioma no se puede transcribir. Elige, por ejemplo, es o en.",
         "That language cannot be transcribed. Choose, for example, es or en.";
+    ErrorVoiceRecordingGone => "Esa grabación ya no está en el portal (se guarda un día sin enviar). Graba de nuevo.",
+        "That recording is no longer on the portal (unsent ones are kept for a day). Record again.";
+    ErrorVoiceRecordingIncomplete => "La grabación aún no ha llegado entera. Espera a que termine de enviarse y vuelve a intentarlo.",
+        "The recording has not fully arrived yet. Wait until it has been sent and try again.";
+    ErrorVoiceBusy => "El portal está recibiendo muchas grabaciones a la vez. Inténtalo de nuevo en un momento.",
+        "The portal is receiving many recordings at once. Try again in a moment.";
     ErrorQuotaExceeded => "La organización no tiene espacio suficiente para este archivo. Pide al observatorio que libere espacio.",
         "The organization does not have enough space left for this file. Ask the observatory to free some.";
     ErrorRequestFilesTooLarge => "Los archivos de un mismo envío son demasiado grandes en total. Envíalos en varias veces.",
@@ -468,6 +474,7 @@ catalogue! {
     VoiceTranscriptEmpty => "No se entendió ninguna palabra en el audio.", "No words were made out in the audio.";
     VoiceEdited => "Editado", "Edited";
     VoiceMachineTranscript => "Transcripción automática", "Automatic transcript";
+    VoiceRequestSubject => "Solicitud por voz", "Voice request";
     EntryNote => "{name} dejó una nota interna", "{name} left an internal note";
     EntryStatus => "{name} cambió el estado de «{from}» a «{to}»", "{name} changed the status from “{from}” to “{to}”";
     EntryPriority => "{name} cambió la prioridad de «{from}» a «{to}»", "{name} changed the priority from “{from}” to “{to}”";

@@ -10,6 +10,7 @@ use app::backend::attachments;
 use app::backend::config::Config;
 use app::backend::tickets::{self, NewTicket};
 use app::backend::voice::{self, NewVoice};
+use app::backend::voice_live;
 use app::i18n::Msg;
 use app::model::{Priority, RequestType, TicketFilter, TimelineEntry, TranscriptState};
 use axum::extract::{Multipart, State};
@@ -596,4 +597,189 @@ async fn a_client_of_another_organization_reaches_neither_the_entry_nor_its_reco
         ),
         Msg::ErrorNotFound
     );
+}
+
+/// Feeds a recording to `voice_live` as a browser streams it: one chunk after another.
+async fn stream_recording(
+    site: &Site,
+    who: &Viewer,
+    key: &str,
+    bytes: &[u8],
+) -> voice_live::LiveRecording {
+    let (mut live, ready) = voice_live::start(
+        site.db(),
+        &site.store,
+        &site.config,
+        who,
+        key,
+        "audio/webm;codecs=opus",
+        Some("es"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ready.next, 0);
+    for (seq, chunk) in bytes.chunks(700).enumerate() {
+        let outcome = live
+            .chunk(seq as u32, Bytes::copy_from_slice(chunk))
+            .await
+            .unwrap();
+        assert_eq!(outcome, voice_live::ChunkOutcome::Ack(seq as u32));
+    }
+    live
+}
+
+#[tokio::test]
+async fn a_streamed_recording_shows_partial_text_and_goes_with_the_message_with_its_transcript() {
+    let (url, calls) = fake_speech_server("La cúpula no gira").await;
+    let site = site(config_with(&[
+        ("CUPULA_TRANSCRIPTION_URL", url),
+        ("CUPULA_TRANSCRIPTION_API_KEY", SPEECH_KEY.into()),
+        ("CUPULA_TRANSCRIPTION_MODEL", "whisper-base".into()),
+    ]))
+    .await;
+    let number = site.open(&site.ana).await;
+    let key = "0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e";
+    let mut live = stream_recording(&site, &site.ana, key, WEBM).await;
+
+    // While it is being recorded: the words so far, once a second of audio is decoded.
+    let started = Instant::now();
+    let partial = loop {
+        if let Some(job) = live.partial_job() {
+            if let Some(text) = job.run().await {
+                break text;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no partial text"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(partial, "La cúpula no gira");
+    let partial_calls = calls.lock().unwrap().len();
+    assert!(partial_calls >= 1);
+
+    let chunks = WEBM.len().div_ceil(700) as u32;
+    let stored = live.stop(chunks).await.unwrap();
+    let voice_live::StopOutcome::Stored { duration_ms } = stored else {
+        panic!("not stored: {stored:?}");
+    };
+    assert!((1500..=2600).contains(&duration_ms), "{duration_ms}");
+    let done = live.transcript().await.unwrap();
+    assert_eq!(done.state, TranscriptState::Done);
+    assert_eq!(done.text.as_deref(), Some("La cúpula no gira"));
+    // Each window is a 16 kHz WAV of its own: the engine is never sent the container.
+    assert!(calls
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|c| c.file_type.as_deref() == Some("audio/wav")));
+
+    // Sent unchanged: the machine's text, no edit; found by search.
+    let entry_id = tickets::add_message_with_voice(
+        site.db(),
+        &site.events,
+        &site.config,
+        &site.ana,
+        &number,
+        "",
+        false,
+        &[],
+        Some(tickets::VoiceSent {
+            recording: key,
+            text: Some("La cúpula no gira"),
+        }),
+    )
+    .await
+    .unwrap();
+    let voice = site
+        .entry(&site.ana, &number, entry_id)
+        .await
+        .voice
+        .unwrap();
+    assert_eq!(voice.state, TranscriptState::Done);
+    assert_eq!(voice.transcript.as_deref(), Some("La cúpula no gira"));
+    assert_eq!(voice.edited_text, None);
+    assert!(voice.audio.is_some());
+    assert_eq!(site.search(&site.ana, "gira").await, vec![number.clone()]);
+    assert!(site.search(&site.carla, "gira").await.is_empty());
+
+    // Sent with a word fixed: both are kept, and the fix is found too.
+    let fixed_key = "1b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e";
+    let mut live = stream_recording(&site, &site.ana, fixed_key, WEBM).await;
+    live.stop(chunks).await.unwrap();
+    live.transcript().await.unwrap();
+    let fixed = tickets::add_message_with_voice(
+        site.db(),
+        &site.events,
+        &site.config,
+        &site.ana,
+        &number,
+        "",
+        false,
+        &[],
+        Some(tickets::VoiceSent {
+            recording: fixed_key,
+            text: Some("La cúpula no gira hacia el este"),
+        }),
+    )
+    .await
+    .unwrap();
+    let voice = site.entry(&site.ana, &number, fixed).await.voice.unwrap();
+    assert_eq!(voice.transcript.as_deref(), Some("La cúpula no gira"));
+    assert_eq!(
+        voice.edited_text.as_deref(),
+        Some("La cúpula no gira hacia el este")
+    );
+    assert_eq!(site.search(&site.ana, "este").await, vec![number]);
+}
+
+#[tokio::test]
+async fn a_recording_sent_before_its_transcript_gets_it_when_it_lands() {
+    let (url, _calls) = fake_speech_server("El motor de azimut hace ruido").await;
+    let site = site(config_with(&[
+        ("CUPULA_TRANSCRIPTION_URL", url),
+        ("CUPULA_TRANSCRIPTION_API_KEY", SPEECH_KEY.into()),
+        ("CUPULA_TRANSCRIPTION_MODEL", "whisper-base".into()),
+    ]))
+    .await;
+    let number = site.open(&site.ana).await;
+    let key = "2b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e";
+    let mut live = stream_recording(&site, &site.ana, key, WEBM).await;
+    live.stop(WEBM.len().div_ceil(700) as u32).await.unwrap();
+    // The person pressed send as soon as the recording was whole.
+    let entry_id = tickets::add_message_with_voice(
+        site.db(),
+        &site.events,
+        &site.config,
+        &site.ana,
+        &number,
+        "",
+        false,
+        &[],
+        Some(tickets::VoiceSent {
+            recording: key,
+            text: None,
+        }),
+    )
+    .await
+    .unwrap();
+    let pending = site
+        .entry(&site.ana, &number, entry_id)
+        .await
+        .voice
+        .unwrap();
+    assert_eq!(pending.state, TranscriptState::Pending);
+    live.transcript().await.unwrap();
+    let voice = site
+        .entry(&site.ana, &number, entry_id)
+        .await
+        .voice
+        .unwrap();
+    assert_eq!(voice.state, TranscriptState::Done);
+    assert_eq!(
+        voice.transcript.as_deref(),
+        Some("El motor de azimut hace ruido")
+    );
+    assert_eq!(site.search(&site.ana, "azimut").await, vec![number]);
 }

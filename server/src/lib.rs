@@ -3,13 +3,14 @@
 mod form_files;
 pub mod limits;
 pub mod rest;
+mod voice_stream;
 
 use app::backend::accounts::AccountError;
 use app::backend::config::Config;
 use app::backend::files::FileStore;
 use app::backend::storage::Db;
 use app::backend::AppState;
-use app::backend::{attachments, logo, previews, request, voice};
+use app::backend::{attachments, logo, previews, request, voice, voice_live};
 use app::i18n::Msg;
 use app::{shell, App, SITE_OUTPUT_NAME};
 use axum::extract::{DefaultBodyLimit, Multipart, Path as AxumPath};
@@ -159,6 +160,11 @@ pub fn spawn_housekeeping(state: &AppState) -> tokio::task::JoinHandle<()> {
             if let Err(err) = previews::make_missing(&db, &files).await {
                 tracing::warn!(error = %err, "making missing previews failed");
             }
+            match voice_live::purge_stale(&db).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "unsent voice recordings removed"),
+                Err(err) => tracing::warn!(error = %err, "cleaning up unsent recordings failed"),
+            }
             if let Err(err) = voice::transcribe_pending(&db, &files, &config).await {
                 tracing::warn!(error = %err, "scheduling pending transcriptions failed");
             }
@@ -188,6 +194,7 @@ pub fn router(state: AppState) -> Router {
             )),
         )
         .route("/branding/logo/{name}", get(serve_logo))
+        .route("/voice/stream", get(voice_stream::voice_stream))
         .merge(rest::routes())
         .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
@@ -308,7 +315,7 @@ async fn attach_portal_context(
     let is_page = request.method() == Method::GET
         && !path.starts_with("/pkg/")
         && !path.starts_with("/api/")
-        && !matches!(path, "/healthz" | "/readyz")
+        && !matches!(path, "/healthz" | "/readyz" | "/voice/stream")
         && Path::new(path).extension().is_none_or(|ext| ext == "html");
     if is_page {
         match request::portal_context(&state, request.headers()).await {
@@ -371,19 +378,24 @@ fn is_cross_site(request: &Request, config: &Config) -> bool {
     if let Some(site) = headers.get("sec-fetch-site") {
         return !matches!(site.to_str(), Ok("same-origin") | Ok("none"));
     }
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let Ok(origin) = origin.to_str() else {
-            return true;
-        };
-        if origin == config.origin() {
-            return false;
-        }
-        // Same host as the request was addressed to (the portal reached by another name).
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-        let origin_host = origin.split_once("://").map(|(_, rest)| rest);
-        return host.is_none() || origin_host != host;
+    if headers.contains_key(header::ORIGIN) {
+        return !is_own_page(headers, config);
     }
     request::cookie(headers, request::session_cookie_name(config)).is_some()
+}
+
+/// Whether the request's `Origin` is this portal: its configured address, or the host the
+/// request was addressed to (the portal reached by another name). No `Origin`: no.
+pub(crate) fn is_own_page(headers: &HeaderMap, config: &Config) -> bool {
+    let Some(Ok(origin)) = headers.get(header::ORIGIN).map(|o| o.to_str()) else {
+        return false;
+    };
+    if origin == config.origin() {
+        return true;
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin_host = origin.split_once("://").map(|(_, rest)| rest);
+    host.is_some() && origin_host == host
 }
 
 fn redact_password(url: &str) -> String {

@@ -6,11 +6,13 @@
 //! keeping what was typed in a draft on the server, never in the address).
 
 use crate::error::UserError;
-use crate::model::{ApiTokenInfo, NewTicketChoices, TelescopeHistory, TicketDetail, TicketPage};
+use crate::model::{
+    ApiTokenInfo, NewTicketChoices, TelescopeHistory, TicketDetail, TicketPage, VoiceInfo,
+};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use crate::backend::{api_tokens, request, tickets};
+use crate::backend::{api_tokens, request, tickets, voice};
 #[cfg(feature = "ssr")]
 use crate::i18n::Msg;
 #[cfg(feature = "ssr")]
@@ -35,6 +37,16 @@ pub async fn get_ticket(number: String) -> Result<TicketDetail, UserError> {
     let state = request::app_state()?;
     let viewer = request::require_viewer().await?;
     tickets::ticket(&state.db, &state.config, &viewer, &number)
+        .await
+        .map_err(request::account_error)
+}
+
+/// A voice entry's recording and transcript, for the page to follow a transcript being made.
+#[server(endpoint = "tickets/voice")]
+pub async fn get_voice_entry(number: String, entry_id: i64) -> Result<VoiceInfo, UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    voice::voice_info(&state.db, &state.config, &viewer, &number, entry_id)
         .await
         .map_err(request::account_error)
 }
@@ -74,7 +86,24 @@ fn attachment_ids(field: &Option<String>) -> Vec<String> {
         .collect()
 }
 
-/// Opens a request; returns its number.
+/// The recording a form sends (its key, from the page's recorder) and its text.
+#[cfg(feature = "ssr")]
+fn voice_sent<'a>(
+    recording: &'a Option<String>,
+    text: &'a Option<String>,
+) -> Option<tickets::VoiceSent<'a>> {
+    let recording = recording
+        .as_deref()
+        .map(str::trim)
+        .filter(|k| !k.is_empty())?;
+    Some(tickets::VoiceSent {
+        recording,
+        text: text.as_deref(),
+    })
+}
+
+/// Opens a request; returns its number. (Each form field is an argument.)
+#[allow(clippy::too_many_arguments)]
 #[server(endpoint = "tickets/open")]
 pub async fn open_ticket(
     request_type: String,
@@ -84,6 +113,8 @@ pub async fn open_ticket(
     telescope_id: Option<String>,
     organization_id: Option<String>,
     attachments: Option<String>,
+    voice_recording: Option<String>,
+    voice_text: Option<String>,
 ) -> Result<String, UserError> {
     let state = request::app_state()?;
     let parts = request::request_parts()?;
@@ -103,10 +134,18 @@ pub async fn open_ticket(
             comment: &comment,
             attachments: &attachment_ids(&attachments),
         };
-        tickets::open_ticket(&state.db, &state.events, &state.config, &viewer, new)
-            .await
-            .map(|opened| opened.number)
-            .map_err(request::account_error)
+        let voice = voice_sent(&voice_recording, &voice_text);
+        tickets::open_ticket_with_voice(
+            &state.db,
+            &state.events,
+            &state.config,
+            &viewer,
+            new,
+            voice,
+        )
+        .await
+        .map(|opened| opened.number)
+        .map_err(request::account_error)
     }
     .await;
     if request::is_plain_form_post(&parts) {
@@ -175,13 +214,15 @@ pub async fn add_message(
     body: String,
     internal: Option<String>,
     attachments: Option<String>,
+    voice_recording: Option<String>,
+    voice_text: Option<String>,
 ) -> Result<(), UserError> {
     let state = request::app_state()?;
     let parts = request::request_parts()?;
     let viewer = request::require_viewer().await?;
     let result = match request::refused_form_file(&parts) {
         Some(refused) => Err(refused),
-        None => tickets::add_message(
+        None => tickets::add_message_with_voice(
             &state.db,
             &state.events,
             &state.config,
@@ -190,6 +231,7 @@ pub async fn add_message(
             &body,
             internal.is_some(),
             &attachment_ids(&attachments),
+            voice_sent(&voice_recording, &voice_text),
         )
         .await
         .map(|_| ())

@@ -27,5 +27,6 @@ pub mod tickets;
 pub mod tokens;
 pub mod transcription;
 pub mod voice;
+pub mod voice_live;
 
 pub use state::AppState;

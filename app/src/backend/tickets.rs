@@ -110,6 +110,27 @@ pub async fn open_ticket(
     viewer: &Viewer,
     new: NewTicket<'_>,
 ) -> Result<Opened, AccountError> {
+    open_ticket_with_voice(db, events, config, viewer, new, None).await
+}
+
+/// A recording streamed from the page (`voice_live`) sent with a request or a message, and the
+/// text the person sent with it (the transcript, maybe corrected).
+#[derive(Debug, Clone, Copy)]
+pub struct VoiceSent<'a> {
+    pub recording: &'a str,
+    pub text: Option<&'a str>,
+}
+
+/// Opens a request whose comment may be (or include) a voice recording: with one, the typed
+/// comment may be empty, and the subject comes from the recording's text.
+pub async fn open_ticket_with_voice(
+    db: &Db,
+    events: &EventBus,
+    config: &Config,
+    viewer: &Viewer,
+    new: NewTicket<'_>,
+    voice: Option<VoiceSent<'_>>,
+) -> Result<Opened, AccountError> {
     // Each field is authorized on its own: a client may name no organization but their own.
     let organization_id = if viewer.role.is_staff() {
         let id = new.organization_id.ok_or(Msg::ErrorOrganizationRequired)?;
@@ -124,10 +145,23 @@ pub async fn open_ticket(
         }
         own
     };
-    let comment = check_text(new.comment, MESSAGE_MAX_CHARS, Msg::ErrorCommentRequired)?;
-    let subject = match new.subject.trim() {
-        "" => subject_from(comment),
-        typed => typed.to_string(),
+    let voice_text = match voice {
+        Some(sent) => Some(voice::recording_text(db, viewer, sent.recording, sent.text).await?),
+        None => None,
+    };
+    let comment = match &voice_text {
+        Some(_) if new.comment.trim().is_empty() => "",
+        _ => check_text(new.comment, MESSAGE_MAX_CHARS, Msg::ErrorCommentRequired)?,
+    };
+    let subject = match (new.subject.trim(), voice_text.as_deref()) {
+        ("", Some(spoken)) if comment.is_empty() && !spoken.trim().is_empty() => {
+            subject_from(spoken)
+        }
+        ("", Some(_)) if comment.is_empty() => {
+            Msg::VoiceRequestSubject.text(viewer.language).to_string()
+        }
+        ("", _) => subject_from(comment),
+        (typed, _) => typed.to_string(),
     };
     if subject.chars().count() > SUBJECT_MAX_CHARS {
         return Err(Msg::ErrorSubjectTooLong.into());
@@ -194,6 +228,27 @@ pub async fn open_ticket(
         )
         .await?;
     }
+    let recorded = match voice {
+        Some(sent) => {
+            let ticket = tx
+                .ticket_by_id(viewer.observatory_id, created.id)
+                .await?
+                .ok_or(Msg::ErrorInternal)?;
+            let recorded = voice::commit_recorded(
+                &mut tx,
+                config,
+                viewer,
+                &ticket,
+                sent.recording,
+                sent.text,
+                false,
+                now,
+            )
+            .await?;
+            Some((ticket, recorded))
+        }
+        None => None,
+    };
     tx.commit().await?;
     events.publish(TicketEvent {
         observatory_id: viewer.observatory_id,
@@ -204,6 +259,9 @@ pub async fn open_ticket(
         internal: false,
         actor_id: Some(viewer.user_id),
     });
+    if let Some((ticket, recorded)) = recorded {
+        voice::publish(events, &ticket, recorded.entry_id, false, viewer);
+    }
     Ok(Opened {
         id: created.id,
         number: created.number,
@@ -446,8 +504,39 @@ pub async fn add_message(
     internal: bool,
     attachments: &[String],
 ) -> Result<i64, AccountError> {
+    add_message_with_voice(
+        db,
+        events,
+        config,
+        viewer,
+        number,
+        body,
+        internal,
+        attachments,
+        None,
+    )
+    .await
+}
+
+/// A message that may carry a voice recording: with one, the typed text may be empty (then the
+/// recording is the message). Returns the first entry written.
+#[allow(clippy::too_many_arguments)]
+pub async fn add_message_with_voice(
+    db: &Db,
+    events: &EventBus,
+    config: &Config,
+    viewer: &Viewer,
+    number: &str,
+    body: &str,
+    internal: bool,
+    attachments: &[String],
+    voice: Option<VoiceSent<'_>>,
+) -> Result<i64, AccountError> {
     let row = writable_ticket(db, viewer, number, internal).await?;
-    let text = if attachments.is_empty() || !body.trim().is_empty() {
+    let only_voice = voice.is_some() && attachments.is_empty() && body.trim().is_empty();
+    let text = if only_voice {
+        None
+    } else if attachments.is_empty() || !body.trim().is_empty() {
         Some(check_text(
             body,
             MESSAGE_MAX_CHARS,
@@ -467,6 +556,23 @@ pub async fn add_message(
     } else {
         attachments::staged_for_commit(&mut tx, config, viewer, &row, attachments, now).await?
     };
+    if only_voice {
+        let sent = voice.expect("only_voice implies a recording");
+        let recorded = voice::commit_recorded(
+            &mut tx,
+            config,
+            viewer,
+            &row,
+            sent.recording,
+            sent.text,
+            internal,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        voice::publish(events, &row, recorded.entry_id, internal, viewer);
+        return Ok(recorded.entry_id);
+    }
     let names = file_names(&staged);
     let kind = match (text, internal) {
         (None, _) => EntryKind::Attachment,
@@ -504,8 +610,27 @@ pub async fn add_message(
     if !staged.is_empty() {
         attachments::attach_in_tx(&mut tx, viewer, &row, &staged, entry_id, internal, now).await?;
     }
+    let recorded = match voice {
+        Some(sent) => Some(
+            voice::commit_recorded(
+                &mut tx,
+                config,
+                viewer,
+                &row,
+                sent.recording,
+                sent.text,
+                internal,
+                now,
+            )
+            .await?,
+        ),
+        None => None,
+    };
     tx.commit().await?;
     publish(events, &row, entry_id, kind, internal, viewer);
+    if let Some(recorded) = recorded {
+        voice::publish(events, &row, recorded.entry_id, internal, viewer);
+    }
     Ok(entry_id)
 }
 

@@ -46,6 +46,12 @@ pub async fn turn() -> tokio::sync::SemaphorePermit<'static> {
         .expect("the transcription semaphore is never closed")
 }
 
+/// A turn if one is free now: for work that is worth doing only when the engine is idle
+/// (the partial text shown while a person speaks).
+pub fn try_turn() -> Option<tokio::sync::SemaphorePermit<'static>> {
+    RUNNING.try_acquire().ok()
+}
+
 /// Whether `code` is one of `LANGUAGES`.
 pub fn is_language(code: &str) -> bool {
     LANGUAGES.contains(&code)
@@ -201,5 +207,26 @@ mod tests {
         assert_eq!(file_name_for("video/webm"), "voice.webm");
         assert_eq!(file_name_for("audio/mp4"), "voice.m4a");
         assert!(is_language("es") && is_language("en") && !is_language("xx"));
+    }
+}
+
+// replaced on merge: the built-in engine's branch brings these.
+impl Transcriber {
+    pub async fn transcribe_pcm(
+        &self,
+        _samples: std::sync::Arc<[f32]>,
+        _language: &str,
+    ) -> Result<String, TranscriptionError> {
+        Err(TranscriptionError::Unavailable)
+    }
+}
+pub fn window_end(samples: &[f32], start: usize, finished: bool) -> Option<usize> {
+    let max = 28 * 16_000;
+    if samples.len() - start >= max {
+        Some(start + max)
+    } else if finished && samples.len() > start {
+        Some(samples.len())
+    } else {
+        None
     }
 }

@@ -19,7 +19,7 @@ use super::files::FileStore;
 use super::search::{document_terms, DocumentScope};
 use super::storage::tickets::{now_micros, NewEntry, TicketRow};
 use super::storage::voice::{NewVoiceRow, TranscriptionJob};
-use super::storage::Db;
+use super::storage::{Db, Tx};
 use super::tickets::{self, scope_of};
 use super::transcription::{self, Recording, Transcriber, TranscriptionError};
 use crate::i18n::Msg;
@@ -147,7 +147,8 @@ async fn checked_duration(
     match demuxed {
         Ok(duration) if duration > config.max_voice_duration => Err(Msg::ErrorVoiceTooLong.into()),
         Ok(duration) => Ok(duration),
-        Err(err @ (AudioError::NotAudio(_) | AudioError::TooSlow)) => {
+        Err(AudioError::TooLong) => Err(Msg::ErrorVoiceTooLong.into()),
+        Err(err) => {
             tracing::debug!(attachment = %staged.id, error = %err, "a voice recording was refused");
             Err(Msg::ErrorVoiceNotAudio.into())
         }
@@ -176,51 +177,190 @@ async fn commit_voice(
     {
         return Err(Msg::ErrorNotFound.into());
     }
-    let files = attachments::staged_for_commit(
+    let entry_id = append_voice_in_tx(
         &mut tx,
         config,
         viewer,
         ticket,
-        std::slice::from_ref(&staged.id),
+        VoiceParts {
+            attachment_id: &staged.id,
+            duration_ms: i64::try_from(duration.as_millis()).unwrap_or(i64::MAX),
+            language,
+            state: first_state(config),
+            transcript: None,
+            edited_text,
+            internal,
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(entry_id)
+}
+
+/// What a voice entry is made of.
+struct VoiceParts<'a> {
+    /// The viewer's staged recording.
+    attachment_id: &'a str,
+    duration_ms: i64,
+    language: &'a str,
+    state: TranscriptState,
+    transcript: Option<&'a str>,
+    edited_text: Option<&'a str>,
+    internal: bool,
+}
+
+/// Appends a voice entry to a ticket in the caller's transaction (which has touched the
+/// ticket): the entry, its recording committed to it, and its transcript state. The entry is
+/// found by the person's text and by the machine's.
+async fn append_voice_in_tx(
+    tx: &mut Tx,
+    config: &Config,
+    viewer: &Viewer,
+    ticket: &TicketRow,
+    parts: VoiceParts<'_>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<i64, AccountError> {
+    let files = attachments::staged_for_commit(
+        tx,
+        config,
+        viewer,
+        ticket,
+        &[parts.attachment_id.to_string()],
         now,
     )
     .await?;
     let scope = DocumentScope {
         observatory_id: ticket.observatory_id,
         organization_id: ticket.organization_id,
-        internal,
+        internal: parts.internal,
     };
+    let searched: Vec<&str> = [parts.edited_text, parts.transcript]
+        .into_iter()
+        .flatten()
+        .collect();
     let entry_id = tx
         .append_entry(
             ticket.observatory_id,
             ticket.id,
             NewEntry {
                 kind: EntryKind::Voice.code(),
-                internal,
+                internal: parts.internal,
                 author_id: Some(viewer.user_id),
-                body: edited_text.unwrap_or(""),
+                body: parts.edited_text.unwrap_or(""),
                 old_value: None,
                 new_value: None,
-                terms: edited_text.map(|text| document_terms(text, scope)),
+                terms: (!searched.is_empty()).then(|| document_terms(&searched.join("\n"), scope)),
             },
             now,
         )
         .await?;
-    attachments::attach_in_tx(&mut tx, viewer, ticket, &files, entry_id, internal, now).await?;
+    attachments::attach_in_tx(tx, viewer, ticket, &files, entry_id, parts.internal, now).await?;
     tx.insert_voice(NewVoiceRow {
         entry_id,
         observatory_id: ticket.observatory_id,
         ticket_id: ticket.id,
-        attachment_id: &staged.id,
-        duration_ms: i64::try_from(duration.as_millis()).unwrap_or(i64::MAX),
-        language,
-        transcript_state: first_state(config).code(),
-        edited_text,
+        attachment_id: parts.attachment_id,
+        duration_ms: parts.duration_ms,
+        language: parts.language,
+        transcript_state: parts.state.code(),
+        transcript: parts.transcript,
+        edited_text: parts.edited_text,
         now,
     })
     .await?;
-    tx.commit().await?;
     Ok(entry_id)
+}
+
+/// A recording streamed from the page (`voice_live`), committed to a ticket as a voice entry
+/// in the caller's transaction, by the message or request the person sends it with. The text
+/// they sent counts as an edit only when it differs from the machine's. A transcript still in
+/// the making when it is sent is written to the entry by the recording's own job
+/// (`voice_live`), or later by `transcribe_pending`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn commit_recorded(
+    tx: &mut Tx,
+    config: &Config,
+    viewer: &Viewer,
+    ticket: &TicketRow,
+    key: &str,
+    sent_text: Option<&str>,
+    internal: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<RecordedVoice, AccountError> {
+    let key = key.trim();
+    let Some(recording) = tx.ready_recording(viewer.user_id, key).await? else {
+        return Err(Msg::ErrorVoiceRecordingIncomplete.into());
+    };
+    let attachment_id = recording
+        .attachment_id
+        .as_deref()
+        .ok_or(Msg::ErrorVoiceRecordingGone)?;
+    let sent_text = sent_text.map(str::trim).filter(|t| !t.is_empty());
+    if sent_text.is_some_and(|t| t.chars().count() > MESSAGE_MAX_CHARS) {
+        return Err(Msg::ErrorTextTooLong.into());
+    }
+    let machine = recording.transcript.as_deref();
+    let edited_text = sent_text.filter(|text| Some(*text) != machine.map(str::trim));
+    let state = match recording
+        .transcript_state
+        .as_deref()
+        .and_then(TranscriptState::from_code)
+    {
+        Some(TranscriptState::Done) => TranscriptState::Done,
+        _ => first_state(config),
+    };
+    let entry_id = append_voice_in_tx(
+        tx,
+        config,
+        viewer,
+        ticket,
+        VoiceParts {
+            attachment_id,
+            duration_ms: recording.duration_ms.unwrap_or(0),
+            language: &recording.language,
+            state,
+            transcript: machine.filter(|_| state == TranscriptState::Done),
+            edited_text,
+            internal,
+        },
+        now,
+    )
+    .await
+    .map_err(|err| match err {
+        // The staged file expired before the recording was sent.
+        AccountError::User(Msg::ErrorNotFound) => Msg::ErrorVoiceRecordingGone.into(),
+        other => other,
+    })?;
+    tx.delete_recording(recording.id).await?;
+    Ok(RecordedVoice { entry_id })
+}
+
+/// A streamed recording committed to a ticket.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RecordedVoice {
+    pub entry_id: i64,
+}
+
+/// The text a streamed recording is sent with: the person's, else the machine's (empty when
+/// there is none yet). The recording must be whole.
+pub(crate) async fn recording_text(
+    db: &Db,
+    viewer: &Viewer,
+    key: &str,
+    sent_text: Option<&str>,
+) -> Result<String, AccountError> {
+    let recording = db
+        .recording_by_key(viewer.user_id, key.trim())
+        .await?
+        .filter(|row| row.state == "ready")
+        .ok_or(Msg::ErrorVoiceRecordingIncomplete)?;
+    Ok(sent_text
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .or(recording.transcript)
+        .unwrap_or_default())
 }
 
 /// A new voice entry's state: pending while an engine is configured.
@@ -232,7 +372,13 @@ fn first_state(config: &Config) -> TranscriptState {
     }
 }
 
-fn publish(events: &EventBus, ticket: &TicketRow, entry_id: i64, internal: bool, viewer: &Viewer) {
+pub(crate) fn publish(
+    events: &EventBus,
+    ticket: &TicketRow,
+    entry_id: i64,
+    internal: bool,
+    viewer: &Viewer,
+) {
     events.publish(TicketEvent {
         observatory_id: ticket.observatory_id,
         organization_id: ticket.organization_id,
@@ -304,6 +450,7 @@ pub async fn retranscribe(
         duration_ms: original.duration_ms,
         language: &original.language,
         transcript_state: first_state(config).code(),
+        transcript: None,
         edited_text: None,
         now,
     })
@@ -328,6 +475,20 @@ pub async fn entry(
         .timeline
         .into_iter()
         .find(|e| e.id == entry_id && e.voice.is_some())
+        .ok_or_else(|| Msg::ErrorNotFound.into())
+}
+
+/// A voice entry's recording and transcript, as the viewer may see them.
+pub async fn voice_info(
+    db: &Db,
+    config: &Config,
+    viewer: &Viewer,
+    number: &str,
+    entry_id: i64,
+) -> Result<VoiceInfo, AccountError> {
+    entry(db, config, viewer, number, entry_id)
+        .await?
+        .voice
         .ok_or_else(|| Msg::ErrorNotFound.into())
 }
 
@@ -459,6 +620,26 @@ async fn transcribe(
             Ok(())
         }
     }
+}
+
+/// A streamed recording's transcript, made after its stop, for the voice entry it was sent as
+/// meanwhile (when the entry still waits for one).
+pub(crate) async fn record_sent_transcript(
+    db: &Db,
+    attachment_id: &str,
+    text: &str,
+) -> Result<(), AccountError> {
+    let Some(entry_id) = db.voice_entry_of_attachment(attachment_id).await? else {
+        return Ok(());
+    };
+    let now = now_micros();
+    if let Some(job) = db
+        .claim_transcription(entry_id, now, now + CLAIM, MAX_ATTEMPTS + 1)
+        .await?
+    {
+        record(db, &job, text).await?;
+    }
+    Ok(())
 }
 
 async fn record(db: &Db, job: &TranscriptionJob, text: &str) -> Result<(), AccountError> {

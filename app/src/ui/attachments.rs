@@ -40,7 +40,7 @@ const SPEEDS: [(f64, Msg); 3] = [
 /// its length, and its transcript or where the transcript stands. Before the wasm loads the
 /// player works on its own; the speed buttons need the script.
 #[component]
-pub fn VoicePlayer(voice: VoiceInfo) -> impl IntoView {
+pub fn VoicePlayer(voice: VoiceInfo, number: String, entry_id: i64) -> impl IntoView {
     let t = use_t();
     let lang = use_prefs().lang;
     let player = NodeRef::<leptos::html::Audio>::new();
@@ -86,44 +86,78 @@ pub fn VoicePlayer(voice: VoiceInfo) -> impl IntoView {
         }
     });
     let duration = Msg::VoiceDuration.fill(lang, &[("duration", &clock(voice.duration_ms))]);
-    let edited = voice.edited_text.is_some();
-    let text = voice.text().filter(|text| !text.is_empty()).map(|text| {
-        view! { <p class="voice-transcript" data-testid="voice-transcript">{text.to_string()}</p> }
-    });
-    // Where the machine's transcript stands, unless it is there (or said nothing).
-    let state = match (voice.state, &text) {
-        (TranscriptState::Pending, _) => Some(Msg::VoiceTranscriptPending),
-        (TranscriptState::Unavailable, _) => Some(Msg::VoiceTranscriptUnavailable),
-        (TranscriptState::Failed, _) => Some(Msg::VoiceTranscriptFailed),
-        (TranscriptState::Done, None) => Some(Msg::VoiceTranscriptEmpty),
-        (TranscriptState::Done, Some(_)) => None,
+    // The transcript is made after the comment is sent: the page asks until it is there.
+    let current = RwSignal::new(voice);
+    #[cfg(feature = "hydrate")]
+    if current.get_untracked().state == TranscriptState::Pending {
+        leptos::task::spawn_local(follow_transcript(number, entry_id, current));
     }
-    .map(|message| {
-        view! { <p class="voice-state muted" data-testid="voice-state" role="status">{t(message)}</p> }
-    });
-    // When the person fixed the machine's words, both are kept: theirs first, the machine's
-    // on request.
-    let machine = voice.transcript.clone().filter(|_| edited).map(|text| {
-        view! {
-            <details class="voice-machine">
-                <summary>{t(Msg::VoiceMachineTranscript)}</summary>
-                <p>{text}</p>
-            </details>
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (number, entry_id);
+    let transcript = move || {
+        let voice = current.get();
+        let edited = voice.edited_text.is_some();
+        let text = voice.text().filter(|text| !text.is_empty()).map(|text| {
+            view! { <p class="voice-transcript" data-testid="voice-transcript">{text.to_string()}</p> }
+        });
+        // Where the machine's transcript stands, unless it is there (or said nothing).
+        let state = match (voice.state, &text) {
+            (TranscriptState::Pending, _) => Some(Msg::VoiceTranscriptPending),
+            (TranscriptState::Unavailable, _) => Some(Msg::VoiceTranscriptUnavailable),
+            (TranscriptState::Failed, _) => Some(Msg::VoiceTranscriptFailed),
+            (TranscriptState::Done, None) => Some(Msg::VoiceTranscriptEmpty),
+            (TranscriptState::Done, Some(_)) => None,
         }
-    });
+        .map(|message| {
+            view! { <p class="voice-state muted" data-testid="voice-state" role="status">{t(message)}</p> }
+        });
+        // When the person fixed the machine's words, both are kept: theirs first, the
+        // machine's on request.
+        let machine = voice.transcript.clone().filter(|_| edited).map(|text| {
+            view! {
+                <details class="voice-machine">
+                    <summary>{t(Msg::VoiceMachineTranscript)}</summary>
+                    <p>{text}</p>
+                </details>
+            }
+        });
+        view! { {text} {state} {machine} }
+    };
+    let edited = move || current.with(|voice| voice.edited_text.is_some());
     view! {
-        <div class="voice" data-testid="voice-entry" data-transcript-state=voice.state.code()>
+        <div
+            class="voice"
+            data-testid="voice-entry"
+            data-transcript-state=move || current.with(|voice| voice.state.code())
+        >
             {audio}
             <p class="voice-meta">
                 <span>{duration}</span>
-                {edited.then(|| view! { <span class="badge" data-testid="voice-edited">{t(Msg::VoiceEdited)}</span> })}
+                {move || edited().then(|| view! { <span class="badge" data-testid="voice-edited">{t(Msg::VoiceEdited)}</span> })}
             </p>
-            {text}
-            {state}
-            {machine}
+            <div aria-live="polite">{transcript}</div>
         </div>
     }
     .into_any()
+}
+
+/// Asks for a pending voice entry every few seconds until its transcript is written (or a few
+/// minutes pass: the page shows where it stands, and a reload asks again).
+#[cfg(feature = "hydrate")]
+async fn follow_transcript(number: String, entry_id: i64, current: RwSignal<VoiceInfo>) {
+    for _ in 0..100 {
+        gloo_timers::future::sleep(std::time::Duration::from_secs(3)).await;
+        match crate::api::get_voice_entry(number.clone(), entry_id).await {
+            Ok(voice) => {
+                let settled = voice.state != TranscriptState::Pending;
+                if current.try_set(voice).is_some() || settled {
+                    return;
+                }
+            }
+            // Offline for a moment, or the entry is gone: ask again later.
+            Err(_) => continue,
+        }
+    }
 }
 
 /// The ticket's images that have a preview, in timeline order, and the one the lightbox shows.

@@ -26,6 +26,8 @@ pub struct NewVoiceRow<'a> {
     pub duration_ms: i64,
     pub language: &'a str,
     pub transcript_state: &'a str,
+    /// The machine's text when it is already known (transcribed while the person spoke).
+    pub transcript: Option<&'a str>,
     pub edited_text: Option<&'a str>,
     pub now: DateTime<Utc>,
 }
@@ -224,8 +226,8 @@ impl Tx {
         on_tx!(self, |tx| {
             sqlx::query(
                 "INSERT INTO voice_entries (entry_id, observatory_id, ticket_id, attachment_id, \
-                 duration_ms, language, transcript_state, edited_text, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                 duration_ms, language, transcript_state, transcript, edited_text, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(new.entry_id)
             .bind(new.observatory_id)
@@ -234,11 +236,309 @@ impl Tx {
             .bind(new.duration_ms)
             .bind(new.language)
             .bind(new.transcript_state)
+            .bind(new.transcript)
             .bind(new.edited_text)
             .bind(new.now)
             .execute(&mut **tx)
             .await
             .map(|_| ())
+        })?;
+        Ok(())
+    }
+}
+
+/// A recording streamed from a browser, before it is sent with a message or a request.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RecordingRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub recording_key: String,
+    pub format: String,
+    pub language: String,
+    /// `recording` while chunks arrive; `ready` once staged.
+    pub state: String,
+    /// How many chunks are stored: the next one expected has this sequence number.
+    pub chunks: i32,
+    pub bytes: i64,
+    pub attachment_id: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub transcript_state: Option<String>,
+    pub transcript: Option<String>,
+}
+
+const RECORDING_SELECT: &str = "SELECT id, user_id, recording_key, format, language, state, \
+    chunks, bytes, attachment_id, duration_ms, transcript_state, transcript FROM voice_recordings";
+
+/// What became of a chunk offered for a recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkWrite {
+    /// Stored: the recording now has this many chunks.
+    Stored(i32),
+    /// Not the next one expected (a resend, or one after a gap), or the recording is no
+    /// longer recording: nothing written.
+    OutOfOrder,
+    /// It would take the recording past its byte limit: nothing written.
+    TooLarge,
+}
+
+impl Db {
+    /// A person's recording by the key their browser gave it.
+    pub async fn recording_by_key(
+        &self,
+        user_id: i64,
+        key: &str,
+    ) -> Result<Option<RecordingRow>, StoreError> {
+        let row = on_pool!(self, |pool| {
+            sqlx::query_as(&format!(
+                "{RECORDING_SELECT} WHERE user_id = $1 AND recording_key = $2"
+            ))
+            .bind(user_id)
+            .bind(key)
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(row)
+    }
+
+    /// The person's recording under `key`, created (recording, no chunks) when it is new.
+    pub async fn open_recording(
+        &self,
+        user_id: i64,
+        key: &str,
+        format: &str,
+        language: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RecordingRow, StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO voice_recordings (user_id, recording_key, format, language, state, \
+                 created_at, updated_at) VALUES ($1, $2, $3, $4, 'recording', $5, $5) \
+                 ON CONFLICT (user_id, recording_key) DO NOTHING",
+            )
+            .bind(user_id)
+            .bind(key)
+            .bind(format)
+            .bind(language)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        self.recording_by_key(user_id, key)
+            .await?
+            .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+    }
+
+    /// Stores chunk `seq` of a recording if it is the next one expected and the recording stays
+    /// within `max_bytes`, in one transaction with the count, so an acknowledged chunk is never
+    /// lost or stored twice.
+    pub async fn append_recording_chunk(
+        &self,
+        recording_id: i64,
+        seq: i32,
+        data: &[u8],
+        max_bytes: i64,
+        now: DateTime<Utc>,
+    ) -> Result<ChunkWrite, StoreError> {
+        let len = i64::try_from(data.len()).unwrap_or(i64::MAX);
+        let mut tx = self.begin().await?;
+        let outcome = on_tx!(&mut tx, |tx| async {
+            let counted = sqlx::query(
+                "UPDATE voice_recordings SET chunks = chunks + 1, bytes = bytes + $3, \
+                 updated_at = $5 WHERE id = $1 AND chunks = $2 AND state = 'recording' \
+                 AND bytes + $3 <= $4",
+            )
+            .bind(recording_id)
+            .bind(seq)
+            .bind(len)
+            .bind(max_bytes)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+            if counted == 1 {
+                sqlx::query(
+                    "INSERT INTO voice_recording_chunks (recording_id, seq, data) \
+                     VALUES ($1, $2, $3)",
+                )
+                .bind(recording_id)
+                .bind(seq)
+                .bind(data)
+                .execute(&mut **tx)
+                .await?;
+                return Ok::<_, sqlx::Error>(ChunkWrite::Stored(seq + 1));
+            }
+            let (chunks, bytes, state): (i32, i64, String) =
+                sqlx::query_as("SELECT chunks, bytes, state FROM voice_recordings WHERE id = $1")
+                    .bind(recording_id)
+                    .fetch_one(&mut **tx)
+                    .await?;
+            Ok(
+                if chunks == seq && state == "recording" && bytes.saturating_add(len) > max_bytes {
+                    ChunkWrite::TooLarge
+                } else {
+                    ChunkWrite::OutOfOrder
+                },
+            )
+        }
+        .await)?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// A recording's chunks, in order.
+    pub async fn recording_chunks(&self, recording_id: i64) -> Result<Vec<Vec<u8>>, StoreError> {
+        let chunks = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT data FROM voice_recording_chunks WHERE recording_id = $1 ORDER BY seq",
+            )
+            .bind(recording_id)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(chunks)
+    }
+
+    /// A recording is whole: staged as `attachment_id`, with its duration and transcript. Its
+    /// chunks are no longer needed.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn finish_recording(
+        &self,
+        recording_id: i64,
+        attachment_id: &str,
+        duration_ms: i64,
+        transcript_state: &str,
+        transcript: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        on_tx!(&mut tx, |tx| {
+            sqlx::query(
+                "UPDATE voice_recordings SET state = 'ready', attachment_id = $2, \
+                 duration_ms = $3, transcript_state = $4, transcript = $5, updated_at = $6 \
+                 WHERE id = $1",
+            )
+            .bind(recording_id)
+            .bind(attachment_id)
+            .bind(duration_ms)
+            .bind(transcript_state)
+            .bind(transcript)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query("DELETE FROM voice_recording_chunks WHERE recording_id = $1")
+                .bind(recording_id)
+                .execute(&mut **tx)
+                .await
+                .map(|_| ())
+        })?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Writes the transcript of a whole recording not yet sent. `false`: it was sent (or
+    /// discarded) meanwhile.
+    pub async fn record_recording_transcript(
+        &self,
+        recording_id: i64,
+        transcript_state: &str,
+        transcript: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let written = on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE voice_recordings SET transcript_state = $2, transcript = $3, \
+                 updated_at = $4 WHERE id = $1 AND state = 'ready'",
+            )
+            .bind(recording_id)
+            .bind(transcript_state)
+            .bind(transcript)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(written == 1)
+    }
+
+    /// The voice entry a recording was committed to.
+    pub async fn voice_entry_of_attachment(
+        &self,
+        attachment_id: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let entry = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT entry_id FROM voice_entries WHERE attachment_id = $1 \
+                 ORDER BY entry_id LIMIT 1",
+            )
+            .bind(attachment_id)
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(entry)
+    }
+
+    /// Forgets a recording and its chunks.
+    pub async fn delete_recording(&self, recording_id: i64) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        tx.delete_recording(recording_id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Forgets the recordings untouched since `before` (never sent), with their chunks.
+    /// Returns how many.
+    pub async fn delete_recordings_before(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        let deleted = on_tx!(&mut tx, |tx| {
+            sqlx::query(
+                "DELETE FROM voice_recording_chunks WHERE recording_id IN \
+                 (SELECT id FROM voice_recordings WHERE updated_at < $1)",
+            )
+            .bind(before)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query("DELETE FROM voice_recordings WHERE updated_at < $1")
+                .bind(before)
+                .execute(&mut **tx)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        tx.commit().await?;
+        Ok(deleted)
+    }
+}
+
+impl Tx {
+    /// A person's whole recording under `key`, for the message or request that sends it.
+    pub async fn ready_recording(
+        &mut self,
+        user_id: i64,
+        key: &str,
+    ) -> Result<Option<RecordingRow>, StoreError> {
+        let row = on_tx!(self, |tx| {
+            sqlx::query_as(&format!(
+                "{RECORDING_SELECT} WHERE user_id = $1 AND recording_key = $2 AND state = 'ready'"
+            ))
+            .bind(user_id)
+            .bind(key)
+            .fetch_optional(&mut **tx)
+            .await
+        })?;
+        Ok(row)
+    }
+
+    pub async fn delete_recording(&mut self, recording_id: i64) -> Result<(), StoreError> {
+        on_tx!(self, |tx| {
+            sqlx::query("DELETE FROM voice_recording_chunks WHERE recording_id = $1")
+                .bind(recording_id)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query("DELETE FROM voice_recordings WHERE id = $1")
+                .bind(recording_id)
+                .execute(&mut **tx)
+                .await
+                .map(|_| ())
         })?;
         Ok(())
     }

@@ -162,7 +162,7 @@ fn TicketView(
                         .timeline
                         .iter()
                         .cloned()
-                        .map(|entry| view! { <Entry entry lang /> })
+                        .map(|entry| view! { <Entry entry lang number=number.clone() /> })
                         .collect_view()}
                 </ol>
                 {if ticket.actions.reply {
@@ -227,7 +227,7 @@ fn entry_heading(entry: &TimelineEntry, lang: Lang) -> String {
 }
 
 #[component]
-fn Entry(entry: TimelineEntry, lang: Lang) -> impl IntoView {
+fn Entry(entry: TimelineEntry, lang: Lang, number: String) -> impl IntoView {
     let t = use_t();
     let heading = entry_heading(&entry, lang);
     let is_change = entry.change.is_some();
@@ -246,10 +246,9 @@ fn Entry(entry: TimelineEntry, lang: Lang) -> impl IntoView {
     let files = (!entry.attachments.is_empty())
         .then(|| view! { <EntryFiles files=entry.attachments.clone() /> });
     // A voice entry's body is the person's edit of its transcript, which its player shows.
-    let voice = entry
-        .voice
-        .clone()
-        .map(|voice| view! { <VoicePlayer voice /> });
+    let voice = entry.voice.clone().map(|voice| {
+        view! { <VoicePlayer voice number entry_id=entry.id /> }
+    });
     let shows_body = !matches!(entry.kind, EntryKind::Attachment | EntryKind::Voice);
     let body = (shows_body && !entry.body.is_empty()).then(|| {
         let text = entry.body.clone();
