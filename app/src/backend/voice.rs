@@ -12,7 +12,7 @@
 
 use super::accounts::{AccountError, Viewer};
 use super::attachments;
-use super::audio::{self, AudioError};
+use super::audio;
 use super::config::Config;
 use super::events::{EventBus, TicketEvent};
 use super::files::FileStore;
@@ -147,7 +147,7 @@ async fn checked_duration(
     match demuxed {
         Ok(duration) if duration > config.max_voice_duration => Err(Msg::ErrorVoiceTooLong.into()),
         Ok(duration) => Ok(duration),
-        Err(err @ (AudioError::NotAudio(_) | AudioError::TooSlow)) => {
+        Err(err) => {
             tracing::debug!(attachment = %staged.id, error = %err, "a voice recording was refused");
             Err(Msg::ErrorVoiceNotAudio.into())
         }
