@@ -171,6 +171,10 @@ impl DecodeLimits {
     }
 }
 
+/// The sample rates decoded: any a microphone or a WAV file has (a filter for a rate far off
+/// would be huge).
+const SOURCE_RATES: std::ops::RangeInclusive<u32> = 4_000..=192_000;
+
 /// Packets in a row that may fail to decode before the recording counts as undecodable (a
 /// damaged packet in a long recording is skipped, a stream of garbage is not).
 const MAX_BAD_PACKETS: u32 = 16;
@@ -399,6 +403,11 @@ impl<'s> Track<'s> {
                     return Err(AudioError::Undecodable(
                         "its sample rate changes midway".to_string(),
                     ))
+                }
+                None if !SOURCE_RATES.contains(&rate) => {
+                    return Err(AudioError::Unsupported(format!(
+                        "a sample rate of {rate} Hz"
+                    )))
                 }
                 None => {
                     let mut fresh = Resampler::new(rate, SAMPLE_RATE);
@@ -816,6 +825,40 @@ mod tests {
             Container::of("audio/mpeg"),
             Err(AudioError::Unsupported(_))
         ));
+    }
+
+    /// A second of silence as 16-bit mono WAV at `rate` Hz.
+    fn silent_wav(rate: u32) -> Vec<u8> {
+        let frames = rate.min(50_000);
+        let mut bytes = b"RIFF".to_vec();
+        bytes.extend_from_slice(&(36 + frames * 2).to_le_bytes());
+        bytes.extend_from_slice(b"WAVEfmt ");
+        bytes.extend_from_slice(&16u32.to_le_bytes());
+        bytes.extend_from_slice(&1u16.to_le_bytes());
+        bytes.extend_from_slice(&1u16.to_le_bytes());
+        bytes.extend_from_slice(&rate.to_le_bytes());
+        bytes.extend_from_slice(&(rate.saturating_mul(2)).to_le_bytes());
+        bytes.extend_from_slice(&2u16.to_le_bytes());
+        bytes.extend_from_slice(&16u16.to_le_bytes());
+        bytes.extend_from_slice(b"data");
+        bytes.extend_from_slice(&(frames * 2).to_le_bytes());
+        bytes.resize(bytes.len() + frames as usize * 2, 0);
+        bytes
+    }
+
+    #[test]
+    fn sample_rates_no_microphone_has_are_refused() {
+        for rate in [1, 1_000, 400_000, 4_000_000] {
+            assert!(
+                matches!(
+                    decode_pcm(&silent_wav(rate), "audio/wav", LIMITS),
+                    Err(AudioError::Unsupported(_))
+                ),
+                "{rate} Hz"
+            );
+        }
+        let decoded = decode_pcm(&silent_wav(22_050), "audio/wav", LIMITS).unwrap();
+        assert_eq!(decoded.len(), 16_000);
     }
 
     #[test]
