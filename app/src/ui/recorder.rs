@@ -583,7 +583,8 @@ pub fn VoiceRecorder(
                 live::mount(ui, root.into());
             }
         });
-        on_cleanup(move || live::unmount(ui.id));
+        // A form sent just before its page changed: the recording went with it.
+        on_cleanup(move || live::unmount(ui.id, sent.try_get_untracked().unwrap_or(false)));
     }
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
@@ -902,6 +903,10 @@ mod live {
         page: String,
         created_ms: f64,
         book: ChunkBook<Vec<u8>>,
+        /// Chunks the recorder gave so far (the next one's number); some may still be being
+        /// written to IndexedDB, and `stop` waits for them.
+        produced: u32,
+        writes_in_flight: u32,
         /// Every chunk of a recording made on this page, for its player.
         blobs: Vec<Blob>,
         stopped: bool,
@@ -927,6 +932,9 @@ mod live {
         static JOBS: RefCell<HashMap<u64, Job>> = RefCell::new(HashMap::new());
         /// The forms' submit listeners, by recorder.
         static FORMS: RefCell<HashMap<u64, (HtmlFormElement, JsValue)>> = RefCell::new(HashMap::new());
+        /// Recordings sent or discarded by this page, whose deletion from IndexedDB may still
+        /// be on its way: never offered again.
+        static FORGOTTEN: RefCell<std::collections::HashSet<String>> = RefCell::default();
     }
 
     fn with_job<R>(id: u64, f: impl FnOnce(&mut Job) -> R) -> Option<R> {
@@ -978,7 +986,8 @@ mod live {
         FORMS.with(|forms| forms.borrow_mut().insert(ui.id, (form, listener)));
         // Recordings an earlier page left unsent are offered.
         leptos::task::spawn_local(async move {
-            let stored = idb::all().await;
+            let mut stored = idb::all().await;
+            FORGOTTEN.with(|gone| stored.retain(|s| !gone.borrow().contains(&s.key)));
             ui.unsent.try_set(stored);
         });
         let online = Closure::<dyn Fn()>::new(move || {
@@ -995,7 +1004,7 @@ mod live {
 
     /// The form is gone (another page): the microphone is released; what was recorded stays
     /// on this device and is offered on the next page with a recorder.
-    pub fn unmount(id: u64) {
+    pub fn unmount(id: u64, sent: bool) {
         if let Some((form, listener)) = FORMS.with(|forms| forms.borrow_mut().remove(&id)) {
             let _ = form.remove_event_listener_with_callback_and_bool(
                 "submit",
@@ -1008,6 +1017,10 @@ mod live {
             job.finished = true;
             release(&mut job);
             close_socket(&mut job);
+            if sent {
+                let key = job.key.clone();
+                delete_recording(key);
+            }
         }
     }
 
@@ -1019,9 +1032,15 @@ mod live {
             release(&mut job);
             close_socket(&mut job);
             let key = job.key.clone();
-            leptos::task::spawn_local(async move { idb::delete_recording(&key).await });
+            delete_recording(key);
         }
         reset(ui);
+    }
+
+    /// Deletes a recording from this device, for good.
+    fn delete_recording(key: String) {
+        FORGOTTEN.with(|gone| gone.borrow_mut().insert(key.clone()));
+        leptos::task::spawn_local(async move { idb::delete_recording(&key).await });
     }
 
     fn reset(ui: Ui) {
@@ -1110,6 +1129,13 @@ mod live {
                 MicProblem::from_error_name(&name)
             })?
             .unchecked_into();
+        // The form went away while the browser asked: let go of the microphone.
+        if ui.phase.try_get_untracked().is_none() {
+            stream.get_tracks().for_each(&mut |track, _, _| {
+                track.unchecked_into::<web_sys::MediaStreamTrack>().stop()
+            });
+            return Ok(());
+        }
         let options = MediaRecorderOptions::new();
         if let Some(format) = choose_format(MediaRecorder::is_type_supported) {
             options.set_mime_type(format);
@@ -1149,6 +1175,8 @@ mod live {
             page: window().location().pathname().unwrap_or_default(),
             created_ms: created,
             book: ChunkBook::default(),
+            produced: 0,
+            writes_in_flight: 0,
             blobs: Vec::new(),
             stopped: false,
             finished: false,
@@ -1194,7 +1222,10 @@ mod live {
             language: job.language.clone(),
             page: job.page.clone(),
             created_ms: job.created_ms,
-            chunks: job.book.total(),
+            chunks: job
+                .book
+                .total()
+                .max(job.produced.saturating_sub(job.writes_in_flight)),
             stopped: job.stopped,
         }
     }
@@ -1299,24 +1330,30 @@ mod live {
     fn chunk(id: u64, blob: Blob) {
         let Some(seq) = with_job(id, |job| {
             job.blobs.push(blob.clone());
-            let seq = job.book.total();
-            job.book.set_total(seq + 1);
+            let seq = job.produced;
+            job.produced += 1;
+            job.writes_in_flight += 1;
             seq
         }) else {
             return;
         };
         leptos::task::spawn_local(async move {
-            let Ok(buffer) = JsFuture::from(blob.array_buffer()).await else {
+            let bytes = match JsFuture::from(blob.array_buffer()).await {
+                Ok(buffer) => js_sys::Uint8Array::new(&buffer).to_vec(),
+                // Unreadable (never seen): an empty chunk keeps the numbering whole.
+                Err(_) => Vec::new(),
+            };
+            let Some(mut meta) = with_job(id, |job| meta_of(job)) else {
                 return;
             };
-            let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
-            let Some(meta) = with_job(id, |job| meta_of(job)) else {
-                return;
-            };
+            meta.chunks = meta.chunks.max(seq + 1);
             // Without IndexedDB (private windows of some browsers) the chunk is still sent;
             // it just cannot outlive the page.
             idb::put_chunk(&meta, seq, &bytes).await;
-            with_job(id, |job| job.book.hold(seq, bytes));
+            with_job(id, |job| {
+                job.writes_in_flight -= 1;
+                job.book.hold(seq, bytes);
+            });
             pump(id);
         });
     }
@@ -1530,7 +1567,8 @@ mod live {
                     break;
                 }
             }
-            if job.stopped && job.book.all_sent() && !job.stop_sent {
+            let all_written = job.writes_in_flight == 0 && job.book.total() >= job.produced;
+            if job.stopped && all_written && job.book.all_sent() && !job.stop_sent {
                 let _ = socket.send_with_str(
                     &ClientMessage::Stop {
                         chunks: job.book.total(),
@@ -1556,7 +1594,15 @@ mod live {
                     job.ready = true;
                     job.stop_sent = false;
                     job.backoff.reset();
-                    (job.book.ready(next), job.key.clone())
+                    // A chunk still being written is not missing.
+                    let outcome = job.book.ready(next).or_else(|gap| {
+                        if job.writes_in_flight > 0 {
+                            Ok(())
+                        } else {
+                            Err(gap)
+                        }
+                    });
+                    (outcome, job.key.clone())
                 });
                 ui.link.try_set(Link::Open);
                 if let Some((outcome, key)) = outcome {
@@ -1641,7 +1687,7 @@ mod live {
         };
         ui.handle.queued.try_set(false);
         set_phase(ui, Phase::Refused(message));
-        leptos::task::spawn_local(async move { idb::delete_recording(&key).await });
+        delete_recording(key);
     }
 
     /// Send was pressed: the server has the recording; give the transcript a few seconds.
@@ -1696,7 +1742,7 @@ mod live {
             release(&mut job);
             close_socket(&mut job);
             let key = job.key.clone();
-            leptos::task::spawn_local(async move { idb::delete_recording(&key).await });
+            delete_recording(key);
         }
         reset(ui);
         ui.announce
@@ -1740,6 +1786,8 @@ mod live {
                 page: meta.page.clone(),
                 created_ms: meta.created_ms,
                 book,
+                produced: meta.chunks,
+                writes_in_flight: 0,
                 blobs,
                 stopped: false,
                 finished: false,
@@ -1769,7 +1817,7 @@ mod live {
 
     pub fn discard_unsent(ui: Ui, key: String) {
         ui.unsent.update(|list| list.retain(|s| s.key != key));
-        leptos::task::spawn_local(async move { idb::delete_recording(&key).await });
+        delete_recording(key);
     }
 
     /// IndexedDB: `recordings` (the JSON of a `StoredRecording`, by key) and `chunks` (each
