@@ -532,6 +532,55 @@ catalogue! {
     KeyExpires => "Caduca", "Expires";
     KeyExpired => "Caducada", "Expired";
     Never => "Nunca", "Never";
+    RecorderRecord => "Grabar un audio", "Record audio";
+    RecorderNeedsScript => "La grabación se activa cuando la página termina de cargar.",
+        "Recording turns on once the page has finished loading.";
+    RecorderLanguage => "Idioma del audio", "Language of the audio";
+    RecorderPause => "Pausa", "Pause";
+    RecorderResume => "Continuar", "Resume";
+    RecorderStop => "Detener", "Stop";
+    RecorderDiscard => "Descartar", "Discard";
+    RecorderDiscardConfirm => "¿Descartar la grabación? No se podrá recuperar.",
+        "Discard the recording? It cannot be recovered.";
+    RecorderDiscardYes => "Sí, descartar", "Yes, discard";
+    RecorderDiscardNo => "No, conservarla", "No, keep it";
+    RecorderDiscarded => "Grabación descartada.", "Recording discarded.";
+    RecorderLevel => "Nivel del micrófono", "Microphone level";
+    RecorderElapsed => "Tiempo grabado", "Time recorded";
+    RecorderAskingMic => "Pidiendo permiso para usar el micrófono…", "Asking for permission to use the microphone…";
+    RecorderMicDenied => "El navegador no deja usar el micrófono. Pulsa el candado (o el icono de ajustes) junto a la dirección de la página, permite el micrófono para este sitio y vuelve a pulsar «Grabar un audio».",
+        "The browser does not allow the microphone. Press the padlock (or the settings icon) next to the page's address, allow the microphone for this site and press “Record audio” again.";
+    RecorderMicMissing => "No se encuentra ningún micrófono. Conecta uno (o comprueba que el dispositivo lo tiene activado) y vuelve a intentarlo.",
+        "No microphone was found. Connect one (or check that the device has it turned on) and try again.";
+    RecorderMicBusy => "El micrófono está ocupado por otra aplicación o pestaña. Ciérrala y vuelve a intentarlo.",
+        "The microphone is in use by another app or tab. Close it and try again.";
+    RecorderMicUnsupported => "Este navegador no puede grabar aquí: hace falta una conexión segura (https) o un navegador más reciente.",
+        "This browser cannot record here: it needs a secure connection (https) or a newer browser.";
+    RecorderMicFailed => "No se pudo empezar a grabar. Vuelve a intentarlo.", "Recording could not start. Try again.";
+    RecorderConnecting => "Conectando…", "Connecting…";
+    RecorderRecording => "Grabando", "Recording";
+    RecorderPaused => "En pausa", "Paused";
+    RecorderSendingRest => "Enviando la grabación… {seconds} s pendientes", "Sending the recording… {seconds} s to go";
+    RecorderTranscribing => "Transcribiendo…", "Transcribing…";
+    RecorderReady => "Grabación lista para enviar.", "Recording ready to send.";
+    RecorderOffline => "Sin conexión: la grabación se guarda en este dispositivo y se enviará al volver.",
+        "No connection: the recording is kept on this device and will be sent when the connection is back.";
+    RecorderReconnecting => "Conexión perdida. Reintentando en {seconds} s; la grabación se guarda en este dispositivo.",
+        "Connection lost. Retrying in {seconds} s; the recording is kept on this device.";
+    RecorderSecondsLeft => "Quedan {seconds} segundos", "{seconds} seconds left";
+    RecorderMaxReached => "Se ha alcanzado la duración máxima: la grabación se ha detenido.",
+        "The maximum length was reached: recording stopped.";
+    RecorderPartialLabel => "Lo que se entiende hasta ahora", "What has been made out so far";
+    RecorderTranscript => "Transcripción (puedes corregirla)", "Transcript (you can correct it)";
+    RecorderTranscriptUnavailable => "No hay transcripción automática en este portal: el audio se envía igualmente.",
+        "There is no automatic transcript on this portal: the audio is sent anyway.";
+    RecorderTranscriptLater => "La transcripción se hará después de enviar.", "The transcript will be made after sending.";
+    RecorderYourRecording => "Tu grabación", "Your recording";
+    RecorderDownload => "Descargar la grabación", "Download the recording";
+    RecorderUnsent => "Tienes una grabación sin enviar ({when}, {duration})", "You have an unsent recording ({when}, {duration})";
+    RecorderLost => "Parte de la grabación ya no está ni en el portal ni en este dispositivo. Descárgala o graba de nuevo.",
+        "Part of the recording is no longer on the portal or on this device. Download it or record again.";
+    RecorderSendWaits => "Se enviará cuando llegue la grabación…", "Sending once the recording has arrived…";
 }
 
 impl Msg {

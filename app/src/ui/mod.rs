@@ -12,6 +12,7 @@ pub mod header;
 pub mod icons;
 pub mod not_found;
 pub mod prefs;
+pub mod recorder;
 pub mod set_password;
 pub mod sign_in;
 pub mod tickets;

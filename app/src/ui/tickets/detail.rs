@@ -14,6 +14,7 @@ use crate::ui::components::{
 use crate::ui::files::FileUploader;
 use crate::ui::form_draft::use_form_draft;
 use crate::ui::prefs::{use_prefs, use_t};
+use crate::ui::recorder::{RecorderHandle, VoiceRecorder};
 use crate::use_portal;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -298,6 +299,8 @@ fn ReplyForm(
         }
     });
     let uploading = RwSignal::new(false);
+    // Send while recording stops the recorder; the form goes once the server has the audio.
+    let voice = RecorderHandle::new();
     let sent = Signal::derive(move || matches!(action.value().get(), Some(Ok(()))));
     view! {
         <ActionForm action node_ref=form attr:class="card stack-sm reply-form" attr:novalidate=true attr:enctype="multipart/form-data">
@@ -316,6 +319,7 @@ fn ReplyForm(
                     {typed_body}
                 </textarea>
             </div>
+            <VoiceRecorder id="reply-voice" handle=voice sent />
             <FileUploader uploading sent />
             {internal_notes
                 .then(|| {
@@ -330,14 +334,21 @@ fn ReplyForm(
                 <button
                     type="submit"
                     class="btn btn-primary"
-                    aria-busy=move || action.pending().get().to_string()
+                    data-testid="send-reply"
+                    aria-busy=move || (action.pending().get() || voice.queued.get()).to_string()
                     disabled=move || uploading.get()
                     aria-describedby="reply-waiting"
                 >
                     {t(Msg::Send)}
                 </button>
                 <span class="muted" id="reply-waiting" aria-live="polite">
-                    {move || uploading.get().then(|| t(Msg::WaitingForUploads))}
+                    {move || {
+                        if uploading.get() {
+                            Some(t(Msg::WaitingForUploads))
+                        } else {
+                            voice.queued.get().then(|| t(Msg::RecorderSendWaits))
+                        }
+                    }}
                 </span>
             </div>
         </ActionForm>

@@ -12,6 +12,7 @@ use crate::ui::components::{error_from_query, form_error, ErrorAlert};
 use crate::ui::files::FileUploader;
 use crate::ui::form_draft::use_form_draft;
 use crate::ui::prefs::use_t;
+use crate::ui::recorder::{RecorderHandle, VoiceRecorder};
 use crate::use_portal;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -63,6 +64,8 @@ pub fn NewTicketPage() -> impl IntoView {
     });
     let choices = Resource::new(|| (), |_| ticket_choices());
     let uploading = RwSignal::new(false);
+    // Send while recording stops the recorder; the form goes once the server has the audio.
+    let voice = RecorderHandle::new();
     let sent = Signal::derive(move || matches!(open.value().get(), Some(Ok(_))));
     let request_type = RequestType::from_code(&typed_type).unwrap_or(RequestType::Question);
     let priority = Priority::from_code(&typed_priority).unwrap_or(Priority::Medium);
@@ -203,7 +206,8 @@ pub fn NewTicketPage() -> impl IntoView {
                         id="comment"
                         name="comment"
                         rows="8"
-                        required=true
+                        // A voice request may come without text.
+                        required=move || !voice.attached.get()
                         aria-describedby="comment-hint"
                         aria-invalid=invalid("comment")
                     >
@@ -211,16 +215,20 @@ pub fn NewTicketPage() -> impl IntoView {
                     </textarea>
                     <p class="field-hint" id="comment-hint">{t(Msg::CommentHint)}</p>
                 </div>
+                <VoiceRecorder id="new-voice" handle=voice sent />
                 <FileUploader uploading sent />
                 <button
                     type="submit"
                     class="btn btn-primary btn-block"
-                    aria-busy=move || open.pending().get().to_string()
+                    data-testid="send-request"
+                    aria-busy=move || (open.pending().get() || voice.queued.get()).to_string()
                     disabled=move || open.pending().get() || uploading.get()
                 >
                     {move || {
                         t(if uploading.get() {
                             Msg::WaitingForUploads
+                        } else if voice.queued.get() {
+                            Msg::RecorderSendWaits
                         } else if open.pending().get() {
                             Msg::Sending
                         } else {
