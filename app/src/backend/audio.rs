@@ -147,3 +147,82 @@ mod tests {
         ));
     }
 }
+
+// replaced on merge: a minimal WAV-only decoder (16-bit PCM), for the built-in engine.
+/// Bounds on decoding a whole recording.
+#[derive(Debug, Clone, Copy)]
+pub struct DecodeLimits {
+    pub max_duration: std::time::Duration,
+    pub time_limit: std::time::Duration,
+}
+
+/// A whole recording → 16 kHz mono f32 samples. Blocking. // replaced on merge
+pub fn decode_pcm(
+    bytes: &[u8],
+    content_type: &str,
+    limits: DecodeLimits,
+) -> Result<Vec<f32>, AudioError> {
+    let not_audio = |why: &str| AudioError::NotAudio(why.to_string());
+    if content_type.split(';').next().map(str::trim) != Some("audio/wav")
+        || bytes.len() < 12
+        || &bytes[..4] != b"RIFF"
+        || &bytes[8..12] != b"WAVE"
+    {
+        return Err(not_audio("only WAV is decoded here"));
+    }
+    let (mut at, mut format, mut data) = (12usize, None, None);
+    while at + 8 <= bytes.len() {
+        let id = &bytes[at..at + 4];
+        let size = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]])
+            as usize;
+        let body = &bytes[at + 8..(at + 8).saturating_add(size).min(bytes.len())];
+        match id {
+            b"fmt " if body.len() >= 16 => {
+                let u16_at = |i: usize| u16::from_le_bytes([body[i], body[i + 1]]);
+                let rate = u32::from_le_bytes([body[4], body[5], body[6], body[7]]);
+                format = Some((u16_at(0), u16_at(2), rate, u16_at(14)));
+            }
+            b"data" => data = Some(body),
+            _ => {}
+        }
+        at = at
+            .saturating_add(8)
+            .saturating_add(size)
+            .saturating_add(size & 1);
+    }
+    let (Some((1, channels @ 1..=8, rate @ 8000..=192_000, 16)), Some(data)) = (format, data)
+    else {
+        return Err(not_audio("not 16-bit PCM WAV"));
+    };
+    let channels = usize::from(channels);
+    let frames = data.len() / 2 / channels;
+    if frames as f64 / f64::from(rate) > limits.max_duration.as_secs_f64() {
+        return Err(not_audio("longer than allowed"));
+    }
+    let mono: Vec<f32> = data
+        .chunks_exact(2 * channels)
+        .map(|frame| {
+            frame
+                .chunks_exact(2)
+                .map(|s| f32::from(i16::from_le_bytes([s[0], s[1]])) / 32768.0)
+                .sum::<f32>()
+                / channels as f32
+        })
+        .collect();
+    if rate == 16_000 {
+        return Ok(mono);
+    }
+    // Linear interpolation: enough for speech in this stand-in.
+    let ratio = f64::from(rate) / 16_000.0;
+    let out_len = (mono.len() as f64 / ratio) as usize;
+    Ok((0..out_len)
+        .map(|i| {
+            let x = i as f64 * ratio;
+            let j = x as usize;
+            let frac = (x - j as f64) as f32;
+            let a = mono[j.min(mono.len() - 1)];
+            let b = mono[(j + 1).min(mono.len() - 1)];
+            a + (b - a) * frac
+        })
+        .collect())
+}
