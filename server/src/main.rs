@@ -59,10 +59,32 @@ enum Command {
         #[arg(long, default_value = "Observatorio")]
         observatory_name: String,
     },
+    /// The built-in speech engine's model file.
+    SpeechModel {
+        #[command(subcommand)]
+        action: SpeechModelCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SpeechModelCommand {
+    /// Convert Whisper in CTranslate2's form (a folder with model.bin and tokenizer.json) into
+    /// the ggml file the built-in engine reads (weights quantized to q8_0).
+    Convert {
+        source_dir: PathBuf,
+        output_file: PathBuf,
+        /// Keep the weights in half precision instead (twice the size).
+        #[arg(long)]
+        f16: bool,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Needs no configuration: it makes the file that `speech_model` may then name.
+    if let Some(Command::SpeechModel { action }) = &cli.command {
+        return convert_speech_model(action);
+    }
     let config = match Config::load(cli.config.as_deref(), |key| std::env::var(key).ok()) {
         Ok(config) => config,
         Err(err) => return fail(err),
@@ -82,11 +104,34 @@ fn main() -> ExitCode {
                 name,
                 observatory_name,
             } => create_admin(config, &email, &name, &observatory_name).await,
+            // Converted above, before the configuration was read.
+            Command::SpeechModel { .. } => Ok(()),
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => fail(message),
+    }
+}
+
+fn convert_speech_model(action: &SpeechModelCommand) -> ExitCode {
+    use app::backend::speech_model::{convert, WeightType};
+    let SpeechModelCommand::Convert {
+        source_dir,
+        output_file,
+        f16,
+    } = action;
+    let weights = if *f16 {
+        WeightType::F16
+    } else {
+        WeightType::Q8_0
+    };
+    match convert(source_dir, output_file, weights) {
+        Ok(()) => {
+            println!("{}", output_file.display());
+            ExitCode::SUCCESS
+        }
+        Err(err) => fail(err),
     }
 }
 

@@ -48,6 +48,9 @@ pub struct Config {
     /// An OpenAI-compatible speech server that transcribes voice comments; `None`: voice
     /// comments keep their audio and say that transcription is unavailable.
     pub transcription: Option<TranscriptionSettings>,
+    /// The built-in engine's model (a whisper.cpp ggml file), used when no speech server is
+    /// configured; `None` (unset, or `off`): no built-in engine.
+    pub speech_model: Option<PathBuf>,
 }
 
 /// Where voice comments are transcribed: `POST {url}/v1/audio/transcriptions`.
@@ -137,6 +140,8 @@ pub enum ConfigError {
     InvalidS3Bucket { name: &'static str, value: String },
     #[error("{name} must be an http:// or https:// address such as http://127.0.0.1:8000, not {value:?}")]
     InvalidTranscriptionUrl { name: &'static str, value: String },
+    #[error("{name} names {value:?}, which is not a file (set it to off to transcribe without the built-in engine)")]
+    MissingSpeechModel { name: &'static str, value: String },
     #[error("{name} must be a key prefix such as cupula or files/cupula (no empty, \".\" or \"..\" parts), not {value:?}")]
     InvalidS3Prefix { name: &'static str, value: String },
 }
@@ -170,6 +175,7 @@ struct FileConfig {
     transcription_url: Option<String>,
     transcription_api_key: Option<String>,
     transcription_model: Option<String>,
+    speech_model: Option<String>,
 }
 
 impl Config {
@@ -396,6 +402,22 @@ impl Config {
             ),
         )?;
 
+        let speech_model = match env("CUPULA_SPEECH_MODEL") {
+            Some(v) => Some(("CUPULA_SPEECH_MODEL", v)),
+            None => from_file.speech_model.map(|v| ("speech_model", v)),
+        };
+        let speech_model = match speech_model {
+            None => None,
+            Some((_, v)) if v.trim().eq_ignore_ascii_case("off") => None,
+            Some((name, v)) => {
+                let path = PathBuf::from(v.trim());
+                if !path.is_file() {
+                    return Err(ConfigError::MissingSpeechModel { name, value: v });
+                }
+                Some(path)
+            }
+        };
+
         Ok(Config {
             listen,
             data_dir,
@@ -429,6 +451,7 @@ impl Config {
             s3,
             max_voice_duration: Duration::from_secs(max_voice_seconds),
             transcription,
+            speech_model,
         })
     }
 
@@ -779,6 +802,42 @@ transcription_url = \"http://10.0.0.5:8000\"\ntranscription_api_key = \"sk-secre
             err.to_string().contains("CUPULA_TRANSCRIPTION_URL"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_built_in_speech_model_is_a_file_or_off() {
+        assert_eq!(Config::load(None, env_of(&[])).unwrap().speech_model, None);
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("whisper-base-q8_0.bin");
+        std::fs::write(&model, b"ggml").unwrap();
+        let model_text = model.display().to_string();
+        let config = Config::load(None, env_of(&[("CUPULA_SPEECH_MODEL", &model_text)])).unwrap();
+        assert_eq!(config.speech_model.as_deref(), Some(model.as_path()));
+        for off in ["off", "OFF"] {
+            let config = Config::load(None, env_of(&[("CUPULA_SPEECH_MODEL", off)])).unwrap();
+            assert_eq!(config.speech_model, None);
+        }
+        let file = dir.path().join("cupula.toml");
+        std::fs::write(&file, format!("speech_model = {model_text:?}\n")).unwrap();
+        let config = Config::load(Some(&file), env_of(&[])).unwrap();
+        assert_eq!(config.speech_model.as_deref(), Some(model.as_path()));
+        // The environment wins, `off` included.
+        let config = Config::load(Some(&file), env_of(&[("CUPULA_SPEECH_MODEL", "off")])).unwrap();
+        assert_eq!(config.speech_model, None);
+        let missing = dir.path().join("nope.bin").display().to_string();
+        let err = Config::load(None, env_of(&[("CUPULA_SPEECH_MODEL", &missing)]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("CUPULA_SPEECH_MODEL") && err.contains("nope.bin"),
+            "{err}"
+        );
+        assert!(!err.contains('\n'), "{err:?} spans lines");
+        std::fs::write(&file, "speech_model = \"/nowhere/model.bin\"\n").unwrap();
+        let err = Config::load(Some(&file), env_of(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("speech_model"), "{err}");
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod previews;
 pub mod request;
 pub mod search;
 pub mod secret_key;
+pub mod speech_model;
 pub mod state;
 pub mod storage;
 pub mod tickets;

@@ -5,15 +5,21 @@
 //!
 //! - `Http`: an OpenAI-compatible speech server (`POST {url}/v1/audio/transcriptions`), for
 //!   observatories that run their own.
+//! - `Builtin`: Whisper base through whisper.cpp on the CPU (the model `speech_model` names,
+//!   made by `speech_model::convert`). The model is loaded on first use, once per process,
+//!   and shared by every job; inference runs on the blocking pool under the same permits.
 //! - `Unavailable`: nothing configured; voice comments keep their audio, playable, and say so.
 //!
-//! A built-in engine (Whisper on the CPU) fits the same shape: it loads its model once, shared,
-//! and runs on the blocking pool under the same permits.
+//! The speech server wins when both are configured. Audio is transcribed in windows of at
+//! most 30 s (Whisper's own), cut where the speaker pauses (`window_end`).
 
+use super::audio::{self, DecodeLimits};
 use super::config::{Config, TranscriptionSettings};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
@@ -78,23 +84,67 @@ pub enum TranscriptionError {
     Refused { status: u16, body: String },
     #[error("the speech server's answer is not a transcript: {0}")]
     BadAnswer(String),
+    #[error("the recording could not be decoded: {0}")]
+    Undecodable(String),
+    #[error("the built-in speech engine failed: {0}")]
+    Engine(String),
 }
 
 /// How voice comments are transcribed in this portal.
 #[derive(Debug, Clone)]
 pub enum Transcriber {
     Http(HttpEngine),
+    Builtin(WhisperEngine),
     Unavailable,
 }
 
+/// Whisper hears 16 kHz mono.
+pub const SAMPLE_RATE: usize = 16_000;
+
+/// The longest stretch transcribed at once: Whisper's 30 s window.
+pub const WINDOW: usize = 30 * SAMPLE_RATE;
+
+/// A window is cut at the quietest `QUIET` (100 ms) in its last `CUT_SEARCH` (3 s).
+const CUT_SEARCH: usize = 3 * SAMPLE_RATE;
+const QUIET: usize = SAMPLE_RATE / 10;
+
+/// How long decoding a whole recording may take.
+const DECODE_TIME_LIMIT: Duration = Duration::from_secs(30);
+
 impl Transcriber {
     pub fn from_config(config: &Config) -> Transcriber {
-        match &config.transcription {
-            Some(settings) => Transcriber::Http(HttpEngine {
+        match (&config.transcription, &config.speech_model) {
+            (Some(settings), _) => Transcriber::Http(HttpEngine {
                 settings: settings.clone(),
             }),
-            None => Transcriber::Unavailable,
+            (None, Some(model)) => Transcriber::Builtin(WhisperEngine {
+                model: model.clone(),
+                max_duration: config.max_voice_duration,
+            }),
+            (None, None) => Transcriber::Unavailable,
         }
+    }
+
+    /// The text of 16 kHz mono `samples`, at most one `WINDOW` (~30 s) long, trimmed. Call
+    /// it holding a `turn()`.
+    pub async fn transcribe_pcm(
+        &self,
+        samples: Arc<[f32]>,
+        language: &str,
+    ) -> Result<String, TranscriptionError> {
+        let text = match self {
+            Transcriber::Http(engine) => {
+                let recording = Recording {
+                    bytes: Bytes::from(wav_of(&samples)),
+                    content_type: "audio/wav".into(),
+                    language: language.to_string(),
+                };
+                engine.transcribe(recording).await?
+            }
+            Transcriber::Builtin(engine) => engine.transcribe_pcm(samples, language).await?,
+            Transcriber::Unavailable => return Err(TranscriptionError::Unavailable),
+        };
+        Ok(text.trim().chars().take(TRANSCRIPT_MAX_CHARS).collect())
     }
 
     /// Whether a new voice comment will get a transcript (else it says "unavailable" at once).
@@ -105,12 +155,212 @@ impl Transcriber {
     /// The text of a recording, trimmed and at most `TRANSCRIPT_MAX_CHARS`. Call it holding a
     /// `turn()`.
     pub async fn transcribe(&self, recording: Recording) -> Result<String, TranscriptionError> {
-        let engine = match self {
-            Transcriber::Http(engine) => engine,
+        let text = match self {
+            Transcriber::Http(engine) => engine.transcribe(recording).await?,
+            Transcriber::Builtin(engine) => engine.transcribe(recording).await?,
             Transcriber::Unavailable => return Err(TranscriptionError::Unavailable),
         };
-        let text = engine.transcribe(recording).await?;
         Ok(text.trim().chars().take(TRANSCRIPT_MAX_CHARS).collect())
+    }
+}
+
+/// Where the window starting at `start` ends: `None` while fewer than `WINDOW` samples follow
+/// `start` and `finished` is false; else a cut at the quietest short stretch in the last few
+/// seconds before the window's maximum length (so words are not cut), or the end of `samples`
+/// when finished and what is left fits in one window.
+pub fn window_end(samples: &[f32], start: usize, finished: bool) -> Option<usize> {
+    let start = start.min(samples.len());
+    let left = samples.len() - start;
+    match (left, finished) {
+        (left, false) if left < WINDOW => None,
+        (left, true) if left <= WINDOW => Some(samples.len()),
+        _ => Some(quietest_cut(samples, start)),
+    }
+}
+
+/// The middle of the quietest `QUIET` stretch in `[start + WINDOW - CUT_SEARCH, start + WINDOW]`
+/// (searched in 10 ms steps).
+fn quietest_cut(samples: &[f32], start: usize) -> usize {
+    let limit = (start + WINDOW).min(samples.len());
+    let from = limit.saturating_sub(CUT_SEARCH).max(start);
+    let step = SAMPLE_RATE / 100;
+    let mut best = (f32::INFINITY, limit);
+    let mut at = from;
+    while at + QUIET <= limit {
+        let energy: f32 = samples[at..at + QUIET].iter().map(|s| s * s).sum();
+        if energy < best.0 {
+            best = (energy, at + QUIET / 2);
+        }
+        at += step;
+    }
+    best.1.max(start + 1)
+}
+
+/// 16 kHz mono samples as a 16-bit PCM WAV file.
+fn wav_of(samples: &[f32]) -> Vec<u8> {
+    let data_len = (samples.len() * 2) as u32;
+    let mut wav = Vec::with_capacity(44 + samples.len() * 2);
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data_len).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
+    wav.extend_from_slice(&(SAMPLE_RATE as u32).to_le_bytes());
+    wav.extend_from_slice(&(SAMPLE_RATE as u32 * 2).to_le_bytes());
+    wav.extend_from_slice(&2u16.to_le_bytes());
+    wav.extend_from_slice(&16u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&data_len.to_le_bytes());
+    for s in samples {
+        let v = (s.clamp(-1.0, 1.0) * 32767.0).round() as i16;
+        wav.extend_from_slice(&v.to_le_bytes());
+    }
+    wav
+}
+
+/// Whisper on the CPU, through whisper.cpp.
+#[derive(Debug, Clone)]
+pub struct WhisperEngine {
+    model: PathBuf,
+    max_duration: Duration,
+}
+
+/// A segment whisper.cpp thinks is more likely silence than speech is dropped: on silence
+/// Whisper otherwise "hears" the subtitle credits it was trained on.
+const NO_SPEECH_THRESHOLD: f32 = 0.6;
+
+/// Below this peak level a window is silence, and not worth an encoder pass.
+const SILENCE_PEAK: f32 = 0.003;
+
+/// whisper.cpp needs at least a second of audio: shorter windows are padded with silence.
+const MIN_SAMPLES: usize = SAMPLE_RATE + SAMPLE_RATE / 2;
+
+/// Threads per job: the cores shared among the `MAX_CONCURRENT` jobs (on two cores, one each,
+/// which also keeps times steady when both run).
+fn threads() -> i32 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    i32::try_from((cores / MAX_CONCURRENT).max(1)).unwrap_or(1)
+}
+
+/// The loaded models, by path: loaded on first use, shared by every job after.
+fn loaded(path: &Path) -> Result<Arc<whisper_rs::WhisperContext>, TranscriptionError> {
+    static MODELS: OnceLock<Mutex<HashMap<PathBuf, Arc<whisper_rs::WhisperContext>>>> =
+        OnceLock::new();
+    let models = MODELS.get_or_init(Default::default);
+    // Held while loading (a blocking thread, never across an await): one load per model.
+    let mut models = models
+        .lock()
+        .map_err(|_| TranscriptionError::Engine("a model load panicked".into()))?;
+    if let Some(context) = models.get(path) {
+        return Ok(context.clone());
+    }
+    static LOGGING: std::sync::Once = std::sync::Once::new();
+    // whisper.cpp's own logging (to standard error) is silenced.
+    LOGGING.call_once(whisper_rs::install_logging_hooks);
+    let started = std::time::Instant::now();
+    let context = whisper_rs::WhisperContext::new_with_params(
+        path,
+        whisper_rs::WhisperContextParameters::default(),
+    )
+    .map_err(|e| TranscriptionError::Engine(format!("loading {}: {e}", path.display())))?;
+    tracing::info!(model = %path.display(), millis = started.elapsed().as_millis() as u64, "speech model loaded");
+    let context = Arc::new(context);
+    models.insert(path.to_path_buf(), context.clone());
+    Ok(context)
+}
+
+/// Transcribes one window, blocking.
+fn run_whisper(
+    model: &Path,
+    samples: &[f32],
+    language: &str,
+) -> Result<String, TranscriptionError> {
+    if samples.iter().fold(0f32, |m, s| m.max(s.abs())) < SILENCE_PEAK {
+        return Ok(String::new());
+    }
+    let context = loaded(model)?;
+    let engine = |e: whisper_rs::WhisperError| TranscriptionError::Engine(e.to_string());
+    let mut state = context.create_state().map_err(engine)?;
+    let mut params =
+        whisper_rs::FullParams::new(whisper_rs::SamplingStrategy::Greedy { best_of: 1 });
+    params.set_n_threads(threads());
+    // The language is the person's: never guessed (that costs an encoder pass, and errs).
+    params.set_language(Some(language));
+    params.set_translate(false);
+    params.set_no_context(true);
+    params.set_no_timestamps(true);
+    params.set_print_special(false);
+    params.set_print_progress(false);
+    params.set_print_realtime(false);
+    params.set_print_timestamps(false);
+    params.set_suppress_blank(true);
+    params.set_suppress_nst(true);
+    let padded;
+    let samples = if samples.len() < MIN_SAMPLES {
+        padded = [samples, &vec![0.0; MIN_SAMPLES - samples.len()]].concat();
+        &padded[..]
+    } else {
+        samples
+    };
+    state.full(params, samples).map_err(engine)?;
+    let mut text = String::new();
+    for segment in state.as_iter() {
+        if segment.no_speech_probability() > NO_SPEECH_THRESHOLD {
+            continue;
+        }
+        let piece = segment.to_str_lossy().map_err(engine)?;
+        let piece = piece.trim();
+        if !piece.is_empty() {
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            text.push_str(piece);
+        }
+    }
+    Ok(text)
+}
+
+impl WhisperEngine {
+    async fn transcribe_pcm(
+        &self,
+        samples: Arc<[f32]>,
+        language: &str,
+    ) -> Result<String, TranscriptionError> {
+        let model = self.model.clone();
+        let language = language.to_string();
+        tokio::task::spawn_blocking(move || {
+            let window = &samples[..samples.len().min(WINDOW)];
+            run_whisper(&model, window, &language)
+        })
+        .await
+        .map_err(|e| TranscriptionError::Engine(e.to_string()))?
+    }
+
+    /// A whole recording: decoded, then transcribed window by window, texts joined.
+    async fn transcribe(&self, recording: Recording) -> Result<String, TranscriptionError> {
+        let model = self.model.clone();
+        let limits = DecodeLimits {
+            max_duration: self.max_duration,
+            time_limit: DECODE_TIME_LIMIT,
+        };
+        tokio::task::spawn_blocking(move || {
+            let samples = audio::decode_pcm(&recording.bytes, &recording.content_type, limits)
+                .map_err(|e| TranscriptionError::Undecodable(e.to_string()))?;
+            let mut texts = Vec::new();
+            let mut start = 0;
+            while start < samples.len() {
+                let end = window_end(&samples, start, true).unwrap_or(samples.len());
+                let text = run_whisper(&model, &samples[start..end], &recording.language)?;
+                if !text.is_empty() {
+                    texts.push(text);
+                }
+                start = end;
+            }
+            Ok(texts.join(" "))
+        })
+        .await
+        .map_err(|e| TranscriptionError::Engine(e.to_string()))?
     }
 }
 
@@ -207,26 +457,5 @@ mod tests {
         assert_eq!(file_name_for("video/webm"), "voice.webm");
         assert_eq!(file_name_for("audio/mp4"), "voice.m4a");
         assert!(is_language("es") && is_language("en") && !is_language("xx"));
-    }
-}
-
-// replaced on merge: the built-in engine's branch brings these.
-impl Transcriber {
-    pub async fn transcribe_pcm(
-        &self,
-        _samples: std::sync::Arc<[f32]>,
-        _language: &str,
-    ) -> Result<String, TranscriptionError> {
-        Err(TranscriptionError::Unavailable)
-    }
-}
-pub fn window_end(samples: &[f32], start: usize, finished: bool) -> Option<usize> {
-    let max = 28 * 16_000;
-    if samples.len() - start >= max {
-        Some(start + max)
-    } else if finished && samples.len() > start {
-        Some(samples.len())
-    } else {
-        None
     }
 }
