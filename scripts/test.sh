@@ -3,6 +3,7 @@
 #   formatting and lints (server and browser builds)
 #   Rust unit and integration tests on SQLite, then the same tests on PostgreSQL
 #   the attachment tests again on an S3-compatible store (moto), on both databases
+#   voice comments with the built-in speech engine (its model prepared by scripts/lib.sh)
 #   the browser tests (Playwright in Debian Chromium) on SQLite and on PostgreSQL
 #   the size of the optimised wasm bundle (raw and brotli), built last
 source "$(dirname "$0")/lib.sh"
@@ -33,6 +34,10 @@ cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 say "Building the site (debug: the server and the wasm must be built alike to hydrate)"
 cargo leptos build
 
+# The built-in speech engine's model, for the voice tests (converted by the binary just built).
+ensure_speech_model "$ROOT/target/debug/cupula"
+export CUPULA_TEST_SPEECH_MODEL="$SPEECH_MODEL"
+
 say "Rust tests on SQLite"
 run cargo test -p app --features ssr
 run cargo test -p server
@@ -40,7 +45,9 @@ run cargo test -p server
 say "Rust tests on PostgreSQL"
 start_postgres
 export CUPULA_TEST_DATABASE_URL="$PG_URL"
-run cargo test -p app --features ssr
+# The speech engine's accuracy tests use no database: they ran once above.
+run cargo test -p app --features ssr -- --skip spanish_and_english_phrases \
+  --skip a_recording_longer_than_a_window
 run cargo test -p server
 unset CUPULA_TEST_DATABASE_URL
 
@@ -48,11 +55,11 @@ say "Attachment tests on the S3-compatible store, on SQLite and on PostgreSQL"
 start_s3
 export CUPULA_TEST_S3_ENDPOINT="$S3_ENDPOINT"
 run cargo test -p app --features ssr --test attachments --test previews --test voice
-run cargo test -p server --test files
+run cargo test -p server --test files --test voice_stream
 export CUPULA_TEST_DATABASE_URL="$PG_URL"
 run cargo test -p app --features ssr --test attachments --test previews --test voice
 # Several server processes share object storage and PostgreSQL: the crash test runs there too.
-run cargo test -p server --test files --test crash
+run cargo test -p server --test files --test voice_stream --test crash
 unset CUPULA_TEST_DATABASE_URL CUPULA_TEST_S3_ENDPOINT
 
 say "Browser tests on SQLite"

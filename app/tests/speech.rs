@@ -97,9 +97,7 @@ fn wav_file(samples: &[f32]) -> Vec<u8> {
     wav.extend_from_slice(b"RIFF");
     wav.extend_from_slice(&(36 + data).to_le_bytes());
     wav.extend_from_slice(b"WAVEfmt ");
-    for v in [16u32] {
-        wav.extend_from_slice(&v.to_le_bytes());
-    }
+    wav.extend_from_slice(&16u32.to_le_bytes());
     for v in [1u16, 1] {
         wav.extend_from_slice(&v.to_le_bytes());
     }
@@ -196,8 +194,7 @@ async fn silence_gives_no_text() {
 async fn a_recording_longer_than_a_window_is_cut_at_a_pause_and_transcribed_whole() {
     let transcriber = builtin();
     // About 40 s: a pause (espeak's sentence gap) falls near the 30 s mark or before it.
-    let phrases = &SPANISH[..];
-    let text = phrases.join(" ");
+    let text = SPANISH.join(" ");
     let samples = speak("es", &format!("{text} {text}"));
     assert!(samples.len() > WINDOW, "{} samples", samples.len());
     let cut = window_end(&samples, 0, false).unwrap();

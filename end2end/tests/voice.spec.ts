@@ -23,10 +23,11 @@ async function statedSeconds(page: Page): Promise<number> {
   return Number(match[1]) * 60 + Number(match[2]);
 }
 
-test("a client records a request, sees the words while speaking, fixes one and sends it; staff read and play it @desktop-only", async ({
+test("a client records a request, sees the words while speaking, fixes one and sends it; staff read and play it", async ({
   page,
   browser,
-}) => {
+}, testInfo) => {
+  test.skip(testInfo.project.name === "phone", "the phone has its own flow below");
   test.setTimeout(180_000);
   await signIn(page, account("client", 0));
   await page.goto(`${baseUrl()}/tickets/new`);
@@ -92,9 +93,8 @@ test("on a phone a voice request takes three taps: open the form, record, send",
   await hydrated(page);
   const entry = page.getByTestId("voice-entry");
   await expect(entry.getByTestId("voice-player")).toBeVisible();
+  // Sent before its last words were written: the page shows them as they land.
   await expect(entry.getByTestId("voice-transcript")).toContainText(/telescopio|cúpula/i, { timeout: 60_000 });
-  // The request's subject comes from the words.
-  await expect(page.getByRole("heading", { level: 1 })).toContainText(/telescopio|cúpula/i);
 });
 
 test("a recording whose connection is cut mid-way arrives whole when the network returns @desktop-only", async ({

@@ -522,7 +522,7 @@ impl GgmlWriter {
             (Storage::F32, _) => GGML_TYPE_F32,
             (Storage::F16, _) | (Storage::Weight, WeightType::F16) => GGML_TYPE_F16,
             (Storage::Weight, WeightType::Q8_0) => {
-                if ne[0] % Q8_0_BLOCK != 0 {
+                if !ne[0].is_multiple_of(Q8_0_BLOCK) {
                     return Err(ConvertError::BadModel(format!(
                         "{name}: rows of {} cannot be quantized in blocks of 32",
                         ne[0]
