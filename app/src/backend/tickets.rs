@@ -556,59 +556,48 @@ pub async fn add_message_with_voice(
     } else {
         attachments::staged_for_commit(&mut tx, config, viewer, &row, attachments, now).await?
     };
-    if only_voice {
-        let sent = voice.expect("only_voice implies a recording");
-        let recorded = voice::commit_recorded(
-            &mut tx,
-            config,
-            viewer,
-            &row,
-            sent.recording,
-            sent.text,
-            internal,
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        voice::publish(events, &row, recorded.entry_id, internal, viewer);
-        return Ok(recorded.entry_id);
-    }
-    let names = file_names(&staged);
-    let kind = match (text, internal) {
-        (None, _) => EntryKind::Attachment,
-        (Some(_), true) => EntryKind::Note,
-        (Some(_), false) => EntryKind::Message,
-    };
-    let body = text.unwrap_or(&names);
-    let searched = match text {
-        Some(text) if !names.is_empty() => format!("{text}\n{names}"),
-        _ => body.to_string(),
-    };
-    let entry_id = tx
-        .append_entry(
-            row.observatory_id,
-            row.id,
-            NewEntry {
-                kind: kind.code(),
-                internal,
-                author_id: Some(viewer.user_id),
-                body,
-                old_value: None,
-                new_value: None,
-                terms: Some(document_terms(
-                    &searched,
-                    DocumentScope {
-                        observatory_id: row.observatory_id,
-                        organization_id: row.organization_id,
-                        internal,
-                    },
-                )),
-            },
-            now,
-        )
-        .await?;
-    if !staged.is_empty() {
-        attachments::attach_in_tx(&mut tx, viewer, &row, &staged, entry_id, internal, now).await?;
+    // The typed message (or its files), unless the recording is the whole message.
+    let mut message = None;
+    if !only_voice {
+        let names = file_names(&staged);
+        let kind = match (text, internal) {
+            (None, _) => EntryKind::Attachment,
+            (Some(_), true) => EntryKind::Note,
+            (Some(_), false) => EntryKind::Message,
+        };
+        let body = text.unwrap_or(&names);
+        let searched = match text {
+            Some(text) if !names.is_empty() => format!("{text}\n{names}"),
+            _ => body.to_string(),
+        };
+        let entry_id = tx
+            .append_entry(
+                row.observatory_id,
+                row.id,
+                NewEntry {
+                    kind: kind.code(),
+                    internal,
+                    author_id: Some(viewer.user_id),
+                    body,
+                    old_value: None,
+                    new_value: None,
+                    terms: Some(document_terms(
+                        &searched,
+                        DocumentScope {
+                            observatory_id: row.observatory_id,
+                            organization_id: row.organization_id,
+                            internal,
+                        },
+                    )),
+                },
+                now,
+            )
+            .await?;
+        if !staged.is_empty() {
+            attachments::attach_in_tx(&mut tx, viewer, &row, &staged, entry_id, internal, now)
+                .await?;
+        }
+        message = Some((entry_id, kind));
     }
     let recorded = match voice {
         Some(sent) => Some(
@@ -627,11 +616,16 @@ pub async fn add_message_with_voice(
         None => None,
     };
     tx.commit().await?;
-    publish(events, &row, entry_id, kind, internal, viewer);
+    if let Some((entry_id, kind)) = message {
+        publish(events, &row, entry_id, kind, internal, viewer);
+    }
     if let Some(recorded) = recorded {
         voice::publish(events, &row, recorded.entry_id, internal, viewer);
     }
-    Ok(entry_id)
+    message
+        .map(|(entry_id, _)| entry_id)
+        .or(recorded.map(|recorded| recorded.entry_id))
+        .ok_or_else(|| Msg::ErrorInternal.into())
 }
 
 /// The names of files sent together, one a line: the body of an attachment entry, and what
