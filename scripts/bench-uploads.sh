@@ -100,5 +100,5 @@ say "Time to the first preview of a 12-megapixel JPEG"
 # Measured in the service, from the moment the upload's last byte is checked and recorded to
 # its preview being stored: the test draws the photo (no image tool needed here).
 env -u CUPULA_TEST_DATABASE_URL -u CUPULA_TEST_S3_ENDPOINT \
-  cargo test --release -p app --features ssr --test previews \
-  time_to_first_thumbnail_of_a_12_mp_photo -- --ignored --nocapture 2>&1 | grep -E "^(12 MP|median)" || true
+  cargo test --release -p app --features ssr --test integration \
+  previews::time_to_first_thumbnail_of_a_12_mp_photo -- --ignored --nocapture 2>&1 | grep -E "^(12 MP|median)" || true

@@ -17,6 +17,8 @@ ensure_test_tools
 # cargo-leptos builds with this flag; giving it to every cargo command lets the tests reuse
 # what the site build compiled instead of compiling everything a second time.
 export RUSTFLAGS="--cfg erase_components"
+# A clean build gains nothing from incremental caches, which would take gigabytes of disk.
+export CARGO_INCREMENTAL=0
 LOG="$(mktemp /tmp/cupula-test.XXXXXX.log)"
 trap 'stop_postgres; stop_s3; rm -f "$LOG"' EXIT
 
@@ -54,12 +56,12 @@ unset CUPULA_TEST_DATABASE_URL
 say "Attachment tests on the S3-compatible store, on SQLite and on PostgreSQL"
 start_s3
 export CUPULA_TEST_S3_ENDPOINT="$S3_ENDPOINT"
-run cargo test -p app --features ssr --test attachments --test previews --test voice
-run cargo test -p server --test files --test voice_stream
+run cargo test -p app --features ssr --test integration -- attachments:: previews:: voice::
+run cargo test -p server --test integration -- files:: voice_stream::
 export CUPULA_TEST_DATABASE_URL="$PG_URL"
-run cargo test -p app --features ssr --test attachments --test previews --test voice
+run cargo test -p app --features ssr --test integration -- attachments:: previews:: voice::
 # Several server processes share object storage and PostgreSQL: the crash test runs there too.
-run cargo test -p server --test files --test voice_stream --test crash
+run cargo test -p server --test integration -- files:: voice_stream:: crash::
 unset CUPULA_TEST_DATABASE_URL CUPULA_TEST_S3_ENDPOINT
 
 say "Browser tests on SQLite"

@@ -3,7 +3,7 @@
 //! file, made again after a crash, deleted with their attachment, and served with the rights
 //! of the file itself.
 
-mod common;
+use crate::common;
 
 use app::backend::accounts::Viewer;
 use app::backend::attachments::{self, NewUpload};
@@ -22,17 +22,21 @@ use image::codecs::jpeg::JpegEncoder;
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use std::io::Cursor;
 
-type Site = FileSite;
+/// The file fixtures, with this file's own helpers.
+struct Site(FileSite);
+
+impl std::ops::Deref for Site {
+    type Target = FileSite;
+    fn deref(&self) -> &FileSite {
+        &self.0
+    }
+}
 
 async fn site() -> Site {
-    file_site(config()).await
+    Site(file_site(config()).await)
 }
 
 impl Site {
-    fn db(&self) -> &Db {
-        &self.world.db
-    }
-
     fn store(&self) -> &FileStore {
         &self.files.store
     }
@@ -587,7 +591,7 @@ fn one_page_pdf() -> Vec<u8> {
 
 /// The benchmark of issue #11: time from the last byte of a 12 MP photo to its preview being
 /// ready (queue, read, decode, orientation, scaling, encoding, storing, recording). Run it in
-/// release: `cargo test --release -p app --features ssr --test previews -- --ignored --nocapture`.
+/// release: `cargo test --release -p app --features ssr --test integration -- previews:: --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "a benchmark: run it in release, on its own"]
 async fn time_to_first_thumbnail_of_a_12_mp_photo() {

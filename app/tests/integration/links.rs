@@ -1,6 +1,6 @@
 //! Password resets, invitations, the outbox and sign-in throttling, on a real database.
 
-mod common;
+use crate::common;
 
 use app::backend::accounts::{
     authenticate, create_account, sign_in, ClientInfo, NewAccount, Viewer,

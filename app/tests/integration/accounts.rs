@@ -1,7 +1,7 @@
 //! Accounts and sessions against a real database (SQLite, or PostgreSQL when the test run names
 //! one in CUPULA_TEST_DATABASE_URL).
 
-mod common;
+use crate::common;
 
 use app::backend::accounts::{self, authenticate, create_account, sign_in, NewAccount, SignedIn};
 use app::backend::config::Config;

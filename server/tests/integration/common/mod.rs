@@ -1,6 +1,5 @@
 //! The portal under test: the real router on a free port, a real database seeded with the
 //! demo observatory, and a browser-like HTTP client.
-#![allow(dead_code)] // each test file uses its own share of the fixtures
 
 pub mod files;
 

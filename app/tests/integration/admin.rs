@@ -1,7 +1,7 @@
 //! Administration rules on a real database: who may administer, and that one observatory's
 //! admins cannot reach another observatory's people or organizations.
 
-mod common;
+use crate::common;
 
 use app::backend::accounts::{create_account, NewAccount, Viewer};
 use app::backend::admin::{self, Invitation};

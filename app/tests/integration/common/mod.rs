@@ -1,6 +1,5 @@
 //! Fixtures shared by the integration tests: a fresh database with one observatory and one
 //! client organization.
-#![allow(dead_code)] // each test file uses its own share of the fixtures
 
 use app::backend::accounts::{
     authenticate, create_account, sign_in, AccountError, ClientInfo, NewAccount, SignedIn, Viewer,
@@ -13,8 +12,9 @@ use app::backend::outbox;
 use app::backend::storage::accounts::NewObservatory;
 use app::backend::storage::testing::{fresh_database, TestDatabase};
 use app::backend::storage::Db;
+use app::backend::tickets;
 use app::i18n::{Lang, Msg};
-use app::model::{ApiKeyValidity, Role};
+use app::model::{ApiKeyValidity, Role, TicketFilter};
 
 /// The secret key of the tested portal: the same on every call, as for one portal's processes.
 pub const SECRET_KEY: &str = "5ec2e7005ec2e7005ec2e7005ec2e7005ec2e7005ec2e7005ec2e7005ec2e700";
@@ -236,5 +236,26 @@ pub async fn file_site(config: Config) -> FileSite {
         store: files.store.clone(),
         files,
         world,
+    }
+}
+
+impl FileSite {
+    pub fn db(&self) -> &Db {
+        &self.world.db
+    }
+
+    /// The numbers of the tickets `who` finds with `words`.
+    pub async fn search(&self, who: &Viewer, words: &str) -> Vec<String> {
+        let filter = TicketFilter {
+            query: words.into(),
+            ..TicketFilter::default()
+        };
+        tickets::list(self.db(), who, &filter)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|t| t.number)
+            .collect()
     }
 }

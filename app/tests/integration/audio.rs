@@ -14,12 +14,12 @@ use std::time::Duration;
 /// gave them, concatenated. The WebM has an unknown-size Segment and Clusters, no Cues and no
 /// duration; the MP4 (`audio/mp4;codecs=opus`) is fragmented (moof + mdat per chunk).
 const CHROMIUM_WEBM: &[u8] =
-    include_bytes!("../../server/tests/fixtures/chromium-mediarecorder.webm");
+    include_bytes!("../../../server/tests/fixtures/chromium-mediarecorder.webm");
 const CHROMIUM_WEBM_CHUNKS: &[usize] = &[4547, 4527, 3955, 4186, 3695];
 const CHROMIUM_MP4: &[u8] =
-    include_bytes!("../../server/tests/fixtures/chromium-mediarecorder.mp4");
+    include_bytes!("../../../server/tests/fixtures/chromium-mediarecorder.mp4");
 const CHROMIUM_MP4_CHUNKS: &[usize] = &[641, 9668, 4117, 4294, 3225];
-const VIDEO: &[u8] = include_bytes!("../../server/tests/fixtures/video.webm");
+const VIDEO: &[u8] = include_bytes!("../../../server/tests/fixtures/video.webm");
 const PDF: &[u8] = b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n";
 
 const LIMITS: DecodeLimits = DecodeLimits {

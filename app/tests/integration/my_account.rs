@@ -1,6 +1,6 @@
 //! A person's own account on a real database: profile, password change, sessions.
 
-mod common;
+use crate::common;
 
 use app::backend::accounts::{authenticate, sign_in, Viewer};
 use app::backend::api_tokens::{self, LAST_USED_PRECISION, PREFIX};

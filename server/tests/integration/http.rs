@@ -1,6 +1,6 @@
 //! The portal over HTTP: the real router on a free port, a real database, a real HTTP client.
 
-mod common;
+use crate::common;
 
 use common::{spawn_app, TestApp};
 use reqwest::header::{ACCEPT, ACCEPT_LANGUAGE, CONTENT_TYPE, LOCATION, SET_COOKIE};
@@ -661,7 +661,7 @@ async fn post_the_fixture_logo(app: &TestApp, client: &Client, file_name: &str) 
     post_logo(
         app,
         client,
-        include_bytes!("fixtures/logo.png").to_vec(),
+        include_bytes!("../fixtures/logo.png").to_vec(),
         file_name,
         "image/png",
     )
@@ -749,7 +749,7 @@ async fn only_admins_upload_logos_and_only_from_the_portal() {
     let stranger = post_logo(
         &app,
         &app.browser(),
-        include_bytes!("fixtures/logo.png").to_vec(),
+        include_bytes!("../fixtures/logo.png").to_vec(),
         "l.png",
         "image/png",
     )
@@ -765,7 +765,7 @@ async fn only_admins_upload_logos_and_only_from_the_portal() {
         .multipart(
             reqwest::multipart::Form::new().part(
                 "logo",
-                reqwest::multipart::Part::bytes(include_bytes!("fixtures/logo.png").to_vec())
+                reqwest::multipart::Part::bytes(include_bytes!("../fixtures/logo.png").to_vec())
                     .file_name("l.png"),
             ),
         )

@@ -2,7 +2,7 @@
 //! resumed, types from the bytes, attaching to a ticket, downloads with ranges and the headers
 //! that keep a browser from running them, and other organizations' ids answering 404.
 
-mod common;
+use crate::common;
 
 use common::files::{
     attach, begin, location, open_ticket, patch, server_offset, sha256_hex, upload,
@@ -13,7 +13,7 @@ use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 
-const PNG: &[u8] = include_bytes!("fixtures/logo.png");
+const PNG: &[u8] = include_bytes!("../fixtures/logo.png");
 
 fn pdf() -> Vec<u8> {
     let mut bytes = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n".to_vec();

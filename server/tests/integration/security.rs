@@ -1,7 +1,7 @@
 //! The portal attacked as an outsider would: forged provenance and forwarding headers,
 //! oversize bodies, other organizations' numbers. Each test carries its positive control.
 
-mod common;
+use crate::common;
 
 use app::backend::accounts::{authenticate, sign_in, ClientInfo, Viewer};
 use app::backend::tickets::{self, NewTicket};

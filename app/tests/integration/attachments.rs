@@ -1,7 +1,7 @@
 //! Attachments on a real database and a real file store: resumable uploads, limits, types,
 //! committing to a ticket, search, who may reach which file, and cleaning up.
 
-mod common;
+use crate::common;
 
 use app::backend::accounts::{AccountError, Viewer};
 use app::backend::attachments::{self, NewUpload, UploadState};
@@ -9,17 +9,31 @@ use app::backend::config::Config;
 use app::backend::files::{new_name, FileStore, Listed, StoredFile};
 use app::backend::tickets::{self, NewTicket};
 use app::i18n::Msg;
-use app::model::{EntryKind, Priority, RequestType, TicketFilter};
+use app::model::{EntryKind, Priority, RequestType};
 use bytes::Bytes;
 use chrono::{Duration, Utc};
 use common::{config, file_site, user_msg, FileSite};
 use futures_util::{stream, TryStreamExt};
 use sha2::{Digest, Sha256};
 
-type Site = FileSite;
+/// The file fixtures, with this file's own helpers.
+struct Site(FileSite);
+
+impl std::ops::Deref for Site {
+    type Target = FileSite;
+    fn deref(&self) -> &FileSite {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Site {
+    fn deref_mut(&mut self) -> &mut FileSite {
+        &mut self.0
+    }
+}
 
 async fn site() -> Site {
-    file_site(config()).await
+    Site(file_site(config()).await)
 }
 
 /// A PNG of `len` bytes: the signature and header, then bytes that do not repeat.
@@ -79,10 +93,6 @@ async fn read_stored(file: &StoredFile) -> Vec<u8> {
 }
 
 impl Site {
-    fn db(&self) -> &app::backend::storage::Db {
-        &self.world.db
-    }
-
     /// What the store holds, partial and finished.
     async fn files(&self) -> Vec<Listed> {
         self.store.list().await.unwrap()
@@ -175,23 +185,6 @@ impl Site {
             internal,
         )
         .await
-    }
-
-    async fn search(&self, who: &Viewer, words: &str) -> Vec<String> {
-        tickets::list(
-            self.db(),
-            who,
-            &TicketFilter {
-                query: words.into(),
-                ..TicketFilter::default()
-            },
-        )
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|t| t.number)
-        .collect()
     }
 
     async fn download(&self, who: &Viewer, id: &str) -> Result<Vec<u8>, AccountError> {

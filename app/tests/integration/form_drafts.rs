@@ -1,7 +1,7 @@
 //! Drafts of forms posted without JavaScript: what was typed waits on the server for the page the
 //! browser returns to, for the session that typed it, once, and for a few minutes only.
 
-mod common;
+use crate::common;
 
 use app::backend::accounts::{self, authenticate, sign_in, Viewer};
 use app::backend::drafts;

@@ -1,7 +1,7 @@
 //! The REST API over HTTP with API keys: the same rules as the pages, JSON errors with stable
 //! codes, and nobody reaching another organization's tickets.
 
-mod common;
+use crate::common;
 
 use app::backend::accounts::{authenticate, sign_in, ClientInfo, Viewer};
 use app::backend::api_tokens;
@@ -115,7 +115,7 @@ impl Api {
 }
 
 /// A recording as Firefox makes it: two seconds of Ogg Opus.
-const VOICE_OGG: &[u8] = include_bytes!("fixtures/voice.ogg");
+const VOICE_OGG: &[u8] = include_bytes!("../fixtures/voice.ogg");
 
 fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or_default()
@@ -656,7 +656,7 @@ async fn file_operations(api: &Api, number: &str) -> Vec<(String, String, Status
         Value::Null,
     );
     // A picture's preview and display size, made off the request path: asked for until made.
-    let photo = include_bytes!("fixtures/wide.jpg");
+    let photo = include_bytes!("../fixtures/wide.jpg");
     let created = tus(reqwest::Method::POST, "/api/v1/uploads")
         .header("Upload-Length", photo.len().to_string())
         .header("Upload-Metadata", "filename Zm90by5qcGc=") // foto.jpg

@@ -2,7 +2,7 @@
 //! private cache), 404 while there is none and for anyone who may not see the file; and video
 //! served with ranges for the browser's player.
 
-mod common;
+use crate::common;
 
 use common::files::{attach, open_ticket, upload};
 use common::{spawn_app, TestApp};
@@ -13,9 +13,9 @@ use reqwest::{Client, StatusCode};
 use serde_json::Value;
 
 /// 640 × 320.
-const WIDE_JPEG: &[u8] = include_bytes!("fixtures/wide.jpg");
+const WIDE_JPEG: &[u8] = include_bytes!("../fixtures/wide.jpg");
 /// Two seconds of VP8 in WebM.
-const WEBM: &[u8] = include_bytes!("../../end2end/fixtures/clip.webm");
+const WEBM: &[u8] = include_bytes!("../../../end2end/fixtures/clip.webm");
 
 /// Uploads and attaches one file to the ticket (tus, then the attach call): its id.
 async fn attach_file(

@@ -2,7 +2,7 @@
 //! pieces survives a dropped connection and a gap, arrives whole, and is sent with a reply or a
 //! new request; it stays its author's; other sites and the signed-out cannot open the stream.
 
-mod common;
+use crate::common;
 
 use common::{spawn_app, spawn_app_with, TestApp, OTHER_CLIENT_EMAIL, OTHER_CLIENT_PASSWORD};
 use futures_util::{SinkExt, StreamExt};
@@ -16,7 +16,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
-const VOICE_WEBM: &[u8] = include_bytes!("fixtures/voice.webm");
+const VOICE_WEBM: &[u8] = include_bytes!("../fixtures/voice.webm");
 const KEY: &str = "3f2b8c1e-0d7a-4c55-9b1e-2a6f0c9d8e71";
 
 /// Opens the stream with the headers a browser sends from the portal's page.

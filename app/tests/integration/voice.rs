@@ -3,7 +3,7 @@
 //! OpenAI-compatible server, the "unavailable" state, search, staff re-runs and who may
 //! reach the recording.
 
-mod common;
+use crate::common;
 
 use app::backend::accounts::Viewer;
 use app::backend::attachments;
@@ -23,11 +23,11 @@ use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const WEBM: &[u8] = include_bytes!("../../server/tests/fixtures/voice.webm");
-const OGG: &[u8] = include_bytes!("../../server/tests/fixtures/voice.ogg");
-const M4A: &[u8] = include_bytes!("../../server/tests/fixtures/voice.m4a");
-const MP4: &[u8] = include_bytes!("../../server/tests/fixtures/voice.mp4");
-const VIDEO: &[u8] = include_bytes!("../../server/tests/fixtures/video.webm");
+const WEBM: &[u8] = include_bytes!("../../../server/tests/fixtures/voice.webm");
+const OGG: &[u8] = include_bytes!("../../../server/tests/fixtures/voice.ogg");
+const M4A: &[u8] = include_bytes!("../../../server/tests/fixtures/voice.m4a");
+const MP4: &[u8] = include_bytes!("../../../server/tests/fixtures/voice.mp4");
+const VIDEO: &[u8] = include_bytes!("../../../server/tests/fixtures/video.webm");
 const PDF: &[u8] = b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n";
 
 /// The key the fake speech server wants.
@@ -138,17 +138,21 @@ async fn fake_speech_server(text: &'static str) -> (String, Arc<Mutex<Vec<Call>>
     (address, calls)
 }
 
-type Site = FileSite;
+/// The file fixtures, with this file's own helpers.
+struct Site(FileSite);
+
+impl std::ops::Deref for Site {
+    type Target = FileSite;
+    fn deref(&self) -> &FileSite {
+        &self.0
+    }
+}
 
 async fn site(config: Config) -> Site {
-    file_site(config).await
+    Site(file_site(config).await)
 }
 
 impl Site {
-    fn db(&self) -> &app::backend::storage::Db {
-        &self.world.db
-    }
-
     async fn open(&self, who: &Viewer) -> String {
         let new = NewTicket {
             organization_id: None,
@@ -229,23 +233,6 @@ impl Site {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-    }
-
-    async fn search(&self, who: &Viewer, words: &str) -> Vec<String> {
-        tickets::list(
-            self.db(),
-            who,
-            &TicketFilter {
-                query: words.into(),
-                ..TicketFilter::default()
-            },
-        )
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|t| t.number)
-        .collect()
     }
 }
 

@@ -1,7 +1,7 @@
 //! Tickets on a real database: opening, numbering, the timeline, statuses, assignment, lists,
 //! search, telescope histories, and that nobody reaches another tenant's tickets.
 
-mod common;
+use crate::common;
 
 use app::backend::accounts::Viewer;
 use app::backend::config::Config;
@@ -1656,7 +1656,7 @@ async fn the_migration_rewrites_only_the_scope_terms_a_text_was_given() {
                 .await
                 .unwrap();
             sqlx::raw_sql(include_str!(
-                "../../migrations/sqlite/20261201000002_form_drafts_search_scope.sql"
+                "../../../migrations/sqlite/20261201000002_form_drafts_search_scope.sql"
             ))
             .execute(pool)
             .await
@@ -1669,7 +1669,7 @@ async fn the_migration_rewrites_only_the_scope_terms_a_text_was_given() {
                 .await
                 .unwrap();
             sqlx::raw_sql(include_str!(
-                "../../migrations/postgres/20261201000002_form_drafts_search_scope.sql"
+                "../../../migrations/postgres/20261201000002_form_drafts_search_scope.sql"
             ))
             .execute(pool)
             .await

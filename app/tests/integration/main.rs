@@ -1,0 +1,16 @@
+//! Every integration test of the `app` crate, in one binary: each test file linked
+//! separately cost a full link of the portal and ~200 MB of disk apiece.
+
+mod common;
+
+mod accounts;
+mod admin;
+mod attachments;
+mod audio;
+mod form_drafts;
+mod links;
+mod my_account;
+mod previews;
+mod speech;
+mod tickets;
+mod voice;

@@ -1,0 +1,13 @@
+//! Every integration test of the `server` crate, in one binary: each test file linked
+//! separately cost a full link of the portal and ~200 MB of disk apiece.
+
+mod common;
+
+mod api;
+mod cli;
+mod crash;
+mod files;
+mod http;
+mod previews;
+mod security;
+mod voice_stream;
