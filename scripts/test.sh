@@ -48,7 +48,7 @@ say "Rust tests on PostgreSQL"
 start_postgres
 export CUPULA_TEST_DATABASE_URL="$PG_URL"
 # The speech engine's accuracy tests use no database: they ran once above.
-run cargo test -p app --features ssr -- --skip spanish_and_english_phrases \
+run cargo test -p app --features ssr -- --skip spanish_and_english \
   --skip a_recording_longer_than_a_window
 run cargo test -p server
 unset CUPULA_TEST_DATABASE_URL

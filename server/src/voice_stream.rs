@@ -27,8 +27,6 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// How often the partial text is brought up to date while audio arrives.
-const PARTIAL_EVERY: Duration = Duration::from_secs(3);
 /// Pings keep proxies from closing a quiet connection and tell a dead one.
 const PING_EVERY: Duration = Duration::from_secs(20);
 /// A connection that says nothing for this long (not even a pong) is closed.
@@ -104,7 +102,7 @@ impl Connection {
     }
 
     async fn run(mut self) {
-        let mut partial_tick = tokio::time::interval(PARTIAL_EVERY);
+        let mut partial_tick = tokio::time::interval(voice_live::PARTIAL_EVERY);
         let mut ping_tick = tokio::time::interval(PING_EVERY);
         let mut last_heard = tokio::time::Instant::now();
         loop {

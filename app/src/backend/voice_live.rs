@@ -23,7 +23,7 @@ use super::files::FileStore;
 use super::storage::tickets::now_micros;
 use super::storage::voice::{ChunkWrite, RecordingRow};
 use super::storage::Db;
-use super::transcription::{self, Transcriber, TranscriptionError};
+use super::transcription::{self, Pass, Transcriber, TranscriptionError};
 use super::voice;
 use crate::i18n::Msg;
 use crate::model::TranscriptState;
@@ -41,6 +41,11 @@ pub const KEPT_FOR: chrono::Duration = chrono::Duration::hours(24);
 /// Audio past the maximum length still accepted: the browser stops at the maximum, and its
 /// last chunk may run over by a moment.
 const LENGTH_SLACK: Duration = Duration::from_millis(500);
+/// How often the WebSocket asks for a partial text while audio arrives. One is computed only
+/// when a second of new audio came and none is being computed, so the text follows the
+/// speaker as fast as the engine can go: the first words show about two seconds after the
+/// first second of speech (docs/PERFORMANCE.md).
+pub const PARTIAL_EVERY: Duration = Duration::from_secs(1);
 /// A partial text is worth computing only once this much new audio arrived.
 const PARTIAL_STEP_SAMPLES: usize = SAMPLE_RATE as usize;
 
@@ -556,7 +561,7 @@ impl TranscriptWorker {
             let _turn = transcription::turn().await;
             let text = self
                 .transcriber
-                .transcribe_pcm(Arc::from(&samples[..end]), &self.language)
+                .transcribe_pcm(Arc::from(&samples[..end]), &self.language, Pass::Final)
                 .await
                 .ok()?;
             progress.texts.push(text);
@@ -569,7 +574,7 @@ impl TranscriptWorker {
         let _turn = transcription::try_turn()?;
         let current = self
             .transcriber
-            .transcribe_pcm(Arc::from(rest), &self.language)
+            .transcribe_pcm(Arc::from(rest), &self.language, Pass::Draft)
             .await
             .ok()?;
         Some(progress.joined(Some(&current)))
@@ -589,7 +594,7 @@ impl TranscriptWorker {
             let _turn = transcription::turn().await;
             let text = self
                 .transcriber
-                .transcribe_pcm(Arc::from(&samples[start..end]), &self.language)
+                .transcribe_pcm(Arc::from(&samples[start..end]), &self.language, Pass::Final)
                 .await?;
             progress.texts.push(text);
             start = end;

@@ -5,7 +5,7 @@
 //! against a fake OpenAI-compatible server.
 
 use app::backend::config::Config;
-use app::backend::transcription::{self, window_end, Recording, Transcriber, WINDOW};
+use app::backend::transcription::{self, window_end, Pass, Recording, Transcriber, WINDOW};
 use axum::extract::{Multipart, State};
 use axum::Json;
 use bytes::Bytes;
@@ -14,34 +14,16 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-/// Observatory support sentences, as clients say them at the telescope.
-const SPANISH: &[&str] = &[
-    "El telescopio no abre la cúpula desde ayer.",
-    "La montura se detiene cuando apunto hacia el norte.",
-    "La cámara no enfría y las imágenes salen con mucho ruido.",
-    "Necesito una visita técnica para revisar el enfocador.",
-    "El motor de la cúpula hace un ruido muy fuerte al girar.",
-    "Después de la actualización el programa no encuentra la montura.",
-    "La rueda de filtros se queda atascada en el filtro rojo.",
-    "Por favor, llamen al observatorio antes de venir mañana.",
-];
+/// The espeak set: observatory support sentences, as clients say them at the telescope.
+const ESPEAK_SET: &str = include_str!("../fixtures/espeak-set.txt");
 
-const ENGLISH: &[&str] = &[
-    "The telescope has not opened the dome since yesterday.",
-    "The mount stops tracking when I point it to the north.",
-    "The camera does not cool down and the images are very noisy.",
-    "We need a technician to check the focuser next week.",
-    "The dome motor makes a loud noise when it turns.",
-    "After the update the software cannot find the mount.",
-    "The filter wheel gets stuck on the red filter.",
-    "Please call the observatory before you come tomorrow.",
-];
-
-/// Word error rates measured on these short phrases, one window each (greedy, language
-/// given): 70.5% Spanish, 19.2% English, far from the 20% and 5%: the first words of
-/// a clip that starts without silence are garbled. To be brought down (leading silence).
-const SPANISH_MAX_WER: f64 = 0.75;
-const ENGLISH_MAX_WER: f64 = 0.25;
+/// The sentences of the espeak set in `language`.
+fn sentences(language: &str) -> Vec<&'static str> {
+    ESPEAK_SET
+        .lines()
+        .filter_map(|line| line.strip_prefix(language)?.strip_prefix(' '))
+        .collect()
+}
 
 fn model() -> PathBuf {
     match std::env::var("CUPULA_TEST_SPEECH_MODEL") {
@@ -90,90 +72,74 @@ fn speak(voice: &str, text: &str) -> Vec<f32> {
         .collect()
 }
 
-/// Samples as a 16-bit WAV file (what an upload of a WAV recording holds).
-fn wav_file(samples: &[f32]) -> Vec<u8> {
-    let mut wav = Vec::new();
-    let data = (samples.len() * 2) as u32;
-    wav.extend_from_slice(b"RIFF");
-    wav.extend_from_slice(&(36 + data).to_le_bytes());
-    wav.extend_from_slice(b"WAVEfmt ");
-    wav.extend_from_slice(&16u32.to_le_bytes());
-    for v in [1u16, 1] {
-        wav.extend_from_slice(&v.to_le_bytes());
-    }
-    for v in [16_000u32, 32_000] {
-        wav.extend_from_slice(&v.to_le_bytes());
-    }
-    for v in [2u16, 16] {
-        wav.extend_from_slice(&v.to_le_bytes());
-    }
-    wav.extend_from_slice(b"data");
-    wav.extend_from_slice(&data.to_le_bytes());
-    for s in samples {
-        wav.extend_from_slice(&((s * 32767.0) as i16).to_le_bytes());
-    }
-    wav
+/// The word error rate of `heard` against `reference`, printed with both.
+fn wer(what: &str, reference: &str, heard: &str) -> f64 {
+    let (errors, words) = transcription::word_errors(reference, heard);
+    eprintln!("[{what}] {reference:?} -> {heard:?} ({errors} errors in {words} words)");
+    errors as f64 / words as f64
 }
 
-/// Lower-case words, punctuation stripped.
-fn words(text: &str) -> Vec<String> {
-    text.to_lowercase()
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_string)
-        .collect()
+/// A whole recording, as a voice comment uploaded as WAV is transcribed.
+async fn transcribe_recording(
+    transcriber: &Transcriber,
+    samples: &[f32],
+    language: &str,
+) -> String {
+    let recording = Recording {
+        bytes: Bytes::from(transcription::wav_file(samples)),
+        content_type: "audio/wav".into(),
+        language: language.into(),
+    };
+    let _turn = transcription::turn().await;
+    transcriber.transcribe(recording).await.unwrap()
 }
 
-/// Word-level edit distance.
-fn errors(reference: &[String], heard: &[String]) -> usize {
-    let mut previous: Vec<usize> = (0..=heard.len()).collect();
-    for (i, r) in reference.iter().enumerate() {
-        let mut row = vec![i + 1];
-        for (j, h) in heard.iter().enumerate() {
-            let substitution = previous[j] + usize::from(r != h);
-            row.push(substitution.min(previous[j + 1] + 1).min(row[j] + 1));
-        }
-        previous = row;
-    }
-    previous[heard.len()]
-}
-
-#[test]
-fn word_error_rate_counts_substitutions_insertions_and_deletions() {
-    let r = words("El telescopio no abre, la cúpula.");
-    assert_eq!(errors(&r, &words("el telescopio no abre la cúpula")), 0);
-    assert_eq!(errors(&r, &words("el telescopio abre la copula hoy")), 3);
-    assert_eq!(errors(&r, &[]), 6);
-}
-
-/// The word error rate of the engine on `phrases` in `language`, each transcribed as one window.
-async fn wer_of(transcriber: &Transcriber, voice: &str, language: &str, phrases: &[&str]) -> f64 {
-    let (mut wrong, mut total) = (0, 0);
-    for phrase in phrases {
-        let samples: Arc<[f32]> = speak(voice, phrase).into();
-        let _turn = transcription::turn().await;
-        let heard = transcriber.transcribe_pcm(samples, language).await.unwrap();
-        let (reference, heard_words) = (words(phrase), words(&heard));
-        let e = errors(&reference, &heard_words);
-        eprintln!("[{language}] {phrase:?} -> {heard:?} ({e} errors)");
-        wrong += e;
-        total += reference.len();
-    }
-    wrong as f64 / total as f64
-}
+/// The espeak set: each language's sentences said one after another (26 s of Spanish, 23 s
+/// of English), one recording each, as a client describes a problem in a few sentences.
+/// Measured: 17.9% Spanish, 5.1% English (the targets: 20% and 5%).
+const PASSAGE_MAX_WER: [(&str, f64); 2] = [("es", 0.20), ("en", 0.08)];
 
 #[tokio::test(flavor = "multi_thread")]
-async fn spanish_and_english_phrases_are_transcribed_within_the_measured_error_rates() {
+async fn spanish_and_english_passages_are_transcribed_within_the_measured_error_rates() {
     let transcriber = builtin();
-    let spanish = wer_of(&transcriber, "es", "es", SPANISH).await;
-    let english = wer_of(&transcriber, "en", "en", ENGLISH).await;
-    eprintln!(
-        "WER: Spanish {:.1}%, English {:.1}%",
-        spanish * 100.0,
-        english * 100.0
-    );
-    assert!(spanish <= SPANISH_MAX_WER, "Spanish WER {spanish:.3}");
-    assert!(english <= ENGLISH_MAX_WER, "English WER {english:.3}");
+    for (language, max) in PASSAGE_MAX_WER {
+        assert_eq!(sentences(language).len(), 8, "the espeak set in {language}");
+        let reference = sentences(language).join(" ");
+        let samples = speak(language, &reference);
+        let heard = transcribe_recording(&transcriber, &samples, language).await;
+        let rate = wer(language, &reference, &heard);
+        eprintln!("WER {language} passage: {:.1}%", rate * 100.0);
+        assert!(rate <= max, "{language} WER {rate:.3}");
+    }
+}
+
+/// One short sentence alone, as in a reply ("ya funciona, gracias"): Whisper has little
+/// context, and espeak's Spanish voice is hard to follow. Measured: 41.0% Spanish, 16.7%
+/// English (greedy decoding without the silent margin: 70.5% and 19.2%); kept as a floor
+/// that must not get worse.
+const PHRASE_MAX_WER: [(&str, f64); 2] = [("es", 0.45), ("en", 0.20)];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn short_spanish_and_english_phrases_are_transcribed_within_the_measured_error_rates() {
+    let transcriber = builtin();
+    for (language, max) in PHRASE_MAX_WER {
+        let (mut errors, mut words) = (0, 0);
+        for sentence in sentences(language) {
+            let samples: Arc<[f32]> = speak(language, sentence).into();
+            let _turn = transcription::turn().await;
+            let heard = transcriber
+                .transcribe_pcm(samples, language, Pass::Final)
+                .await
+                .unwrap();
+            wer(language, sentence, &heard);
+            let (e, w) = transcription::word_errors(sentence, &heard);
+            errors += e;
+            words += w;
+        }
+        let rate = errors as f64 / words as f64;
+        eprintln!("WER {language} phrases: {:.1}%", rate * 100.0);
+        assert!(rate <= max, "{language} WER {rate:.3}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -185,17 +151,22 @@ async fn silence_gives_no_text() {
         let samples: Arc<[f32]> = (0..seconds * 16_000)
             .map(|i| level * (((i * 7919) % 200) as f32 / 100.0 - 1.0))
             .collect();
-        let text = transcriber.transcribe_pcm(samples, "es").await.unwrap();
-        assert_eq!(text, "", "{seconds} s of silence at {level}");
+        for pass in [Pass::Draft, Pass::Final] {
+            let text = transcriber
+                .transcribe_pcm(samples.clone(), "es", pass)
+                .await
+                .unwrap();
+            assert_eq!(text, "", "{seconds} s of silence at {level}, {pass:?}");
+        }
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_recording_longer_than_a_window_is_cut_at_a_pause_and_transcribed_whole() {
     let transcriber = builtin();
-    // About 40 s: a pause (espeak's sentence gap) falls near the 30 s mark or before it.
-    let text = SPANISH.join(" ");
-    let samples = speak("es", &format!("{text} {text}"));
+    // About 52 s: a pause (espeak's sentence gap) falls near the end of the first window.
+    let reference = format!("{0} {0}", sentences("es").join(" "));
+    let samples = speak("es", &reference);
     assert!(samples.len() > WINDOW, "{} samples", samples.len());
     let cut = window_end(&samples, 0, false).unwrap();
     assert!(
@@ -219,18 +190,10 @@ async fn a_recording_longer_than_a_window_is_cut_at_a_pause_and_transcribed_whol
     );
     assert_eq!(window_end(&samples, cut, true), Some(samples.len()));
 
-    let recording = Recording {
-        bytes: Bytes::from(wav_file(&samples)),
-        content_type: "audio/wav".into(),
-        language: "es".into(),
-    };
-    let _turn = transcription::turn().await;
-    let heard = transcriber.transcribe(recording).await.unwrap();
-    let reference = words(&format!("{text} {text}"));
-    let wer = errors(&reference, &words(&heard)) as f64 / reference.len() as f64;
-    eprintln!("two windows: {heard:?} (WER {:.1}%)", wer * 100.0);
-    // Measured 25% on this 40 s text (two windows).
-    assert!(wer <= 0.30, "WER {wer:.3}");
+    let heard = transcribe_recording(&transcriber, &samples, "es").await;
+    let rate = wer("two windows", &reference, &heard);
+    // Measured 21.8% on this text.
+    assert!(rate <= 0.25, "WER {rate:.3}");
 }
 
 /// What the fake speech server received.
@@ -278,7 +241,7 @@ async fn the_http_engine_is_sent_a_window_as_a_wav_file_with_its_language() {
     assert!(matches!(transcriber, Transcriber::Http(_)));
     let samples: Arc<[f32]> = (0..48_000).map(|i| (i as f32 / 10.0).sin() * 0.5).collect();
     let text = transcriber
-        .transcribe_pcm(samples.clone(), "en")
+        .transcribe_pcm(samples.clone(), "en", Pass::Draft)
         .await
         .unwrap();
     assert_eq!(text, "La cúpula no abre.");
