@@ -43,8 +43,7 @@ pub const KEPT_FOR: chrono::Duration = chrono::Duration::hours(24);
 const LENGTH_SLACK: Duration = Duration::from_millis(500);
 /// How often the WebSocket asks for a partial text while audio arrives. One is computed only
 /// when a second of new audio came and none is being computed, so the text follows the
-/// speaker as fast as the engine can go: the first words show about two seconds after the
-/// first second of speech (docs/PERFORMANCE.md).
+/// speaker as fast as the engine can go (the figures are in docs/PERFORMANCE.md).
 pub const PARTIAL_EVERY: Duration = Duration::from_secs(1);
 /// A partial text is worth computing only once this much new audio arrived.
 const PARTIAL_STEP_SAMPLES: usize = SAMPLE_RATE as usize;

@@ -140,11 +140,14 @@ async fn stream(site: &Site, key: &str, webm: &[u8], seconds: u64) -> Streamed {
                     }
                 }
             }
+            // The WebSocket's ticks: one that finds a partial still being made is skipped.
             let now = started.elapsed();
-            if now >= next_partial && running.is_none() {
-                next_partial = now + voice_live::PARTIAL_EVERY;
-                if let Some(job) = live.partial_job() {
-                    running = Some(tokio::spawn(job.run()));
+            if now >= next_partial {
+                next_partial += voice_live::PARTIAL_EVERY;
+                if running.is_none() {
+                    if let Some(job) = live.partial_job() {
+                        running = Some(tokio::spawn(job.run()));
+                    }
                 }
             }
             if now >= due {
@@ -173,8 +176,8 @@ async fn stream(site: &Site, key: &str, webm: &[u8], seconds: u64) -> Streamed {
         .count();
     live.discard().await.expect("discarded");
     Streamed {
-        // From the first second of speech (the first chunk) on.
-        first_partial: first_partial.map(|t| t.saturating_sub(Duration::from_secs(1))),
+        // From the start of speech: the recording's first instant.
+        first_partial,
         stop_to_final,
         partials,
         words,
