@@ -5,6 +5,7 @@ import { mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { startMailbox } from "./mailbox";
 
 function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -22,7 +23,12 @@ export default async function globalSetup() {
   const binary = resolve(__dirname, process.env.CUPULA_BIN ?? "../target/debug/cupula");
   const dataDir = mkdtempSync(join(tmpdir(), "cupula-e2e-"));
   const port = await freePort();
+  // Its e-mails go to the tests' mail server, whose messages the tests read (newestMail).
+  const mailbox = mkdtempSync(join(tmpdir(), "cupula-e2e-mail-"));
+  const smtpPort = await startMailbox(mailbox);
+  process.env.CUPULA_E2E_MAILBOX = mailbox;
   const env: NodeJS.ProcessEnv = {
+    CUPULA_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
     PATH: process.env.PATH,
     CUPULA_LISTEN: `127.0.0.1:${port}`,
     CUPULA_DATA_DIR: dataDir,
@@ -36,6 +42,9 @@ export default async function globalSetup() {
   // transcribed while the person speaks.
   if (process.env.CUPULA_TEST_SPEECH_MODEL) {
     env.CUPULA_SPEECH_MODEL = process.env.CUPULA_TEST_SPEECH_MODEL;
+    // The browser shares the machine's two cores: whisper.cpp's threads wait for each other
+    // by spinning, and with one core taken a partial text took 10-30 s instead of 3.
+    env.CUPULA_SPEECH_THREADS = "1";
   }
   if (process.env.CUPULA_E2E_DATABASE_URL) {
     env.CUPULA_DATABASE_URL = process.env.CUPULA_E2E_DATABASE_URL;

@@ -581,6 +581,33 @@ catalogue! {
     RecorderLost => "Parte de la grabación ya no está ni en el portal ni en este dispositivo. Descárgala o graba de nuevo.",
         "Part of the recording is no longer on the portal or on this device. Download it or record again.";
     RecorderSendWaits => "Se enviará cuando llegue la grabación…", "Sending once the recording has arrived…";
+    Outbox => "Correo saliente", "Outgoing e-mail";
+    OutboxIntro => "Los correos que envía el portal: invitaciones, enlaces de contraseña y avisos. Los enlaces no se muestran.",
+        "The e-mails the portal sends: invitations, password links and notices. Links are not shown.";
+    MailWaiting => "En espera", "Waiting";
+    MailSent => "Enviado", "Sent";
+    MailFailed => "Fallido", "Failed";
+    MailCancelled => "Cancelado", "Cancelled";
+    MailKindInvitation => "Invitación", "Invitation";
+    MailKindPasswordReset => "Cambio de contraseña", "Password reset";
+    MailKindEmailVerification => "Confirmación de dirección", "Address confirmation";
+    MailFilterAll => "Todos", "All";
+    MailRecipient => "Para", "To";
+    MailKind => "Tipo", "Kind";
+    MailAttempts => "Intentos", "Attempts";
+    MailQueuedAt => "En cola desde", "Queued";
+    MailSentAt => "Enviado el {when}", "Sent on {when}";
+    MailNextAttempt => "Nuevo intento: {when}", "Next try: {when}";
+    MailServerAnswer => "Respuesta del servidor de correo: {answer}", "The mail server answered: {answer}";
+    RetryMail => "Reintentar", "Retry";
+    CancelMail => "Cancelar el envío", "Cancel sending";
+    MailRetried => "El correo se enviará de nuevo.", "The e-mail will be sent again.";
+    MailSendingCancelled => "El correo no se enviará.", "The e-mail will not be sent.";
+    NoMails => "No hay correos aquí", "No e-mails here";
+    NoMailsBody => "Aquí aparecen los correos del portal en cuanto envía alguno.", "The portal's e-mails show here as soon as it sends one.";
+    OlderMails => "Más antiguos →", "Older →";
+    ErrorMailNotRetryable => "Ese correo ya no está fallido: no hay nada que reintentar.", "That e-mail is no longer failed: there is nothing to retry.";
+    ErrorMailNotCancellable => "Ese correo ya se envió o se canceló.", "That e-mail was already sent or cancelled.";
 }
 
 impl Msg {

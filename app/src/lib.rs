@@ -15,7 +15,7 @@ pub mod backend;
 use crate::i18n::Msg;
 use crate::model::{Branding, PortalContext};
 use crate::ui::account::AccountPage;
-use crate::ui::admin::{BrandingPage, ClientsPage, OrganizationPage, PeoplePage};
+use crate::ui::admin::{BrandingPage, ClientsPage, OrganizationPage, OutboxPage, PeoplePage};
 use crate::ui::components::{provide_toasts, ToastRegion};
 use crate::ui::confirm_email::ConfirmEmailPage;
 use crate::ui::forgot_password::ForgotPasswordPage;
@@ -143,6 +143,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/clients/:id") view=OrganizationPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/people") view=PeoplePage />
                     <Route path=path!("/admin/branding") view=BrandingPage />
+                    <Route path=path!("/admin/outbox") view=OutboxPage />
                 </Routes>
             </main>
             <ToastRegion />

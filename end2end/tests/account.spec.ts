@@ -54,7 +54,7 @@ test("a notification address takes effect only after its link is confirmed", asy
   await notifications.getByRole("button", { name: "Guardar los cambios" }).click();
   await expect(page.getByTestId("notification-pending")).toHaveText(`Pendiente de confirmar: ${other}.`);
 
-  const link = new URL(newestMail(other).body.match(/https?:\/\/\S+\/confirm-email\?token=[0-9a-f]{64}/)![0]);
+  const link = new URL((await newestMail(other)).body.match(/https?:\/\/\S+\/confirm-email\?token=[0-9a-f]{64}/)![0]);
   await page.goto(`${baseUrl()}${link.pathname}${link.search}`);
   await hydrated(page);
   // Opening the link changed nothing yet: the button does.

@@ -34,7 +34,7 @@ test("an admin invites a client, who chooses a password and signs in to the bran
   await expect(row).toContainText(organization);
 
   // The invitee, in another browser, follows the e-mailed link.
-  const mail = newestMail(invitee);
+  const mail = await newestMail(invitee);
   expect(mail.subject).toBe("Observatorio Astronómico de Demostración te invita a su portal de soporte");
   const link = new URL(mail.body.match(/https?:\/\/\S+\/invitation\?token=[0-9a-f]{64}/)![0]);
   const context = await browser.newContext({ locale: "es-ES" });

@@ -13,7 +13,7 @@ test("forgot password: a link by e-mail sets a new password, then sign-in works 
   await page.getByRole("button", { name: "Enviarme el enlace" }).click();
   await expect(page.getByRole("status")).toContainText("Si hay una cuenta con ese correo electrónico");
 
-  const mail = newestMail(marta.email);
+  const mail = await newestMail(marta.email);
   expect(mail.subject).toBe("Observatorio Astronómico de Demostración: elige una contraseña nueva");
   const link = mail.body.match(/https?:\/\/\S+\/reset-password\?token=[0-9a-f]{64}/)![0];
   const path = new URL(link).pathname + new URL(link).search;

@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
-import { resolve } from "node:path";
+import { readdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { expect, type Page } from "@playwright/test";
 
 export type Account = { role: "admin" | "agent" | "client"; email: string; password: string };
@@ -48,14 +49,67 @@ export function createAdmin(email: string, password: string): Account {
   return { role: "admin", email, password };
 }
 
+/** The messages the tests' mail server (mailbox.ts) received for `to`, in order. */
+function delivered(to: string): { data: string }[] {
+  const dir = process.env.CUPULA_E2E_MAILBOX;
+  if (!dir) throw new Error("CUPULA_E2E_MAILBOX is not set: global-setup.ts did not run");
+  return readdirSync(dir)
+    .sort()
+    .map((name) => JSON.parse(readFileSync(join(dir, name), "utf8")) as { to: string[]; data: string })
+    .filter((message) => message.to.includes(to));
+}
+
+/** A header's value, its encoded words (RFC 2047, as mail programs write non-ASCII) decoded. */
+function header(data: string, name: string): string {
+  const head = data.split("\r\n\r\n")[0].replace(/\r\n[ \t]+/g, " ");
+  const line = head.split("\r\n").find((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`)) ?? "";
+  return line
+    .slice(name.length + 1)
+    .trim()
+    .replace(/\?=\s+=\?/g, "?==?")
+    .replace(/=\?utf-8\?([bq])\?([^?]*)\?=/gi, (_, encoding: string, text: string) =>
+      encoding.toLowerCase() === "b"
+        ? Buffer.from(text, "base64").toString("utf8")
+        : Buffer.from(
+            text.replace(/_/g, " ").replace(/=([0-9A-F]{2})/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+            "latin1",
+          ).toString("utf8"),
+    );
+}
+
+/** A message's text, its transfer encoding undone. */
+function bodyOf(data: string): string {
+  const body = data.slice(data.indexOf("\r\n\r\n") + 4);
+  switch (header(data, "Content-Transfer-Encoding").toLowerCase()) {
+    case "base64":
+      return Buffer.from(body.replace(/\r\n/g, ""), "base64").toString("utf8");
+    case "quoted-printable":
+      return Buffer.from(
+        body.replace(/=\r\n/g, "").replace(/=([0-9A-F]{2})/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+        "latin1",
+      ).toString("utf8");
+    default:
+      return body;
+  }
+}
+
 /**
- * The newest e-mail the portal queued for `to`, read with the operator's `cupula outbox`; its link
- * whole (`--reveal`, with the secret key the portal created in its data directory), as the
- * recipient will get it.
+ * The newest e-mail the portal sent to `to`, as the tests' mail server received it (its link
+ * whole, as the recipient gets it): waits until every mail the portal queued for `to`
+ * (`cupula outbox`) has arrived, so an older one is never taken for it.
  */
-export function newestMail(to: string): { subject: string; body: string } {
-  const output = cupula(["outbox", "--to", to, "--limit", "1", "--reveal"]);
-  const mails = JSON.parse(output.toString());
-  expect(mails.length).toBeGreaterThan(0);
-  return mails[0];
+export async function newestMail(to: string): Promise<{ subject: string; body: string }> {
+  let messages: { data: string }[] = [];
+  await expect
+    .poll(
+      () => {
+        const queued = JSON.parse(cupula(["outbox", "--to", to, "--limit", "100"]).toString()).length;
+        messages = delivered(to);
+        return queued > 0 && messages.length >= queued;
+      },
+      { timeout: 20_000, message: `the e-mails to ${to} arrive` },
+    )
+    .toBe(true);
+  const data = messages[messages.length - 1].data;
+  return { subject: header(data, "Subject"), body: bodyOf(data) };
 }

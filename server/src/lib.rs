@@ -172,6 +172,23 @@ pub fn spawn_housekeeping(state: &AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// Sends the outbox in the background while the portal runs (`mailer::run`): through the
+/// configured mail server, or as `.eml` files under the data dir.
+pub fn spawn_mailer(state: &AppState) -> Result<tokio::task::JoinHandle<()>, String> {
+    let mailer =
+        app::backend::mailer::Mailer::from_config(&state.config).map_err(|e| e.to_string())?;
+    let key = state
+        .config
+        .secret_key
+        .clone()
+        .ok_or("the secret key is needed to send e-mailed links")?;
+    Ok(tokio::spawn(app::backend::mailer::run(
+        state.db.clone(),
+        key,
+        mailer,
+    )))
+}
+
 /// The app's routes, discovered once per process. Discovery renders the app with resource
 /// loading switched off process-wide, so it must never overlap a real render (which a second
 /// `router()` in the same process, as in the tests, would otherwise risk).

@@ -185,6 +185,7 @@ async fn serve(mut config: Config, demo: bool) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let state = server::state(config, db.clone()).map_err(|e| e.to_string())?;
     server::spawn_housekeeping(&state);
+    server::spawn_mailer(&state)?;
     let site = state.leptos_options.site_root.clone();
     if !std::path::Path::new(site.as_ref()).join("pkg").is_dir() {
         tracing::warn!(%site, "the built site was not found: pages render but will not load their scripts and styles; build with `cargo leptos build` or set CUPULA_SITE_ROOT");
@@ -247,6 +248,9 @@ async fn outbox(config: Config, to: &str, limit: i64, reveal: bool) -> Result<()
                 "body": mail.body,
                 "created_at": mail.created_at.to_rfc3339(),
                 "sent_at": mail.sent_at.map(|at| at.to_rfc3339()),
+                "attempts": mail.attempts,
+                "last_error": mail.last_error,
+                "failed_at": mail.failed_at.map(|at| at.to_rfc3339()),
             })
         })
         .collect();

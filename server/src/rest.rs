@@ -201,6 +201,8 @@ fn error_code(message: Msg) -> Option<&'static str> {
         Msg::ErrorCurrentPasswordWrong => "current_password_wrong",
         Msg::ErrorLinkInvalid => "link_invalid",
         Msg::ErrorOrganizationTaken => "organization_taken",
+        Msg::ErrorMailNotRetryable => "mail_not_retryable",
+        Msg::ErrorMailNotCancellable => "mail_not_cancellable",
         Msg::ErrorAlreadyJoined => "already_joined",
         Msg::ErrorCannotDeactivateSelf => "cannot_deactivate_self",
         Msg::ErrorInvalidContactEmail => "invalid_contact_email",

@@ -6,7 +6,7 @@ use crate::error::UserError;
 use crate::model::ContactEntry;
 use crate::model::{
     BrandingSettings, LinkKind, NotificationEmailState, OrganizationDetail, OrganizationSummary,
-    Person, SessionInfo,
+    OutboxMail, Person, SessionInfo,
 };
 use leptos::prelude::*;
 
@@ -275,6 +275,43 @@ pub async fn set_person_active(user_id: i64, active: bool) -> Result<(), UserErr
     let state = request::app_state()?;
     let viewer = request::require_viewer().await?;
     admin::set_active(&state.db, &viewer, user_id, active)
+        .await
+        .map_err(request::account_error)
+}
+
+/// The observatory's outgoing e-mail: `filter` is `all`, `waiting` or `failed`.
+#[server(endpoint = "admin/outbox")]
+pub async fn admin_outbox(
+    filter: String,
+    before_id: Option<i64>,
+) -> Result<Vec<OutboxMail>, UserError> {
+    use crate::backend::storage::links::OutboxFilter;
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    admin::outbox(
+        &state.db,
+        &viewer,
+        OutboxFilter::from_code(&filter),
+        before_id,
+    )
+    .await
+    .map_err(request::account_error)
+}
+
+#[server(endpoint = "admin/retry_mail")]
+pub async fn retry_mail(mail_id: i64) -> Result<(), UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    admin::retry_mail(&state.db, &viewer, mail_id)
+        .await
+        .map_err(request::account_error)
+}
+
+#[server(endpoint = "admin/cancel_mail")]
+pub async fn cancel_mail(mail_id: i64) -> Result<(), UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    admin::cancel_mail(&state.db, &viewer, mail_id)
         .await
         .map_err(request::account_error)
 }

@@ -1,4 +1,5 @@
-//! The observatory's administration: client organizations and the people of the portal.
+//! The observatory's administration: client organizations, the people of the portal, its
+//! branding and its outgoing e-mail.
 //! Every function takes the `Viewer` and checks it first; every query is scoped to the viewer's
 //! observatory, so another observatory's ids behave as if they did not exist.
 
@@ -7,11 +8,12 @@ use super::config::Config;
 use super::links;
 use super::storage::accounts::NewTelescope;
 use super::storage::admin::{BrandingRow, PersonRow, TelescopeFields};
+use super::storage::links::OutboxFilter;
 use super::storage::{Db, StoreError};
 use crate::i18n::{Lang, Msg};
 use crate::model::{
-    AccountState, BrandingSettings, ContactEntry, Email, OrganizationDetail, OrganizationSummary,
-    Person, Role, SupportContact, Telescope,
+    AccountState, BrandingSettings, ContactEntry, Email, MailState, OrganizationDetail,
+    OrganizationSummary, OutboxMail, Person, Role, SupportContact, Telescope, OUTBOX_PAGE,
 };
 
 pub async fn organizations(
@@ -451,5 +453,64 @@ pub async fn update_branding(
         Ok(()) => Ok(()),
         Err(StoreError::Duplicate) => Err(Msg::ErrorSlugTaken.into()),
         Err(other) => Err(other.into()),
+    }
+}
+
+/// The observatory's e-mails, newest first (`OUTBOX_PAGE` of them, from before `before_id`),
+/// all or only those waiting or failed; links redacted.
+pub async fn outbox(
+    db: &Db,
+    viewer: &Viewer,
+    filter: OutboxFilter,
+    before_id: Option<i64>,
+) -> Result<Vec<OutboxMail>, AccountError> {
+    viewer.require_admin()?;
+    Ok(db
+        .observatory_outbox(viewer.observatory_id, filter, before_id, OUTBOX_PAGE)
+        .await?
+        .into_iter()
+        .map(|row| OutboxMail {
+            id: row.id,
+            state: if row.sent_at.is_some() {
+                MailState::Sent
+            } else if row.cancelled_at.is_some() {
+                MailState::Cancelled
+            } else if row.failed_at.is_some() {
+                MailState::Failed
+            } else {
+                MailState::Waiting
+            },
+            to: row.to_address,
+            subject: row.subject,
+            kind: row.kind,
+            attempts: row.attempts,
+            last_error: row.last_error,
+            created_at: row.created_at,
+            sent_at: row.sent_at,
+            next_attempt_at: row.next_attempt_at,
+        })
+        .collect())
+}
+
+/// A failed e-mail of the observatory is sent again, its attempts counted afresh.
+pub async fn retry_mail(db: &Db, viewer: &Viewer, mail_id: i64) -> Result<(), AccountError> {
+    viewer.require_admin()?;
+    if db.retry_failed_mail(viewer.observatory_id, mail_id).await? {
+        Ok(())
+    } else {
+        Err(Msg::ErrorMailNotRetryable.into())
+    }
+}
+
+/// An unsent e-mail of the observatory is never sent; a link it carried is wiped.
+pub async fn cancel_mail(db: &Db, viewer: &Viewer, mail_id: i64) -> Result<(), AccountError> {
+    viewer.require_admin()?;
+    if db
+        .cancel_mail(viewer.observatory_id, mail_id, chrono::Utc::now())
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(Msg::ErrorMailNotCancellable.into())
     }
 }

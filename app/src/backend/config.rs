@@ -51,6 +51,49 @@ pub struct Config {
     /// The built-in engine's model (a whisper.cpp ggml file), used when no speech server is
     /// configured; `None` (unset, or `off`): no built-in engine.
     pub speech_model: Option<PathBuf>,
+    /// At most this many threads for one transcription by the built-in engine; `None`: the
+    /// machine's cores, shared among the jobs running.
+    pub speech_threads: Option<usize>,
+    /// The mail server e-mails go through; `None`: they are written as `.eml` files under
+    /// `data_dir/mail` (`mail_dir`).
+    pub smtp: Option<SmtpSettings>,
+    /// The sender of every e-mail, `Name <address>` or an address.
+    pub mail_from: String,
+}
+
+/// How the connection to the mail server is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// Plain text (`smtp://`): a relay on the same host or network only.
+    Plain,
+    /// Plain, then upgraded by STARTTLS, which must succeed (`smtp://…?tls=starttls`).
+    StartTls,
+    /// TLS from the first byte (`smtps://`).
+    Tls,
+}
+
+/// `CUPULA_SMTP_URL`: `smtp://host:port`, `smtp://host?tls=starttls`,
+/// `smtps://user:password@host:465`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    /// Both or neither.
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+/// Never prints the password.
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where voice comments are transcribed: `POST {url}/v1/audio/transcriptions`.
@@ -142,6 +185,13 @@ pub enum ConfigError {
     InvalidTranscriptionUrl { name: &'static str, value: String },
     #[error("{name} names {value:?}, which is not a file (set it to off to transcribe without the built-in engine)")]
     MissingSpeechModel { name: &'static str, value: String },
+    #[error("{name} must be a whole number of threads, at least 1, not {value:?}")]
+    InvalidThreads { name: &'static str, value: String },
+    /// The value may hold a password: never repeated in the message.
+    #[error("{name} must be a mail server address such as smtp://127.0.0.1:25, smtp://mail.example.org:587?tls=starttls or smtps://user:password@mail.example.org:465")]
+    InvalidSmtpUrl { name: &'static str },
+    #[error("{name} must be an e-mail address such as soporte@example.org or Soporte <soporte@example.org>, not {value:?}")]
+    InvalidMailFrom { name: &'static str, value: String },
     #[error("{name} must be a key prefix such as cupula or files/cupula (no empty, \".\" or \"..\" parts), not {value:?}")]
     InvalidS3Prefix { name: &'static str, value: String },
 }
@@ -176,6 +226,9 @@ struct FileConfig {
     transcription_api_key: Option<String>,
     transcription_model: Option<String>,
     speech_model: Option<String>,
+    speech_threads: Option<u64>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
 }
 
 impl Config {
@@ -418,6 +471,29 @@ impl Config {
             }
         };
 
+        let speech_threads = match env("CUPULA_SPEECH_THREADS") {
+            Some(v) => Some(v.trim().parse::<u64>().ok().filter(|n| *n > 0).ok_or(
+                ConfigError::InvalidThreads {
+                    name: "CUPULA_SPEECH_THREADS",
+                    value: v,
+                },
+            )?),
+            None => from_file.speech_threads.filter(|n| *n > 0),
+        }
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+        let smtp = setting("CUPULA_SMTP_URL", "smtp_url", from_file.smtp_url)
+            .map(|(name, value)| smtp_settings(&value).ok_or(ConfigError::InvalidSmtpUrl { name }))
+            .transpose()?;
+        let mail_from = match setting("CUPULA_MAIL_FROM", "mail_from", from_file.mail_from) {
+            Some((name, value)) => {
+                if value.parse::<lettre::message::Mailbox>().is_err() {
+                    return Err(ConfigError::InvalidMailFrom { name, value });
+                }
+                value
+            }
+            None => default_mail_from(&base_url),
+        };
+
         Ok(Config {
             listen,
             data_dir,
@@ -452,7 +528,15 @@ impl Config {
             max_voice_duration: Duration::from_secs(max_voice_seconds),
             transcription,
             speech_model,
+            speech_threads,
+            smtp,
+            mail_from,
         })
+    }
+
+    /// Where e-mails are written when no mail server is configured.
+    pub fn mail_dir(&self) -> PathBuf {
+        self.data_dir.join("mail")
     }
 
     /// Where the secret key is kept when it is not configured.
@@ -472,6 +556,57 @@ impl Config {
 }
 
 type Setting = Option<(&'static str, String)>;
+
+/// The mail server named by an `smtp://` or `smtps://` address; `None` when it is not one.
+fn smtp_settings(value: &str) -> Option<SmtpSettings> {
+    let url = url::Url::parse(value).ok()?;
+    let host = url.host_str().filter(|h| !h.is_empty())?.to_string();
+    let mut starttls = false;
+    for (key, v) in url.query_pairs() {
+        match (key.as_ref(), v.as_ref()) {
+            ("tls", "starttls") => starttls = true,
+            ("tls", "none") => starttls = false,
+            _ => return None,
+        }
+    }
+    let (security, default_port) = match (url.scheme(), starttls) {
+        ("smtp", false) => (SmtpSecurity::Plain, 25),
+        ("smtp", true) => (SmtpSecurity::StartTls, 587),
+        ("smtps", false) => (SmtpSecurity::Tls, 465),
+        _ => return None,
+    };
+    let decoded = |part: &str| percent_decoded(part).filter(|p| !p.is_empty());
+    let username = decoded(url.username());
+    let password = url.password().and_then(decoded);
+    if username.is_some() != password.is_some() || !matches!(url.path(), "" | "/") {
+        return None;
+    }
+    Some(SmtpSettings {
+        host,
+        port: url.port().unwrap_or(default_port),
+        security,
+        username,
+        password,
+    })
+}
+
+/// A URL's user or password part, percent-decoded; `None` when it is not UTF-8.
+fn percent_decoded(part: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(part)
+        .decode_utf8()
+        .ok()
+        .map(|text| text.into_owned())
+}
+
+/// `Cúpula <no-reply@host>` for the portal's host (`localhost` when it is an IP address, which
+/// is no mail domain).
+fn default_mail_from(base_url: &url::Url) -> String {
+    let host = match base_url.host() {
+        Some(url::Host::Domain(domain)) => domain.to_string(),
+        _ => "localhost".to_string(),
+    };
+    format!("Cúpula <no-reply@{host}>")
+}
 
 /// The speech server, when its address is set; the model defaults to `whisper-1`, the name
 /// OpenAI-compatible servers answer to.

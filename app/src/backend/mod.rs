@@ -14,6 +14,7 @@ pub mod file_types;
 pub mod files;
 pub mod links;
 pub mod logo;
+pub mod mailer;
 pub mod my_account;
 pub mod outbox;
 pub mod passwords;

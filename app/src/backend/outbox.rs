@@ -1,4 +1,4 @@
-//! The e-mail outbox: messages wait there until they are sent (SMTP sending comes later).
+//! The e-mail outbox: messages wait there until `mailer` sends them.
 //!
 //! A message that carries a single-use link is kept twice: as text anyone may read, with the
 //! link's token redacted (what the operator sees), and whole, sealed with the portal's secret
@@ -64,6 +64,11 @@ pub struct QueuedMail {
     pub body: String,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
+    pub attempts: i64,
+    /// The mail server's last answer when a try failed.
+    pub last_error: Option<String>,
+    /// Set once the sender gave it up.
+    pub failed_at: Option<DateTime<Utc>>,
 }
 
 /// The newest mails queued for an address, newest first. With `reveal`, unsent mails show
@@ -90,6 +95,9 @@ pub async fn mail_to(
                 body,
                 created_at: row.created_at,
                 sent_at: row.sent_at,
+                attempts: row.attempts,
+                last_error: row.last_error,
+                failed_at: row.failed_at,
             })
         })
         .collect()

@@ -137,6 +137,7 @@ impl Transcriber {
             (None, Some(model)) => Transcriber::Builtin(WhisperEngine {
                 model: model.clone(),
                 max_duration: config.max_voice_duration,
+                max_threads: config.speech_threads,
             }),
             (None, None) => Transcriber::Unavailable,
         }
@@ -266,6 +267,8 @@ pub fn word_errors(reference: &str, heard: &str) -> (usize, usize) {
 pub struct WhisperEngine {
     model: PathBuf,
     max_duration: Duration,
+    /// `CUPULA_SPEECH_THREADS`.
+    max_threads: Option<usize>,
 }
 
 /// A segment whisper.cpp thinks is more likely silence than speech is dropped: on silence
@@ -279,14 +282,17 @@ const SILENCE_PEAK: f32 = 0.003;
 const BEAM_SIZE: i32 = 5;
 
 /// Threads for a job starting now: the cores shared among the jobs running (the caller holds
-/// one of the turns). A job alone gets every core; two on two cores get one each, which also
-/// keeps their times steady.
-fn threads() -> i32 {
+/// one of the turns), at most `max_threads`. A job alone gets every core; two on two cores get
+/// one each, which also keeps their times steady. whisper.cpp's threads wait for each other by
+/// spinning, so a core taken by another program slows a job that counted on it many times over:
+/// `CUPULA_SPEECH_THREADS` leaves cores to the rest of a shared machine.
+fn threads(max_threads: Option<usize>) -> i32 {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let running = MAX_CONCURRENT
         .saturating_sub(RUNNING.available_permits())
         .max(1);
-    i32::try_from((cores / running).max(1)).unwrap_or(1)
+    let threads = (cores / running).min(max_threads.unwrap_or(usize::MAX));
+    i32::try_from(threads.max(1)).unwrap_or(1)
 }
 
 /// The loaded models, by path: loaded on first use, shared by every job after.
@@ -352,7 +358,7 @@ async fn blocking_whisper<T: Send + 'static>(
 
 /// Transcribes one window, blocking; gives up once `cancelled` is set.
 fn run_whisper(
-    model: &Path,
+    whisper: &WhisperEngine,
     samples: &[f32],
     language: &str,
     pass: Pass,
@@ -361,7 +367,7 @@ fn run_whisper(
     if samples.iter().fold(0f32, |m, s| m.max(s.abs())) < SILENCE_PEAK {
         return Ok(String::new());
     }
-    let context = loaded(model)?;
+    let context = loaded(&whisper.model)?;
     let engine = |e: whisper_rs::WhisperError| TranscriptionError::Engine(e.to_string());
     let mut state = context.create_state().map_err(engine)?;
     let strategy = match pass {
@@ -372,7 +378,7 @@ fn run_whisper(
         },
     };
     let mut params = whisper_rs::FullParams::new(strategy);
-    params.set_n_threads(threads());
+    params.set_n_threads(threads(whisper.max_threads));
     // The language is the person's: never guessed (that costs an encoder pass, and errs).
     params.set_language(Some(language));
     params.set_translate(false);
@@ -417,18 +423,18 @@ impl WhisperEngine {
         language: &str,
         pass: Pass,
     ) -> Result<String, TranscriptionError> {
-        let model = self.model.clone();
+        let engine = self.clone();
         let language = language.to_string();
         blocking_whisper(move |cancelled| {
             let window = &samples[..samples.len().min(WINDOW)];
-            run_whisper(&model, window, &language, pass, cancelled)
+            run_whisper(&engine, window, &language, pass, cancelled)
         })
         .await
     }
 
     /// A whole recording: decoded, then transcribed window by window, texts joined.
     async fn transcribe(&self, recording: Recording) -> Result<String, TranscriptionError> {
-        let model = self.model.clone();
+        let engine = self.clone();
         let limits = DecodeLimits {
             max_duration: self.max_duration,
             time_limit: DECODE_TIME_LIMIT,
@@ -441,7 +447,7 @@ impl WhisperEngine {
             while start < samples.len() {
                 let end = window_end(&samples, start, true).unwrap_or(samples.len());
                 let text = run_whisper(
-                    &model,
+                    &engine,
                     &samples[start..end],
                     &recording.language,
                     Pass::Final,

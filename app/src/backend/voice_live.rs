@@ -6,9 +6,10 @@
 //!
 //! While chunks arrive they are decoded (`audio::LiveDecoder`) and transcribed window by window
 //! (`transcription::window_end`: at most ~30 s, cut at a pause): a window that is complete is
-//! transcribed once, for good; the window still growing is transcribed every few seconds, when
-//! the engine has a turn free, and shown as partial text. At stop only the last window is left
-//! to transcribe, so the final text comes soon after stop however long the comment was.
+//! transcribed once, for good, in a task of its own (a stop meanwhile waits for it rather than
+//! starting it again); the stretch after it is transcribed every second, when the engine has a
+//! turn free, and shown as partial text. At stop only the last window is left to transcribe, so
+//! the final text comes as soon after stop for a long comment as for a short one.
 //!
 //! At stop the whole recording is staged as an attachment of its author, with its duration and
 //! machine transcript in its `voice_recordings` row, until the form that sends it
@@ -95,7 +96,7 @@ pub struct LiveRecording {
     row: RecordingRow,
     next: u32,
     max_bytes: i64,
-    decoder: Arc<Mutex<Option<LiveDecoder>>>,
+    decoder: SharedDecoder,
     worker: TranscriptWorker,
     /// Samples decoded when the last partial text was asked for.
     partial_at: usize,
@@ -502,22 +503,36 @@ impl LiveRecording {
 /// Computes one partial text: finishes the windows that are complete, then transcribes the one
 /// still growing if the engine has a turn free.
 pub struct PartialJob {
-    decoder: Arc<Mutex<Option<LiveDecoder>>>,
+    decoder: SharedDecoder,
     worker: TranscriptWorker,
+}
+
+type SharedDecoder = Arc<Mutex<Option<LiveDecoder>>>;
+
+/// The samples decoded so far from `from` on; `None` once the decoder was taken at stop.
+fn samples_from(decoder: &SharedDecoder, from: usize) -> Option<Vec<f32>> {
+    decoder
+        .lock()
+        .expect("decoder lock")
+        .as_ref()
+        .map(|decoder| decoder.samples_from(from))
 }
 
 impl PartialJob {
     /// The whole text so far; `None` when there is nothing new to show (the engine is busy, or
     /// another partial is being computed).
     pub async fn run(self) -> Option<String> {
-        let samples_from = |from: usize| {
-            self.decoder
-                .lock()
-                .expect("decoder lock")
-                .as_ref()
-                .map(|decoder| decoder.samples_from(from))
-        };
-        self.worker.partial(samples_from).await
+        let progress = self.worker.progress.clone().try_lock_owned().ok()?;
+        // The complete windows are transcribed for good in a task of their own: stop, which
+        // drops this job, then waits for that work (`finish` takes the same lock) instead of
+        // doing it again.
+        let committing = tokio::spawn(
+            self.worker
+                .clone()
+                .commit_live_windows(self.decoder.clone(), progress),
+        );
+        let progress = committing.await.ok()??;
+        self.worker.draft(&self.decoder, progress).await
     }
 }
 
@@ -550,12 +565,17 @@ impl Progress {
 }
 
 impl TranscriptWorker {
-    async fn partial(&self, samples_from: impl Fn(usize) -> Option<Vec<f32>>) -> Option<String> {
-        let mut progress = self.progress.try_lock().ok()?;
+    /// Transcribes, for good, each window of the recording that is complete; gives the
+    /// progress back unless the engine failed or the recording stopped meanwhile.
+    async fn commit_live_windows(
+        self,
+        decoder: SharedDecoder,
+        mut progress: tokio::sync::OwnedMutexGuard<Progress>,
+    ) -> Option<tokio::sync::OwnedMutexGuard<Progress>> {
         loop {
-            let samples = samples_from(progress.done_until)?;
+            let samples = samples_from(&decoder, progress.done_until)?;
             let Some(end) = transcription::window_end(&samples, 0, false) else {
-                break;
+                return Some(progress);
             };
             let _turn = transcription::turn().await;
             let text = self
@@ -566,7 +586,16 @@ impl TranscriptWorker {
             progress.texts.push(text);
             progress.done_until += end;
         }
-        let rest = samples_from(progress.done_until)?;
+    }
+
+    /// The text so far: the complete windows' and a quick one of the stretch after them, when
+    /// the engine has a turn free.
+    async fn draft(
+        &self,
+        decoder: &SharedDecoder,
+        progress: tokio::sync::OwnedMutexGuard<Progress>,
+    ) -> Option<String> {
+        let rest = samples_from(decoder, progress.done_until)?;
         if rest.len() < PARTIAL_STEP_SAMPLES {
             return Some(progress.joined(None));
         }

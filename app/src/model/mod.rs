@@ -576,3 +576,66 @@ mod tests {
         }
     }
 }
+
+/// Where a queued e-mail stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MailState {
+    /// Not yet sent: due now, or again later after a deferral.
+    Waiting,
+    Sent,
+    /// Given up: refused by the mail server, or every attempt spent.
+    Failed,
+    /// Cancelled by an administrator.
+    Cancelled,
+}
+
+impl MailState {
+    pub fn label(self) -> Msg {
+        match self {
+            MailState::Waiting => Msg::MailWaiting,
+            MailState::Sent => Msg::MailSent,
+            MailState::Failed => Msg::MailFailed,
+            MailState::Cancelled => Msg::MailCancelled,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            MailState::Waiting => "waiting",
+            MailState::Sent => "sent",
+            MailState::Failed => "failed",
+            MailState::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// An e-mail of the outbox as administrators see it: links redacted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxMail {
+    pub id: i64,
+    pub to: String,
+    pub subject: String,
+    /// What it is about: `invitation`, `password_reset`, `email_verification`…
+    pub kind: String,
+    pub state: MailState,
+    pub attempts: i64,
+    /// The mail server's last answer when a try failed.
+    pub last_error: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub sent_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When a deferred mail is tried again.
+    pub next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// E-mails listed at once on the administration's outbox page.
+pub const OUTBOX_PAGE: i64 = 50;
+
+/// What a kind of e-mail is called, for the ones the portal sends.
+pub fn mail_kind_label(kind: &str) -> Option<Msg> {
+    match kind {
+        "invitation" => Some(Msg::MailKindInvitation),
+        "password_reset" => Some(Msg::MailKindPasswordReset),
+        "email_verification" => Some(Msg::MailKindEmailVerification),
+        _ => None,
+    }
+}

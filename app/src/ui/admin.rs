@@ -1,4 +1,5 @@
-//! The observatory's administration: client organizations and the people of the portal.
+//! The observatory's administration: client organizations, the people of the portal, its
+//! branding and its outgoing e-mail.
 
 use super::components::{
     error_from_query, form_error, toast_outcome, use_toasts, EmailField, EmptyState, ErrorAlert,
@@ -7,13 +8,18 @@ use super::components::{
 use super::form_draft::use_form_draft;
 use super::not_found::NotFound;
 use super::prefs::{use_prefs, use_t};
+use super::tickets::Time;
 use crate::api::{
-    admin_branding, admin_organization, admin_organizations, admin_people, AddTelescope,
-    CreateOrganization, InvitePerson, ResendInvitation, RevokeInvitation, SaveSupportContacts,
-    SetPersonActive, SetTelescopeRetired, UpdateBranding, UpdateOrganization, UpdateTelescope,
+    admin_branding, admin_organization, admin_organizations, admin_outbox, admin_people,
+    AddTelescope, CancelMail, CreateOrganization, InvitePerson, ResendInvitation, RetryMail,
+    RevokeInvitation, SaveSupportContacts, SetPersonActive, SetTelescopeRetired, UpdateBranding,
+    UpdateOrganization, UpdateTelescope,
 };
 use crate::i18n::{Lang, Msg};
-use crate::model::{AccountState, ContactEntry, Email, Person, Role, SupportContact};
+use crate::model::{
+    format_time, mail_kind_label, AccountState, ContactEntry, Email, MailState, OutboxMail, Person,
+    Role, SupportContact, OUTBOX_PAGE,
+};
 use crate::use_portal;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -316,7 +322,8 @@ pub fn PeoplePage() -> impl IntoView {
                                                                     {t(state_label(person.state))}
                                                                 </span>
                                                             </td>
-                                                            <td class="row-actions">
+                                                            <td>
+                                                                <div class="row-actions">
                                                                 {(person.state == AccountState::Invited)
                                                                     .then(|| {
                                                                         view! {
@@ -360,6 +367,7 @@ pub fn PeoplePage() -> impl IntoView {
                                                                     </button>
                                                                 </ActionForm>
                                                                 })}
+                                                                </div>
                                                             </td>
                                                         </tr>
                                                     }
@@ -852,5 +860,183 @@ fn LogoSection(current: Option<String>) -> impl IntoView {
             </form>
             <p class="field-hint" id="logo-hint">{t(Msg::LogoHint)}</p>
         </section>
+    }
+}
+
+/// The outgoing e-mail: every mail the portal queued, its state and the mail server's last
+/// answer; failed ones can be retried and unsent ones cancelled. Filters and pages are links,
+/// so they work before the page's code has loaded.
+#[component]
+pub fn OutboxPage() -> impl IntoView {
+    if let Some(gate) = admin_gate() {
+        return gate;
+    }
+    let t = use_t();
+    let query = use_query_map();
+    let filter = Memo::new(move |_| {
+        query.with(|q| match q.get("state").as_deref() {
+            Some("waiting") => "waiting",
+            Some("failed") => "failed",
+            _ => "all",
+        })
+    });
+    let before =
+        Memo::new(move |_| query.with(|q| q.get("before").and_then(|b| b.parse::<i64>().ok())));
+    let retry = ServerAction::<RetryMail>::new();
+    let cancel = ServerAction::<CancelMail>::new();
+    toast_outcome(retry, Msg::MailRetried);
+    toast_outcome(cancel, Msg::MailSendingCancelled);
+    let mails = Resource::new(
+        move || {
+            (
+                filter.get(),
+                before.get(),
+                retry.version().get(),
+                cancel.version().get(),
+            )
+        },
+        |(filter, before, _, _)| admin_outbox(filter.to_string(), before),
+    );
+    let tabs = [
+        ("all", Msg::MailFilterAll),
+        ("waiting", Msg::MailWaiting),
+        ("failed", Msg::MailFailed),
+    ];
+    view! {
+        <Title text=t(Msg::Outbox) />
+        <div class="stack">
+            <h1>{t(Msg::Outbox)}</h1>
+            <p class="muted">{t(Msg::OutboxIntro)}</p>
+            <nav class="view-tabs" aria-label=t(Msg::Filters)>
+                {tabs
+                    .into_iter()
+                    .map(|(code, label)| {
+                        view! {
+                            <a
+                                class="view-tab"
+                                href=format!("/admin/outbox?state={code}")
+                                aria-current=move || (filter.get() == code).then_some("page")
+                            >
+                                {t(label)}
+                            </a>
+                        }
+                    })
+                    .collect_view()}
+            </nav>
+            <Suspense fallback=move || view! { <p class="muted">{t(Msg::Loading)}</p> }>
+                {move || Suspend::new(async move {
+                    match mails.await {
+                        Ok(list) if list.is_empty() => {
+                            view! { <EmptyState title=t(Msg::NoMails) body=t(Msg::NoMailsBody) /> }.into_any()
+                        }
+                        Ok(list) => {
+                            let older = (list.len() as i64 >= OUTBOX_PAGE)
+                                .then(|| list.last().map(|m| m.id))
+                                .flatten();
+                            view! {
+                                <div class="table-wrap">
+                                    <table class="data-table table-stacked" data-testid="outbox">
+                                        <caption class="visually-hidden">{t(Msg::Outbox)}</caption>
+                                        <thead>
+                                            <tr>
+                                                <th scope="col">{t(Msg::MailRecipient)}</th>
+                                                <th scope="col">{t(Msg::Subject)}</th>
+                                                <th scope="col">{t(Msg::State)}</th>
+                                                <th scope="col">{t(Msg::MailQueuedAt)}</th>
+                                                <th scope="col">{t(Msg::Actions)}</th>
+                                            </tr>
+                                        </thead>
+                                        <tbody>
+                                            {list
+                                                .into_iter()
+                                                .map(|mail| view! { <OutboxRow mail retry cancel /> })
+                                                .collect_view()}
+                                        </tbody>
+                                    </table>
+                                </div>
+                                {older
+                                    .map(|id| {
+                                        view! {
+                                            <a class="btn btn-secondary" href=format!("/admin/outbox?state={}&before={id}", filter.get_untracked())>
+                                                {t(Msg::OlderMails)}
+                                            </a>
+                                        }
+                                    })}
+                            }
+                                .into_any()
+                        }
+                        Err(error) => view! { <PageError error /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+fn OutboxRow(
+    mail: OutboxMail,
+    retry: ServerAction<RetryMail>,
+    cancel: ServerAction<CancelMail>,
+) -> impl IntoView {
+    let t = use_t();
+    let lang = use_prefs().lang;
+    let id = mail.id;
+    let kind = mail_kind_label(&mail.kind)
+        .map(|label| t(label).to_string())
+        .unwrap_or_else(|| mail.kind.clone());
+    let detail = match mail.state {
+        MailState::Sent => mail
+            .sent_at
+            .map(|at| Msg::MailSentAt.fill(lang, &[("when", &format_time(&at))])),
+        MailState::Waiting => mail
+            .next_attempt_at
+            .map(|at| Msg::MailNextAttempt.fill(lang, &[("when", &format_time(&at))])),
+        MailState::Failed | MailState::Cancelled => None,
+    };
+    let answer = mail
+        .last_error
+        .filter(|_| mail.state != MailState::Sent)
+        .map(|answer| Msg::MailServerAnswer.fill(lang, &[("answer", &answer)]));
+    view! {
+        <tr data-testid="outbox-row" data-state=mail.state.code()>
+            <th scope="row" class="break-anywhere">{mail.to}</th>
+            <td>
+                {mail.subject}
+                <br />
+                <span class="muted">{kind}</span>
+            </td>
+            <td>
+                <span class=format!("badge badge-mail-{}", mail.state.code())>{t(mail.state.label())}</span>
+                <br />
+                <span class="muted">{format!("{}: {}", t(Msg::MailAttempts), mail.attempts)}</span>
+                {detail.map(|detail| view! { <br /><span class="muted">{detail}</span> })}
+                {answer.map(|answer| view! { <p class="field-hint break-anywhere">{answer}</p> })}
+            </td>
+            <td><Time at=mail.created_at /></td>
+            <td>
+                <div class="row-actions">
+                {(mail.state == MailState::Failed)
+                    .then(|| {
+                        view! {
+                            <ActionForm action=retry>
+                                <input type="hidden" name="mail_id" value=id />
+                                <button type="submit" class="btn btn-secondary">{t(Msg::RetryMail)}</button>
+                            </ActionForm>
+                        }
+                    })}
+                {matches!(mail.state, MailState::Waiting | MailState::Failed)
+                    .then(|| {
+                        view! {
+                            <ActionForm action=cancel>
+                                <input type="hidden" name="mail_id" value=id />
+                                <button type="submit" class="btn btn-ghost">{t(Msg::CancelMail)}</button>
+                            </ActionForm>
+                        }
+                    })}
+                </div>
+            </td>
+        </tr>
     }
 }

@@ -8,8 +8,9 @@ use app::backend::admin::{self, Invitation};
 use app::backend::links;
 use app::backend::storage::accounts::{NewObservatory, NewTelescope};
 use app::backend::storage::admin::TelescopeFields;
+use app::backend::storage::links::OutboxFilter;
 use app::i18n::{Lang, Msg};
-use app::model::{AccountState, ApiKeyValidity, BrandingSettings, ContactEntry, Role};
+use app::model::{AccountState, ApiKeyValidity, BrandingSettings, ContactEntry, MailState, Role};
 use common::{config, link_token, newest_mail_body, person, user_msg, world, PASSWORD};
 
 fn invitation(email: &str, role: Role, organization_id: Option<i64>) -> Invitation<'_> {
@@ -884,5 +885,81 @@ async fn deactivating_an_organization_revokes_its_peoples_api_keys_for_good() {
     assert!(
         world.key_works(&staff_key).await,
         "only the organization's people lose their keys"
+    );
+}
+
+#[tokio::test]
+async fn only_the_observatorys_admins_see_its_outbox_retry_and_cancel() {
+    let world = world().await;
+    let boss = world.admin("jefa@obs.example").await;
+    let agent = world.agent("tec@obs.example").await;
+    let b = observatory_b(&world).await;
+    // A mail of the observatory: the invitation of a new client.
+    admin::invite(
+        &world.db,
+        &config(),
+        &boss,
+        invitation(
+            "nueva@club.example",
+            Role::Client,
+            Some(world.organization_id),
+        ),
+    )
+    .await
+    .unwrap();
+
+    let all = admin::outbox(&world.db, &boss, OutboxFilter::All, None)
+        .await
+        .unwrap();
+    let mail = all
+        .iter()
+        .find(|m| m.to == "nueva@club.example")
+        .expect("the invitation in the outbox");
+    assert_eq!(mail.state, MailState::Waiting);
+    assert_eq!(mail.kind, "invitation");
+    assert!(admin::outbox(&world.db, &boss, OutboxFilter::Failed, None)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Staff who are not admins, and another observatory's admin, are told nothing exists.
+    assert_eq!(
+        user_msg(admin::outbox(&world.db, &agent, OutboxFilter::All, None).await),
+        Msg::ErrorNotFound
+    );
+    assert!(admin::outbox(&world.db, &b.admin, OutboxFilter::All, None)
+        .await
+        .unwrap()
+        .iter()
+        .all(|m| m.id != mail.id));
+    assert_eq!(
+        user_msg(admin::cancel_mail(&world.db, &b.admin, mail.id).await),
+        Msg::ErrorMailNotCancellable
+    );
+    assert_eq!(
+        user_msg(admin::cancel_mail(&world.db, &agent, mail.id).await),
+        Msg::ErrorNotFound
+    );
+    // Not failed: nothing to retry.
+    assert_eq!(
+        user_msg(admin::retry_mail(&world.db, &boss, mail.id).await),
+        Msg::ErrorMailNotRetryable
+    );
+
+    // The owner cancels it: never sent, and said so.
+    admin::cancel_mail(&world.db, &boss, mail.id).await.unwrap();
+    let after = admin::outbox(&world.db, &boss, OutboxFilter::All, None)
+        .await
+        .unwrap();
+    let cancelled = after.iter().find(|m| m.id == mail.id).unwrap();
+    assert_eq!(cancelled.state, MailState::Cancelled);
+    assert!(admin::outbox(&world.db, &boss, OutboxFilter::Waiting, None)
+        .await
+        .unwrap()
+        .iter()
+        .all(|m| m.id != mail.id));
+    assert_eq!(
+        user_msg(admin::cancel_mail(&world.db, &boss, mail.id).await),
+        Msg::ErrorMailNotCancellable
     );
 }

@@ -9,6 +9,7 @@ mod attachments;
 mod audio;
 mod form_drafts;
 mod links;
+mod mail_sending;
 mod my_account;
 mod previews;
 mod speech;

@@ -17,7 +17,7 @@ use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use bytes::Bytes;
-use common::{file_site, user_msg, FileSite, SECRET_KEY};
+use common::{config_with, file_site, user_msg, FileSite};
 use futures_util::stream;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
@@ -56,21 +56,6 @@ fn wav(seconds: f64) -> Vec<u8> {
         bytes.extend_from_slice(&sample.to_le_bytes());
     }
     bytes
-}
-
-/// The portal's configuration with these settings on top of the tests' own.
-fn config_with(settings: &[(&str, String)]) -> Config {
-    let settings = settings.to_vec();
-    Config::load(None, |key| {
-        if key == "CUPULA_SECRET_KEY" {
-            return Some(SECRET_KEY.to_string());
-        }
-        settings
-            .iter()
-            .find(|(name, _)| *name == key)
-            .map(|(_, value)| value.clone())
-    })
-    .expect("the tests' configuration")
 }
 
 /// What the fake speech server was sent: the form's text fields and the file's size.
@@ -593,13 +578,24 @@ async fn stream_recording(
     key: &str,
     bytes: &[u8],
 ) -> voice_live::LiveRecording {
+    stream_recording_as(site, who, key, "audio/webm;codecs=opus", bytes).await
+}
+
+/// The same, in the container `format` names.
+async fn stream_recording_as(
+    site: &Site,
+    who: &Viewer,
+    key: &str,
+    format: &str,
+    bytes: &[u8],
+) -> voice_live::LiveRecording {
     let (mut live, ready) = voice_live::start(
         site.db(),
         &site.store,
         &site.config,
         who,
         key,
-        "audio/webm;codecs=opus",
+        format,
         Some("es"),
     )
     .await
@@ -719,6 +715,83 @@ async fn a_streamed_recording_shows_partial_text_and_goes_with_the_message_with_
         Some("La cúpula no gira hacia el este")
     );
     assert_eq!(site.search(&site.ana, "este").await, vec![number]);
+}
+
+/// Seconds of audio in a 16 kHz 16-bit WAV the engine was sent.
+fn seconds_sent(call: &Call) -> f64 {
+    call.file_bytes.saturating_sub(44) as f64 / 32_000.0
+}
+
+#[tokio::test]
+async fn a_long_recording_is_transcribed_while_it_streams_and_at_stop_only_its_last_seconds_are_left(
+) {
+    let (url, calls) = fake_speech_server("La cúpula no gira").await;
+    let site = site(config_with(&[
+        ("CUPULA_TRANSCRIPTION_URL", url),
+        ("CUPULA_TRANSCRIPTION_API_KEY", SPEECH_KEY.into()),
+        ("CUPULA_TRANSCRIPTION_MODEL", "whisper-base".into()),
+    ]))
+    .await;
+    let recording = wav(65.0);
+    let key = "2b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e";
+    let mut live = stream_recording_as(&site, &site.ana, key, "audio/wav", &recording).await;
+
+    // While it streams: complete windows (at most 29 s, cut at the quietest moment of their last
+    // 3 s) are kept, each transcribed once, with the stretch after them shown as a draft.
+    let started = Instant::now();
+    let windows_kept = loop {
+        if let Some(text) = match live.partial_job() {
+            Some(job) => job.run().await,
+            None => None,
+        } {
+            let windows = text.matches("La cúpula no gira").count();
+            if windows >= 3 {
+                break windows - 1;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no windows kept"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let before_stop = calls.lock().unwrap().len();
+    assert!(
+        calls
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|c| seconds_sent(c) <= 29.0),
+        "{:?}",
+        calls
+            .lock()
+            .unwrap()
+            .iter()
+            .map(seconds_sent)
+            .collect::<Vec<_>>()
+    );
+
+    let chunks = recording.len().div_ceil(700) as u32;
+    live.stop(chunks).await.unwrap();
+    let done = live.transcript().await.unwrap();
+    let after_stop: Vec<f64> = calls.lock().unwrap()[before_stop..]
+        .iter()
+        .map(seconds_sent)
+        .collect();
+
+    // At stop only what followed the kept windows is transcribed, not the whole 65 s.
+    assert_eq!(after_stop.len(), 1, "{after_stop:?}");
+    assert!(
+        after_stop[0] <= 65.0 - 26.0 * windows_kept as f64,
+        "{after_stop:?}"
+    );
+    assert_eq!(done.state, TranscriptState::Done);
+    let text = done.text.unwrap();
+    assert_eq!(
+        text.matches("La cúpula no gira").count(),
+        windows_kept + 1,
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -104,12 +104,12 @@ struct Streamed {
     first_partial: Option<Duration>,
     stop_to_final: Duration,
     partials: usize,
-    words: usize,
+    text: String,
 }
 
 /// Feeds `webm` to `voice_live` as the browser streams a recording of `seconds`: a chunk a
 /// second, in real time, with partial texts on the server's schedule; then stops it.
-async fn stream(site: &Site, key: &str, webm: &[u8], seconds: u64) -> Streamed {
+async fn stream(site: &Site, key: &str, webm: &[u8], seconds: u64, language: &str) -> Streamed {
     let (mut live, _) = voice_live::start(
         &site.db,
         &site.store,
@@ -117,7 +117,7 @@ async fn stream(site: &Site, key: &str, webm: &[u8], seconds: u64) -> Streamed {
         &site.client,
         key,
         "audio/webm;codecs=opus",
-        Some("es"),
+        Some(language),
     )
     .await
     .expect("a live recording");
@@ -168,19 +168,14 @@ async fn stream(site: &Site, key: &str, webm: &[u8], seconds: u64) -> Streamed {
     assert!(matches!(outcome, StopOutcome::Stored { .. }), "{outcome:?}");
     let done = live.transcript().await.expect("a transcript");
     let stop_to_final = stopped.elapsed();
-    let words = done
-        .text
-        .as_deref()
-        .unwrap_or("")
-        .split_whitespace()
-        .count();
+    let text = done.text.unwrap_or_default();
     live.discard().await.expect("discarded");
     Streamed {
         // From the start of speech: the recording's first instant.
         first_partial,
         stop_to_final,
         partials,
-        words,
+        text,
     }
 }
 
@@ -320,7 +315,7 @@ async fn main() {
     for (i, &seconds) in lengths.iter().enumerate() {
         let (samples, webm) = comment_of(seconds);
         let key = format!("{:032x}", 0xbe4c_0000_u64 + i as u64);
-        let streamed = stream(&site, &key, &webm, seconds).await;
+        let streamed = stream(&site, &key, &webm, seconds, "es").await;
         let first = streamed
             .first_partial
             .map_or("none".to_string(), |t| format!("{:.2} s", t.as_secs_f64()));
@@ -329,7 +324,7 @@ async fn main() {
              stop to final transcript {:.2} s ({} words)",
             streamed.partials,
             streamed.stop_to_final.as_secs_f64(),
-            streamed.words,
+            streamed.text.split_whitespace().count(),
         );
 
         let recording = Recording {
@@ -361,6 +356,22 @@ async fn main() {
             "  {language}: passage {:.1}%, sentences one by one {:.1}%",
             passage * 100.0,
             phrases * 100.0
+        );
+    }
+    println!(
+        "word error rate of the passage streamed in real time (windows kept while it is said):"
+    );
+    for (i, language) in ["es", "en"].into_iter().enumerate() {
+        let reference = sentences(language).join(" ");
+        let (samples, webm) = speak(language, &reference, None);
+        let seconds = (samples.len() as u64).div_ceil(16_000);
+        let key = format!("{:032x}", 0x5e4c_0000_u64 + i as u64);
+        let streamed = stream(&site, &key, &webm, seconds, language).await;
+        let (errors, words) = transcription::word_errors(&reference, &streamed.text);
+        println!(
+            "  {language}: {:.1}% ({seconds} s; stop to final transcript {:.2} s)",
+            errors as f64 * 100.0 / words as f64,
+            streamed.stop_to_final.as_secs_f64()
         );
     }
     println!();

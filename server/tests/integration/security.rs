@@ -353,6 +353,7 @@ async fn pages_that_need_signing_in_redirect_there() {
         "/admin/clients/1",
         "/admin/people",
         "/admin/branding",
+        "/admin/outbox",
     ] {
         let response = app.get_page(&app.browser(), path).await;
         assert!(

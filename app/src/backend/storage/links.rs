@@ -1,4 +1,4 @@
-//! SQL for single-use account links and the e-mail outbox.
+//! SQL for single-use account links and the e-mail outbox (queued, claimed, sent).
 
 use super::{map_unique, on_pool, Db, StoreError};
 use crate::model::LinkKind;
@@ -31,6 +31,36 @@ pub struct OutboxRow {
     pub kind: String,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// How many times a sender has taken it.
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub failed_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+/// The columns of `OutboxRow`, in a `SELECT` or a `RETURNING`.
+const OUTBOX_COLUMNS: &str = "id, to_address, subject, body_text, sealed_body, kind, created_at, \
+    sent_at, attempts, last_error, next_attempt_at, failed_at, cancelled_at";
+
+/// Which mails an administrator lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxFilter {
+    All,
+    /// Not yet sent, failed nor cancelled.
+    Waiting,
+    Failed,
+}
+
+impl OutboxFilter {
+    /// `waiting`, `failed`, or anything else for all.
+    pub fn from_code(code: &str) -> OutboxFilter {
+        match code {
+            "waiting" => OutboxFilter::Waiting,
+            "failed" => OutboxFilter::Failed,
+            _ => OutboxFilter::All,
+        }
+    }
 }
 
 pub struct NewMail<'a> {
@@ -194,10 +224,9 @@ impl Db {
         limit: i64,
     ) -> Result<Vec<OutboxRow>, StoreError> {
         let rows = on_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT id, to_address, subject, body_text, sealed_body, kind, created_at, sent_at \
-                 FROM outbox WHERE to_address = $1 ORDER BY id DESC LIMIT $2",
-            )
+            sqlx::query_as(&format!(
+                "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE to_address = $1 ORDER BY id DESC LIMIT $2"
+            ))
             .bind(to_address)
             .bind(limit)
             .fetch_all(pool)
@@ -215,11 +244,147 @@ impl Db {
     ) -> Result<bool, StoreError> {
         let changed = on_pool!(self, |pool| {
             sqlx::query(
-                "UPDATE outbox SET sent_at = $1, sealed_body = NULL \
-                 WHERE id = $2 AND sent_at IS NULL",
+                "UPDATE outbox SET sent_at = $1, sealed_body = NULL, claimed_until = NULL, \
+                 last_error = NULL WHERE id = $2 AND sent_at IS NULL",
             )
             .bind(now)
             .bind(mail_id)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(changed == 1)
+    }
+}
+
+impl Db {
+    /// Takes up to `limit` mails that are due at `now` and not taken by another sender, for
+    /// that sender alone until `claimed_until`, counting an attempt for each. PostgreSQL skips
+    /// rows another process is taking at the same moment; SQLite has one writer at a time.
+    pub async fn claim_due_mail(
+        &self,
+        now: DateTime<Utc>,
+        claimed_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let lock = match self {
+            Db::Sqlite(_) => "",
+            Db::Postgres(_) => "FOR UPDATE SKIP LOCKED",
+        };
+        let claim = format!(
+            "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1 WHERE id IN ( \
+               SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL \
+               AND cancelled_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= $2) \
+               AND (claimed_until IS NULL OR claimed_until <= $2) \
+               ORDER BY id LIMIT $3 {lock}) \
+             RETURNING {OUTBOX_COLUMNS}"
+        );
+        let mut rows: Vec<OutboxRow> = on_pool!(self, |pool| {
+            sqlx::query_as(&claim)
+                .bind(claimed_until)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+        })?;
+        rows.sort_by_key(|row| row.id);
+        Ok(rows)
+    }
+
+    /// A send that did not go: tried again at `retry_at`, or given up (`failed_at`; its sealed
+    /// text stays, so that an administrator's retry sends the link whole). Only a mail still
+    /// unsent is touched.
+    pub async fn record_mail_failure(
+        &self,
+        mail_id: i64,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+        failed_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE outbox SET claimed_until = NULL, last_error = $1, next_attempt_at = $2, \
+                 failed_at = $3 WHERE id = $4 AND sent_at IS NULL",
+            )
+            .bind(error)
+            .bind(retry_at)
+            .bind(failed_at)
+            .bind(mail_id)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// The observatory's mails, newest first, `limit` of them from before `before_id`.
+    pub async fn observatory_outbox(
+        &self,
+        observatory_id: i64,
+        filter: OutboxFilter,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let condition = match filter {
+            OutboxFilter::All => "",
+            OutboxFilter::Waiting => {
+                "AND sent_at IS NULL AND failed_at IS NULL AND cancelled_at IS NULL"
+            }
+            OutboxFilter::Failed => "AND failed_at IS NOT NULL",
+        };
+        let query = format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE observatory_id = $1 AND id < $2 \
+             {condition} ORDER BY id DESC LIMIT $3"
+        );
+        let rows = on_pool!(self, |pool| {
+            sqlx::query_as(&query)
+                .bind(observatory_id)
+                .bind(before_id.unwrap_or(i64::MAX))
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok(rows)
+    }
+
+    /// A failed mail of the observatory is due again, with its attempts counted afresh.
+    /// False when there is no such failed mail.
+    pub async fn retry_failed_mail(
+        &self,
+        observatory_id: i64,
+        mail_id: i64,
+    ) -> Result<bool, StoreError> {
+        let changed = on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE outbox SET failed_at = NULL, next_attempt_at = NULL, attempts = 0 \
+                 WHERE id = $1 AND observatory_id = $2 AND failed_at IS NOT NULL \
+                 AND sent_at IS NULL AND cancelled_at IS NULL",
+            )
+            .bind(mail_id)
+            .bind(observatory_id)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(changed == 1)
+    }
+
+    /// An unsent mail of the observatory will never be sent; its sealed text is wiped. False
+    /// when there is no such unsent mail.
+    pub async fn cancel_mail(
+        &self,
+        observatory_id: i64,
+        mail_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let changed = on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE outbox SET cancelled_at = $1, sealed_body = NULL, claimed_until = NULL \
+                 WHERE id = $2 AND observatory_id = $3 AND sent_at IS NULL AND cancelled_at IS NULL",
+            )
+            .bind(now)
+            .bind(mail_id)
+            .bind(observatory_id)
             .execute(pool)
             .await
             .map(|done| done.rows_affected())

@@ -26,6 +26,21 @@ pub fn config() -> Config {
     .expect("default configuration")
 }
 
+/// The portal's configuration with these settings on top of the tests' own.
+pub fn config_with(settings: &[(&str, String)]) -> Config {
+    let settings = settings.to_vec();
+    Config::load(None, |key| {
+        if key == "CUPULA_SECRET_KEY" {
+            return Some(SECRET_KEY.to_string());
+        }
+        settings
+            .iter()
+            .find(|(name, _)| *name == key)
+            .map(|(_, value)| value.clone())
+    })
+    .expect("the tests' configuration")
+}
+
 /// The whole text of the newest e-mail queued for `to`, as the sender will send it: links
 /// opened with the portal's secret key.
 pub async fn newest_mail_body(db: &Db, to: &str) -> String {

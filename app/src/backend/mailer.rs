@@ -1,0 +1,310 @@
+//! Sends the outbox. A worker (`run`) takes the mails that are due in small batches
+//! (`Db::claim_due_mail`: each row is leased to one sender, so several server processes on
+//! one PostgreSQL never send the same row at once), sends each, and records the outcome:
+//! sent (its sealed link text wiped, `outbox::mark_sent`), due again later with a growing
+//! delay, or failed for good once the mail server refuses it outright or `MAX_ATTEMPTS` are
+//! spent.
+//!
+//! Delivery is at least once: a crash between the mail server's "250" and the record of it
+//! sends that mail again after its lease, under the same `Message-ID` (`message_id`), which
+//! receiving servers and mail clients use to drop the copy.
+//!
+//! With no mail server configured (the embedded default), each mail is written as an `.eml`
+//! file under `Config::mail_dir` and its path logged. A mail carrying a single-use link is
+//! written with the link redacted: no usable link stays at rest, on disk as in the database;
+//! the whole text goes to the log once, for the person trying the portal in a terminal.
+
+use super::config::{Config, SmtpSecurity, SmtpSettings};
+use super::links::header_safe;
+use super::outbox::{self, OutboxError};
+use super::secret_key::SecretKey;
+use super::storage::links::OutboxRow;
+use super::storage::Db;
+use chrono::{DateTime, Utc};
+use lettre::message::{header::ContentType, Mailbox};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Mails taken at once by one sender.
+pub const BATCH: i64 = 20;
+/// How long a taken mail is the sender's alone: longer than a send may take (`SMTP_TIMEOUT`
+/// for each of a batch's mails), so that only a sender that died loses it.
+pub const LEASE: chrono::Duration = chrono::Duration::minutes(15);
+/// A send is given up after this many tries (about 17 hours of retries).
+pub const MAX_ATTEMPTS: i64 = 8;
+/// How often the worker looks for due mails: a change is mailed within a few seconds.
+pub const POLL_EVERY: Duration = Duration::from_secs(2);
+/// How long one SMTP exchange may take.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest error text kept with a mail.
+const ERROR_MAX_CHARS: usize = 500;
+
+/// The wait before try `attempt + 1`, after `attempt` tries failed: 1, 4, 16, 64 minutes…, at
+/// most 6 hours.
+pub fn retry_delay(attempt: i64) -> chrono::Duration {
+    let exponent = u32::try_from(attempt.clamp(1, 10) - 1).unwrap_or(0);
+    chrono::Duration::minutes(4i64.pow(exponent)).min(chrono::Duration::hours(6))
+}
+
+/// The `Message-ID` of a queued mail: the same on every try, different for every row of
+/// every portal (the row's id and creation instant, at the portal's host).
+pub fn message_id(mail: &OutboxRow, domain: &str) -> String {
+    format!(
+        "<cupula.{}.{}@{domain}>",
+        mail.id,
+        mail.created_at.timestamp_micros()
+    )
+}
+
+/// Where mails go.
+#[derive(Clone)]
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Files(PathBuf),
+}
+
+/// The portal's sender: its transport, its `From` and the domain of its `Message-ID`s.
+#[derive(Clone)]
+pub struct Mailer {
+    transport: Transport,
+    from: Mailbox,
+    domain: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailerError {
+    #[error("the mail server settings do not work: {0}")]
+    Settings(String),
+    #[error("CUPULA_MAIL_FROM is not an e-mail address: {0}")]
+    From(String),
+}
+
+/// What one pass over the due mails did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SendReport {
+    pub sent: usize,
+    /// Due again later.
+    pub deferred: usize,
+    /// Given up.
+    pub failed: usize,
+}
+
+/// How a send ended.
+enum Outcome {
+    Sent,
+    /// Worth trying again (a connection problem, a 4xx answer).
+    Transient(String),
+    /// Never worth trying again (a 5xx answer, an address that is none).
+    Permanent(String),
+}
+
+impl Mailer {
+    pub fn from_config(config: &Config) -> Result<Mailer, MailerError> {
+        let from = config
+            .mail_from
+            .parse::<Mailbox>()
+            .map_err(|e| MailerError::From(e.to_string()))?;
+        let transport = match &config.smtp {
+            Some(settings) => Transport::Smtp(smtp_transport(settings)?),
+            None => Transport::Files(config.mail_dir()),
+        };
+        let domain = config
+            .base_url
+            .host_str()
+            .filter(|host| !host.is_empty())
+            .unwrap_or("localhost")
+            .to_string();
+        Ok(Mailer {
+            transport,
+            from,
+            domain,
+        })
+    }
+
+    /// Whether mails are written to files (no mail server configured).
+    pub fn writes_files(&self) -> bool {
+        matches!(self.transport, Transport::Files(_))
+    }
+
+    /// The message as it goes out, with `body` (the whole text, or the redacted one).
+    fn message(&self, mail: &OutboxRow, body: String) -> Result<Message, String> {
+        let to = mail
+            .to_address
+            .parse::<Mailbox>()
+            .map_err(|e| format!("the address {:?} is not valid: {e}", mail.to_address))?;
+        Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(header_safe(&mail.subject).trim())
+            .message_id(Some(message_id(mail, &self.domain)))
+            .date(mail.created_at.into())
+            .header(ContentType::TEXT_PLAIN)
+            .body(body)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn send(&self, key: &SecretKey, mail: &OutboxRow) -> Outcome {
+        let body = match outbox::body_to_send(key, mail) {
+            Ok(body) => body,
+            // Another key sealed it: no server of this portal can send it; said plainly.
+            Err(err @ OutboxError::WrongKey) => return Outcome::Permanent(err.to_string()),
+            Err(err) => return Outcome::Transient(err.to_string()),
+        };
+        match &self.transport {
+            Transport::Smtp(smtp) => {
+                let message = match self.message(mail, body) {
+                    Ok(message) => message,
+                    Err(err) => return Outcome::Permanent(err),
+                };
+                match smtp.send(message).await {
+                    Ok(_) => Outcome::Sent,
+                    Err(err) if err.is_permanent() => Outcome::Permanent(err.to_string()),
+                    Err(err) => Outcome::Transient(err.to_string()),
+                }
+            }
+            Transport::Files(dir) => {
+                let carries_link = mail.sealed_body.is_some();
+                let on_disk = if carries_link {
+                    mail.body_text.clone()
+                } else {
+                    body.clone()
+                };
+                let message = match self.message(mail, on_disk) {
+                    Ok(message) => message,
+                    Err(err) => return Outcome::Permanent(err),
+                };
+                match write_eml(dir, mail, message.formatted()).await {
+                    Ok(path) => {
+                        if carries_link {
+                            tracing::info!(path = %path.display(), to = %mail.to_address, subject = %mail.subject, text = %body, "e-mail written (no mail server configured; its link only here, redacted in the file)");
+                        } else {
+                            tracing::info!(path = %path.display(), to = %mail.to_address, subject = %mail.subject, "e-mail written (no mail server configured)");
+                        }
+                        Outcome::Sent
+                    }
+                    Err(err) => Outcome::Transient(format!("writing {}: {err}", dir.display())),
+                }
+            }
+        }
+    }
+}
+
+fn smtp_transport(
+    settings: &SmtpSettings,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailerError> {
+    let tls = || {
+        TlsParameters::new(settings.host.clone()).map_err(|e| MailerError::Settings(e.to_string()))
+    };
+    let tls = match settings.security {
+        SmtpSecurity::Plain => Tls::None,
+        SmtpSecurity::StartTls => Tls::Required(tls()?),
+        SmtpSecurity::Tls => Tls::Wrapper(tls()?),
+    };
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host)
+        .port(settings.port)
+        .tls(tls)
+        .timeout(Some(SMTP_TIMEOUT));
+    if let (Some(user), Some(password)) = (&settings.username, &settings.password) {
+        builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+    }
+    Ok(builder.build())
+}
+
+/// Writes a mail as `<dir>/<created>-<id>.eml`, whole or not at all (a temporary name, then
+/// renamed), readable by its owner only.
+async fn write_eml(
+    dir: &std::path::Path,
+    mail: &OutboxRow,
+    bytes: Vec<u8>,
+) -> std::io::Result<PathBuf> {
+    tokio::fs::create_dir_all(dir).await?;
+    let name = format!(
+        "{}-{}.eml",
+        mail.created_at.format("%Y%m%d-%H%M%S"),
+        mail.id
+    );
+    let path = dir.join(&name);
+    let partial = dir.join(format!(".{name}.part"));
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(&partial).await?;
+    tokio::io::AsyncWriteExt::write_all(&mut file, &bytes).await?;
+    file.sync_all().await?;
+    drop(file);
+    tokio::fs::rename(&partial, &path).await?;
+    Ok(path)
+}
+
+/// Sends the mails due at `now`, a batch at a time, until none is due.
+pub async fn send_due(
+    db: &Db,
+    key: &SecretKey,
+    mailer: &Mailer,
+    now: DateTime<Utc>,
+) -> Result<SendReport, OutboxError> {
+    let mut report = SendReport::default();
+    loop {
+        let batch = db.claim_due_mail(now, now + LEASE, BATCH).await?;
+        let full = batch.len() as i64 == BATCH;
+        for mail in batch {
+            match mailer.send(key, &mail).await {
+                Outcome::Sent => {
+                    outbox::mark_sent(db, mail.id).await?;
+                    report.sent += 1;
+                }
+                Outcome::Transient(error) if mail.attempts < MAX_ATTEMPTS => {
+                    tracing::warn!(mail = mail.id, attempts = mail.attempts, %error, "an e-mail could not be sent; it will be tried again");
+                    let retry_at = now + retry_delay(mail.attempts);
+                    db.record_mail_failure(mail.id, &kept(&error), Some(retry_at), None)
+                        .await?;
+                    report.deferred += 1;
+                }
+                Outcome::Transient(error) | Outcome::Permanent(error) => {
+                    tracing::error!(mail = mail.id, attempts = mail.attempts, %error, "an e-mail could not be sent and is given up");
+                    db.record_mail_failure(mail.id, &kept(&error), None, Some(now))
+                        .await?;
+                    report.failed += 1;
+                }
+            }
+        }
+        if !full {
+            return Ok(report);
+        }
+    }
+}
+
+fn kept(error: &str) -> String {
+    error.chars().take(ERROR_MAX_CHARS).collect()
+}
+
+/// The sender's loop, for as long as the server runs.
+pub async fn run(db: Db, key: SecretKey, mailer: Mailer) {
+    if mailer.writes_files() {
+        tracing::warn!("no mail server configured (CUPULA_SMTP_URL): e-mails are written as .eml files, not sent");
+    }
+    loop {
+        if let Err(err) = send_due(&db, &key, &mailer, Utc::now()).await {
+            tracing::warn!(error = %err, "the outbox could not be read; trying again shortly");
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_wait_longer_each_time_up_to_six_hours() {
+        assert_eq!(retry_delay(1), chrono::Duration::minutes(1));
+        assert_eq!(retry_delay(2), chrono::Duration::minutes(4));
+        assert_eq!(retry_delay(4), chrono::Duration::minutes(64));
+        assert_eq!(retry_delay(7), chrono::Duration::hours(6));
+        assert_eq!(retry_delay(99), chrono::Duration::hours(6));
+    }
+}
