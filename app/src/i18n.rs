@@ -594,7 +594,7 @@ catalogue! {
     MailFilterAll => "Todos", "All";
     MailRecipient => "Para", "To";
     MailKind => "Tipo", "Kind";
-    MailAttempts => "Intentos", "Attempts";
+    MailAttempts => "Intentos: {count}", "Attempts: {count}";
     MailQueuedAt => "En cola desde", "Queued";
     MailSentAt => "Enviado el {when}", "Sent on {when}";
     MailNextAttempt => "Nuevo intento: {when}", "Next try: {when}";

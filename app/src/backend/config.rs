@@ -976,6 +976,22 @@ transcription_url = \"http://10.0.0.5:8000\"\ntranscription_api_key = \"sk-secre
     }
 
     #[test]
+    fn the_speech_engine_threads_are_a_whole_number_or_the_cores() {
+        assert_eq!(
+            Config::load(None, env_of(&[])).unwrap().speech_threads,
+            None
+        );
+        let one = Config::load(None, env_of(&[("CUPULA_SPEECH_THREADS", "1")])).unwrap();
+        assert_eq!(one.speech_threads, Some(1));
+        for wrong in ["0", "two", "-1"] {
+            let err = Config::load(None, env_of(&[("CUPULA_SPEECH_THREADS", wrong)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("CUPULA_SPEECH_THREADS"), "{wrong}: {err}");
+        }
+    }
+
+    #[test]
     fn object_storage_is_configured_by_endpoint_bucket_and_credentials() {
         assert_eq!(Config::load(None, env_of(&[])).unwrap().s3, None);
         let config = Config::load(

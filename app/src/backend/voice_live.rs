@@ -529,7 +529,7 @@ impl PartialJob {
         let committing = tokio::spawn(
             self.worker
                 .clone()
-                .commit_live_windows(self.decoder.clone(), progress),
+                .commit_complete_windows(self.decoder.clone(), progress),
         );
         let progress = committing.await.ok()??;
         self.worker.draft(&self.decoder, progress).await
@@ -567,7 +567,7 @@ impl Progress {
 impl TranscriptWorker {
     /// Transcribes, for good, each window of the recording that is complete; gives the
     /// progress back unless the engine failed or the recording stopped meanwhile.
-    async fn commit_live_windows(
+    async fn commit_complete_windows(
         self,
         decoder: SharedDecoder,
         mut progress: tokio::sync::OwnedMutexGuard<Progress>,

@@ -1010,7 +1010,7 @@ fn OutboxRow(
             <td>
                 <span class=format!("badge badge-mail-{}", mail.state.code())>{t(mail.state.label())}</span>
                 <br />
-                <span class="muted">{format!("{}: {}", t(Msg::MailAttempts), mail.attempts)}</span>
+                <span class="muted">{Msg::MailAttempts.fill(lang, &[("count", &mail.attempts.to_string())])}</span>
                 {detail.map(|detail| view! { <br /><span class="muted">{detail}</span> })}
                 {answer.map(|answer| view! { <p class="field-hint break-anywhere">{answer}</p> })}
             </td>
