@@ -591,6 +591,104 @@ catalogue! {
     MailKindInvitation => "Invitación", "Invitation";
     MailKindPasswordReset => "Cambio de contraseña", "Password reset";
     MailKindEmailVerification => "Confirmación de dirección", "Address confirmation";
+    MailKindTicketOpened => "Solicitud abierta", "Request opened";
+    MailKindTicketStatus => "Cambio de estado", "Status change";
+    MailKindTicketMessage => "Mensaje de una solicitud", "Request message";
+    MailKindTicketAssigned => "Asignación", "Assignment";
+    MailKindTicketLifecycle => "Recordatorio o cierre", "Reminder or closure";
+    MailGreeting => "Hola, {name}:", "Hello {name},";
+    MailGreetingNoName => "Hola:", "Hello,";
+    MailSomeone => "Alguien", "Someone";
+    MailOpenedReporter => "Hemos recibido tu solicitud {number}. Te escribiremos cada vez que cambie su estado.",
+        "We have received your request {number}. We will write to you each time its status changes.";
+    MailOpenedContacts => "{actor} ha abierto la solicitud {number} para {organization}.",
+        "{actor} opened request {number} for {organization}.";
+    MailOpenedStaff => "Nueva solicitud {number} de {organization}, abierta por {actor}.",
+        "New request {number} from {organization}, opened by {actor}.";
+    MailStatusChanged => "La solicitud {number} ha pasado de «{from}» a «{to}».",
+        "Request {number} went from “{from}” to “{to}”.";
+    MailReason => "Motivo:", "Reason:";
+    MailStaffReplied => "{actor} ha respondido en la solicitud {number}:", "{actor} replied on request {number}:";
+    MailClientWrote => "{actor} ha escrito en la solicitud {number}:", "{actor} wrote on request {number}:";
+    MailAssigned => "{actor} te ha asignado la solicitud {number}.", "{actor} assigned request {number} to you.";
+    MailVoiceComment => "(Comentario de voz: puedes escucharlo en el portal.)", "(Voice comment: you can listen to it in the portal.)";
+    MailSubjectLine => "Asunto: {subject}", "Subject: {subject}";
+    MailViewRequest => "Ver la solicitud", "View the request";
+    MailWhyReporter => "Recibes este correo porque abriste esta solicitud en el portal de soporte de {observatory}.",
+        "You receive this e-mail because you opened this request on the {observatory} support portal.";
+    MailWhyContact => "Recibes este correo porque eres contacto de soporte de {organization} en {observatory}.",
+        "You receive this e-mail because you are a support contact of {organization} at {observatory}.";
+    MailWhyAssignee => "Recibes este correo porque tienes asignada esta solicitud.",
+        "You receive this e-mail because this request is assigned to you.";
+    MailWhyStaff => "Recibes este correo porque atiendes las solicitudes de {observatory}.",
+        "You receive this e-mail because you handle the requests of {observatory}.";
+    MailManage => "Elegir qué correos recibo", "Choose which e-mails I receive";
+    RuleOpenedToReporter => "Acuse de recibo a quien abre la solicitud", "Acknowledgement to whoever opens the request";
+    RuleOpenedToContacts => "Solicitud nueva: copia a los contactos de soporte", "New request: a copy to the support contacts";
+    RuleOpenedToStaff => "Solicitud nueva: aviso al equipo", "New request: a notice to staff";
+    RuleStatusToReporter => "Cambio de estado: a quien abrió la solicitud", "Status change: to whoever opened the request";
+    RuleStatusToContacts => "Cambio de estado: a los contactos de soporte", "Status change: to the support contacts";
+    RuleStatusToAssignee => "Cambio de estado: a la persona asignada", "Status change: to the assignee";
+    RuleReplyToReporter => "Respuesta del observatorio: a quien abrió la solicitud", "Reply from the observatory: to whoever opened the request";
+    RuleReplyToContacts => "Respuesta del observatorio: a los contactos de soporte", "Reply from the observatory: to the support contacts";
+    RuleClientMessageToStaff => "Mensaje de un cliente: a la persona asignada (o al equipo)", "Message from a client: to the assignee (or staff)";
+    RuleAssigned => "Asignación: a la persona asignada", "Assignment: to the new assignee";
+    EmailNotifications => "Avisos por correo", "E-mail notifications";
+    NotificationsIntro => "Qué correos envía el portal cuando cambia una solicitud. Cada persona puede dejar de recibir los que no son sobre sus propias solicitudes.",
+        "Which e-mails the portal sends when a request changes. Each person can stop the ones that are not about their own requests.";
+    NotificationRules => "Correos que envía el portal", "E-mails the portal sends";
+    QueueEmail => "Dirección del equipo", "Staff address";
+    QueueEmailHint => "Recibe los avisos de solicitudes sin asignar. Si la dejas vacía, los reciben todos los agentes.",
+        "Receives the notices of unassigned requests. Left empty, every agent receives them.";
+    SaveNotifications => "Guardar los avisos", "Save the notifications";
+    NotificationsSaved => "Avisos guardados.", "Notifications saved.";
+    ErrorCadenceOutOfRange => "Las horas van de 1 a 720 y los recordatorios de 0 a 10.", "Hours go from 1 to 720 and reminders from 0 to 10.";
+    ErrorNotAwaitingConfirmation => "Esta solicitud no está pendiente de confirmar.", "This request is not awaiting confirmation.";
+    ResolutionAccepted => "Cerrada: solución aceptada", "Closed: resolution accepted";
+    ResolutionAutoClosed => "Cerrada automáticamente", "Closed automatically";
+    ResolutionNoReply => "Cerrada sin respuesta del cliente", "Closed without the client's answer";
+    ResolutionPending => "Pendiente de confirmar", "Awaiting confirmation";
+    WaitingForClient => "Esperando al cliente: recordárselo y cerrarla si no responde", "Waiting for the client: remind them, and close it if they do not answer";
+    WaitingForClientBadge => "Esperando al cliente", "Waiting for the client";
+    EntryWaitingReminder => "Se recordó al cliente que esperamos su respuesta ({n} de {of})", "The client was reminded that we await their answer ({n} of {of})";
+    EntryWaitingClosureNotice => "Se avisó al cliente de que se cerrará en {hours} h si no responde", "The client was told it closes in {hours} h without an answer";
+    EntryClosedNoReply => "Cerrada automáticamente: el cliente no respondió", "Closed automatically: the client did not answer";
+    EntryConfirmationReminder => "Se recordó al cliente que confirme la solución", "The client was reminded to confirm the resolution";
+    EntryConfirmationClosureNotice => "Se avisó al cliente de que se cerrará en {hours} h", "The client was told it closes in {hours} h";
+    EntryClosedAutomatically => "Cerrada automáticamente: nadie la reabrió", "Closed automatically: nobody reopened it";
+    EntryAccepted => "{name} aceptó la solución", "{name} accepted the resolution";
+    AcceptTitle => "¿Está resuelto?", "Is it solved?";
+    AcceptIntro => "Si la solución te sirve, acéptala y la solicitud quedará cerrada. Si no, reábrela y cuéntanos qué falta.",
+        "If the resolution works for you, accept it and the request is closed. If not, reopen it and tell us what is missing.";
+    AcceptResolution => "Aceptar la solución", "Accept the resolution";
+    ResolutionAcceptedToast => "Gracias: la solicitud queda cerrada.", "Thank you: the request is closed.";
+    MailWaitingReminder => "Seguimos esperando tu respuesta en la solicitud {number} (recordatorio {n} de {of}). Contesta desde el portal para que podamos continuar.",
+        "We are still waiting for your answer on request {number} (reminder {n} of {of}). Answer in the portal so that we can go on.";
+    MailWaitingClosureNotice => "Si no recibimos tu respuesta, la solicitud {number} se cerrará automáticamente dentro de {hours} horas.",
+        "Without your answer, request {number} will close automatically in {hours} hours.";
+    MailClosedNoReply => "La solicitud {number} se ha cerrado porque no hemos recibido respuesta. Si aún lo necesitas, abre una nueva.",
+        "Request {number} has been closed because no answer came. If you still need it, open a new one.";
+    MailConfirmationAsk => "Si está resuelta, acepta la solución desde el portal; si no, reábrela con un comentario.",
+        "If it is solved, accept the resolution in the portal; if not, reopen it with a comment.";
+    MailConfirmationReminder => "¿Está resuelta la solicitud {number}? Acepta la solución o reábrela con un comentario desde el portal.",
+        "Is request {number} solved? Accept the resolution or reopen it with a comment in the portal.";
+    MailConfirmationClosureNotice => "La solicitud {number} se cerrará automáticamente dentro de {hours} horas si no la reabres.",
+        "Request {number} will close automatically in {hours} hours unless you reopen it.";
+    MailClosedAutomatically => "La solicitud {number} se ha cerrado automáticamente.", "Request {number} has been closed automatically.";
+    MailAccepted => "{actor} ha aceptado la solución de la solicitud {number}.", "{actor} accepted the resolution of request {number}.";
+    CadenceTitle => "Recordatorios y cierre automático", "Reminders and automatic closure";
+    CadenceIntro => "Para las solicitudes bloqueadas esperando al cliente y las hechas pendientes de confirmar: cada cuánto se recuerda, cuántas veces y cuánto después del aviso se cierran.",
+        "For requests blocked waiting for the client and done ones awaiting confirmation: how often the client is reminded, how many times, and how long after the notice they close.";
+    ReminderHours => "Horas entre recordatorios", "Hours between reminders";
+    ReminderCount => "Recordatorios antes del aviso de cierre", "Reminders before the closure notice";
+    ClosureHours => "Horas entre el aviso y el cierre", "Hours between the notice and the closure";
+    MyEmailChoices => "Qué correos recibo", "Which e-mails I receive";
+    MyNotificationsIntro => "Los correos sobre las solicitudes que abres te llegan siempre. Elige qué más quieres recibir.",
+        "E-mails about the requests you open always reach you. Choose what else you want to receive.";
+    MyNotificationsStaffIntro => "Elige qué avisos del trabajo del observatorio quieres recibir por correo.",
+        "Choose which notices of the observatory's work you want by e-mail.";
+    MyNotificationsNone => "No hay avisos opcionales para ti: te llegan los correos sobre tus propias solicitudes.",
+        "There are no optional notifications for you: you receive the e-mails about your own requests.";
     MailFilterAll => "Todos", "All";
     MailRecipient => "Para", "To";
     MailKind => "Tipo", "Kind";

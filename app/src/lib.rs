@@ -15,7 +15,9 @@ pub mod backend;
 use crate::i18n::Msg;
 use crate::model::{Branding, PortalContext};
 use crate::ui::account::AccountPage;
-use crate::ui::admin::{BrandingPage, ClientsPage, OrganizationPage, OutboxPage, PeoplePage};
+use crate::ui::admin::{
+    BrandingPage, ClientsPage, NotificationsPage, OrganizationPage, OutboxPage, PeoplePage,
+};
 use crate::ui::components::{provide_toasts, ToastRegion};
 use crate::ui::confirm_email::ConfirmEmailPage;
 use crate::ui::forgot_password::ForgotPasswordPage;
@@ -144,6 +146,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/people") view=PeoplePage />
                     <Route path=path!("/admin/branding") view=BrandingPage />
                     <Route path=path!("/admin/outbox") view=OutboxPage />
+                    <Route path=path!("/admin/notifications") view=NotificationsPage />
                 </Routes>
             </main>
             <ToastRegion />

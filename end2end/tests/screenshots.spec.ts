@@ -45,7 +45,7 @@ test("@desktop-only screenshots of the administration and account pages", async 
     });
     const page = await context.newPage();
     await signIn(page, account("admin"));
-    for (const section of ["admin/clients", "admin/clients/1", "admin/people", "admin/branding", "admin/outbox", "account"]) {
+    for (const section of ["admin/clients", "admin/clients/1", "admin/people", "admin/branding", "admin/notifications", "admin/outbox", "account"]) {
       await page.goto(`${baseUrl()}/${section}`);
       await hydrated(page);
       await expect(page.locator("main h1")).toBeVisible();

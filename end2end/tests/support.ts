@@ -77,8 +77,15 @@ function header(data: string, name: string): string {
     );
 }
 
-/** A message's text, its transfer encoding undone. */
+/** A message's text (the plain part of a multipart one), its transfer encoding undone. */
 function bodyOf(data: string): string {
+  const boundary = header(data, "Content-Type").match(/boundary="?([^";]+)"?/)?.[1];
+  if (boundary) {
+    const plain = data
+      .split(`--${boundary}`)
+      .find((part) => /content-type:\s*text\/plain/i.test(part.split("\r\n\r\n")[0]));
+    return plain ? bodyOf(plain.replace(/^\r\n/, "")) : "";
+  }
   const body = data.slice(data.indexOf("\r\n\r\n") + 4);
   switch (header(data, "Content-Transfer-Encoding").toLowerCase()) {
     case "base64":
@@ -112,4 +119,24 @@ export async function newestMail(to: string): Promise<{ subject: string; body: s
     .toBe(true);
   const data = messages[messages.length - 1].data;
   return { subject: header(data, "Subject"), body: bodyOf(data) };
+}
+
+/** The first e-mail to `to` whose subject and text satisfy `matches`, waiting for it to arrive. */
+export async function mailTo(
+  to: string,
+  matches: (mail: { subject: string; body: string }) => boolean,
+): Promise<{ subject: string; body: string }> {
+  let found: { subject: string; body: string } | undefined;
+  await expect
+    .poll(
+      () => {
+        found = delivered(to)
+          .map((m) => ({ subject: header(m.data, "Subject"), body: bodyOf(m.data) }))
+          .find(matches);
+        return found !== undefined;
+      },
+      { timeout: 20_000, message: `an e-mail to ${to} arrives` },
+    )
+    .toBe(true);
+  return found!;
 }

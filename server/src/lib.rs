@@ -184,6 +184,8 @@ pub fn spawn_mailer(state: &AppState) -> Result<tokio::task::JoinHandle<()>, Str
         .ok_or("the secret key is needed to send e-mailed links")?;
     Ok(tokio::spawn(app::backend::mailer::run(
         state.db.clone(),
+        state.config.clone(),
+        state.events.clone(),
         key,
         mailer,
     )))

@@ -23,9 +23,9 @@ use app::backend::tickets::{self, NewTicket};
 use app::backend::{api_tokens, request, AppState};
 use app::i18n::{Lang, Msg};
 use app::model::{
-    Change, EntryKind, Exactness, FilterError, FilterParameter, Priority, RequestType, Status,
-    TicketDetail, TicketFilter, TicketPage, TicketSort, TicketSummary, TicketView, TimelineEntry,
-    TranscriptState, VoiceInfo, COUNT_CAP, QUERY_MAX_CHARS,
+    Change, EntryKind, Exactness, FilterError, FilterParameter, Priority, RequestType, Resolution,
+    Status, TicketDetail, TicketFilter, TicketPage, TicketSort, TicketSummary, TicketView,
+    TimelineEntry, TranscriptState, VoiceInfo, COUNT_CAP, QUERY_MAX_CHARS,
 };
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, RawQuery, State};
@@ -203,6 +203,8 @@ fn error_code(message: Msg) -> Option<&'static str> {
         Msg::ErrorOrganizationTaken => "organization_taken",
         Msg::ErrorMailNotRetryable => "mail_not_retryable",
         Msg::ErrorMailNotCancellable => "mail_not_cancellable",
+        Msg::ErrorCadenceOutOfRange => "cadence_out_of_range",
+        Msg::ErrorNotAwaitingConfirmation => "not_awaiting_confirmation",
         Msg::ErrorAlreadyJoined => "already_joined",
         Msg::ErrorCannotDeactivateSelf => "cannot_deactivate_self",
         Msg::ErrorInvalidContactEmail => "invalid_contact_email",
@@ -536,7 +538,7 @@ impl From<TicketPage> for ApiTicketPage {
 }
 
 /// The fields a timeline entry's change can name.
-const CHANGE_FIELDS: [&str; 3] = ["status", "priority", "assignee"];
+const CHANGE_FIELDS: [&str; 4] = ["status", "priority", "assignee", "lifecycle"];
 
 /// A change a timeline entry records.
 #[derive(Serialize, ToSchema)]
@@ -544,15 +546,19 @@ const CHANGE_FIELDS: [&str; 3] = ["status", "priority", "assignee"];
 struct ApiChange {
     #[schema(schema_with = change_field_schema)]
     field: &'static str,
-    /// Before: a status code, a priority number or an agent's name; null for none.
+    /// Before: a status code, a priority number or an agent's name; null for none. For
+    /// `lifecycle` (a reminder, notice or automatic closure, or the client's acceptance): its
+    /// number (`"2/3"` for the second of three reminders, hours for a notice) or null.
     from: Value,
-    /// After, in the same terms.
+    /// After, in the same terms; for `lifecycle`, what happened (`waiting_reminder`,
+    /// `waiting_closure_notice`, `closed_no_reply`, `confirmation_reminder`,
+    /// `confirmation_closure_notice`, `closed_automatically`, `accepted`).
     to: Value,
 }
 
 impl From<Change> for ApiChange {
     fn from(change: Change) -> Self {
-        let [status, priority, assignee] = CHANGE_FIELDS;
+        let [status, priority, assignee, lifecycle] = CHANGE_FIELDS;
         let (field, from, to) = match change {
             Change::Status { from, to } => {
                 (status, json!(from.map(Status::code)), json!(to.code()))
@@ -563,6 +569,9 @@ impl From<Change> for ApiChange {
                 json!(to.value()),
             ),
             Change::Assignee { from, to } => (assignee, json!(from), json!(to)),
+            Change::Automatic(action) => {
+                (lifecycle, json!(action.argument()), json!(action.code()))
+            }
         };
         ApiChange { field, from, to }
     }
@@ -661,6 +670,12 @@ struct ApiTicket {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     closed_at: Option<DateTime<Utc>>,
+    /// How a done request was closed: `accepted` by its client, `auto_closed` after the
+    /// confirmation reminders, `no_reply` after waiting for its client; null while a done
+    /// request awaits confirmation, and for the other statuses.
+    resolution: Option<&'static str>,
+    /// Blocked waiting for its client, who is being reminded.
+    waiting_for_client: bool,
     timeline: Vec<ApiEntry>,
 }
 
@@ -681,6 +696,8 @@ impl From<TicketDetail> for ApiTicket {
             created_at: t.created_at,
             updated_at: t.updated_at,
             closed_at: t.closed_at,
+            resolution: t.resolution.map(Resolution::code),
+            waiting_for_client: t.waiting_for_client,
             timeline: t.timeline.into_iter().map(ApiEntry::from).collect(),
         }
     }
@@ -965,6 +982,10 @@ struct StatusBody {
     /// Required for blocked.
     #[serde(default)]
     reason: String,
+    /// Staff, with blocked: the request waits for its client, who is reminded and, without an
+    /// answer, the request closes.
+    #[serde(default)]
+    waiting_for_client: bool,
 }
 
 /// Change the status
@@ -1005,6 +1026,7 @@ async fn change_status(
         &number,
         to,
         &body.reason,
+        body.waiting_for_client,
     )
     .await
     .map_err(|e| ApiError::from_service(e, lang))?;

@@ -5,8 +5,8 @@ use crate::error::UserError;
 #[cfg(feature = "ssr")]
 use crate::model::ContactEntry;
 use crate::model::{
-    BrandingSettings, LinkKind, NotificationEmailState, OrganizationDetail, OrganizationSummary,
-    OutboxMail, Person, SessionInfo,
+    BrandingSettings, Cadences, LinkKind, MyNotifications, NotificationEmailState,
+    NotificationSettings, OrganizationDetail, OrganizationSummary, OutboxMail, Person, SessionInfo,
 };
 use leptos::prelude::*;
 
@@ -16,11 +16,11 @@ pub use tickets::*;
 #[cfg(feature = "ssr")]
 use crate::backend::storage::admin::TelescopeFields;
 #[cfg(feature = "ssr")]
-use crate::backend::{accounts, admin, links, my_account, request};
+use crate::backend::{accounts, admin, lifecycle, links, my_account, notifications, request};
 #[cfg(feature = "ssr")]
 use crate::i18n::{Lang, Msg};
 #[cfg(feature = "ssr")]
-use crate::model::{Role, Theme};
+use crate::model::{NotifyRule, Role, Theme};
 
 /// Signs in with e-mail and password; sets the session and language cookies.
 #[server(endpoint = "sign_in")]
@@ -533,4 +533,163 @@ pub async fn confirm_notification_email(token: String) -> Result<String, UserErr
     links::confirm_notification_email(&state.db, &token)
         .await
         .map_err(request::account_error)
+}
+
+#[server(endpoint = "admin/notifications")]
+pub async fn admin_notifications() -> Result<NotificationSettings, UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    notifications::settings(&state.db, &viewer)
+        .await
+        .map_err(request::account_error)
+}
+
+#[server(endpoint = "account/notifications")]
+pub async fn my_notification_choices() -> Result<MyNotifications, UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    notifications::my_notifications(&state.db, &viewer)
+        .await
+        .map_err(request::account_error)
+}
+
+/// The notification forms: a checkbox per rule, so one argument per rule.
+mod notification_forms {
+    #![allow(clippy::too_many_arguments)]
+    use super::*;
+
+    /// Saves the observatory's notification settings: each rule is a checkbox named by its code,
+    /// present when on (so the form works before the page's script has loaded).
+    #[server(endpoint = "admin/save_notifications")]
+    pub async fn save_notifications(
+        queue_email: String,
+        opened_reporter: Option<String>,
+        opened_contacts: Option<String>,
+        opened_staff: Option<String>,
+        status_reporter: Option<String>,
+        status_contacts: Option<String>,
+        status_assignee: Option<String>,
+        reply_reporter: Option<String>,
+        reply_contacts: Option<String>,
+        client_message_staff: Option<String>,
+        assigned: Option<String>,
+    ) -> Result<(), UserError> {
+        let state = request::app_state()?;
+        let viewer = request::require_viewer().await?;
+        let on = NotifyRule::checked(&[
+            (NotifyRule::OpenedToReporter, opened_reporter),
+            (NotifyRule::OpenedToContacts, opened_contacts),
+            (NotifyRule::OpenedToStaff, opened_staff),
+            (NotifyRule::StatusToReporter, status_reporter),
+            (NotifyRule::StatusToContacts, status_contacts),
+            (NotifyRule::StatusToAssignee, status_assignee),
+            (NotifyRule::ReplyToReporter, reply_reporter),
+            (NotifyRule::ReplyToContacts, reply_contacts),
+            (NotifyRule::ClientMessageToStaff, client_message_staff),
+            (NotifyRule::Assigned, assigned),
+        ]);
+        let result = notifications::save_settings(&state.db, &viewer, &queue_email, &on)
+            .await
+            .map_err(request::account_error);
+        back_with_error(
+            "/admin/notifications",
+            viewer.session_id,
+            &result,
+            &[("queue_email", &queue_email)],
+        )
+        .await;
+        result
+    }
+
+    /// Saves what the person wants among the optional notifications offered to them (checkboxes
+    /// named by rule code, present when wanted).
+    #[server(endpoint = "account/save_notifications")]
+    pub async fn save_my_notifications(
+        opened_contacts: Option<String>,
+        opened_staff: Option<String>,
+        status_contacts: Option<String>,
+        status_assignee: Option<String>,
+        reply_contacts: Option<String>,
+        client_message_staff: Option<String>,
+        assigned: Option<String>,
+    ) -> Result<(), UserError> {
+        let state = request::app_state()?;
+        let viewer = request::require_viewer().await?;
+        let on = NotifyRule::checked(&[
+            (NotifyRule::OpenedToContacts, opened_contacts),
+            (NotifyRule::OpenedToStaff, opened_staff),
+            (NotifyRule::StatusToContacts, status_contacts),
+            (NotifyRule::StatusToAssignee, status_assignee),
+            (NotifyRule::ReplyToContacts, reply_contacts),
+            (NotifyRule::ClientMessageToStaff, client_message_staff),
+            (NotifyRule::Assigned, assigned),
+        ]);
+        let result = notifications::save_my_notifications(&state.db, &viewer, &on)
+            .await
+            .map_err(request::account_error);
+        back_with_error("/account", viewer.session_id, &result, &[]).await;
+        result
+    }
+}
+pub use notification_forms::*;
+
+#[server(endpoint = "admin/cadences")]
+pub async fn admin_cadences() -> Result<Cadences, UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    lifecycle::settings(&state.db, &viewer)
+        .await
+        .map_err(request::account_error)
+}
+
+/// Saves the life-cycle cadences; the fields are whole numbers (hours, a count).
+#[server(endpoint = "admin/save_cadences")]
+pub async fn save_cadences(
+    reminder_hours: String,
+    reminder_count: String,
+    closure_hours: String,
+) -> Result<(), UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    let number = |text: &str| {
+        text.trim()
+            .parse::<i64>()
+            .map_err(|_| UserError::new(Msg::ErrorCadenceOutOfRange))
+    };
+    let result = match (
+        number(&reminder_hours),
+        number(&reminder_count),
+        number(&closure_hours),
+    ) {
+        (Ok(reminder_hours), Ok(reminder_count), Ok(closure_hours)) => {
+            let cadences = Cadences {
+                reminder_hours,
+                reminder_count,
+                closure_hours,
+            };
+            lifecycle::save_settings(&state.db, &viewer, cadences)
+                .await
+                .map_err(request::account_error)
+        }
+        (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => Err(error),
+    };
+    back_with_error("/admin/notifications", viewer.session_id, &result, &[]).await;
+    result
+}
+
+/// A settings form posted without JavaScript that failed goes back to its page with the
+/// error (and what was typed), translated, instead of a bare error answer.
+#[cfg(feature = "ssr")]
+async fn back_with_error(
+    path: &str,
+    session_id: i64,
+    result: &Result<(), UserError>,
+    typed: &[(&str, &str)],
+) {
+    let Ok(parts) = request::request_parts() else {
+        return;
+    };
+    if let (true, Err(error)) = (request::is_plain_form_post(&parts), result) {
+        request::redirect_back_with_error(path, error, Some(session_id), typed).await;
+    }
 }

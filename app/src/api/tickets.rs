@@ -252,6 +252,7 @@ pub async fn change_status(
     number: String,
     status: String,
     reason: Option<String>,
+    waiting_for_client: Option<String>,
 ) -> Result<(), UserError> {
     let state = request::app_state()?;
     let viewer = request::require_viewer().await?;
@@ -265,6 +266,7 @@ pub async fn change_status(
             &number,
             to,
             &reason,
+            waiting_for_client.is_some(),
         )
         .await
         .map_err(request::account_error),
@@ -285,6 +287,18 @@ pub async fn assign_ticket(number: String, assignee: String) -> Result<(), UserE
             .map_err(request::account_error),
         Err(error) => Err(error),
     };
+    back_to_ticket(viewer.session_id, &number, &result, &[]).await;
+    result
+}
+
+/// The client accepts the resolution of their done request, which closes it.
+#[server(endpoint = "tickets/accept")]
+pub async fn accept_resolution(number: String) -> Result<(), UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    let result = tickets::accept_resolution(&state.db, &state.events, &viewer, &number)
+        .await
+        .map_err(request::account_error);
     back_to_ticket(viewer.session_id, &number, &result, &[]).await;
     result
 }

@@ -123,6 +123,10 @@ async fn send_link(
             body_text: &body.redacted,
             sealed_body: Some(&body.sealed),
             kind: purpose.code(),
+            ticket_id: None,
+            body_html: None,
+            from_name: Some(observatory.sender_name()),
+            unsubscribe_url: None,
         },
     )
     .await?;
@@ -282,6 +286,10 @@ pub async fn request_notification_email(
             body_text: &body.redacted,
             sealed_body: Some(&body.sealed),
             kind: EMAIL_CONFIRMATION_KIND,
+            ticket_id: None,
+            body_html: None,
+            from_name: Some(observatory.sender_name()),
+            unsubscribe_url: None,
         },
     )
     .await?;

@@ -15,17 +15,22 @@
 //! the whole text goes to the log once, for the person trying the portal in a terminal.
 
 use super::config::{Config, SmtpSecurity, SmtpSettings};
+use super::events::EventBus;
+use super::lifecycle;
 use super::links::header_safe;
+use super::notifications;
 use super::outbox::{self, OutboxError};
 use super::secret_key::SecretKey;
 use super::storage::links::OutboxRow;
 use super::storage::Db;
 use chrono::{DateTime, Utc};
-use lettre::message::{header::ContentType, Mailbox};
+use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Mails taken at once by one sender.
@@ -57,6 +62,30 @@ pub fn message_id(mail: &OutboxRow, domain: &str) -> String {
         mail.id,
         mail.created_at.timestamp_micros()
     )
+}
+
+/// The id every mail about one ticket refers to (`In-Reply-To`, `References`), so that mail
+/// clients show a ticket's mails as one conversation.
+pub fn thread_id(ticket_id: i64, domain: &str) -> String {
+    format!("<cupula.ticket.{ticket_id}@{domain}>")
+}
+
+/// The `List-Unsubscribe` header (RFC 2369): where the recipient stops mails of a kind.
+#[derive(Debug, Clone)]
+struct ListUnsubscribe(String);
+
+impl Header for ListUnsubscribe {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ListUnsubscribe(s.to_string()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
 }
 
 /// Where mails go.
@@ -129,21 +158,38 @@ impl Mailer {
         matches!(self.transport, Transport::Files(_))
     }
 
-    /// The message as it goes out, with `body` (the whole text, or the redacted one).
+    /// The message as it goes out, with `body` (the whole text, or the redacted one): sent
+    /// under the observatory's name, threaded under its ticket, with its HTML part and the
+    /// recipient's way out of its kind when it has them.
     fn message(&self, mail: &OutboxRow, body: String) -> Result<Message, String> {
         let to = mail
             .to_address
             .parse::<Mailbox>()
             .map_err(|e| format!("the address {:?} is not valid: {e}", mail.to_address))?;
-        Message::builder()
-            .from(self.from.clone())
+        let from = match mail.from_name.as_deref().map(header_safe) {
+            Some(name) if !name.trim().is_empty() => {
+                Mailbox::new(Some(name.trim().to_string()), self.from.email.clone())
+            }
+            _ => self.from.clone(),
+        };
+        let mut builder = Message::builder()
+            .from(from)
             .to(to)
             .subject(header_safe(&mail.subject).trim())
             .message_id(Some(message_id(mail, &self.domain)))
-            .date(mail.created_at.into())
-            .header(ContentType::TEXT_PLAIN)
-            .body(body)
-            .map_err(|e| e.to_string())
+            .date(mail.created_at.into());
+        if let Some(ticket_id) = mail.ticket_id {
+            let thread = thread_id(ticket_id, &self.domain);
+            builder = builder.in_reply_to(thread.clone()).references(thread);
+        }
+        if let Some(url) = &mail.unsubscribe_url {
+            builder = builder.header(ListUnsubscribe(format!("<{}>", header_safe(url))));
+        }
+        let message = match &mail.body_html {
+            Some(html) => builder.multipart(MultiPart::alternative_plain_html(body, html.clone())),
+            None => builder.header(ContentType::TEXT_PLAIN).body(body),
+        };
+        message.map_err(|e| e.to_string())
     }
 
     async fn send(&self, key: &SecretKey, mail: &OutboxRow) -> Outcome {
@@ -282,13 +328,22 @@ fn kept(error: &str) -> String {
     error.chars().take(ERROR_MAX_CHARS).collect()
 }
 
-/// The sender's loop, for as long as the server runs.
-pub async fn run(db: Db, key: SecretKey, mailer: Mailer) {
+/// The sender's loop, for as long as the server runs: fires the life cycle's due timers
+/// (`lifecycle::fire_due`), turns the changes of tickets into e-mails
+/// (`notifications::notify_pending`), then sends what is due.
+pub async fn run(db: Db, config: Arc<Config>, events: EventBus, key: SecretKey, mailer: Mailer) {
     if mailer.writes_files() {
         tracing::warn!("no mail server configured (CUPULA_SMTP_URL): e-mails are written as .eml files, not sent");
     }
     loop {
-        if let Err(err) = send_due(&db, &key, &mailer, Utc::now()).await {
+        let now = Utc::now();
+        if let Err(err) = lifecycle::fire_due(&db, &events, now).await {
+            tracing::warn!(error = %err, "the requests' reminders could not be fired; trying again shortly");
+        }
+        if let Err(err) = notifications::notify_pending(&db, &config, now).await {
+            tracing::warn!(error = %err, "ticket changes could not be turned into e-mails; trying again shortly");
+        }
+        if let Err(err) = send_due(&db, &key, &mailer, now).await {
             tracing::warn!(error = %err, "the outbox could not be read; trying again shortly");
         }
         tokio::time::sleep(POLL_EVERY).await;

@@ -9,6 +9,7 @@ use super::accounts::{AccountError, Viewer};
 use super::attachments;
 use super::config::Config;
 use super::events::{EventBus, TicketEvent};
+use super::lifecycle;
 use super::search::{document_terms, DocumentScope, SearchQuery, SearchScope};
 use super::storage::attachments::AttachmentRow;
 use super::storage::tickets::{
@@ -19,11 +20,11 @@ use super::storage::Db;
 use super::voice;
 use crate::i18n::Msg;
 use crate::model::{
-    Agent, AssigneeFilter, AttachmentInfo, Change, EntryKind, Exactness, NewTicketChoices,
-    OrganizationChoice, Priority, RequestType, Role, Status, TelescopeChoice, TelescopeHistory,
-    TicketActions, TicketDetail, TicketFilter, TicketPage, TicketSort, TicketSummary, TicketView,
-    TimelineEntry, ViewCounts, VoiceInfo, COUNT_CAP, MESSAGE_MAX_CHARS, PAGE_SIZE,
-    REASON_MAX_CHARS, SUBJECT_MAX_CHARS,
+    Agent, AssigneeFilter, AttachmentInfo, AutoAction, Change, EntryKind, Exactness,
+    NewTicketChoices, OrganizationChoice, Priority, RequestType, Resolution, Role, Status,
+    TelescopeChoice, TelescopeHistory, TicketActions, TicketDetail, TicketFilter, TicketPage,
+    TicketSort, TicketSummary, TicketView, TimelineEntry, ViewCounts, VoiceInfo, COUNT_CAP,
+    MESSAGE_MAX_CHARS, PAGE_SIZE, REASON_MAX_CHARS, SUBJECT_MAX_CHARS,
 };
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
@@ -310,6 +311,7 @@ fn actions_of(viewer: &Viewer, row: &TicketRow, config: &Config) -> TicketAction
         internal_notes: staff,
         assign: staff,
         priority: staff,
+        accept: !staff && status_of(row) == Status::Done && row.resolution.is_none(),
     }
 }
 
@@ -332,7 +334,10 @@ fn publish(
     });
 }
 
-/// Moves a ticket to another status. Blocking needs a reason (what it waits for).
+/// Moves a ticket to another status. Blocking needs a reason (what it waits for); staff may
+/// block it `waiting_for_client`, which starts the reminders and automatic closure
+/// (`lifecycle`); marking it done starts the closure confirmation.
+#[allow(clippy::too_many_arguments)]
 pub async fn change_status(
     db: &Db,
     events: &EventBus,
@@ -341,6 +346,7 @@ pub async fn change_status(
     number: &str,
     to: Status,
     reason: &str,
+    waiting_for_client: bool,
 ) -> Result<(), AccountError> {
     let row = load(db, viewer, number).await?;
     let from = status_of(&row);
@@ -357,6 +363,9 @@ pub async fn change_status(
     if reason.chars().count() > REASON_MAX_CHARS {
         return Err(Msg::ErrorTextTooLong.into());
     }
+    // Only staff set a request waiting for its client.
+    let waiting_for_client = waiting_for_client && viewer.role.is_staff();
+    let cadences = db.cadence_settings(row.observatory_id).await?;
     let entry_id = db
         .record_change(
             row.observatory_id,
@@ -364,6 +373,7 @@ pub async fn change_status(
             TicketChange {
                 status: Some((to.code().to_string(), to.is_closed())),
                 expected_status: Some(from.code().to_string()),
+                timer: lifecycle::timer_for(to, waiting_for_client, cadences, Utc::now()),
                 ..TicketChange::default()
             },
             NewEntry {
@@ -384,6 +394,28 @@ pub async fn change_status(
         .await?
         .ok_or(Msg::ErrorTicketChanged)?;
     publish(events, &row, entry_id, EntryKind::Status, false, viewer);
+    Ok(())
+}
+
+/// The client accepts the resolution of their done request: it is closed, accepted.
+pub async fn accept_resolution(
+    db: &Db,
+    events: &EventBus,
+    viewer: &Viewer,
+    number: &str,
+) -> Result<(), AccountError> {
+    let row = load(db, viewer, number).await?;
+    if viewer.role.is_staff() {
+        return Err(Msg::ErrorForbidden.into());
+    }
+    let now = now_micros();
+    let mut tx = db.begin().await?;
+    let entry_id = tx
+        .accept_resolution(row.observatory_id, row.id, viewer.user_id, now)
+        .await?
+        .ok_or(Msg::ErrorNotAwaitingConfirmation)?;
+    tx.commit().await?;
+    publish(events, &row, entry_id, EntryKind::System, false, viewer);
     Ok(())
 }
 
@@ -615,7 +647,18 @@ pub async fn add_message_with_voice(
         ),
         None => None,
     };
+    // A client's answer to a request that waits for them ends the wait.
+    let resumed =
+        if !viewer.role.is_staff() && row.timer_cadence.as_deref() == Some(lifecycle::WAITING) {
+            tx.end_waiting(row.observatory_id, row.id, viewer.user_id, now)
+                .await?
+        } else {
+            None
+        };
     tx.commit().await?;
+    if let Some(entry_id) = resumed {
+        publish(events, &row, entry_id, EntryKind::Status, false, viewer);
+    }
     if let Some((entry_id, kind)) = message {
         publish(events, &row, entry_id, kind, internal, viewer);
     }
@@ -690,6 +733,8 @@ pub async fn ticket(
         created_at: row.created_at,
         updated_at: row.updated_at,
         closed_at: row.closed_at,
+        resolution: row.resolution.as_deref().and_then(Resolution::from_code),
+        waiting_for_client: row.timer_cadence.as_deref() == Some(lifecycle::WAITING),
         timeline: entries
             .into_iter()
             .filter_map(|e| {
@@ -742,6 +787,11 @@ fn timeline_entry(
             from: name_of(&row.old_value),
             to: name_of(&row.new_value),
         }),
+        EntryKind::System => row
+            .new_value
+            .as_deref()
+            .and_then(|code| AutoAction::from_parts(code, row.old_value.as_deref()))
+            .map(Change::Automatic),
         _ => None,
     };
     Some(TimelineEntry {
@@ -855,6 +905,7 @@ fn summary(row: ListRow) -> TicketSummary {
         assignee: row.assignee,
         created_at: row.created_at,
         updated_at: row.updated_at,
+        resolution: row.resolution.as_deref().and_then(Resolution::from_code),
         subject_hits: None,
         excerpt: None,
     }
@@ -1168,6 +1219,7 @@ mod tests {
             assignee: None,
             created_at: at,
             updated_at: at,
+            resolution: None,
         };
         for sort in TicketSort::ALL {
             let cursor = cursor_after(sort, &row);

@@ -435,7 +435,8 @@ pub async fn retranscribe(
                 internal: original.internal,
                 author_id: Some(viewer.user_id),
                 body: "",
-                old_value: None,
+                // Which comment this transcribes again: nothing new was said, nobody is mailed.
+                old_value: Some(original.entry_id.to_string()),
                 new_value: None,
                 terms: None,
             },

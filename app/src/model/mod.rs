@@ -4,9 +4,11 @@ use crate::i18n::Msg;
 
 pub mod attachments;
 mod form_draft;
+pub mod notifications;
 pub mod tickets;
 pub use attachments::{AttachmentInfo, PictureSize, FILE_NAME_MAX_CHARS};
 pub use form_draft::FormDraft;
+pub use notifications::{Cadences, MyNotifications, NotificationSettings, NotifyRule, RuleSwitch};
 use serde::{Deserialize, Serialize};
 pub use tickets::*;
 
@@ -636,6 +638,11 @@ pub fn mail_kind_label(kind: &str) -> Option<Msg> {
         "invitation" => Some(Msg::MailKindInvitation),
         "password_reset" => Some(Msg::MailKindPasswordReset),
         "email_verification" => Some(Msg::MailKindEmailVerification),
+        "ticket_opened" => Some(Msg::MailKindTicketOpened),
+        "ticket_status" => Some(Msg::MailKindTicketStatus),
+        "ticket_message" => Some(Msg::MailKindTicketMessage),
+        "ticket_assigned" => Some(Msg::MailKindTicketAssigned),
+        "ticket_lifecycle" => Some(Msg::MailKindTicketLifecycle),
         _ => None,
     }
 }

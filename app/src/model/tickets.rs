@@ -36,6 +36,9 @@ pub struct TicketSummary {
     pub assignee: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// How a done request was closed; `None` while it awaits confirmation (or is not done).
+    #[serde(default)]
+    pub resolution: Option<Resolution>,
     /// For search results: the subject with the matched words marked.
     pub subject_hits: Option<Vec<TextSegment>>,
     /// For search results: an excerpt of the matching message with the matched words marked.
@@ -427,6 +430,123 @@ fn escape_query_value(value: &str) -> String {
         .collect()
 }
 
+/// How a done request was closed (the regulator's accepted → resolved → closed): the five
+/// statuses stay; a done request is "closed" once its client accepted it or the portal closed
+/// it after its reminders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Resolution {
+    /// The client accepted the resolution.
+    Accepted,
+    /// Nobody answered the confirmation reminders: closed automatically.
+    AutoClosed,
+    /// The request waited for its client, who never answered.
+    NoReply,
+}
+
+impl Resolution {
+    pub const ALL: [Resolution; 3] = [
+        Resolution::Accepted,
+        Resolution::AutoClosed,
+        Resolution::NoReply,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Resolution::Accepted => "accepted",
+            Resolution::AutoClosed => "auto_closed",
+            Resolution::NoReply => "no_reply",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Resolution> {
+        Resolution::ALL.into_iter().find(|r| r.code() == code)
+    }
+
+    pub fn label(self) -> Msg {
+        match self {
+            Resolution::Accepted => Msg::ResolutionAccepted,
+            Resolution::AutoClosed => Msg::ResolutionAutoClosed,
+            Resolution::NoReply => Msg::ResolutionNoReply,
+        }
+    }
+}
+
+/// What the portal did by itself in a request's life cycle (a `System` entry's action).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AutoAction {
+    /// Reminder `n` of `of` that the request waits for the client.
+    WaitingReminder { n: i64, of: i64 },
+    /// The request closes in `hours` unless the client answers.
+    WaitingClosureNotice { hours: i64 },
+    /// Closed: the client never answered.
+    ClosedNoReply,
+    /// The client is reminded to accept the resolution (or reopen).
+    ConfirmationReminder,
+    /// The done request closes in `hours` unless the client reopens it.
+    ConfirmationClosureNotice { hours: i64 },
+    /// Closed automatically: the resolution was not contested.
+    ClosedAutomatically,
+    /// The client accepted the resolution.
+    Accepted,
+}
+
+impl AutoAction {
+    /// How it is kept: `new_value` names it, `old_value` carries its number.
+    pub fn code(self) -> &'static str {
+        match self {
+            AutoAction::WaitingReminder { .. } => "waiting_reminder",
+            AutoAction::WaitingClosureNotice { .. } => "waiting_closure_notice",
+            AutoAction::ClosedNoReply => "closed_no_reply",
+            AutoAction::ConfirmationReminder => "confirmation_reminder",
+            AutoAction::ConfirmationClosureNotice { .. } => "confirmation_closure_notice",
+            AutoAction::ClosedAutomatically => "closed_automatically",
+            AutoAction::Accepted => "accepted",
+        }
+    }
+
+    /// The number kept with it (`old_value`), as `"n/of"` or hours.
+    pub fn argument(self) -> Option<String> {
+        match self {
+            AutoAction::WaitingReminder { n, of } => Some(format!("{n}/{of}")),
+            AutoAction::WaitingClosureNotice { hours }
+            | AutoAction::ConfirmationClosureNotice { hours } => Some(hours.to_string()),
+            _ => None,
+        }
+    }
+
+    pub fn from_parts(code: &str, argument: Option<&str>) -> Option<AutoAction> {
+        let hours = || argument.and_then(|a| a.parse().ok());
+        Some(match code {
+            "waiting_reminder" => {
+                let (n, of) = argument?.split_once('/')?;
+                AutoAction::WaitingReminder {
+                    n: n.parse().ok()?,
+                    of: of.parse().ok()?,
+                }
+            }
+            "waiting_closure_notice" => AutoAction::WaitingClosureNotice { hours: hours()? },
+            "closed_no_reply" => AutoAction::ClosedNoReply,
+            "confirmation_reminder" => AutoAction::ConfirmationReminder,
+            "confirmation_closure_notice" => {
+                AutoAction::ConfirmationClosureNotice { hours: hours()? }
+            }
+            "closed_automatically" => AutoAction::ClosedAutomatically,
+            "accepted" => AutoAction::Accepted,
+            _ => return None,
+        })
+    }
+
+    /// Whether it closes the request.
+    pub fn closes(self) -> Option<Resolution> {
+        match self {
+            AutoAction::ClosedNoReply => Some(Resolution::NoReply),
+            AutoAction::ClosedAutomatically => Some(Resolution::AutoClosed),
+            AutoAction::Accepted => Some(Resolution::Accepted),
+            _ => None,
+        }
+    }
+}
+
 /// A change a timeline entry records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Change {
@@ -443,6 +563,8 @@ pub enum Change {
         from: Option<String>,
         to: Option<String>,
     },
+    /// Something the portal did by itself, or the client's acceptance.
+    Automatic(AutoAction),
 }
 
 /// What kind of event an entry of the timeline is.
@@ -581,6 +703,8 @@ pub struct TicketActions {
     pub internal_notes: bool,
     pub assign: bool,
     pub priority: bool,
+    /// The client may accept the resolution of this done request.
+    pub accept: bool,
 }
 
 /// An agent a ticket can be assigned to.
@@ -609,6 +733,10 @@ pub struct TicketDetail {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// How a done request was closed; `None` while it awaits confirmation (or is not done).
+    pub resolution: Option<Resolution>,
+    /// Blocked, and its client is reminded until they answer.
+    pub waiting_for_client: bool,
     pub timeline: Vec<TimelineEntry>,
     pub actions: TicketActions,
     /// For staff: the agents the ticket can be assigned to.

@@ -1,10 +1,12 @@
 //! "My account": name and language, password, and the devices where the person is signed in.
 
+use super::admin::RuleCheckboxes;
 use super::components::{form_error, toast_outcome, use_toasts, ErrorAlert, PageError, ToastKind};
 use super::prefs::{use_prefs, use_t};
 use crate::api::{
-    my_api_tokens, my_notification_email, my_sessions, ChangeNotificationEmail, ChangePassword,
-    CreateApiToken, EndOtherSessions, EndSession, RevokeApiToken, UpdateProfile,
+    my_api_tokens, my_notification_choices, my_notification_email, my_sessions,
+    ChangeNotificationEmail, ChangePassword, CreateApiToken, EndOtherSessions, EndSession,
+    RevokeApiToken, SaveMyNotifications, UpdateProfile,
 };
 use crate::i18n::{Lang, Msg};
 use crate::model::{format_time, ApiKeyValidity};
@@ -88,6 +90,7 @@ pub fn AccountPage() -> impl IntoView {
             </section>
 
             <NotificationEmailSection />
+            <NotificationChoicesSection />
 
             <section class="card stack-sm" aria-labelledby="password-title">
                 <h2 class="card-title" id="password-title">{t(Msg::ChangePasswordTitle)}</h2>
@@ -342,6 +345,56 @@ fn NotificationEmailSection() -> impl IntoView {
                 </button>
             </ActionForm>
             <p class="field-hint" id="notification-hint">{t(Msg::NotificationEmailHint)}</p>
+        </section>
+    }
+}
+
+/// Which optional notifications the person wants; those about their own requests always come.
+#[component]
+fn NotificationChoicesSection() -> impl IntoView {
+    let t = use_t();
+    let toasts = use_toasts();
+    let save = ServerAction::<SaveMyNotifications>::new();
+    let error = form_error(save.value(), None);
+    Effect::new(move |_| {
+        if let Some(Ok(())) = save.value().get() {
+            toasts.push(ToastKind::Success, Msg::ChangesSaved);
+        }
+    });
+    let choices = Resource::new(move || save.version().get(), |_| my_notification_choices());
+    let intro = if use_portal()
+        .user
+        .as_ref()
+        .is_some_and(|v| v.role.is_staff())
+    {
+        Msg::MyNotificationsStaffIntro
+    } else {
+        Msg::MyNotificationsIntro
+    };
+    view! {
+        <section class="card stack-sm" id="notifications" aria-labelledby="choices-title">
+            <h2 class="card-title" id="choices-title">{t(Msg::MyEmailChoices)}</h2>
+            {move || error.get().map(|error| view! { <ErrorAlert error /> })}
+            <Suspense>
+                {move || Suspend::new(async move {
+                    choices.await.ok().map(|choices| {
+                        if choices.rules.is_empty() {
+                            view! { <p class="muted">{t(Msg::MyNotificationsNone)}</p> }.into_any()
+                        } else {
+                            view! {
+                                <p class="muted">{t(intro)}</p>
+                                <ActionForm action=save attr:class="stack-sm">
+                                    <RuleCheckboxes rules=choices.rules />
+                                    <button type="submit" class="btn btn-primary" aria-busy=move || save.pending().get().to_string()>
+                                        {t(Msg::SaveChanges)}
+                                    </button>
+                                </ActionForm>
+                            }
+                            .into_any()
+                        }
+                    })
+                })}
+            </Suspense>
         </section>
     }
 }

@@ -1,5 +1,5 @@
 //! The observatory's administration: client organizations, the people of the portal, its
-//! branding and its outgoing e-mail.
+//! branding, its e-mail notifications and its outgoing e-mail.
 
 use super::components::{
     error_from_query, form_error, toast_outcome, use_toasts, EmailField, EmptyState, ErrorAlert,
@@ -10,15 +10,16 @@ use super::not_found::NotFound;
 use super::prefs::{use_prefs, use_t};
 use super::tickets::Time;
 use crate::api::{
-    admin_branding, admin_organization, admin_organizations, admin_outbox, admin_people,
-    AddTelescope, CancelMail, CreateOrganization, InvitePerson, ResendInvitation, RetryMail,
-    RevokeInvitation, SaveSupportContacts, SetPersonActive, SetTelescopeRetired, UpdateBranding,
-    UpdateOrganization, UpdateTelescope,
+    admin_branding, admin_cadences, admin_notifications, admin_organization, admin_organizations,
+    admin_outbox, admin_people, AddTelescope, CancelMail, CreateOrganization, InvitePerson,
+    ResendInvitation, RetryMail, RevokeInvitation, SaveCadences, SaveNotifications,
+    SaveSupportContacts, SetPersonActive, SetTelescopeRetired, UpdateBranding, UpdateOrganization,
+    UpdateTelescope,
 };
 use crate::i18n::{Lang, Msg};
 use crate::model::{
     format_time, mail_kind_label, AccountState, ContactEntry, Email, MailState, OutboxMail, Person,
-    Role, SupportContact, OUTBOX_PAGE,
+    Role, RuleSwitch, SupportContact, OUTBOX_PAGE,
 };
 use crate::use_portal;
 use leptos::prelude::*;
@@ -836,6 +837,124 @@ pub fn BrandingPage() -> impl IntoView {
         </div>
     }
     .into_any()
+}
+
+/// Which e-mails the portal sends about requests, and where staff notices of unassigned
+/// requests go. A plain form of checkboxes: it works before the page's code has loaded.
+#[component]
+pub fn NotificationsPage() -> impl IntoView {
+    if let Some(gate) = admin_gate() {
+        return gate;
+    }
+    let t = use_t();
+    let toasts = use_toasts();
+    let from_redirect = use_query_map().with_untracked(error_from_query);
+    let typed_queue = StoredValue::new(use_form_draft().field("queue_email"));
+    let save = ServerAction::<SaveNotifications>::new();
+    let error = form_error(save.value(), from_redirect);
+    Effect::new(move |_| {
+        if let Some(Ok(())) = save.value().get() {
+            toasts.push(ToastKind::Success, Msg::NotificationsSaved);
+        }
+    });
+    let settings = Resource::new(move || save.version().get(), |_| admin_notifications());
+    view! {
+        <Title text=t(Msg::EmailNotifications) />
+        <div class="stack">
+            <h1>{t(Msg::EmailNotifications)}</h1>
+            <p class="muted">{t(Msg::NotificationsIntro)}</p>
+            <Suspense fallback=move || view! { <p class="muted">{t(Msg::Loading)}</p> }>
+                {move || Suspend::new(async move {
+                    match settings.await {
+                        Ok(current) => view! {
+                            <section class="card stack-sm">
+                                {move || error.get().map(|error| view! { <ErrorAlert error /> })}
+                                <ActionForm action=save attr:class="stack-sm" attr:novalidate=true>
+                                    <div class="field">
+                                        <label for="queue-email">{t(Msg::QueueEmail)}</label>
+                                        <input class="input" id="queue-email" name="queue_email" type="email" inputmode="email" value=typed_queue.with_value(|typed| if typed.is_empty() { current.queue_email.clone() } else { typed.clone() }) aria-describedby="queue-hint" />
+                                        <p class="field-hint" id="queue-hint">{t(Msg::QueueEmailHint)}</p>
+                                    </div>
+                                    <fieldset class="choice-group stack-sm">
+                                        <legend>{t(Msg::NotificationRules)}</legend>
+                                        <RuleCheckboxes rules=current.rules />
+                                    </fieldset>
+                                    <button type="submit" class="btn btn-primary" aria-busy=move || save.pending().get().to_string()>
+                                        {t(Msg::SaveNotifications)}
+                                    </button>
+                                </ActionForm>
+                            </section>
+                        }.into_any(),
+                        Err(error) => view! { <PageError error /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+            <CadencesSection />
+        </div>
+    }
+    .into_any()
+}
+
+/// The life cycle's cadences: reminders and automatic closure.
+#[component]
+fn CadencesSection() -> impl IntoView {
+    let t = use_t();
+    let toasts = use_toasts();
+    let save = ServerAction::<SaveCadences>::new();
+    let error = form_error(save.value(), None);
+    Effect::new(move |_| {
+        if let Some(Ok(())) = save.value().get() {
+            toasts.push(ToastKind::Success, Msg::ChangesSaved);
+        }
+    });
+    let cadences = Resource::new(move || save.version().get(), |_| admin_cadences());
+    view! {
+        <section class="card stack-sm" aria-labelledby="cadence-title">
+            <h2 class="card-title" id="cadence-title">{t(Msg::CadenceTitle)}</h2>
+            <p class="muted">{t(Msg::CadenceIntro)}</p>
+            {move || error.get().map(|error| view! { <ErrorAlert error /> })}
+            <Suspense>
+                {move || Suspend::new(async move {
+                    cadences.await.ok().map(|current| view! {
+                        <ActionForm action=save attr:class="form-grid" attr:novalidate=true>
+                            <div class="field">
+                                <label for="reminder-hours">{t(Msg::ReminderHours)}</label>
+                                <input class="input" id="reminder-hours" name="reminder_hours" type="number" inputmode="numeric" min="1" max="720" value=current.reminder_hours.to_string() />
+                            </div>
+                            <div class="field">
+                                <label for="reminder-count">{t(Msg::ReminderCount)}</label>
+                                <input class="input" id="reminder-count" name="reminder_count" type="number" inputmode="numeric" min="0" max="10" value=current.reminder_count.to_string() />
+                            </div>
+                            <div class="field">
+                                <label for="closure-hours">{t(Msg::ClosureHours)}</label>
+                                <input class="input" id="closure-hours" name="closure_hours" type="number" inputmode="numeric" min="1" max="720" value=current.closure_hours.to_string() />
+                            </div>
+                            <button type="submit" class="btn btn-primary" aria-busy=move || save.pending().get().to_string()>
+                                {t(Msg::SaveChanges)}
+                            </button>
+                        </ActionForm>
+                    })
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+/// One checkbox per rule, named by its code and ticked when on.
+#[component]
+pub fn RuleCheckboxes(rules: Vec<RuleSwitch>) -> impl IntoView {
+    let t = use_t();
+    rules
+        .into_iter()
+        .map(|switch| {
+            view! {
+                <label class="checkbox">
+                    <input type="checkbox" name=switch.rule.code() value="on" checked=switch.on data-testid=format!("rule-{}", switch.rule.code()) />
+                    {t(switch.rule.label())}
+                </label>
+            }
+        })
+        .collect_view()
 }
 
 /// The logo form: a plain multipart post (it works before the page's code has loaded); the

@@ -98,6 +98,7 @@ fn MainNav(role: Role) -> impl IntoView {
         links.push(("/admin/clients", Msg::Clients));
         links.push(("/admin/people", Msg::People));
         links.push(("/admin/branding", Msg::Branding));
+        links.push(("/admin/notifications", Msg::Notifications));
         links.push(("/admin/outbox", Msg::Outbox));
     }
     view! {

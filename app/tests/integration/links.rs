@@ -197,6 +197,10 @@ async fn expired_links_do_not_work() {
                 body_text: "b",
                 sealed_body: None,
                 kind: "password_reset",
+                ticket_id: None,
+                body_html: None,
+                from_name: None,
+                unsubscribe_url: None,
             },
         )
         .await

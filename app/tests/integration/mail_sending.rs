@@ -22,16 +22,23 @@ const EMAIL: &str = "ana@andromeda.example";
 
 /// A message as the receiver got it.
 #[derive(Debug, Clone)]
-struct Received {
-    mail_from: String,
-    rcpt_to: Vec<String>,
+pub(crate) struct Received {
+    pub(crate) mail_from: String,
+    pub(crate) rcpt_to: Vec<String>,
     /// The message as sent: headers, blank line, body (dot-unstuffed).
-    data: String,
+    pub(crate) data: String,
 }
 
 impl Received {
-    fn header(&self, name: &str) -> Option<String> {
-        let head = self.data.split("\r\n\r\n").next().unwrap_or("");
+    pub(crate) fn header(&self, name: &str) -> Option<String> {
+        // Folded lines (a continuation starts with white space) belong to the header above.
+        let head = self
+            .data
+            .split("\r\n\r\n")
+            .next()
+            .unwrap_or("")
+            .replace("\r\n ", " ")
+            .replace("\r\n\t", " ");
         let prefix = format!("{}:", name.to_ascii_lowercase());
         head.split("\r\n")
             .find(|line| line.to_ascii_lowercase().starts_with(&prefix))
@@ -39,7 +46,7 @@ impl Received {
     }
 
     /// The body, its transfer encoding undone.
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let body = self.data.split_once("\r\n\r\n").map_or("", |(_, b)| b);
         match self.header("Content-Transfer-Encoding").as_deref() {
             Some("base64") => String::from_utf8(
@@ -54,7 +61,7 @@ impl Received {
     }
 }
 
-fn quoted_printable(body: &str) -> String {
+pub(crate) fn quoted_printable(body: &str) -> String {
     let joined = body.replace("=\r\n", "");
     let bytes = joined.as_bytes();
     let mut out = Vec::new();
@@ -74,14 +81,14 @@ fn quoted_printable(body: &str) -> String {
 
 /// An SMTP server on a free port that keeps what it is sent. `refuse` is its answer to
 /// `RCPT TO` while set (a "451 …" defers, a "550 …" refuses).
-struct Receiver {
+pub(crate) struct Receiver {
     port: u16,
-    received: Arc<Mutex<Vec<Received>>>,
+    pub(crate) received: Arc<Mutex<Vec<Received>>>,
     refuse: Arc<Mutex<Option<&'static str>>>,
 }
 
 impl Receiver {
-    async fn start() -> Receiver {
+    pub(crate) async fn start() -> Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let received: Arc<Mutex<Vec<Received>>> = Arc::default();
@@ -99,7 +106,7 @@ impl Receiver {
         }
     }
 
-    fn to(&self, address: &str) -> Vec<Received> {
+    pub(crate) fn to(&self, address: &str) -> Vec<Received> {
         self.received
             .lock()
             .unwrap()
@@ -109,7 +116,7 @@ impl Receiver {
             .collect()
     }
 
-    fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.received.lock().unwrap().len()
     }
 
@@ -117,7 +124,7 @@ impl Receiver {
         *self.refuse.lock().unwrap() = answer;
     }
 
-    fn config(&self) -> Config {
+    pub(crate) fn config(&self) -> Config {
         config_with(&[("CUPULA_SMTP_URL", format!("smtp://127.0.0.1:{}", self.port))])
     }
 }

@@ -164,6 +164,7 @@ impl Site {
             number,
             to,
             reason,
+            false,
         )
         .await
         .map_err(|e| user_msg(Err::<(), _>(e)))
@@ -1362,7 +1363,8 @@ async fn nobody_reaches_another_tenants_tickets() {
                     outsider,
                     n,
                     Status::Cancelled,
-                    ""
+                    "",
+                    false
                 )
                 .await
             ),

@@ -12,6 +12,19 @@ pub struct ObservatoryRow {
     pub primary_color: String,
     pub accent_color: String,
     pub logo_file: Option<String>,
+    /// The name its e-mails are sent under; `None`: its name.
+    pub email_sender_name: Option<String>,
+}
+
+impl ObservatoryRow {
+    /// The name its e-mails are sent under.
+    pub fn sender_name(&self) -> &str {
+        self.email_sender_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .unwrap_or(&self.name)
+    }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -128,7 +141,8 @@ impl Db {
     pub async fn default_observatory(&self) -> Result<Option<ObservatoryRow>, StoreError> {
         let row = on_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT id, slug, name, ticket_prefix, primary_color, accent_color, logo_file \
+                "SELECT id, slug, name, ticket_prefix, primary_color, accent_color, logo_file, \
+                 email_sender_name \
                  FROM observatories ORDER BY id LIMIT 1",
             )
             .fetch_optional(pool)

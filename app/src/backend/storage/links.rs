@@ -1,6 +1,6 @@
 //! SQL for single-use account links and the e-mail outbox (queued, claimed, sent).
 
-use super::{map_unique, on_pool, Db, StoreError};
+use super::{map_unique, on_pool, on_tx, Db, StoreError, Tx};
 use crate::model::LinkKind;
 use chrono::{DateTime, Utc};
 
@@ -37,11 +37,16 @@ pub struct OutboxRow {
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub failed_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
+    pub ticket_id: Option<i64>,
+    pub body_html: Option<String>,
+    pub from_name: Option<String>,
+    pub unsubscribe_url: Option<String>,
 }
 
 /// The columns of `OutboxRow`, in a `SELECT` or a `RETURNING`.
 const OUTBOX_COLUMNS: &str = "id, to_address, subject, body_text, sealed_body, kind, created_at, \
-    sent_at, attempts, last_error, next_attempt_at, failed_at, cancelled_at";
+    sent_at, attempts, last_error, next_attempt_at, failed_at, cancelled_at, ticket_id, body_html, \
+    from_name, unsubscribe_url";
 
 /// Which mails an administrator lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,12 +75,20 @@ pub struct NewMail<'a> {
     pub body_text: &'a str,
     pub sealed_body: Option<&'a str>,
     pub kind: &'a str,
+    /// The ticket a notification is about: its mails thread together.
+    pub ticket_id: Option<i64>,
+    pub body_html: Option<&'a str>,
+    /// The name the mail is sent under (the observatory's); `None`: `CUPULA_MAIL_FROM`'s.
+    pub from_name: Option<&'a str>,
+    /// Where the recipient stops mails of this kind (optional kinds only).
+    pub unsubscribe_url: Option<&'a str>,
 }
 
 /// Queues a message; run inside the transaction of the change it reports.
 const INSERT_MAIL: &str =
     "INSERT INTO outbox (observatory_id, to_address, subject, body_text, sealed_body, kind, \
-                           created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+     created_at, ticket_id, body_html, from_name, unsubscribe_url) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 
 /// Every other outstanding password link of a person stops working once a password is set.
 pub(crate) const REVOKE_PASSWORD_LINKS: &str = "UPDATE account_tokens SET revoked_at = $1 \
@@ -94,8 +107,8 @@ impl Db {
         expires_at: DateTime<Utc>,
         mail: NewMail<'_>,
     ) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+        let mut tx = self.begin().await?;
+        on_tx!(&mut tx, |conn| {
             sqlx::query(
                 "UPDATE account_tokens SET revoked_at = $1 \
                  WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL AND revoked_at IS NULL",
@@ -103,7 +116,7 @@ impl Db {
             .bind(now)
             .bind(user_id)
             .bind(purpose.code())
-            .execute(&mut *tx)
+            .execute(&mut **conn)
             .await?;
             sqlx::query(
                 "INSERT INTO account_tokens (token_hash, user_id, purpose, created_at, expires_at) \
@@ -114,22 +127,14 @@ impl Db {
             .bind(purpose.code())
             .bind(now)
             .bind(expires_at)
-            .execute(&mut *tx)
+            .execute(&mut **conn)
             .await
             .map_err(map_unique)?;
-            sqlx::query(INSERT_MAIL)
-                .bind(mail.observatory_id)
-                .bind(mail.to_address)
-                .bind(mail.subject)
-                .bind(mail.body_text)
-                .bind(mail.sealed_body)
-                .bind(mail.kind)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
             Ok::<(), StoreError>(())
-        })
+        })?;
+        tx.queue_mail(&mail, now).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn link_by_token_hash(
@@ -405,15 +410,15 @@ impl Db {
         expires_at: DateTime<Utc>,
         mail: NewMail<'_>,
     ) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+        let mut tx = self.begin().await?;
+        on_tx!(&mut tx, |conn| {
             sqlx::query(
                 "UPDATE account_tokens SET revoked_at = $1 WHERE user_id = $2 \
                  AND purpose = 'email_verification' AND used_at IS NULL AND revoked_at IS NULL",
             )
             .bind(now)
             .bind(user_id)
-            .execute(&mut *tx)
+            .execute(&mut **conn)
             .await?;
             sqlx::query(
                 "INSERT INTO account_tokens (token_hash, user_id, purpose, new_email, created_at, \
@@ -424,21 +429,13 @@ impl Db {
             .bind(new_email)
             .bind(now)
             .bind(expires_at)
-            .execute(&mut *tx)
+            .execute(&mut **conn)
             .await?;
-            sqlx::query(INSERT_MAIL)
-                .bind(mail.observatory_id)
-                .bind(mail.to_address)
-                .bind(mail.subject)
-                .bind(mail.body_text)
-                .bind(mail.sealed_body)
-                .bind(mail.kind)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
             Ok::<(), StoreError>(())
-        })
+        })?;
+        tx.queue_mail(&mail, now).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Uses a confirmation link once: its address becomes the notification address.
@@ -540,5 +537,33 @@ impl Db {
             .flatten();
             Ok::<_, StoreError>((current, pending))
         })
+    }
+}
+
+impl Tx {
+    /// Queues an e-mail inside this transaction.
+    pub async fn queue_mail(
+        &mut self,
+        mail: &NewMail<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        on_tx!(self, |conn| {
+            sqlx::query(INSERT_MAIL)
+                .bind(mail.observatory_id)
+                .bind(mail.to_address)
+                .bind(mail.subject)
+                .bind(mail.body_text)
+                .bind(mail.sealed_body)
+                .bind(mail.kind)
+                .bind(now)
+                .bind(mail.ticket_id)
+                .bind(mail.body_html)
+                .bind(mail.from_name)
+                .bind(mail.unsubscribe_url)
+                .execute(&mut **conn)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
     }
 }

@@ -4,6 +4,7 @@
 //! another tenant's ids behave as if they did not exist. Lists page by keyset (the sort key and
 //! the id of the last row seen), never by OFFSET, so deep pages cost what the first one costs.
 
+use super::notifications::QUEUE_ENTRY;
 use super::{on_pool, on_tx, Db, StoreError, Tx};
 use crate::backend::search::{SearchQuery, SearchScope};
 use crate::model::TicketSort;
@@ -39,18 +40,23 @@ pub struct TicketRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// How a done request was closed (`model::Resolution`).
+    pub resolution: Option<String>,
+    /// The cadence its timer belongs to, when it has one (`waiting`, `confirmation`).
+    pub timer_cadence: Option<String>,
 }
 
 const TICKET_SELECT: &str =
     "SELECT t.id, t.observatory_id, t.organization_id, o.name AS organization, \
     t.number, t.request_type, t.telescope_id, tel.name AS telescope, t.priority, t.status, \
     t.subject, t.assignee_id, a.name AS assignee, t.created_by, c.name AS opened_by, \
-    t.created_at, t.updated_at, t.closed_at \
+    t.created_at, t.updated_at, t.closed_at, t.resolution, tt.cadence AS timer_cadence \
     FROM tickets t \
     JOIN organizations o ON o.id = t.organization_id \
     JOIN users c ON c.id = t.created_by \
     LEFT JOIN telescopes tel ON tel.id = t.telescope_id \
-    LEFT JOIN users a ON a.id = t.assignee_id";
+    LEFT JOIN users a ON a.id = t.assignee_id \
+    LEFT JOIN ticket_timers tt ON tt.ticket_id = t.id";
 
 /// A text a keyword search matched: its ticket, whether it is the subject, its indexed terms,
 /// whether its ticket passes the list's filters, and what the views and the order of results
@@ -79,10 +85,12 @@ pub struct ListRow {
     pub assignee: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub resolution: Option<String>,
 }
 
 const LIST_COLUMNS: &str = "t.id, t.number, t.subject, t.request_type, t.status, t.priority, \
-    o.name AS organization, tel.name AS telescope, a.name AS assignee, t.created_at, t.updated_at";
+    o.name AS organization, tel.name AS telescope, a.name AS assignee, t.created_at, t.updated_at, \
+    t.resolution";
 const LIST_JOINS: &str = "JOIN organizations o ON o.id = t.organization_id \
     LEFT JOIN telescopes tel ON tel.id = t.telescope_id \
     LEFT JOIN users a ON a.id = t.assignee_id";
@@ -144,6 +152,17 @@ pub struct TicketChange {
     pub expected_status: Option<String>,
     pub assignee: Option<Option<i64>>,
     pub priority: Option<i64>,
+    /// With a status change: the life-cycle timer the new status starts. A status change
+    /// always ends the ticket's earlier timer and resolution.
+    pub timer: Option<NewTimer>,
+}
+
+/// A life-cycle timer: the next action of a cadence and when it is due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTimer {
+    pub cadence: &'static str,
+    pub step: i64,
+    pub due_at: DateTime<Utc>,
 }
 
 /// How many of the most recent matching texts a keyword search ranks.
@@ -408,6 +427,7 @@ impl Db {
             } else {
                 assignments.push("closed_at = NULL".into());
             }
+            assignments.push("resolution = NULL".into());
         }
         if let Some(assignee) = change.assignee {
             match assignee {
@@ -442,6 +462,9 @@ impl Db {
         })?;
         if changed != 1 {
             return Ok(None);
+        }
+        if change.status.is_some() {
+            tx.set_timer(ticket_id, change.timer.as_ref(), now).await?;
         }
         let entry_id = tx
             .append_entry(observatory_id, ticket_id, entry, now)
@@ -888,7 +911,8 @@ impl Tx {
         Ok(changed == 1)
     }
 
-    /// Appends a timeline entry (and the search document of its text).
+    /// Appends a timeline entry (and the search document of its text), queued for the
+    /// notifier.
     pub async fn append_entry(
         &mut self,
         observatory_id: i64,
@@ -913,6 +937,11 @@ impl Tx {
             .bind(now)
             .fetch_one(&mut **tx)
             .await?;
+            sqlx::query(QUEUE_ENTRY)
+                .bind(entry_id)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
             if let Some(terms) = &entry.terms {
                 sqlx::query(
                     "INSERT INTO search_documents (ticket_id, entry_id, internal, terms) \
@@ -981,6 +1010,11 @@ impl Tx {
             .bind(new.now)
             .fetch_one(&mut **tx)
             .await?;
+            sqlx::query(QUEUE_ENTRY)
+                .bind(entry_id)
+                .bind(new.now)
+                .execute(&mut **tx)
+                .await?;
             let subject_terms = format!(
                 "{} {}",
                 new.subject_terms,

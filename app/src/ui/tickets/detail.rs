@@ -3,10 +3,12 @@
 //! assign and change the priority (staff).
 
 use super::Time;
-use crate::api::{get_ticket, AddMessage, AssignTicket, ChangePriority, ChangeStatus};
+use crate::api::{
+    get_ticket, AcceptResolution, AddMessage, AssignTicket, ChangePriority, ChangeStatus,
+};
 use crate::error::UserError;
 use crate::i18n::{Lang, Msg};
-use crate::model::{Change, EntryKind, Priority, Status, TicketDetail, TimelineEntry};
+use crate::model::{AutoAction, Change, EntryKind, Priority, Status, TicketDetail, TimelineEntry};
 use crate::ui::attachments::{EntryFiles, Gallery, Lightbox, VoicePlayer};
 use crate::ui::components::{
     error_from_query, form_error, toast_success, ErrorAlert, PageError, PriorityBadge, StatusBadge,
@@ -28,6 +30,7 @@ struct TicketActionsState {
     status: ServerAction<ChangeStatus>,
     assign: ServerAction<AssignTicket>,
     priority: ServerAction<ChangePriority>,
+    accept: ServerAction<AcceptResolution>,
     /// An error a form posted without JavaScript carried back.
     from_redirect: StoredValue<Option<UserError>>,
 }
@@ -51,12 +54,14 @@ pub fn TicketPage() -> impl IntoView {
         status: ServerAction::<ChangeStatus>::new(),
         assign: ServerAction::<AssignTicket>::new(),
         priority: ServerAction::<ChangePriority>::new(),
+        accept: ServerAction::<AcceptResolution>::new(),
         from_redirect: StoredValue::new(from_redirect),
     };
     toast_success(actions.message, Msg::MessageAdded);
     toast_success(actions.status, Msg::StatusChanged);
     toast_success(actions.assign, Msg::AssignmentChanged);
     toast_success(actions.priority, Msg::PriorityChanged);
+    toast_success(actions.accept, Msg::ResolutionAcceptedToast);
     let ticket = Resource::new(
         move || {
             (
@@ -65,6 +70,7 @@ pub fn TicketPage() -> impl IntoView {
                 actions.status.version().get(),
                 actions.assign.version().get(),
                 actions.priority.version().get(),
+                actions.accept.version().get(),
             )
         },
         |(number, ..)| get_ticket(number),
@@ -125,10 +131,12 @@ fn TicketView(
             <h1>{ticket.subject.clone()}</h1>
             <p class="cluster">
                 <span data-testid="ticket-status"><StatusBadge status=ticket.status /></span>
+                <LifecycleBadge ticket=ticket.clone() />
                 <PriorityBadge priority=ticket.priority />
                 <span class="badge">{t(ticket.request_type.label())}</span>
             </p>
         </header>
+        {ticket.actions.accept.then(|| view! { <AcceptCard number=ticket.number.clone() actions /> })}
         // The facts come first: on a phone they are read before the history; on a wide screen
         // they head the side column (see `.ticket-layout` in style/main.css).
         <div class="ticket-layout">
@@ -222,8 +230,71 @@ fn entry_heading(entry: &TimelineEntry, lang: Lang) -> String {
         (EntryKind::Note, None) => fill(Msg::EntryNote, &[]),
         (EntryKind::Attachment, None) => fill(Msg::EntryAttachment, &[]),
         (EntryKind::Voice, None) => fill(Msg::EntryVoice, &[]),
+        (_, Some(Change::Automatic(action))) => automatic_heading(*action, &fill),
         (EntryKind::System, None) => Msg::EntrySystem.text(lang).to_string(),
         _ => fill(Msg::EntryMessage, &[]),
+    }
+}
+
+/// Fills a heading's message with the entry's author and the given arguments.
+type FillHeading<'a> = dyn Fn(Msg, &[(&str, &str)]) -> String + 'a;
+
+/// What the portal did by itself, or the client's acceptance.
+fn automatic_heading(action: AutoAction, fill: &FillHeading) -> String {
+    match action {
+        AutoAction::WaitingReminder { n, of } => fill(
+            Msg::EntryWaitingReminder,
+            &[("n", &n.to_string()), ("of", &of.to_string())],
+        ),
+        AutoAction::WaitingClosureNotice { hours } => fill(
+            Msg::EntryWaitingClosureNotice,
+            &[("hours", &hours.to_string())],
+        ),
+        AutoAction::ClosedNoReply => fill(Msg::EntryClosedNoReply, &[]),
+        AutoAction::ConfirmationReminder => fill(Msg::EntryConfirmationReminder, &[]),
+        AutoAction::ConfirmationClosureNotice { hours } => fill(
+            Msg::EntryConfirmationClosureNotice,
+            &[("hours", &hours.to_string())],
+        ),
+        AutoAction::ClosedAutomatically => fill(Msg::EntryClosedAutomatically, &[]),
+        AutoAction::Accepted => fill(Msg::EntryAccepted, &[]),
+    }
+}
+
+/// Where a request stands in its life cycle, beside its status: waiting for its client,
+/// awaiting confirmation, or how it was closed.
+#[component]
+fn LifecycleBadge(ticket: TicketDetail) -> impl IntoView {
+    let t = use_t();
+    let label = match (ticket.status, ticket.resolution) {
+        (_, Some(resolution)) => Some(resolution.label()),
+        (Status::Done, None) => Some(Msg::ResolutionPending),
+        (Status::Blocked, None) if ticket.waiting_for_client => Some(Msg::WaitingForClientBadge),
+        _ => None,
+    };
+    label.map(|label| {
+        view! { <span class="badge badge-lifecycle" data-testid="ticket-resolution">{t(label)}</span> }
+    })
+}
+
+/// The client's question once a request is done: accept the resolution (it closes), or reopen.
+#[component]
+fn AcceptCard(number: String, actions: TicketActionsState) -> impl IntoView {
+    let t = use_t();
+    let action = actions.accept;
+    let error = form_error(action.value(), None);
+    view! {
+        <section class="card stack-sm accept-card" aria-labelledby="accept-title">
+            <h2 class="card-title" id="accept-title">{t(Msg::AcceptTitle)}</h2>
+            <p>{t(Msg::AcceptIntro)}</p>
+            {move || error.get().map(|error| view! { <ErrorAlert error /> })}
+            <ActionForm action>
+                <input type="hidden" name="number" value=number />
+                <button type="submit" class="btn btn-primary" aria-busy=move || action.pending().get().to_string()>
+                    {t(Msg::AcceptResolution)}
+                </button>
+            </ActionForm>
+        </section>
     }
 }
 
@@ -266,7 +337,7 @@ fn Entry(entry: TimelineEntry, lang: Lang, number: String) -> impl IntoView {
         }
     });
     view! {
-        <li class=class data-testid="timeline-entry" data-kind=entry.kind.code()>
+        <li class=class id=format!("entry-{}", entry.id) data-testid="timeline-entry" data-kind=entry.kind.code()>
             <div class="entry-head">
                 <span class="entry-title">{heading}</span>
                 {entry.internal.then(|| view! { <span class="badge badge-internal">{t(Msg::Internal)}</span> })}
@@ -444,6 +515,10 @@ fn StatusForm(
                 </textarea>
                 <p class="field-hint" id="status-reason-hint">{t(Msg::ReasonHint)}</p>
             </div>
+            <label class="checkbox">
+                <input type="checkbox" name="waiting_for_client" value="on" />
+                {t(Msg::WaitingForClient)}
+            </label>
             <button type="submit" class="btn btn-primary" aria-busy=move || action.pending().get().to_string()>
                 {t(Msg::ChangeStatus)}
             </button>

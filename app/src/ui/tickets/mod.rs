@@ -8,7 +8,7 @@ pub mod telescope;
 use super::components::{PriorityBadge, StatusBadge};
 use super::prefs::use_t;
 use crate::i18n::Msg;
-use crate::model::{format_time, TextSegment, TicketSummary};
+use crate::model::{format_time, Status, TextSegment, TicketSummary};
 use leptos::prelude::*;
 
 /// A text with the words a search matched in `<mark>`.
@@ -50,6 +50,12 @@ pub fn TicketItem(ticket: TicketSummary, show_organization: bool) -> impl IntoVi
                 </a>
                 <span class="ticket-item-badges">
                     <StatusBadge status=ticket.status />
+                    {match (ticket.status, ticket.resolution) {
+                        (_, Some(resolution)) => Some(resolution.label()),
+                        (Status::Done, None) => Some(Msg::ResolutionPending),
+                        _ => None,
+                    }
+                        .map(|label| view! { <span class="badge badge-lifecycle">{t(label)}</span> })}
                     <PriorityBadge priority=ticket.priority />
                 </span>
             </div>

@@ -101,6 +101,13 @@ pub async fn world() -> World {
     }
 }
 
+impl World {
+    /// Where the world's database is: another pool on it is what a restarted server sees.
+    pub fn database_url(&self) -> &str {
+        &self._guard.url
+    }
+}
+
 pub async fn add_client(world: &World, email: &str, password: &str) -> i64 {
     create_account(
         &world.db,
