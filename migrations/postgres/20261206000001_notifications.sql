@@ -5,7 +5,9 @@
 
 CREATE TABLE notification_queue (
     entry_id BIGINT PRIMARY KEY REFERENCES timeline_entries(id),
-    created_at TIMESTAMPTZ NOT NULL
+    created_at TIMESTAMPTZ NOT NULL,
+    -- The ticket's assignee when the entry was written: who "the assignee" is for its mails.
+    assignee_id BIGINT
 );
 
 -- A rule an observatory switched off or on; an observatory without a row uses the default (on).

@@ -5,7 +5,9 @@
 
 CREATE TABLE notification_queue (
     entry_id INTEGER PRIMARY KEY REFERENCES timeline_entries(id),
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    -- The ticket's assignee when the entry was written: who "the assignee" is for its mails.
+    assignee_id INTEGER
 );
 
 -- A rule an observatory switched off or on; an observatory without a row uses the default (on).

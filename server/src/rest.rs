@@ -87,6 +87,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(show))
         .routes(routes!(add_message))
         .routes(routes!(change_status))
+        .routes(routes!(accept))
         .routes(routes!(assign))
         .routes(routes!(change_priority))
         .routes(routes!(files::discover, files::begin))
@@ -1030,6 +1031,34 @@ async fn change_status(
     )
     .await
     .map_err(|e| ApiError::from_service(e, lang))?;
+    current(&state, &viewer, &number, lang).await
+}
+
+/// Accept the resolution
+///
+/// The client accepts the resolution of their done request, which closes it (`resolution`
+/// becomes `accepted`); what the portal's "Accept the resolution" button does.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tickets/{number}/accept",
+    tag = "tickets",
+    params(("number" = String, Path, description = "The ticket's number", example = "OBS-2026-00042")),
+    responses(
+        WriteFailures,
+        (status = 200, description = "Accepted; the ticket as it is now", body = ApiTicket),
+        (status = 404, description = "Unknown, or not yours to see", body = ErrorBody),
+        (status = 422, description = "Not a done request awaiting confirmation", body = ErrorBody),
+    )
+)]
+async fn accept(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+) -> Result<Json<ApiTicket>, ApiError> {
+    let Caller { viewer, lang } = caller(&state, &headers).await?;
+    tickets::accept_resolution(&state.db, &state.events, &viewer, &number)
+        .await
+        .map_err(|e| ApiError::from_service(e, lang))?;
     current(&state, &viewer, &number, lang).await
 }
 

@@ -584,3 +584,43 @@ async fn titles_and_names_cannot_forge_headers_or_markup() {
     assert!(!html.contains("<script>x</script>"));
     assert!(html.contains("&lt;script&gt;x&lt;/script&gt;"));
 }
+
+#[tokio::test]
+async fn the_assignee_told_is_the_one_when_the_change_was_made() {
+    let site = site().await;
+    let db = &site.world.db;
+    let number = site.open(&site.ana, "Relevo", "Texto.").await;
+    tickets::assign(
+        db,
+        &site.events,
+        &site.admin,
+        &number,
+        Some(site.agent.user_id),
+    )
+    .await
+    .unwrap();
+    site.deliver().await;
+    // Joins after the request's opening was announced.
+    let rosa = person(
+        db,
+        site.world.observatory_id,
+        None,
+        "rosa@obs.example",
+        Role::Agent,
+    )
+    .await;
+    let tomas0 = site.inbox("tomas@obs.example").len();
+    // The status changes while Tomás has it; it is handed to Rosa before the worker's tick.
+    site.status(&site.admin, &number, Status::InProgress, "")
+        .await;
+    tickets::assign(db, &site.events, &site.admin, &number, Some(rosa.user_id))
+        .await
+        .unwrap();
+    site.deliver().await;
+    let tomas = site.inbox("tomas@obs.example");
+    assert_eq!(tomas.len(), tomas0 + 1);
+    assert!(plain(tomas.last().unwrap()).contains("«En progreso»"));
+    let rosa_mails = site.inbox("rosa@obs.example");
+    assert_eq!(rosa_mails.len(), 1, "only her assignment");
+    assert!(plain(&rosa_mails[0]).contains("te ha asignado"));
+}

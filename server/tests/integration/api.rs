@@ -910,6 +910,11 @@ async fn the_description_documents_what_each_handler_really_answers() {
         ),
         (&staff_api, "priority", json!({ "priority": 5 })),
         (&staff_api, "status", json!({ "status": "in_progress" })),
+        // Done, then accepted by its client: closed.
+        (&staff_api, "status", json!({ "status": "done" })),
+        (&client, "accept", json!({})),
+        // Open again for the file and voice operations below.
+        (&staff_api, "status", json!({ "status": "in_progress" })),
     ] {
         let (status, body) = api.post(&format!("{ticket}/{suffix}"), body).await;
         answered.push((
@@ -919,6 +924,13 @@ async fn the_description_documents_what_each_handler_really_answers() {
             body,
         ));
     }
+    let accepted = &answered
+        .iter()
+        .find(|(_, path, _, _)| path.ends_with("/accept"))
+        .unwrap()
+        .3;
+    assert_eq!(accepted["status"], "done");
+    assert_eq!(accepted["resolution"], "accepted", "{accepted}");
     let (status, body) = client.get("/api/v1/openapi.json").await;
     answered.push(("get".into(), "/api/v1/openapi.json".into(), status, body));
     answered.extend(file_operations(&client, &number).await);

@@ -7,8 +7,10 @@ use super::{on_pool, on_tx, Db, StoreError};
 use chrono::{DateTime, Utc};
 
 /// Queues an entry for the notifier; run inside the transaction that writes the entry.
+/// Binds the entry ($1), the time ($2) and its ticket ($3), whose assignee it keeps as of now.
 pub(crate) const QUEUE_ENTRY: &str =
-    "INSERT INTO notification_queue (entry_id, created_at) VALUES ($1, $2)";
+    "INSERT INTO notification_queue (entry_id, created_at, assignee_id) \
+     SELECT $1, $2, assignee_id FROM tickets WHERE id = $3";
 
 /// A queued entry with everything its e-mails say.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -32,6 +34,7 @@ pub struct PendingNotification {
     pub organization_id: i64,
     pub organization_name: String,
     pub created_by: i64,
+    /// The assignee when the entry was written.
     pub assignee_id: Option<i64>,
     pub observatory_id: i64,
     pub observatory_name: String,
@@ -93,7 +96,7 @@ impl Db {
                  e.created_at AS entry_created_at, v.transcript AS voice_transcript, \
                  v.transcript_state AS voice_state, t.id AS ticket_id, \
                  t.number, t.subject, t.organization_id, org.name AS organization_name, \
-                 t.created_by, t.assignee_id, o.id AS observatory_id, \
+                 t.created_by, q.assignee_id, o.id AS observatory_id, \
                  o.name AS observatory_name, o.primary_color, o.accent_color, o.logo_file, \
                  o.email_sender_name, o.queue_email \
                  FROM notification_queue q \

@@ -940,6 +940,7 @@ impl Tx {
             sqlx::query(QUEUE_ENTRY)
                 .bind(entry_id)
                 .bind(now)
+                .bind(ticket_id)
                 .execute(&mut **tx)
                 .await?;
             if let Some(terms) = &entry.terms {
@@ -1013,6 +1014,7 @@ impl Tx {
             sqlx::query(QUEUE_ENTRY)
                 .bind(entry_id)
                 .bind(new.now)
+                .bind(id)
                 .execute(&mut **tx)
                 .await?;
             let subject_terms = format!(
