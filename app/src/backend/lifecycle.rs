@@ -21,7 +21,7 @@ use super::storage::lifecycle::{CadenceSettings, DueTimer, Firing};
 use super::storage::tickets::NewTimer;
 use super::storage::{Db, StoreError};
 use crate::i18n::Msg;
-use crate::model::{AutoAction, Cadences, EntryKind, Role, Status};
+use crate::model::{AutoAction, Cadences, EntryKind, Status};
 use chrono::{DateTime, Duration, Utc};
 
 pub const WAITING: &str = "waiting";
@@ -132,9 +132,7 @@ pub async fn fire_due(db: &Db, events: &EventBus, now: DateTime<Utc>) -> Result<
 
 /// An observatory's cadences (administrators).
 pub async fn settings(db: &Db, viewer: &Viewer) -> Result<Cadences, AccountError> {
-    if viewer.role != Role::Admin {
-        return Err(Msg::ErrorForbidden.into());
-    }
+    viewer.require_admin()?;
     let row = db.cadence_settings(viewer.observatory_id).await?;
     Ok(Cadences {
         reminder_hours: row.reminder_hours,
@@ -149,9 +147,7 @@ pub async fn save_settings(
     viewer: &Viewer,
     settings: Cadences,
 ) -> Result<(), AccountError> {
-    if viewer.role != Role::Admin {
-        return Err(Msg::ErrorForbidden.into());
-    }
+    viewer.require_admin()?;
     let hours_ok = |h: i64| (1..=MAX_HOURS).contains(&h);
     if !hours_ok(settings.reminder_hours)
         || !hours_ok(settings.closure_hours)

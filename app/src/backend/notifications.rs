@@ -13,6 +13,7 @@
 use super::accounts::{AccountError, Viewer};
 use super::config::Config;
 use super::links::header_safe;
+use super::storage::accounts::sender_name;
 use super::storage::links::NewMail;
 use super::storage::notifications::{Audience, Candidate, PendingNotification};
 use super::storage::{Db, StoreError};
@@ -144,18 +145,9 @@ impl Collector {
 
 /// Decides who is mailed about `pending`: each address once, in the order reporter, support
 /// contacts, staff (so the reporter who is also a contact gets the reporter's e-mail).
-fn recipients(pending: &PendingNotification, audience: &Audience) -> Vec<Recipient> {
-    let Some(event) = Event::of(pending) else {
-        return Vec::new();
-    };
+fn recipients(pending: &PendingNotification, event: &Event, audience: &Audience) -> Vec<Recipient> {
     let actor = pending.author_id;
-    let enabled = |rule: NotifyRule| {
-        audience
-            .rules
-            .iter()
-            .find(|(code, _)| code == rule.code())
-            .is_none_or(|(_, on)| *on)
-    };
+    let enabled = |rule: NotifyRule| rule_on(&audience.rules, rule);
     let mut to = Collector::default();
     let add_person = |to: &mut Collector, person: &Candidate, rule: NotifyRule, reason| {
         let opted_out = !rule.essential()
@@ -204,7 +196,7 @@ fn recipients(pending: &PendingNotification, audience: &Audience) -> Vec<Recipie
     let reporter = person(pending.created_by).filter(is_client);
     let assignee = pending.assignee_id.and_then(person);
 
-    let reporter_rule = match &event {
+    let reporter_rule = match event {
         Event::Opened => Some(NotifyRule::OpenedToReporter),
         Event::Status { .. } | Event::Automatic(_) => Some(NotifyRule::StatusToReporter),
         Event::StaffMessage => Some(NotifyRule::ReplyToReporter),
@@ -216,7 +208,7 @@ fn recipients(pending: &PendingNotification, audience: &Audience) -> Vec<Recipie
             add_person(&mut to, reporter, rule, Reason::Reporter);
         }
     }
-    let contact_rule = match &event {
+    let contact_rule = match event {
         Event::Opened => Some(NotifyRule::OpenedToContacts),
         Event::Status { .. } | Event::Automatic(_) => Some(NotifyRule::StatusToContacts),
         Event::StaffMessage => Some(NotifyRule::ReplyToContacts),
@@ -237,7 +229,7 @@ fn recipients(pending: &PendingNotification, audience: &Audience) -> Vec<Recipie
     }
     // Staff: the assignee, else the queue address, else every member of staff.
     let by_client = pending.author_role.as_deref() == Some(Role::Client.code());
-    let staff_rule = match &event {
+    let staff_rule = match event {
         Event::Opened => Some(NotifyRule::OpenedToStaff),
         Event::ClientMessage => Some(NotifyRule::ClientMessageToStaff),
         // A client cancelling, reopening or accepting reaches staff even when unassigned.
@@ -273,12 +265,12 @@ fn recipients(pending: &PendingNotification, audience: &Audience) -> Vec<Recipie
     }
     // The assignee hears of changes of status, and of the life cycle's closures, not of its
     // reminders.
-    let tells_assignee = match &event {
+    let tells_assignee = match event {
         Event::Status { .. } => true,
         Event::Automatic(action) => action.closes().is_some(),
         _ => false,
     };
-    match &event {
+    match event {
         _ if tells_assignee => {
             if let Some(assignee) = assignee.filter(not_actor) {
                 add_person(
@@ -609,7 +601,7 @@ async fn notify(
         return Ok(0);
     };
     let audience = db.notification_audience(entry).await?;
-    let rendered: Vec<(Recipient, Rendered)> = recipients(entry, &audience)
+    let rendered: Vec<(Recipient, Rendered)> = recipients(entry, &event, &audience)
         .into_iter()
         .map(|to| {
             let mail = render(config, entry, &event, &to);
@@ -617,12 +609,7 @@ async fn notify(
         })
         .collect();
     let kind = event.mail_kind();
-    let from_name = entry
-        .email_sender_name
-        .as_deref()
-        .map(str::trim)
-        .filter(|name| !name.is_empty())
-        .unwrap_or(&entry.observatory_name);
+    let from_name = sender_name(entry.email_sender_name.as_deref(), &entry.observatory_name);
     let mails: Vec<NewMail> = rendered
         .iter()
         .map(|(to, mail)| NewMail {
@@ -642,24 +629,27 @@ async fn notify(
     Ok(if delivered { mails.len() } else { 0 })
 }
 
-fn switches(rules: &[(String, bool)]) -> Vec<RuleSwitch> {
+/// Whether an observatory has `rule` on: a rule it never switched is on.
+fn rule_on(observatory_rules: &[(String, bool)], rule: NotifyRule) -> bool {
+    observatory_rules
+        .iter()
+        .find(|(code, _)| code == rule.code())
+        .is_none_or(|(_, on)| *on)
+}
+
+fn switches(observatory_rules: &[(String, bool)]) -> Vec<RuleSwitch> {
     NotifyRule::ALL
         .into_iter()
         .map(|rule| RuleSwitch {
             rule,
-            on: rules
-                .iter()
-                .find(|(code, _)| code == rule.code())
-                .is_none_or(|(_, on)| *on),
+            on: rule_on(observatory_rules, rule),
         })
         .collect()
 }
 
 /// An observatory's notification settings (administrators).
 pub async fn settings(db: &Db, viewer: &Viewer) -> Result<NotificationSettings, AccountError> {
-    if viewer.role != Role::Admin {
-        return Err(Msg::ErrorForbidden.into());
-    }
+    viewer.require_admin()?;
     let (queue, rules) = db.notification_settings(viewer.observatory_id).await?;
     Ok(NotificationSettings {
         queue_email: queue.unwrap_or_default(),
@@ -675,9 +665,7 @@ pub async fn save_settings(
     queue_email: &str,
     on: &[NotifyRule],
 ) -> Result<(), AccountError> {
-    if viewer.role != Role::Admin {
-        return Err(Msg::ErrorForbidden.into());
-    }
+    viewer.require_admin()?;
     let queue = match queue_email.trim() {
         "" => None,
         address => Some(Email::parse(address)?),

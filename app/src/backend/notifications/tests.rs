@@ -62,13 +62,20 @@ fn entry(kind: &str, author: i64, author_role: Role) -> PendingNotification {
     }
 }
 
+/// Who is mailed about `pending`: nobody when it is no event.
+fn recipients_of(pending: &PendingNotification, audience: &Audience) -> Vec<Recipient> {
+    Event::of(pending)
+        .map(|event| recipients(pending, &event, audience))
+        .unwrap_or_default()
+}
+
 fn addresses(recipients: &[Recipient]) -> Vec<&str> {
     recipients.iter().map(|r| r.address.as_str()).collect()
 }
 
 #[test]
 fn an_opened_request_acknowledges_the_reporter_copies_the_contacts_and_tells_staff() {
-    let to = recipients(&entry("created", REPORTER, Role::Client), &audience());
+    let to = recipients_of(&entry("created", REPORTER, Role::Client), &audience());
     assert_eq!(
         addresses(&to),
         [
@@ -88,13 +95,13 @@ fn an_opened_request_acknowledges_the_reporter_copies_the_contacts_and_tells_sta
 fn staff_notices_go_to_the_assignee_else_the_queue_address() {
     let mut assigned = entry("created", REPORTER, Role::Client);
     assigned.assignee_id = Some(AGENT);
-    let to = recipients(&assigned, &audience());
+    let to = recipients_of(&assigned, &audience());
     assert!(addresses(&to).contains(&"marta@obs.example"));
     assert!(!addresses(&to).contains(&"pablo@obs.example"));
 
     let mut queued = entry("created", REPORTER, Role::Client);
     queued.queue_email = Some(" Soporte@Obs.example ".into());
-    let to = recipients(&queued, &audience());
+    let to = recipients_of(&queued, &audience());
     assert!(addresses(&to).contains(&"soporte@obs.example"));
     assert!(!addresses(&to).contains(&"marta@obs.example"));
 }
@@ -105,7 +112,7 @@ fn a_status_change_reaches_reporter_contacts_and_assignee_but_not_its_author() {
     change.old_value = Some("open".into());
     change.new_value = Some("in_progress".into());
     change.assignee_id = Some(OTHER_AGENT);
-    let to = recipients(&change, &audience());
+    let to = recipients_of(&change, &audience());
     assert_eq!(
         addresses(&to),
         [
@@ -117,28 +124,28 @@ fn a_status_change_reaches_reporter_contacts_and_assignee_but_not_its_author() {
     );
     // The assignee changing it themselves is not told.
     change.author_id = Some(OTHER_AGENT);
-    assert!(!addresses(&recipients(&change, &audience())).contains(&"pablo@obs.example"));
+    assert!(!addresses(&recipients_of(&change, &audience())).contains(&"pablo@obs.example"));
 }
 
 #[test]
 fn internal_entries_and_priorities_reach_nobody() {
     let mut note = entry("note", AGENT, Role::Agent);
     note.internal = true;
-    assert!(recipients(&note, &audience()).is_empty());
+    assert!(recipients_of(&note, &audience()).is_empty());
     let mut internal_file = entry("attachment", AGENT, Role::Agent);
     internal_file.internal = true;
-    assert!(recipients(&internal_file, &audience()).is_empty());
-    assert!(recipients(&entry("priority", AGENT, Role::Agent), &audience()).is_empty());
+    assert!(recipients_of(&internal_file, &audience()).is_empty());
+    assert!(recipients_of(&entry("priority", AGENT, Role::Agent), &audience()).is_empty());
     // Positive control: the same files sent publicly reach the reporter.
     let public_file = entry("attachment", AGENT, Role::Agent);
-    assert!(addresses(&recipients(&public_file, &audience())).contains(&"ana@client.example"));
+    assert!(addresses(&recipients_of(&public_file, &audience())).contains(&"ana@client.example"));
 }
 
 #[test]
 fn a_client_message_goes_to_staff_and_a_staff_reply_to_the_client_side() {
-    let to = recipients(&entry("message", REPORTER, Role::Client), &audience());
+    let to = recipients_of(&entry("message", REPORTER, Role::Client), &audience());
     assert_eq!(addresses(&to), ["marta@obs.example", "pablo@obs.example"]);
-    let to = recipients(&entry("message", AGENT, Role::Agent), &audience());
+    let to = recipients_of(&entry("message", AGENT, Role::Agent), &audience());
     assert_eq!(
         addresses(&to),
         [
@@ -153,8 +160,8 @@ fn a_client_message_goes_to_staff_and_a_staff_reply_to_the_client_side() {
 fn a_voice_comment_transcribed_again_mails_nobody() {
     let mut rerun = entry("voice", AGENT, Role::Agent);
     rerun.old_value = Some("41".into());
-    assert!(recipients(&rerun, &audience()).is_empty());
-    assert!(!recipients(&entry("voice", AGENT, Role::Agent), &audience()).is_empty());
+    assert!(recipients_of(&rerun, &audience()).is_empty());
+    assert!(!recipients_of(&entry("voice", AGENT, Role::Agent), &audience()).is_empty());
 }
 
 #[test]
@@ -167,12 +174,12 @@ fn opt_outs_apply_to_optional_rules_only_and_switched_off_rules_to_everybody() {
     ];
     let reply = entry("message", AGENT, Role::Agent);
     assert_eq!(
-        addresses(&recipients(&reply, &audience)),
+        addresses(&recipients_of(&reply, &audience)),
         ["ana@client.example", "guardia@client.example"]
     );
     audience.rules = vec![(NotifyRule::ReplyToReporter.code().into(), false)];
     assert_eq!(
-        addresses(&recipients(&reply, &audience)),
+        addresses(&recipients_of(&reply, &audience)),
         ["guardia@client.example"]
     );
 }
@@ -182,7 +189,7 @@ fn the_notification_address_and_language_of_each_person_are_used() {
     let mut audience = audience();
     audience.people[0].notification_email = Some("Ana.Noche@Example.org".into());
     audience.people[0].language = "en".into();
-    let to = recipients(&entry("created", REPORTER, Role::Client), &audience);
+    let to = recipients_of(&entry("created", REPORTER, Role::Client), &audience);
     assert_eq!(to[0].address, "ana.noche@example.org");
     assert_eq!(to[0].lang, Lang::En);
     // A plain contact address gets the portal's default language.
@@ -193,11 +200,11 @@ fn the_notification_address_and_language_of_each_person_are_used() {
 fn an_assignment_tells_the_new_assignee_unless_they_took_it_themselves() {
     let mut assignment = entry("assignment", OTHER_AGENT, Role::Admin);
     assignment.new_value = Some(AGENT.to_string());
-    let to = recipients(&assignment, &audience());
+    let to = recipients_of(&assignment, &audience());
     assert_eq!(addresses(&to), ["marta@obs.example"]);
     assert_eq!(to[0].rule, NotifyRule::Assigned);
     assignment.author_id = Some(AGENT);
-    assert!(recipients(&assignment, &audience()).is_empty());
+    assert!(recipients_of(&assignment, &audience()).is_empty());
 }
 
 fn config() -> Config {
@@ -217,7 +224,7 @@ fn the_mail_is_branded_escaped_and_says_what_happened() {
     change.body = "Esperamos la pieza <motor> & el técnico".into();
     change.subject = "Cúpula\r\nBcc: evil@example.org".into();
     let audience = audience();
-    let to = recipients(&change, &audience);
+    let to = recipients_of(&change, &audience);
     let event = Event::of(&change).unwrap();
     let mail = render(&config(), &change, &event, &to[0]);
     assert_eq!(
@@ -256,7 +263,7 @@ fn the_mail_speaks_the_recipients_language() {
     change.new_value = Some("done".into());
     let mut audience = audience();
     audience.people[0].language = "en".into();
-    let to = recipients(&change, &audience);
+    let to = recipients_of(&change, &audience);
     let event = Event::of(&change).unwrap();
     let english = render(&config(), &change, &event, &to[0]);
     let spanish = render(&config(), &change, &event, &to[1]);
@@ -293,7 +300,7 @@ fn a_plain_address_that_is_a_persons_own_follows_that_person() {
     let mut message = entry("message", REPORTER, Role::Client);
     message.queue_email = Some("marta@obs.example".into());
     // Ana writes: she is not mailed at the plain address; the queue (Marta) is, as herself.
-    let to = recipients(&message, &audience);
+    let to = recipients_of(&message, &audience);
     assert_eq!(addresses(&to), ["marta@obs.example"]);
     assert_eq!(to[0].name.as_deref(), Some("Person 3"));
     // Opted out as a person, the plain address does not get round it.
@@ -301,10 +308,10 @@ fn a_plain_address_that_is_a_persons_own_follows_that_person() {
     let mut reply = entry("message", AGENT, Role::Agent);
     reply.created_by = CONTACT;
     audience.people[1].support_contact = false;
-    assert!(!addresses(&recipients(&reply, &audience)).contains(&"ana@client.example"));
+    assert!(!addresses(&recipients_of(&reply, &audience)).contains(&"ana@client.example"));
     // Positive control: without the opt-out the plain address reaches Ana.
     audience.opt_outs.clear();
-    assert!(addresses(&recipients(&reply, &audience)).contains(&"ana@client.example"));
+    assert!(addresses(&recipients_of(&reply, &audience)).contains(&"ana@client.example"));
 }
 
 #[test]
@@ -312,7 +319,7 @@ fn a_client_changing_the_status_of_an_unassigned_request_reaches_staff() {
     let mut cancel = entry("status", REPORTER, Role::Client);
     cancel.old_value = Some("open".into());
     cancel.new_value = Some("cancelled".into());
-    let to = recipients(&cancel, &audience());
+    let to = recipients_of(&cancel, &audience());
     assert!(addresses(&to).contains(&"marta@obs.example"));
     assert!(!addresses(&to).contains(&"ana@client.example"), "the actor");
 }
@@ -323,7 +330,7 @@ fn line_breaks_and_markup_of_a_message_are_kept_as_text_in_the_html() {
     reply.body = "Línea uno\n<script>alert(1)</script>".into();
     reply.subject = "<b>Cúpula</b>".into();
     let audience = audience();
-    let to = recipients(&reply, &audience);
+    let to = recipients_of(&reply, &audience);
     let event = Event::of(&reply).unwrap();
     let mail = render(&config(), &reply, &event, &to[0]);
     assert!(mail.html.contains("Línea uno<br>"));

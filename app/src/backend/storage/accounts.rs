@@ -19,12 +19,16 @@ pub struct ObservatoryRow {
 impl ObservatoryRow {
     /// The name its e-mails are sent under.
     pub fn sender_name(&self) -> &str {
-        self.email_sender_name
-            .as_deref()
-            .map(str::trim)
-            .filter(|name| !name.is_empty())
-            .unwrap_or(&self.name)
+        sender_name(self.email_sender_name.as_deref(), &self.name)
     }
+}
+
+/// The name an observatory's e-mails are sent under: its branding's sender name, else its name.
+pub fn sender_name<'a>(configured: Option<&'a str>, name: &'a str) -> &'a str {
+    configured
+        .map(str::trim)
+        .filter(|configured| !configured.is_empty())
+        .unwrap_or(name)
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
