@@ -27,8 +27,12 @@ export default async function globalSetup() {
   const mailbox = mkdtempSync(join(tmpdir(), "cupula-e2e-mail-"));
   const smtpPort = await startMailbox(mailbox);
   process.env.CUPULA_E2E_MAILBOX = mailbox;
+  // Replies to its e-mails come in through its own SMTP listener (replies.spec.ts).
+  const inboundPort = await freePort();
+  process.env.CUPULA_E2E_INBOUND_PORT = String(inboundPort);
   const env: NodeJS.ProcessEnv = {
     CUPULA_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+    CUPULA_INBOUND_SMTP_LISTEN: `127.0.0.1:${inboundPort}`,
     PATH: process.env.PATH,
     CUPULA_LISTEN: `127.0.0.1:${port}`,
     CUPULA_DATA_DIR: dataDir,

@@ -623,6 +623,23 @@ catalogue! {
     MailWhyStaff => "Recibes este correo porque atiendes las solicitudes de {observatory}.",
         "You receive this e-mail because you handle the requests of {observatory}.";
     MailManage => "Elegir qué correos recibo", "Choose which e-mails I receive";
+    ErrorHeldMailGone => "Ese correo ya no está retenido: alguien lo ha publicado o descartado.",
+        "That e-mail is no longer held: someone published or discarded it.";
+    HeldMailTitle => "Correo retenido", "Held e-mail";
+    HeldMailIntro => "Estos correos llegaron a la dirección de respuesta de la solicitud, pero no se han publicado. Nadie más que el equipo los ve.",
+        "These e-mails reached the request's reply address but were not posted. Only staff see them.";
+    HeldMailUnknownSender => "El remitente no es nadie que pueda escribir en esta solicitud.",
+        "The sender is nobody who may write on this request.";
+    HeldMailClosed => "Llegó cuando la solicitud estaba cerrada.", "It arrived when the request was closed.";
+    HeldMailDecided => "Correo retenido resuelto.", "Held e-mail dealt with.";
+    HeldMailRelease => "Publicar como nota interna", "Publish as an internal note";
+    HeldMailDiscard => "Descartar", "Discard";
+    MailReplyAbove => "## Responde encima de esta línea para añadir un mensaje a la solicitud ##",
+        "## Reply above this line to add a message to the request ##";
+    MailFilesNotKept => "(Adjuntos del correo que no se han podido guardar: {names})",
+        "(Attachments of the e-mail that could not be kept: {names})";
+    MailHeldReleased => "Correo de {from} retenido y publicado como nota interna por {actor}. Asunto: {subject}",
+        "E-mail from {from}, held and published as an internal note by {actor}. Subject: {subject}";
     RuleOpenedToReporter => "Acuse de recibo a quien abre la solicitud", "Acknowledgement to whoever opens the request";
     RuleOpenedToContacts => "Solicitud nueva: copia a los contactos de soporte", "New request: a copy to the support contacts";
     RuleOpenedToStaff => "Solicitud nueva: aviso al equipo", "New request: a notice to staff";
@@ -648,6 +665,7 @@ catalogue! {
     ResolutionAutoClosed => "Cerrada automáticamente", "Closed automatically";
     ResolutionNoReply => "Cerrada sin respuesta del cliente", "Closed without the client's answer";
     ResolutionPending => "Pendiente de confirmar", "Awaiting confirmation";
+    ResolutionLabel => "Cierre", "Closure";
     WaitingForClient => "Esperando al cliente: recordárselo y cerrarla si no responde", "Waiting for the client: remind them, and close it if they do not answer";
     WaitingForClientBadge => "Esperando al cliente", "Waiting for the client";
     EntryWaitingReminder => "Se recordó al cliente que esperamos su respuesta ({n} de {of})", "The client was reminded that we await their answer ({n} of {of})";

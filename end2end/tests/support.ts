@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { connect } from "node:net";
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { expect, type Page } from "@playwright/test";
@@ -125,13 +126,17 @@ export async function newestMail(to: string): Promise<{ subject: string; body: s
 export async function mailTo(
   to: string,
   matches: (mail: { subject: string; body: string }) => boolean,
-): Promise<{ subject: string; body: string }> {
-  let found: { subject: string; body: string } | undefined;
+): Promise<{ subject: string; body: string; replyTo: string }> {
+  let found: { subject: string; body: string; replyTo: string } | undefined;
   await expect
     .poll(
       () => {
         found = delivered(to)
-          .map((m) => ({ subject: header(m.data, "Subject"), body: bodyOf(m.data) }))
+          .map((m) => ({
+            subject: header(m.data, "Subject"),
+            body: bodyOf(m.data),
+            replyTo: header(m.data, "Reply-To").replace(/^.*<([^>]+)>.*$/, "$1"),
+          }))
           .find(matches);
         return found !== undefined;
       },
@@ -139,4 +144,38 @@ export async function mailTo(
     )
     .toBe(true);
   return found!;
+}
+
+/**
+ * Sends `message` (headers, blank line, body; `\n` line ends) from `from` to `to` through the
+ * portal's reply listener, as the observatory's mail server relays a reply: a whole SMTP
+ * conversation. Resolves with the final answer's code (250 when taken).
+ */
+export function relayMail(from: string, to: string, message: string): Promise<number> {
+  const port = Number(process.env.CUPULA_E2E_INBOUND_PORT);
+  if (!port) throw new Error("CUPULA_E2E_INBOUND_PORT is not set: global-setup.ts did not run");
+  const data = message.replace(/\r?\n/g, "\r\n").replace(/^\./gm, "..");
+  const steps = [`EHLO mail.test`, `MAIL FROM:<${from}>`, `RCPT TO:<${to}>`, "DATA", `${data}\r\n.`, "QUIT"];
+  return new Promise((resolvePromise, reject) => {
+    const socket = connect(port, "127.0.0.1");
+    let buffer = "";
+    let step = -1;
+    socket.on("data", (chunk) => {
+      buffer += chunk.toString("utf8");
+      // A whole answer: its last line has a space after the code.
+      const lines = buffer.split("\r\n").filter((l) => l.length > 0);
+      const last = lines[lines.length - 1];
+      if (!buffer.endsWith("\r\n") || !last || last[3] !== " ") return;
+      buffer = "";
+      const code = Number(last.slice(0, 3));
+      if (code >= 400 || step === steps.length - 2) {
+        socket.end();
+        resolvePromise(code);
+        return;
+      }
+      step += 1;
+      socket.write(`${steps[step]}\r\n`);
+    });
+    socket.on("error", reject);
+  });
 }

@@ -191,6 +191,35 @@ pub fn spawn_mailer(state: &AppState) -> Result<tokio::task::JoinHandle<()>, Str
     )))
 }
 
+/// Listens for replies by e-mail when `CUPULA_INBOUND_SMTP_LISTEN` is set
+/// (`inbound::smtp`); an address that cannot be taken stops the start, said plainly.
+pub async fn spawn_reply_listener(
+    state: &AppState,
+) -> Result<Option<tokio::task::JoinHandle<()>>, String> {
+    let Some(addr) = state.config.inbound_smtp_listen else {
+        return Ok(None);
+    };
+    let key = state
+        .config
+        .secret_key
+        .clone()
+        .ok_or("the secret key is needed to check reply addresses")?;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        format!("cannot listen for replies by e-mail on {addr} (CUPULA_INBOUND_SMTP_LISTEN): {e}")
+    })?;
+    tracing::info!(%addr, "listening for replies by e-mail (SMTP)");
+    let inbound = app::backend::inbound::Inbound {
+        db: state.db.clone(),
+        events: state.events.clone(),
+        config: state.config.clone(),
+        files: state.files.clone(),
+        key,
+    };
+    Ok(Some(tokio::spawn(app::backend::inbound::smtp::serve(
+        listener, inbound,
+    ))))
+}
+
 /// The app's routes, discovered once per process. Discovery renders the app with resource
 /// loading switched off process-wide, so it must never overlap a real render (which a second
 /// `router()` in the same process, as in the tests, would otherwise risk).

@@ -186,6 +186,7 @@ async fn serve(mut config: Config, demo: bool) -> Result<(), String> {
     let state = server::state(config, db.clone()).map_err(|e| e.to_string())?;
     server::spawn_housekeeping(&state);
     server::spawn_mailer(&state)?;
+    server::spawn_reply_listener(&state).await?;
     let site = state.leptos_options.site_root.clone();
     if !std::path::Path::new(site.as_ref()).join("pkg").is_dir() {
         tracing::warn!(%site, "the built site was not found: pages render but will not load their scripts and styles; build with `cargo leptos build` or set CUPULA_SITE_ROOT");

@@ -24,8 +24,8 @@ use app::backend::{api_tokens, request, AppState};
 use app::i18n::{Lang, Msg};
 use app::model::{
     Change, EntryKind, Exactness, FilterError, FilterParameter, Priority, RequestType, Resolution,
-    Status, TicketDetail, TicketFilter, TicketPage, TicketSort, TicketSummary, TicketView,
-    TimelineEntry, TranscriptState, VoiceInfo, COUNT_CAP, QUERY_MAX_CHARS,
+    ResolutionFilter, Status, TicketDetail, TicketFilter, TicketPage, TicketSort, TicketSummary,
+    TicketView, TimelineEntry, TranscriptState, VoiceInfo, COUNT_CAP, QUERY_MAX_CHARS,
 };
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, RawQuery, State};
@@ -188,6 +188,7 @@ fn error_code(message: Msg) -> Option<&'static str> {
         Msg::ErrorNothingChanged => "nothing_changed",
         Msg::ErrorAgentUnknown => "agent_unknown",
         Msg::ErrorTicketClosed => "ticket_closed",
+        Msg::ErrorHeldMailGone => "held_mail_gone",
         Msg::ErrorMessageRequired => "message_required",
         // Accounts and administration, which the pages answer but the services share.
         Msg::ErrorEmailRequired => "email_required",
@@ -771,6 +772,10 @@ fn filter_documentation(parameter: FilterParameter) -> (String, Object) {
         FilterParameter::Mine => codes(
             "1: assigned to me (staff) or opened by me (clients)",
             vec!["1", "0", "true", "false", "on", "off"],
+        ),
+        FilterParameter::Resolution => codes(
+            "done requests: awaiting the client's confirmation, or closed accepted, automatically, or without the client's answer",
+            ResolutionFilter::ALL.map(ResolutionFilter::code).to_vec(),
         ),
         FilterParameter::Sort => codes(
             "the order: latest activity, newest, highest priority",

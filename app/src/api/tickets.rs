@@ -12,7 +12,7 @@ use crate::model::{
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use crate::backend::{api_tokens, request, tickets, voice};
+use crate::backend::{api_tokens, inbound, request, tickets, voice};
 #[cfg(feature = "ssr")]
 use crate::i18n::Msg;
 #[cfg(feature = "ssr")]
@@ -299,6 +299,34 @@ pub async fn accept_resolution(number: String) -> Result<(), UserError> {
     let result = tickets::accept_resolution(&state.db, &state.events, &viewer, &number)
         .await
         .map_err(request::account_error);
+    back_to_ticket(viewer.session_id, &number, &result, &[]).await;
+    result
+}
+
+/// Staff publish a held e-mail as an internal note (`decision` "release") or discard it.
+#[server(endpoint = "tickets/held-mail")]
+pub async fn decide_held_mail(
+    number: String,
+    held_id: i64,
+    decision: String,
+) -> Result<(), UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    let result = match decision.as_str() {
+        "release" => inbound::release_held(
+            &state.db,
+            &state.events,
+            &state.config,
+            &viewer,
+            &number,
+            held_id,
+        )
+        .await
+        .map(|_| ()),
+        "discard" => inbound::discard_held(&state.db, &viewer, &number, held_id).await,
+        _ => Err(Msg::ErrorInvalidChoice.into()),
+    }
+    .map_err(request::account_error);
     back_to_ticket(viewer.session_id, &number, &result, &[]).await;
     result
 }

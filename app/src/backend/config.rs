@@ -59,6 +59,10 @@ pub struct Config {
     pub smtp: Option<SmtpSettings>,
     /// The sender of every e-mail, `Name <address>` or an address.
     pub mail_from: String,
+    /// Where the SMTP listener for replies by e-mail listens (`CUPULA_INBOUND_SMTP_LISTEN`);
+    /// `None`: notifications are not answerable by e-mail. The mail server that receives
+    /// `mail_from`'s domain forwards the tagged reply addresses (`local+tag@domain`) here.
+    pub inbound_smtp_listen: Option<SocketAddr>,
 }
 
 /// How the connection to the mail server is protected.
@@ -229,6 +233,7 @@ struct FileConfig {
     speech_threads: Option<u64>,
     smtp_url: Option<String>,
     mail_from: Option<String>,
+    inbound_smtp_listen: Option<String>,
 }
 
 impl Config {
@@ -493,8 +498,20 @@ impl Config {
             }
             None => default_mail_from(&base_url),
         };
+        let inbound_smtp_listen = setting(
+            "CUPULA_INBOUND_SMTP_LISTEN",
+            "inbound_smtp_listen",
+            from_file.inbound_smtp_listen,
+        )
+        .map(|(name, value)| {
+            value
+                .parse::<SocketAddr>()
+                .map_err(|_| ConfigError::InvalidListen { name, value })
+        })
+        .transpose()?;
 
         Ok(Config {
+            inbound_smtp_listen,
             listen,
             data_dir,
             database_url,

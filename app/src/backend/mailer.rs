@@ -5,6 +5,11 @@
 //! delay, or failed for good once the mail server refuses it outright or `MAX_ATTEMPTS` are
 //! spent.
 //!
+//! A sender starts a mail of its batch only while the lease has room for the whole SMTP
+//! exchange (`SMTP_TIMEOUT`), so no mail is sent after its lease lapsed and another sender
+//! took it; what it cannot start in time it gives back. A sender that dies holds its batch
+//! for one lease (a minute), then another sender or the restarted one takes it.
+//!
 //! Delivery is at least once: a crash between the mail server's "250" and the record of it
 //! sends that mail again after its lease, under the same `Message-ID` (`message_id`), which
 //! receiving servers and mail clients use to drop the copy.
@@ -16,6 +21,7 @@
 
 use super::config::{Config, SmtpSecurity, SmtpSettings};
 use super::events::EventBus;
+use super::inbound;
 use super::lifecycle;
 use super::links::header_safe;
 use super::notifications;
@@ -31,13 +37,15 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+pub mod testing;
 
 /// Mails taken at once by one sender.
 pub const BATCH: i64 = 20;
-/// How long a taken mail is the sender's alone: longer than a send may take (`SMTP_TIMEOUT`
-/// for each of a batch's mails), so that only a sender that died loses it.
-pub const LEASE: chrono::Duration = chrono::Duration::minutes(15);
+/// How long a taken batch is its sender's alone. Longer than one send may take
+/// (`SMTP_TIMEOUT`), and short, since a sender that died holds its batch this long.
+pub const LEASE: chrono::Duration = chrono::Duration::minutes(1);
 /// A send is given up after this many tries (about 17 hours of retries).
 pub const MAX_ATTEMPTS: i64 = 8;
 /// How often the worker looks for due mails: a change is mailed within a few seconds.
@@ -101,6 +109,8 @@ pub struct Mailer {
     transport: Transport,
     from: Mailbox,
     domain: String,
+    /// Replies by e-mail reach the requests: each request's mail carries its reply address.
+    replies: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -150,6 +160,7 @@ impl Mailer {
             transport,
             from,
             domain,
+            replies: config.inbound_smtp_listen.is_some(),
         })
     }
 
@@ -161,7 +172,7 @@ impl Mailer {
     /// The message as it goes out, with `body` (the whole text, or the redacted one): sent
     /// under the observatory's name, threaded under its ticket, with its HTML part and the
     /// recipient's way out of its kind when it has them.
-    fn message(&self, mail: &OutboxRow, body: String) -> Result<Message, String> {
+    fn message(&self, key: &SecretKey, mail: &OutboxRow, body: String) -> Result<Message, String> {
         let to = mail
             .to_address
             .parse::<Mailbox>()
@@ -173,7 +184,7 @@ impl Mailer {
             _ => self.from.clone(),
         };
         let mut builder = Message::builder()
-            .from(from)
+            .from(from.clone())
             .to(to)
             .subject(header_safe(&mail.subject).trim())
             .message_id(Some(message_id(mail, &self.domain)))
@@ -181,6 +192,15 @@ impl Mailer {
         if let Some(ticket_id) = mail.ticket_id {
             let thread = thread_id(ticket_id, &self.domain);
             builder = builder.in_reply_to(thread.clone()).references(thread);
+            // An answer reaches the request itself (`inbound`).
+            if self.replies {
+                let reply_to = inbound::reply_address(key, &self.from.to_string(), ticket_id)
+                    .and_then(|address| address.parse().ok())
+                    .map(|address| Mailbox::new(from.name.clone(), address));
+                if let Some(reply_to) = reply_to {
+                    builder = builder.reply_to(reply_to);
+                }
+            }
         }
         if let Some(url) = &mail.unsubscribe_url {
             builder = builder.header(ListUnsubscribe(format!("<{}>", header_safe(url))));
@@ -201,7 +221,7 @@ impl Mailer {
         };
         match &self.transport {
             Transport::Smtp(smtp) => {
-                let message = match self.message(mail, body) {
+                let message = match self.message(key, mail, body) {
                     Ok(message) => message,
                     Err(err) => return Outcome::Permanent(err),
                 };
@@ -218,7 +238,7 @@ impl Mailer {
                 } else {
                     body.clone()
                 };
-                let message = match self.message(mail, on_disk) {
+                let message = match self.message(key, mail, on_disk) {
                     Ok(message) => message,
                     Err(err) => return Outcome::Permanent(err),
                 };
@@ -286,18 +306,33 @@ async fn write_eml(
     Ok(path)
 }
 
-/// Sends the mails due at `now`, a batch at a time, until none is due.
+/// Sends the mails due at `now`, a batch at a time, until none is due. Each batch's lease
+/// runs from when it is taken (`now` plus the time the sending took so far).
 pub async fn send_due(
     db: &Db,
     key: &SecretKey,
     mailer: &Mailer,
     now: DateTime<Utc>,
 ) -> Result<SendReport, OutboxError> {
+    let started = Instant::now();
+    let lease = LEASE.to_std().unwrap_or_default();
     let mut report = SendReport::default();
     loop {
-        let batch = db.claim_due_mail(now, now + LEASE, BATCH).await?;
-        let full = batch.len() as i64 == BATCH;
-        for mail in batch {
+        let taken_at = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
+        let batch = db.claim_due_mail(now, taken_at + LEASE, BATCH).await?;
+        let claimed_at = Instant::now();
+        let mut more = batch.len() as i64 == BATCH;
+        let mut batch = batch.into_iter();
+        while let Some(mail) = batch.next() {
+            if claimed_at.elapsed() + SMTP_TIMEOUT > lease {
+                // No room left for a whole exchange: the rest goes back, to be taken afresh.
+                let unsent: Vec<i64> = std::iter::once(mail.id)
+                    .chain(batch.map(|m| m.id))
+                    .collect();
+                db.release_mail(&unsent, now).await?;
+                more = true;
+                break;
+            }
             match mailer.send(key, &mail).await {
                 Outcome::Sent => {
                     outbox::mark_sent(db, mail.id).await?;
@@ -318,7 +353,7 @@ pub async fn send_due(
                 }
             }
         }
-        if !full {
+        if !more {
             return Ok(report);
         }
     }

@@ -12,6 +12,7 @@ pub mod drafts;
 pub mod events;
 pub mod file_types;
 pub mod files;
+pub mod inbound;
 pub mod lifecycle;
 pub mod links;
 pub mod logo;

@@ -438,7 +438,15 @@ fn render(
     let view = Msg::MailViewRequest.text(lang);
     let manage = Msg::MailManage.text(lang);
 
-    let mut text = format!("{greeting}\n\n{headline}\n");
+    // Where a reply's own words end, when replies by e-mail reach the request.
+    let reply_above = config
+        .inbound_smtp_listen
+        .is_some()
+        .then(|| Msg::MailReplyAbove.text(lang));
+    let mut text = reply_above
+        .map(|line| format!("{line}\n\n"))
+        .unwrap_or_default();
+    text.push_str(&format!("{greeting}\n\n{headline}\n"));
     if let Some(ask) = ask {
         text.push_str(ask);
         text.push('\n');
@@ -503,7 +511,7 @@ fn render(
         r#"<!DOCTYPE html>
 <html lang="{lang_code}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>{title}</title></head>
 <body style="margin:0;padding:0;background:#f3f4f6;font-family:Arial,Helvetica,sans-serif;color:#111827">
-<table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="background:#f3f4f6"><tr><td align="center" style="padding:16px">
+{reply_above_html}<table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="background:#f3f4f6"><tr><td align="center" style="padding:16px">
 <table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="max-width:600px;background:#ffffff;border-radius:6px">
 <tr><td style="background:{primary};color:#ffffff;padding:14px 20px;font-size:18px;font-weight:bold;border-radius:6px 6px 0 0">{logo}{observatory}</td></tr>
 <tr><td style="padding:20px;font-size:15px;line-height:1.5">
@@ -516,6 +524,12 @@ fn render(
 </table></td></tr></table></body></html>
 "#,
         lang_code = lang.code(),
+        reply_above_html = reply_above
+            .map(|line| format!(
+                r#"<p style="margin:0;padding:8px 16px 0;font-size:12px;color:#4b5563">{}</p>"#,
+                html(line)
+            ))
+            .unwrap_or_default(),
         title = html(&pending.subject),
         logo = logo.unwrap_or_default(),
         observatory = html(&pending.observatory_name),

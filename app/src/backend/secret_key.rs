@@ -10,7 +10,9 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use base64::Engine as _;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hmac::{Hmac, Mac};
 use rand::RngCore;
+use sha2::Sha256;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -40,6 +42,31 @@ pub enum SecretKeyError {
 }
 
 impl SecretKey {
+    /// A tag of `message` for `context` (HMAC-SHA256 under the key) that only a holder of
+    /// the key can make, to put in a place anyone may see (a reply address).
+    pub fn tag(&self, context: &str, message: &str) -> [u8; 32] {
+        self.mac(context, message).finalize().into_bytes().into()
+    }
+
+    /// Whether `tag` is the start (12 bytes or more) of `tag(context, message)`, compared in
+    /// constant time.
+    pub fn verify_tag(&self, context: &str, message: &str, tag: &[u8]) -> bool {
+        tag.len() >= 12
+            && self
+                .mac(context, message)
+                .verify_truncated_left(tag)
+                .is_ok()
+    }
+
+    fn mac(&self, context: &str, message: &str) -> Hmac<Sha256> {
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
+        mac.update(context.as_bytes());
+        mac.update(&[0]);
+        mac.update(message.as_bytes());
+        mac
+    }
+
     /// A new random key from the operating system's CSPRNG.
     pub fn generate() -> SecretKey {
         let mut bytes = [0u8; KEY_BYTES];

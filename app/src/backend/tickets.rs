@@ -9,6 +9,7 @@ use super::accounts::{AccountError, Viewer};
 use super::attachments;
 use super::config::Config;
 use super::events::{EventBus, TicketEvent};
+use super::inbound;
 use super::lifecycle;
 use super::search::{document_terms, DocumentScope, SearchQuery, SearchScope};
 use super::storage::attachments::AttachmentRow;
@@ -21,10 +22,10 @@ use super::voice;
 use crate::i18n::Msg;
 use crate::model::{
     Agent, AssigneeFilter, AttachmentInfo, AutoAction, Change, EntryKind, Exactness,
-    NewTicketChoices, OrganizationChoice, Priority, RequestType, Resolution, Role, Status,
-    TelescopeChoice, TelescopeHistory, TicketActions, TicketDetail, TicketFilter, TicketPage,
-    TicketSort, TicketSummary, TicketView, TimelineEntry, ViewCounts, VoiceInfo, COUNT_CAP,
-    MESSAGE_MAX_CHARS, PAGE_SIZE, REASON_MAX_CHARS, SUBJECT_MAX_CHARS,
+    NewTicketChoices, OrganizationChoice, Priority, RequestType, Resolution, ResolutionFilter,
+    Role, Status, TelescopeChoice, TelescopeHistory, TicketActions, TicketDetail, TicketFilter,
+    TicketPage, TicketSort, TicketSummary, TicketView, TimelineEntry, ViewCounts, VoiceInfo,
+    COUNT_CAP, MESSAGE_MAX_CHARS, PAGE_SIZE, REASON_MAX_CHARS, SUBJECT_MAX_CHARS,
 };
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
@@ -269,7 +270,11 @@ pub async fn open_ticket_with_voice(
     })
 }
 
-async fn load(db: &Db, viewer: &Viewer, number: &str) -> Result<TicketRow, AccountError> {
+pub(crate) async fn load(
+    db: &Db,
+    viewer: &Viewer,
+    number: &str,
+) -> Result<TicketRow, AccountError> {
     db.ticket_by_number(scope_of(viewer), number.trim())
         .await?
         .ok_or(Msg::ErrorNotFound.into())
@@ -715,6 +720,7 @@ pub async fn ticket(
         }
     }
     let agents = agents_for(db, viewer).await?;
+    let held_mail = inbound::held_for(db, viewer, row.id).await?;
     let actions = actions_of(viewer, &row, config);
     Ok(TicketDetail {
         id: row.id,
@@ -745,6 +751,7 @@ pub async fn ticket(
             .collect(),
         actions,
         agents,
+        held_mail,
     })
 }
 
@@ -832,6 +839,16 @@ fn conditions_for(viewer: &Viewer, filter: &TicketFilter) -> Conditions {
     }
     if let Some(telescope) = filter.telescope {
         c.add("t.telescope_id = ?", Arg::Int(telescope));
+    }
+    match filter.resolution {
+        Some(ResolutionFilter::Awaiting) => {
+            c.add("t.status = ?", Arg::Text(Status::Done.code().into()));
+            c.add_plain("t.resolution IS NULL");
+        }
+        Some(ResolutionFilter::Closed(resolution)) => {
+            c.add("t.resolution = ?", Arg::Text(resolution.code().into()))
+        }
+        None => {}
     }
     if viewer.role.is_staff() {
         if let Some(org) = filter.organization {
@@ -969,8 +986,10 @@ async fn view_counts(
         // "Mine" together with an assignee, or a client's "opened by me".
         (true, true, Some(_)) | (false, true, _) => None,
     };
-    let kept =
-        filter.request_type.is_none() && filter.priority.is_none() && filter.telescope.is_none();
+    let kept = filter.request_type.is_none()
+        && filter.priority.is_none()
+        && filter.telescope.is_none()
+        && filter.resolution.is_none();
     if let (true, Some(assignee)) = (kept, assignee) {
         let mut counts = ViewCounts::default();
         let statuses = db

@@ -185,13 +185,14 @@ pub enum FilterParameter {
     Organization,
     Assignee,
     Mine,
+    Resolution,
     Sort,
     Query,
     After,
 }
 
 impl FilterParameter {
-    pub const ALL: [FilterParameter; 11] = [
+    pub const ALL: [FilterParameter; 12] = [
         FilterParameter::View,
         FilterParameter::Status,
         FilterParameter::Type,
@@ -200,6 +201,7 @@ impl FilterParameter {
         FilterParameter::Organization,
         FilterParameter::Assignee,
         FilterParameter::Mine,
+        FilterParameter::Resolution,
         FilterParameter::Sort,
         FilterParameter::Query,
         FilterParameter::After,
@@ -216,6 +218,7 @@ impl FilterParameter {
             FilterParameter::Organization => "organization",
             FilterParameter::Assignee => "assignee",
             FilterParameter::Mine => "mine",
+            FilterParameter::Resolution => "resolution",
             FilterParameter::Sort => "sort",
             FilterParameter::Query => "q",
             FilterParameter::After => "after",
@@ -257,6 +260,8 @@ pub struct TicketFilter {
     pub assignee: Option<AssigneeFilter>,
     /// Staff: assigned to me. Clients: opened by me.
     pub mine: bool,
+    /// How done requests stand: awaiting the client's confirmation, or how they closed.
+    pub resolution: Option<ResolutionFilter>,
     pub sort: TicketSort,
     /// Keywords; when present the list is ranked by relevance.
     pub query: String,
@@ -294,6 +299,9 @@ impl TicketFilter {
         }
         if self.mine {
             pairs.push((P::Mine.name(), "1".into()));
+        }
+        if let Some(resolution) = self.resolution {
+            pairs.push((P::Resolution.name(), resolution.code().to_string()));
         }
         if self.sort != TicketSort::Updated {
             pairs.push((P::Sort.name(), self.sort.code().to_string()));
@@ -372,6 +380,9 @@ impl TicketFilter {
                     "0" | "false" | "off" => false,
                     _ => return Err(invalid),
                 }
+            }
+            FilterParameter::Resolution => {
+                self.resolution = Some(ResolutionFilter::from_code(value).ok_or(invalid)?)
             }
             FilterParameter::Sort => self.sort = TicketSort::from_code(value).ok_or(invalid)?,
             FilterParameter::Query => self.query = value.chars().take(QUERY_MAX_CHARS).collect(),
@@ -467,6 +478,42 @@ impl Resolution {
             Resolution::Accepted => Msg::ResolutionAccepted,
             Resolution::AutoClosed => Msg::ResolutionAutoClosed,
             Resolution::NoReply => Msg::ResolutionNoReply,
+        }
+    }
+}
+
+/// A list's choice among done requests: those awaiting their client's confirmation, or those
+/// closed one way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ResolutionFilter {
+    Awaiting,
+    Closed(Resolution),
+}
+
+impl ResolutionFilter {
+    pub const ALL: [ResolutionFilter; 4] = [
+        ResolutionFilter::Awaiting,
+        ResolutionFilter::Closed(Resolution::Accepted),
+        ResolutionFilter::Closed(Resolution::AutoClosed),
+        ResolutionFilter::Closed(Resolution::NoReply),
+    ];
+
+    /// `awaiting`, or the resolution's code.
+    pub fn code(self) -> &'static str {
+        match self {
+            ResolutionFilter::Awaiting => "awaiting",
+            ResolutionFilter::Closed(resolution) => resolution.code(),
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<ResolutionFilter> {
+        ResolutionFilter::ALL.into_iter().find(|r| r.code() == code)
+    }
+
+    pub fn label(self) -> Msg {
+        match self {
+            ResolutionFilter::Awaiting => Msg::ResolutionPending,
+            ResolutionFilter::Closed(resolution) => resolution.label(),
         }
     }
 }
@@ -741,6 +788,21 @@ pub struct TicketDetail {
     pub actions: TicketActions,
     /// For staff: the agents the ticket can be assigned to.
     pub agents: Vec<Agent>,
+    /// For staff: e-mails to the request's reply address that wait for a decision.
+    pub held_mail: Vec<HeldMail>,
+}
+
+/// An e-mail to a request's reply address that was not posted, for staff to publish as an
+/// internal note or discard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldMail {
+    pub id: i64,
+    pub from: String,
+    pub subject: String,
+    pub text: String,
+    pub received_at: DateTime<Utc>,
+    /// Its sender is nobody who may write on the request (else: the request was closed).
+    pub unknown_sender: bool,
 }
 
 /// A telescope and every request about it, newest first.
@@ -891,6 +953,7 @@ mod tests {
             organization: Some(3),
             assignee: Some(AssigneeFilter::Unassigned),
             mine: true,
+            resolution: Some(ResolutionFilter::Awaiting),
             sort: TicketSort::Priority,
             query: "cúpula".into(),
             after: Some("p10.1790000000123456.42".into()),
@@ -932,6 +995,7 @@ mod tests {
             organization: Some(3),
             assignee: Some(AssigneeFilter::User(12)),
             mine: true,
+            resolution: Some(ResolutionFilter::Closed(Resolution::AutoClosed)),
             sort: TicketSort::Created,
             query: "cúpula".into(),
             after: Some("c1790000000123456.42".into()),
@@ -972,6 +1036,7 @@ mod tests {
             ("organization", "-3", P::Organization),
             ("assignee", "someone", P::Assignee),
             ("mine", "yes", P::Mine),
+            ("resolution", "closed", P::Resolution),
             ("after", "u123.", P::After),
             ("after", "1.2", P::After),
         ] {

@@ -9,7 +9,7 @@ use app::backend::lifecycle;
 use app::backend::storage::Db;
 use app::backend::tickets;
 use app::i18n::Msg;
-use app::model::{AutoAction, Change, Resolution, Status, TicketDetail};
+use app::model::{AutoAction, Change, Resolution, Status, TicketDetail, TicketFilter};
 use chrono::{DateTime, Duration, Utc};
 
 impl Site {
@@ -218,6 +218,71 @@ async fn a_done_request_is_accepted_by_its_client_or_closes_automatically() {
     site.status_waiting(&site.agent, &accepted, Status::Open, "", false)
         .await;
     assert_eq!(site.detail(&accepted).await.resolution, None);
+}
+
+#[tokio::test]
+async fn lists_tell_done_requests_awaiting_confirmation_from_closed_ones() {
+    let site = site().await;
+    let db = &site.world.db;
+    let awaiting = site.open(&site.ana, "Pendiente", "Uno.").await;
+    let accepted = site.open(&site.ana, "Aceptada", "Dos.").await;
+    let silent = site.open(&site.ana, "Silenciosa", "Tres.").await;
+    let open = site.open(&site.ana, "Abierta", "Cuatro.").await;
+    let start = Utc::now();
+    for number in [&awaiting, &accepted, &silent] {
+        site.status_waiting(&site.agent, number, Status::Done, "", false)
+            .await;
+    }
+    tickets::accept_resolution(db, &site.events, &site.ana, &accepted)
+        .await
+        .unwrap();
+    // Reminder, notice and closure of the two still awaiting; then the first is reopened
+    // and done again, so it awaits confirmation afresh.
+    for h in [24, 48, 72] {
+        site.fire(db, start + hours(h)).await;
+    }
+    site.status_waiting(&site.agent, &awaiting, Status::Open, "", false)
+        .await;
+    site.status_waiting(&site.agent, &awaiting, Status::Done, "", false)
+        .await;
+
+    let listed = |code: &'static str| {
+        let site = &site;
+        async move {
+            let filter = TicketFilter::from_pairs([("resolution", code)]);
+            let mut numbers: Vec<String> = Vec::new();
+            for who in [&site.agent, &site.ana] {
+                let page = tickets::list(db, who, &filter).await.unwrap();
+                assert_eq!(
+                    page.counts.all,
+                    page.items.len() as i64,
+                    "{code}: counts agree"
+                );
+                let these: Vec<String> = page.items.into_iter().map(|t| t.number).collect();
+                if numbers.is_empty() {
+                    numbers = these;
+                } else {
+                    assert_eq!(numbers, these, "{code}: staff and the client see the same");
+                }
+            }
+            numbers
+        }
+    };
+    assert_eq!(listed("awaiting").await, [awaiting.as_str()]);
+    assert_eq!(listed("accepted").await, [accepted.as_str()]);
+    assert_eq!(listed("auto_closed").await, [silent.as_str()]);
+    assert!(listed("no_reply").await.is_empty());
+    // The control: without the filter every request is listed, the open one too.
+    let all = tickets::list(db, &site.agent, &TicketFilter::default())
+        .await
+        .unwrap();
+    let numbers: Vec<&str> = all.items.iter().map(|t| t.number.as_str()).collect();
+    for number in [&awaiting, &accepted, &silent, &open] {
+        assert!(
+            numbers.contains(&number.as_str()),
+            "{number} in {numbers:?}"
+        );
+    }
 }
 
 #[tokio::test]

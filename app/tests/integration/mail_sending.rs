@@ -7,197 +7,19 @@ use crate::common;
 
 use app::backend::config::Config;
 use app::backend::links;
+use app::backend::mailer::testing::{queue_notices, Received, Receiver};
 use app::backend::mailer::{self, Mailer, MAX_ATTEMPTS};
 use app::backend::outbox;
 use app::backend::storage::links::OutboxFilter;
-use app::backend::storage::Db;
-use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
 use common::{add_client, config_with, link_token, world, World};
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 const EMAIL: &str = "ana@andromeda.example";
 
-/// A message as the receiver got it.
-#[derive(Debug, Clone)]
-pub(crate) struct Received {
-    pub(crate) mail_from: String,
-    pub(crate) rcpt_to: Vec<String>,
-    /// The message as sent: headers, blank line, body (dot-unstuffed).
-    pub(crate) data: String,
-}
-
-impl Received {
-    pub(crate) fn header(&self, name: &str) -> Option<String> {
-        // Folded lines (a continuation starts with white space) belong to the header above.
-        let head = self
-            .data
-            .split("\r\n\r\n")
-            .next()
-            .unwrap_or("")
-            .replace("\r\n ", " ")
-            .replace("\r\n\t", " ");
-        let prefix = format!("{}:", name.to_ascii_lowercase());
-        head.split("\r\n")
-            .find(|line| line.to_ascii_lowercase().starts_with(&prefix))
-            .map(|line| line[prefix.len()..].trim().to_string())
-    }
-
-    /// The body, its transfer encoding undone.
-    pub(crate) fn text(&self) -> String {
-        let body = self.data.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-        match self.header("Content-Transfer-Encoding").as_deref() {
-            Some("base64") => String::from_utf8(
-                base64::engine::general_purpose::STANDARD
-                    .decode(body.replace("\r\n", ""))
-                    .unwrap(),
-            )
-            .unwrap(),
-            Some("quoted-printable") => quoted_printable(body),
-            _ => body.to_string(),
-        }
-    }
-}
-
-pub(crate) fn quoted_printable(body: &str) -> String {
-    let joined = body.replace("=\r\n", "");
-    let bytes = joined.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'=' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
-            out.push(u8::from_str_radix(hex, 16).unwrap());
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
-}
-
-/// An SMTP server on a free port that keeps what it is sent. `refuse` is its answer to
-/// `RCPT TO` while set (a "451 …" defers, a "550 …" refuses).
-pub(crate) struct Receiver {
-    port: u16,
-    pub(crate) received: Arc<Mutex<Vec<Received>>>,
-    refuse: Arc<Mutex<Option<&'static str>>>,
-}
-
-impl Receiver {
-    pub(crate) async fn start() -> Receiver {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let received: Arc<Mutex<Vec<Received>>> = Arc::default();
-        let refuse: Arc<Mutex<Option<&'static str>>> = Arc::default();
-        let (kept, answer) = (received.clone(), refuse.clone());
-        tokio::spawn(async move {
-            while let Ok((socket, _)) = listener.accept().await {
-                tokio::spawn(converse(socket, kept.clone(), answer.clone()));
-            }
-        });
-        Receiver {
-            port,
-            received,
-            refuse,
-        }
-    }
-
-    pub(crate) fn to(&self, address: &str) -> Vec<Received> {
-        self.received
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|m| m.rcpt_to.iter().any(|r| r == address))
-            .cloned()
-            .collect()
-    }
-
-    pub(crate) fn count(&self) -> usize {
-        self.received.lock().unwrap().len()
-    }
-
-    fn answer_rcpt(&self, answer: Option<&'static str>) {
-        *self.refuse.lock().unwrap() = answer;
-    }
-
-    pub(crate) fn config(&self) -> Config {
-        config_with(&[("CUPULA_SMTP_URL", format!("smtp://127.0.0.1:{}", self.port))])
-    }
-}
-
-/// One SMTP session, as RFC 5321 has it (the commands lettre uses).
-async fn converse(
-    socket: tokio::net::TcpStream,
-    received: Arc<Mutex<Vec<Received>>>,
-    refuse: Arc<Mutex<Option<&'static str>>>,
-) {
-    let (read, mut write) = socket.into_split();
-    let mut lines = BufReader::new(read);
-    let _ = write.write_all(b"220 receiver.test ESMTP\r\n").await;
-    let (mut from, mut to) = (String::new(), Vec::new());
-    loop {
-        let mut line = String::new();
-        if lines.read_line(&mut line).await.unwrap_or(0) == 0 {
-            return;
-        }
-        let command = line.trim_end().to_string();
-        let upper = command.to_ascii_uppercase();
-        let answer = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
-            "250-receiver.test\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n".to_string()
-        } else if upper.starts_with("MAIL FROM:") {
-            from = address_in(&command);
-            to.clear();
-            "250 2.1.0 OK\r\n".into()
-        } else if upper.starts_with("RCPT TO:") {
-            match *refuse.lock().unwrap() {
-                Some(refusal) => format!("{refusal}\r\n"),
-                None => {
-                    to.push(address_in(&command));
-                    "250 2.1.5 OK\r\n".into()
-                }
-            }
-        } else if upper == "DATA" {
-            let _ = write.write_all(b"354 go ahead\r\n").await;
-            let mut data = String::new();
-            loop {
-                let mut line = String::new();
-                if lines.read_line(&mut line).await.unwrap_or(0) == 0 {
-                    return;
-                }
-                if line == ".\r\n" {
-                    break;
-                }
-                data.push_str(line.strip_prefix('.').unwrap_or(&line));
-            }
-            received.lock().unwrap().push(Received {
-                mail_from: from.clone(),
-                rcpt_to: to.clone(),
-                data,
-            });
-            "250 2.0.0 queued\r\n".into()
-        } else if upper == "RSET" || upper == "NOOP" {
-            "250 2.0.0 OK\r\n".into()
-        } else if upper == "QUIT" {
-            let _ = write.write_all(b"221 2.0.0 bye\r\n").await;
-            return;
-        } else {
-            "502 5.5.2 not implemented\r\n".into()
-        };
-        if write.write_all(answer.as_bytes()).await.is_err() {
-            return;
-        }
-    }
-}
-
-/// `x@y` from `MAIL FROM:<x@y>` or `RCPT TO:<x@y>`.
-fn address_in(command: &str) -> String {
-    let start = command.find('<').map_or(0, |i| i + 1);
-    let end = command.rfind('>').unwrap_or(command.len());
-    command[start..end].to_string()
+/// Settings that send through `receiver`.
+fn smtp_config(receiver: &Receiver) -> Config {
+    config_with(&[("CUPULA_SMTP_URL", receiver.url())])
 }
 
 async fn send(world: &World, config: &Config, now: DateTime<Utc>) -> mailer::SendReport {
@@ -214,43 +36,16 @@ async fn ask_for_a_reset(world: &World, config: &Config, email: &str) {
         .unwrap();
 }
 
-/// Runs `$body` with `$pool` bound to the test database's pool, whichever the engine.
-macro_rules! on_pool {
-    ($db:expr, |$pool:ident| $body:expr) => {
-        match $db {
-            Db::Sqlite($pool) => $body,
-            Db::Postgres($pool) => $body,
-        }
-    };
-}
-
 /// Queues `count` plain mails (no link) for the observatory, as a notification would.
 async fn queue_plain_mails(world: &World, count: usize) {
-    for n in 0..count {
-        let to = format!("aviso{n}@andromeda.example");
-        on_pool!(&world.db, |pool| {
-            sqlx::query(
-            "INSERT INTO outbox (observatory_id, to_address, subject, body_text, kind, created_at) \
-             VALUES ($1, $2, $3, $4, 'notice', $5)"
-        )
-        .bind(world.observatory_id)
-        .bind(&to)
-        .bind(format!("Aviso {n}"))
-        .bind(format!("Texto del aviso {n}"))
-        .bind(Utc::now())
-        .execute(pool)
-        .await
-        .map(|_| ())
-        .unwrap()
-        });
-    }
+    queue_notices(&world.db, world.observatory_id, count).await;
 }
 
 #[tokio::test]
 async fn a_queued_link_goes_through_an_smtp_conversation_once_whole_and_is_then_wiped() {
     let world = world().await;
     let receiver = Receiver::start().await;
-    let config = receiver.config();
+    let config = smtp_config(&receiver);
     add_client(&world, EMAIL, "estrellas fugaces").await;
     ask_for_a_reset(&world, &config, EMAIL).await;
 
@@ -292,7 +87,7 @@ async fn a_queued_link_goes_through_an_smtp_conversation_once_whole_and_is_then_
 async fn a_deferring_server_gets_the_mail_later_and_a_refusing_one_has_it_given_up() {
     let world = world().await;
     let receiver = Receiver::start().await;
-    let config = receiver.config();
+    let config = smtp_config(&receiver);
     add_client(&world, EMAIL, "estrellas fugaces").await;
     ask_for_a_reset(&world, &config, EMAIL).await;
     let start = Utc::now();
@@ -358,7 +153,7 @@ async fn a_deferring_server_gets_the_mail_later_and_a_refusing_one_has_it_given_
 async fn a_mail_deferred_every_time_is_given_up_after_its_last_attempt() {
     let world = world().await;
     let receiver = Receiver::start().await;
-    let config = receiver.config();
+    let config = smtp_config(&receiver);
     queue_plain_mails(&world, 1).await;
     receiver.answer_rcpt(Some("421 4.7.0 try again later"));
     let mut now = Utc::now();
@@ -388,12 +183,12 @@ async fn a_mail_deferred_every_time_is_given_up_after_its_last_attempt() {
 async fn two_senders_at_once_send_each_mail_exactly_once() {
     let world = world().await;
     let receiver = Receiver::start().await;
-    let config = receiver.config();
+    let config = smtp_config(&receiver);
     queue_plain_mails(&world, 45).await;
     let now = Utc::now();
     let (first, second) = tokio::join!(send(&world, &config, now), send(&world, &config, now));
     assert_eq!(first.sent + second.sent, 45, "{first:?} {second:?}");
-    let got = receiver.received.lock().unwrap().clone();
+    let got = receiver.all();
     assert_eq!(got.len(), 45);
     let ids: HashSet<String> = got
         .iter()
@@ -415,7 +210,7 @@ async fn two_senders_at_once_send_each_mail_exactly_once() {
 async fn a_cancelled_mail_is_never_sent_and_loses_its_link() {
     let world = world().await;
     let receiver = Receiver::start().await;
-    let config = receiver.config();
+    let config = smtp_config(&receiver);
     add_client(&world, EMAIL, "estrellas fugaces").await;
     ask_for_a_reset(&world, &config, EMAIL).await;
     queue_plain_mails(&world, 1).await;
@@ -473,6 +268,7 @@ async fn without_a_mail_server_mails_are_eml_files_with_links_redacted() {
         mail_from: String::new(),
         rcpt_to: Vec::new(),
         data: data.to_string(),
+        at: std::time::Instant::now(),
     };
     assert!(as_received(reset).text().contains(outbox::REDACTED));
     assert!(as_received(notice).text().contains("Texto del aviso 0"));

@@ -8,6 +8,7 @@ mod admin;
 mod attachments;
 mod audio;
 mod form_drafts;
+mod inbound;
 mod lifecycle;
 mod links;
 mod mail_sending;

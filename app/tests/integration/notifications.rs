@@ -4,7 +4,7 @@
 //! honoured; each entry mailed once by concurrent notifiers.
 
 use crate::common;
-use crate::mail_sending::{quoted_printable, Received, Receiver};
+use app::backend::mailer::testing::{quoted_printable, Received, Receiver};
 
 use app::backend::accounts::Viewer;
 use app::backend::config::Config;
@@ -17,7 +17,7 @@ use app::i18n::Lang;
 use app::model::{ContactEntry, NotifyRule, Priority, RequestType, Role, Status};
 use base64::Engine as _;
 use chrono::Utc;
-use common::{person, world, World};
+use common::{config_with, person, world, World};
 
 const GUARD: &str = "guardia@andromeda.example";
 
@@ -35,9 +35,16 @@ pub(crate) struct Site {
 }
 
 pub(crate) async fn site() -> Site {
+    site_with(&[]).await
+}
+
+/// The site, its settings `extra` added to the test mail server's.
+pub(crate) async fn site_with(extra: &[(&str, String)]) -> Site {
     let world = world().await;
     let receiver = Receiver::start().await;
-    let config = receiver.config();
+    let mut settings = vec![("CUPULA_SMTP_URL", receiver.url())];
+    settings.extend(extra.iter().cloned());
+    let config = config_with(&settings);
     let (db, obs, org) = (&world.db, world.observatory_id, Some(world.organization_id));
     let admin = person(db, obs, None, "admin@obs.example", Role::Admin).await;
     let agent = person(db, obs, None, "tomas@obs.example", Role::Agent).await;
@@ -104,7 +111,7 @@ impl Site {
         .number
     }
 
-    async fn status(&self, who: &Viewer, number: &str, to: Status, reason: &str) {
+    pub(crate) async fn status(&self, who: &Viewer, number: &str, to: Status, reason: &str) {
         self.status_waiting(who, number, to, reason, false).await
     }
 

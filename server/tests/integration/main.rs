@@ -8,6 +8,7 @@ mod cli;
 mod crash;
 mod files;
 mod http;
+mod mail_crash;
 mod previews;
 mod security;
 mod voice_stream;

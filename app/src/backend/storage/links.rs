@@ -296,6 +296,29 @@ impl Db {
         Ok(rows)
     }
 
+    /// Gives back mails taken but not tried (their attempt uncounted), while the lease taken
+    /// at `now` still holds them: no other sender can have them yet.
+    pub async fn release_mail(
+        &self,
+        mail_ids: &[i64],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        for mail_id in mail_ids {
+            on_pool!(self, |pool| {
+                sqlx::query(
+                    "UPDATE outbox SET claimed_until = NULL, attempts = attempts - 1 \
+                     WHERE id = $1 AND sent_at IS NULL AND claimed_until > $2",
+                )
+                .bind(mail_id)
+                .bind(now)
+                .execute(pool)
+                .await
+                .map(|_| ())
+            })?;
+        }
+        Ok(())
+    }
+
     /// A send that did not go: tried again at `retry_at`, or given up (`failed_at`; its sealed
     /// text stays, so that an administrator's retry sends the link whole). Only a mail still
     /// unsent is touched.

@@ -5,10 +5,13 @@
 use super::Time;
 use crate::api::{
     get_ticket, AcceptResolution, AddMessage, AssignTicket, ChangePriority, ChangeStatus,
+    DecideHeldMail,
 };
 use crate::error::UserError;
 use crate::i18n::{Lang, Msg};
-use crate::model::{AutoAction, Change, EntryKind, Priority, Status, TicketDetail, TimelineEntry};
+use crate::model::{
+    AutoAction, Change, EntryKind, HeldMail, Priority, Status, TicketDetail, TimelineEntry,
+};
 use crate::ui::attachments::{EntryFiles, Gallery, Lightbox, VoicePlayer};
 use crate::ui::components::{
     error_from_query, form_error, toast_success, ErrorAlert, PageError, PriorityBadge, StatusBadge,
@@ -31,6 +34,7 @@ struct TicketActionsState {
     assign: ServerAction<AssignTicket>,
     priority: ServerAction<ChangePriority>,
     accept: ServerAction<AcceptResolution>,
+    held_mail: ServerAction<DecideHeldMail>,
     /// An error a form posted without JavaScript carried back.
     from_redirect: StoredValue<Option<UserError>>,
 }
@@ -55,6 +59,7 @@ pub fn TicketPage() -> impl IntoView {
         assign: ServerAction::<AssignTicket>::new(),
         priority: ServerAction::<ChangePriority>::new(),
         accept: ServerAction::<AcceptResolution>::new(),
+        held_mail: ServerAction::<DecideHeldMail>::new(),
         from_redirect: StoredValue::new(from_redirect),
     };
     toast_success(actions.message, Msg::MessageAdded);
@@ -62,6 +67,7 @@ pub fn TicketPage() -> impl IntoView {
     toast_success(actions.assign, Msg::AssignmentChanged);
     toast_success(actions.priority, Msg::PriorityChanged);
     toast_success(actions.accept, Msg::ResolutionAcceptedToast);
+    toast_success(actions.held_mail, Msg::HeldMailDecided);
     let ticket = Resource::new(
         move || {
             (
@@ -71,6 +77,7 @@ pub fn TicketPage() -> impl IntoView {
                 actions.assign.version().get(),
                 actions.priority.version().get(),
                 actions.accept.version().get(),
+                actions.held_mail.version().get(),
             )
         },
         |(number, ..)| get_ticket(number),
@@ -166,6 +173,9 @@ fn TicketView(
             </dl>
             <section class="stack ticket-main" aria-labelledby="history-title">
                 <h2 id="history-title">{t(Msg::History)}</h2>
+                {(!ticket.held_mail.is_empty()).then(|| view! {
+                    <HeldMailCard number=number.clone() held=ticket.held_mail.clone() actions />
+                })}
                 <ol class="timeline">
                     {ticket
                         .timeline
@@ -294,6 +304,60 @@ fn AcceptCard(number: String, actions: TicketActionsState) -> impl IntoView {
                     {t(Msg::AcceptResolution)}
                 </button>
             </ActionForm>
+        </section>
+    }
+}
+
+/// E-mails to the request's reply address that were not posted, for staff to decide on.
+#[component]
+fn HeldMailCard(number: String, held: Vec<HeldMail>, actions: TicketActionsState) -> impl IntoView {
+    let t = use_t();
+    let action = actions.held_mail;
+    let error = form_error(action.value(), None);
+    view! {
+        <section class="card stack-sm held-mail" aria-labelledby="held-mail-title" data-testid="held-mail">
+            <h3 class="card-title" id="held-mail-title">{t(Msg::HeldMailTitle)}</h3>
+            <p class="muted">{t(Msg::HeldMailIntro)}</p>
+            {move || error.get().map(|error| view! { <ErrorAlert error /> })}
+            {held
+                .into_iter()
+                .map(|mail| {
+                    let why = if mail.unknown_sender {
+                        Msg::HeldMailUnknownSender
+                    } else {
+                        Msg::HeldMailClosed
+                    };
+                    let decide = |decision: &'static str, label: Msg, class: &'static str| {
+                        let number = number.clone();
+                        view! {
+                            <ActionForm action>
+                                <input type="hidden" name="number" value=number />
+                                <input type="hidden" name="held_id" value=mail.id.to_string() />
+                                <input type="hidden" name="decision" value=decision />
+                                <button type="submit" class=class aria-busy=move || action.pending().get().to_string()>
+                                    {t(label)}
+                                </button>
+                            </ActionForm>
+                        }
+                    };
+                    view! {
+                        <article class="held-mail-item stack-sm">
+                            <p>
+                                <strong>{mail.from.clone()}</strong>
+                                " · "
+                                <Time at=mail.received_at />
+                            </p>
+                            <p class="muted">{t(why)}</p>
+                            {(!mail.subject.is_empty()).then(|| view! { <p><em>{mail.subject.clone()}</em></p> })}
+                            <div class="entry-body">{mail.text.clone()}</div>
+                            <div class="row-actions">
+                                {decide("release", Msg::HeldMailRelease, "btn btn-primary")}
+                                {decide("discard", Msg::HeldMailDiscard, "btn btn-secondary")}
+                            </div>
+                        </article>
+                    }
+                })
+                .collect_view()}
         </section>
     }
 }

@@ -6,8 +6,8 @@ use super::TicketItem;
 use crate::api::{list_tickets, ticket_choices};
 use crate::i18n::Msg;
 use crate::model::{
-    AssigneeFilter, NewTicketChoices, Priority, RequestType, SessionUser, Status, TicketFilter,
-    TicketSort, TicketView,
+    AssigneeFilter, NewTicketChoices, Priority, RequestType, ResolutionFilter, SessionUser, Status,
+    TicketFilter, TicketSort, TicketView,
 };
 use crate::ui::components::{EmptyState, PageError};
 use crate::ui::prefs::{use_prefs, use_t};
@@ -275,6 +275,13 @@ fn FilterForm(
                         label=Msg::PriorityLabel
                         options=Priority::ALL.iter().rev().map(|p| (p.code().to_string(), t(p.label()).to_string())).collect()
                         selected=filter.priority.map(|p| p.code().to_string())
+                    />
+                    <FilterSelect
+                        id="filter-resolution"
+                        name="resolution"
+                        label=Msg::ResolutionLabel
+                        options=ResolutionFilter::ALL.iter().map(|r| (r.code().to_string(), t(r.label()).to_string())).collect()
+                        selected=filter.resolution.map(|r| r.code().to_string())
                     />
                     <FilterSelect
                         id="filter-telescope"

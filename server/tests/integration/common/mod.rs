@@ -2,6 +2,7 @@
 //! demo observatory, and a browser-like HTTP client.
 
 pub mod files;
+pub mod process;
 
 use app::backend::config::Config;
 use app::backend::demo::{self, DemoAccount};
