@@ -5,15 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/postgres.sh"
 cd "$ROOT"
-ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql
-trap stop_postgres EXIT
-
-cargo build --release -p server --bin bench-tickets
-say "SQLite"
-env -u CUPULA_TEST_DATABASE_URL target/release/bench-tickets "$@"
-say "PostgreSQL"
 # Memory as a database server is given it: a quarter of the machine's for shared buffers.
 memory_mb=$(awk '/MemTotal/ { print int($2 / 1024) }' /proc/meminfo)
 PG_SETTINGS="-c shared_buffers=$((memory_mb / 4))MB -c effective_cache_size=$((memory_mb * 2 / 3))MB -c work_mem=16MB"
-start_postgres
-CUPULA_TEST_DATABASE_URL="$PG_URL" target/release/bench-tickets "$@"
+bench_on_both_engines bench-tickets "$@"

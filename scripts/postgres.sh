@@ -38,3 +38,18 @@ stop_postgres() {
     rm -rf "$PG_DIR"
   fi
 }
+
+# Builds the release benchmark BIN and runs it with the rest of the arguments on SQLite, then
+# on a PostgreSQL server started here (with PG_SETTINGS, when set) and stopped on exit.
+bench_on_both_engines() {
+  local bin="$1"
+  shift
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql
+  trap stop_postgres EXIT
+  cargo build --release -p server --bin "$bin"
+  say "SQLite"
+  env -u CUPULA_TEST_DATABASE_URL "target/release/$bin" "$@"
+  say "PostgreSQL"
+  start_postgres
+  CUPULA_TEST_DATABASE_URL="$PG_URL" "target/release/$bin" "$@"
+}

@@ -1,10 +1,11 @@
 //! The outbox sent by real `cupula serve` processes to a slow SMTP server: one killed
 //! (SIGKILL) in the middle of a batch and started again delivers every mail, a copy at most
-//! of the one in flight, under the same Message-ID; and two processes on one PostgreSQL
+//! of those in flight, under the same Message-ID; and two processes on one PostgreSQL
 //! database send each mail once.
 
 use crate::common::process::{free_port, settings, start, Running};
 use app::backend::mailer::testing::{self, Received, Receiver};
+use app::backend::mailer::SENDING_AT_ONCE;
 use app::backend::storage::accounts::NewObservatory;
 use app::backend::storage::links::OutboxFilter;
 use app::backend::storage::testing::{engine_name, fresh_database, TestDatabase};
@@ -84,11 +85,11 @@ fn sending_to(receiver: &Receiver, data_dir: &std::path::Path, database_url: &st
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sender_killed_mid_batch_delivers_every_mail_after_its_restart() {
-    const MAILS: usize = 50;
+    const MAILS: usize = 100;
     let test_db = fresh_database().await.unwrap();
     let observatory_id = queue_notices(&test_db, MAILS).await;
-    // 150 ms a message: a batch of 20 takes 3 s, so the kill lands inside one.
-    let receiver = Receiver::taking(Duration::from_millis(150)).await;
+    // 300 ms a message: the 100 take about 4 s, so the kill lands in the middle.
+    let receiver = Receiver::taking(Duration::from_millis(300)).await;
     let data_dir = tempfile::tempdir().unwrap();
 
     let mut server = sending_to(&receiver, data_dir.path(), &test_db.url);
@@ -132,8 +133,8 @@ async fn a_sender_killed_mid_batch_delivers_every_mail_after_its_restart() {
     }
     let repeated: Vec<_> = copies.values().filter(|sent| sent.len() > 1).collect();
     assert!(
-        repeated.len() <= 1 && repeated.iter().all(|sent| sent.len() == 2),
-        "only the mail in flight at the kill may come twice: {repeated:?}"
+        repeated.len() <= SENDING_AT_ONCE && repeated.iter().all(|sent| sent.len() == 2),
+        "only the mails in flight at the kill may come twice: {repeated:?}"
     );
 }
 
