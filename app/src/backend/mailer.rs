@@ -329,16 +329,24 @@ pub async fn send_due(
         // Several at once: each SMTP exchange spends most of its time waiting for the other
         // side (about 40 ms per mail on one connection, as lettre writes a message's end in
         // a second small packet), so one at a time would cap a portal at some 25 mails a second.
-        let steps: Vec<Result<Step, OutboxError>> = futures_util::stream::iter(batch)
-            .map(|mail| async move {
-                if claimed_at.elapsed() + SMTP_TIMEOUT > lease {
-                    // No room left for a whole exchange: it goes back, to be taken afresh.
-                    return Ok(Step::Release(mail.id));
+        // One person's mails still go one after another, in the order they were written: a
+        // reminder never lands after the notice that followed it.
+        let steps: Vec<Result<Step, OutboxError>> = futures_util::stream::iter(by_recipient(batch))
+            .map(|mails| async move {
+                let mut steps = Vec::with_capacity(mails.len());
+                for mail in mails {
+                    if claimed_at.elapsed() + SMTP_TIMEOUT > lease {
+                        // No room left for a whole exchange: it goes back, to be taken afresh.
+                        steps.push(Ok(Step::Release(mail.id)));
+                        continue;
+                    }
+                    let outcome = mailer.send(key, &mail).await;
+                    steps.push(record(db, &mail, outcome, now).await);
                 }
-                let outcome = mailer.send(key, &mail).await;
-                record(db, &mail, outcome, now).await
+                steps
             })
             .buffer_unordered(SENDING_AT_ONCE)
+            .flat_map(futures_util::stream::iter)
             .collect()
             .await;
         let mut unsent = Vec::new();
@@ -363,6 +371,22 @@ pub async fn send_due(
             return Ok(report);
         }
     }
+}
+
+/// A batch's mails by recipient, each recipient's in the batch's order (the outbox's).
+fn by_recipient(batch: Vec<OutboxRow>) -> Vec<Vec<OutboxRow>> {
+    let mut groups: Vec<Vec<OutboxRow>> = Vec::new();
+    for mail in batch {
+        let recipient = mail.to_address.to_lowercase();
+        match groups
+            .iter_mut()
+            .find(|group| group[0].to_address.to_lowercase() == recipient)
+        {
+            Some(group) => group.push(mail),
+            None => groups.push(vec![mail]),
+        }
+    }
+    groups
 }
 
 /// What became of one mail of a batch.

@@ -7,13 +7,13 @@ use crate::common;
 
 use app::backend::config::Config;
 use app::backend::links;
-use app::backend::mailer::testing::{queue_notices, Received, Receiver};
+use app::backend::mailer::testing::{queue_notices, queue_notices_to, Received, Receiver};
 use app::backend::mailer::{self, Mailer, MAX_ATTEMPTS};
 use app::backend::outbox;
 use app::backend::storage::links::OutboxFilter;
 use chrono::{DateTime, Duration, Utc};
 use common::{add_client, config_with, link_token, world, World};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 const EMAIL: &str = "ana@andromeda.example";
 
@@ -204,6 +204,49 @@ async fn two_senders_at_once_send_each_mail_exactly_once() {
         .iter()
         .any(|m| m.text().contains("Texto del aviso 7")
             && m.rcpt_to[0] == "aviso7@andromeda.example"));
+}
+
+/// Mails go several at once, but one person's arrive in the order they were written: a
+/// reminder before the notice that followed it.
+#[tokio::test]
+async fn each_persons_mails_arrive_in_the_order_they_were_written() {
+    let world = world().await;
+    let receiver = Receiver::taking(std::time::Duration::from_millis(30)).await;
+    let config = smtp_config(&receiver);
+    let people = ["ana", "bea", "carla", "dora", "eva"];
+    // Uneven on purpose: ana has most of them, so her mails queue behind each other.
+    let recipients: Vec<String> = (0..30)
+        .map(|n| {
+            let who = if n % 3 == 0 {
+                "ana"
+            } else {
+                people[n % people.len()]
+            };
+            format!("{who}@andromeda.example")
+        })
+        .collect();
+    queue_notices_to(&world.db, world.observatory_id, &recipients).await;
+    let report = send(&world, &config, Utc::now()).await;
+    assert_eq!(report.sent + report.deferred, 30, "{report:?}");
+    // Whatever the batches, everything is sent once the worker has gone round again.
+    send(&world, &config, Utc::now() + Duration::hours(1)).await;
+
+    let mut arrived: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut got = receiver.all();
+    got.sort_by_key(|mail| mail.at);
+    for mail in &got {
+        let text = mail.text();
+        let after = &text[text.find("Texto del aviso ").unwrap() + "Texto del aviso ".len()..];
+        let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+        let n: usize = digits.parse().unwrap();
+        arrived.entry(mail.rcpt_to[0].clone()).or_default().push(n);
+    }
+    let mut written: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (n, to) in recipients.iter().enumerate() {
+        written.entry(to.clone()).or_default().push(n);
+    }
+    assert_eq!(arrived, written);
+    assert_eq!(written["ana@andromeda.example"].len(), 14);
 }
 
 #[tokio::test]

@@ -210,17 +210,22 @@ fn address_in(command: &str) -> String {
 /// Queues `count` plain notices ("Aviso 0"… to aviso0@andromeda.example…) for the observatory,
 /// as the notifier would, in one transaction.
 pub async fn queue_notices(db: &Db, observatory_id: i64, count: usize) {
+    let recipients: Vec<String> = (0..count)
+        .map(|n| format!("aviso{n}@andromeda.example"))
+        .collect();
+    queue_notices_to(db, observatory_id, &recipients).await;
+}
+
+/// Queues a plain notice "Aviso n" ("Texto del aviso n") to each of `recipients`, the n-th to
+/// the n-th, in one transaction.
+pub async fn queue_notices_to(db: &Db, observatory_id: i64, recipients: &[String]) {
     let mut tx = db.begin().await.expect("a transaction");
-    for n in 0..count {
-        let (to, subject, body) = (
-            format!("aviso{n}@andromeda.example"),
-            format!("Aviso {n}"),
-            format!("Texto del aviso {n}"),
-        );
+    for (n, to) in recipients.iter().enumerate() {
+        let (subject, body) = (format!("Aviso {n}"), format!("Texto del aviso {n}"));
         tx.queue_mail(
             &NewMail {
                 observatory_id,
-                to_address: &to,
+                to_address: to,
                 subject: &subject,
                 body_text: &body,
                 sealed_body: None,
