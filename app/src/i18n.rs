@@ -338,6 +338,7 @@ catalogue! {
     ErrorMessageRequired => "Escribe el mensaje.", "Write the message.";
     ErrorInvalidBody => "El cuerpo de la petición no es el JSON esperado.", "The request body is not the expected JSON.";
     ErrorInvalidChoice => "Elige una de las opciones.", "Choose one of the options.";
+    ErrorInvalidEventId => "El último evento visto (Last-Event-ID o after) debe ser un número entero positivo.", "The last event seen (Last-Event-ID or after) must be a positive whole number.";
     ErrorFilterUnknown => "La lista no tiene ningún filtro «{name}».", "The list has no filter “{name}”.";
     ErrorFilterInvalid => "El valor del filtro «{name}» no es válido.", "The value of the filter “{name}” is not valid.";
     ErrorFilterRepeated => "El filtro «{name}» aparece más de una vez.", "The filter “{name}” is given more than once.";

@@ -172,6 +172,16 @@ pub fn spawn_housekeeping(state: &AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// Hands the tickets' events to the live pages and event streams of this process as they
+/// commit (`EventBus::spawn_reader`), those of other processes on the same PostgreSQL too.
+pub async fn spawn_event_reader(state: &AppState) -> Result<tokio::task::JoinHandle<()>, String> {
+    state
+        .events
+        .spawn_reader(state.db.clone())
+        .await
+        .map_err(|e| format!("the ticket events cannot be followed: {e}"))
+}
+
 /// Sends the outbox in the background while the portal runs (`mailer::run`): through the
 /// configured mail server, or as `.eml` files under the data dir.
 pub fn spawn_mailer(state: &AppState) -> Result<tokio::task::JoinHandle<()>, String> {

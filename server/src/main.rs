@@ -185,6 +185,7 @@ async fn serve(mut config: Config, demo: bool) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let state = server::state(config, db.clone()).map_err(|e| e.to_string())?;
     server::spawn_housekeeping(&state);
+    server::spawn_event_reader(&state).await?;
     server::spawn_mailer(&state)?;
     server::spawn_reply_listener(&state).await?;
     let site = state.leptos_options.site_root.clone();

@@ -12,12 +12,14 @@
 //! `#[utoipa::path]`, `api()` registers the handlers, and `split_for_parts` yields both the
 //! axum router and the description: the routes served and the routes documented are one list.
 
+mod events;
 mod files;
 pub(crate) use files::idle_limited;
 mod tus;
 mod voice;
 
 use app::backend::accounts::{AccountError, Viewer};
+use app::backend::live::Credential;
 use app::backend::storage::tickets::SEARCH_CANDIDATES;
 use app::backend::tickets::{self, NewTicket};
 use app::backend::{api_tokens, request, AppState};
@@ -55,7 +57,8 @@ use utoipa_axum::routes;
     security(("apiKey" = [])),
     tags(
         (name = "tickets", description = "Support requests and their timelines"),
-        (name = "files", description = "Resumable uploads (tus 1.0), a ticket's files and their downloads")
+        (name = "files", description = "Resumable uploads (tus 1.0), a ticket's files and their downloads"),
+        (name = "events", description = "What happens to tickets, as it happens (Server-Sent Events)")
     )
 )]
 struct ApiDoc;
@@ -99,6 +102,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(voice::add))
         .routes(routes!(voice::show))
         .routes(routes!(voice::retranscribe))
+        .routes(routes!(events::follow))
         .routes(routes!(description))
 }
 
@@ -152,6 +156,7 @@ fn error_code(message: Msg) -> Option<&'static str> {
         Msg::ErrorBodyTooLarge => "body_too_large",
         Msg::ErrorRequestTimeout => "request_timeout",
         Msg::ErrorInvalidChoice => "invalid_choice",
+        Msg::ErrorInvalidEventId => "invalid_event_id",
         // Files.
         Msg::ErrorFileTooLarge => "file_too_large",
         Msg::ErrorFileEmpty => "file_empty",
@@ -361,6 +366,8 @@ impl ApiError {
 struct Caller {
     viewer: Viewer,
     lang: Lang,
+    /// What let them in, for answers that last (an event stream checks it again).
+    credential: Credential,
 }
 
 async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
@@ -369,21 +376,34 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiErro
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    let viewer = match bearer {
-        Some(token) => api_tokens::authenticate(&state.db, token.trim())
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "API key check failed");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, Msg::ErrorInternal, lang)
-            })?,
-        None => request::viewer_from_headers(state, headers)
-            .await
-            .map_err(|_| {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, Msg::ErrorInternal, lang)
-            })?,
+    let (viewer, credential) = match bearer {
+        Some(token) => (
+            api_tokens::authenticate(&state.db, token.trim())
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "API key check failed");
+                    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, Msg::ErrorInternal, lang)
+                })?,
+            Credential::ApiKey(token.trim().to_string()),
+        ),
+        None => (
+            request::viewer_from_headers(state, headers)
+                .await
+                .map_err(|_| {
+                    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, Msg::ErrorInternal, lang)
+                })?,
+            Credential::Session(
+                request::cookie(headers, request::session_cookie_name(&state.config))
+                    .unwrap_or_default(),
+            ),
+        ),
     };
     match viewer {
-        Some(viewer) => Ok(Caller { viewer, lang }),
+        Some(viewer) => Ok(Caller {
+            viewer,
+            lang,
+            credential,
+        }),
         None => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             Msg::ErrorSignInRequired,
@@ -812,7 +832,7 @@ async fn list(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Json<ApiTicketPage>, ApiError> {
-    let Caller { viewer, lang } = caller(&state, &headers).await?;
+    let Caller { viewer, lang, .. } = caller(&state, &headers).await?;
     let query = query.unwrap_or_default();
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
@@ -862,7 +882,7 @@ async fn open(
     headers: HeaderMap,
     body: Result<Json<OpenBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Caller { viewer, lang } = caller(&state, &headers).await?;
+    let Caller { viewer, lang, .. } = caller(&state, &headers).await?;
     let Json(body) = body.map_err(|r| ApiError::bad_body(r, lang))?;
     let invalid = || {
         ApiError::new(
@@ -913,7 +933,7 @@ async fn show(
     headers: HeaderMap,
     Path(number): Path<String>,
 ) -> Result<Json<ApiTicket>, ApiError> {
-    let Caller { viewer, lang } = caller(&state, &headers).await?;
+    let Caller { viewer, lang, .. } = caller(&state, &headers).await?;
     current(&state, &viewer, &number, lang).await
 }
 
@@ -960,7 +980,7 @@ async fn add_message(
     Path(number): Path<String>,
     body: Result<Json<MessageBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Caller { viewer, lang } = caller(&state, &headers).await?;
+    let Caller { viewer, lang, .. } = caller(&state, &headers).await?;
     let Json(body) = body.map_err(|r| ApiError::bad_body(r, lang))?;
     tickets::add_message(
         &state.db,
@@ -1015,7 +1035,7 @@ async fn change_status(
     Path(number): Path<String>,
     body: Result<Json<StatusBody>, JsonRejection>,
 ) -> Result<Json<ApiTicket>, ApiError> {
-    let Caller { viewer, lang } = caller(&state, &headers).await?;
+    let Caller { viewer, lang, .. } = caller(&state, &headers).await?;
     let Json(body) = body.map_err(|r| ApiError::bad_body(r, lang))?;
     let to = Status::from_code(&body.status).ok_or_else(|| {
         ApiError::new(
@@ -1060,7 +1080,7 @@ async fn accept(
     headers: HeaderMap,
     Path(number): Path<String>,
 ) -> Result<Json<ApiTicket>, ApiError> {
-    let Caller { viewer, lang } = caller(&state, &headers).await?;
+    let Caller { viewer, lang, .. } = caller(&state, &headers).await?;
     tickets::accept_resolution(&state.db, &state.events, &viewer, &number)
         .await
         .map_err(|e| ApiError::from_service(e, lang))?;
@@ -1097,7 +1117,7 @@ async fn assign(
     Path(number): Path<String>,
     body: Result<Json<AssigneeBody>, JsonRejection>,
 ) -> Result<Json<ApiTicket>, ApiError> {
-    let Caller { viewer, lang } = caller(&state, &headers).await?;
+    let Caller { viewer, lang, .. } = caller(&state, &headers).await?;
     let Json(body) = body.map_err(|r| ApiError::bad_body(r, lang))?;
     tickets::assign(&state.db, &state.events, &viewer, &number, body.assignee_id)
         .await
@@ -1134,7 +1154,7 @@ async fn change_priority(
     Path(number): Path<String>,
     body: Result<Json<PriorityBody>, JsonRejection>,
 ) -> Result<Json<ApiTicket>, ApiError> {
-    let Caller { viewer, lang } = caller(&state, &headers).await?;
+    let Caller { viewer, lang, .. } = caller(&state, &headers).await?;
     let Json(body) = body.map_err(|r| ApiError::bad_body(r, lang))?;
     let priority = Priority::from_value(body.priority).ok_or_else(|| {
         ApiError::new(

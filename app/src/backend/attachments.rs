@@ -11,7 +11,7 @@
 
 use super::accounts::{AccountError, Viewer};
 use super::config::Config;
-use super::events::{EventBus, TicketEvent};
+use super::events::EventBus;
 use super::file_types;
 use super::files::{new_name, FileStore, StoredFile};
 use super::previews;
@@ -664,15 +664,7 @@ pub async fn commit(
         .await?;
     attach_in_tx(&mut tx, viewer, &ticket, &staged, entry_id, internal, now).await?;
     tx.commit().await?;
-    events.publish(TicketEvent {
-        observatory_id: ticket.observatory_id,
-        organization_id: ticket.organization_id,
-        ticket_id: ticket.id,
-        entry_id,
-        kind: EntryKind::Attachment,
-        internal,
-        actor_id: Some(viewer.user_id),
-    });
+    events.committed();
     Ok(entry_id)
 }
 

@@ -1,31 +1,30 @@
-//! The event interface: every change to a ticket is published here after its transaction
-//! commits. Notifications and live updates subscribe; publishing never waits for them.
+//! The event bus: the durable events of tickets (`ticket_events`, written in each change's
+//! transaction) handed to everyone following them in this process, as they commit.
 //!
-//! In one process this is a broadcast channel. Several server instances sharing a PostgreSQL
-//! database will relay the same events through LISTEN/NOTIFY behind this same type.
+//! One task per process reads the new rows in id order and broadcasts them; followers filter
+//! them for their viewer (`live`). It reads when a service says it committed a change
+//! (`committed`), when PostgreSQL announces a commit of any server process sharing the
+//! database (LISTEN on `EVENTS_CHANNEL`, sent by the writing transaction itself), and every
+//! `SWEEP_EVERY` in any case, so a change written without a word (a transcription, a lost
+//! announcement) is still delivered. Nothing is lost when the bus misses something: a follower
+//! that falls behind reads what it missed from the table.
 
-use crate::model::EntryKind;
-use tokio::sync::broadcast;
+use super::storage::events::{EventRow, EVENTS_CHANNEL};
+use super::storage::{Db, StoreError};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, Notify};
 
-/// Something that happened to a ticket. It carries ids only: a subscriber loads what it needs
-/// with its own viewer's rights, so nothing staff-only can leak through an event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TicketEvent {
-    pub observatory_id: i64,
-    pub organization_id: i64,
-    pub ticket_id: i64,
-    /// The timeline entry that records the change.
-    pub entry_id: i64,
-    pub kind: EntryKind,
-    /// Staff-only (an internal note): clients' subscriptions must skip it.
-    pub internal: bool,
-    /// Who caused it.
-    pub actor_id: Option<i64>,
-}
+/// How often the table is read when nothing said it changed.
+pub const SWEEP_EVERY: Duration = Duration::from_millis(500);
+
+/// Events read at once; more are read at once after.
+const READ_AT_ONCE: i64 = 500;
 
 #[derive(Clone, Debug)]
 pub struct EventBus {
-    sender: broadcast::Sender<TicketEvent>,
+    sender: broadcast::Sender<Arc<EventRow>>,
+    wake: Arc<Notify>,
 }
 
 impl Default for EventBus {
@@ -36,18 +35,70 @@ impl Default for EventBus {
 
 impl EventBus {
     pub fn new() -> EventBus {
-        // A slow subscriber that falls this far behind misses events (and is told so by
-        // `RecvError::Lagged`); publishers never block.
+        // A follower this far behind is told so (`RecvError::Lagged`) and reads the table;
+        // the bus never waits for anyone.
         let (sender, _) = broadcast::channel(1024);
-        EventBus { sender }
+        EventBus {
+            sender,
+            wake: Arc::new(Notify::new()),
+        }
     }
 
-    pub fn publish(&self, event: TicketEvent) {
-        // No subscriber is not an error: nobody is listening right now.
-        let _ = self.sender.send(event);
+    /// A service committed a change with its event: deliver it now rather than at the next sweep.
+    pub fn committed(&self) {
+        self.wake.notify_one();
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<TicketEvent> {
+    /// The events committed from now on, in id order.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<EventRow>> {
         self.sender.subscribe()
+    }
+
+    /// Starts the task that reads new events and broadcasts them, from the newest one now.
+    pub async fn spawn_reader(&self, db: Db) -> Result<tokio::task::JoinHandle<()>, StoreError> {
+        let mut last = db.last_event_id().await?;
+        if let Db::Postgres(pool) = &db {
+            let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+            listener.listen(EVENTS_CHANNEL).await?;
+            let wake = self.wake.clone();
+            tokio::spawn(async move {
+                loop {
+                    // `recv` reconnects by itself after a lost connection; what was announced
+                    // meanwhile is found by the next sweep.
+                    match listener.recv().await {
+                        Ok(_) => wake.notify_one(),
+                        Err(err) => {
+                            tracing::warn!(error = %err, "listening for other servers' events failed; trying again");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    }
+                }
+            });
+        }
+        let bus = self.clone();
+        Ok(tokio::spawn(async move {
+            loop {
+                let _ = tokio::time::timeout(SWEEP_EVERY, bus.wake.notified()).await;
+                loop {
+                    match db.events_since(last, READ_AT_ONCE).await {
+                        Ok(rows) => {
+                            let full = rows.len() as i64 == READ_AT_ONCE;
+                            for row in rows {
+                                last = row.id;
+                                // Nobody following is not an error.
+                                let _ = bus.sender.send(Arc::new(row));
+                            }
+                            if !full {
+                                break;
+                            }
+                        }
+                        Err(err) => {
+                            tracing::warn!(error = %err, "reading new ticket events failed; trying again");
+                            break;
+                        }
+                    }
+                }
+            }
+        }))
     }
 }

@@ -16,12 +16,12 @@
 //! the timeline (so the notifier mails it) and an event.
 
 use super::accounts::{AccountError, Viewer};
-use super::events::{EventBus, TicketEvent};
+use super::events::EventBus;
 use super::storage::lifecycle::{CadenceSettings, DueTimer, Firing};
 use super::storage::tickets::NewTimer;
 use super::storage::{Db, StoreError};
 use crate::i18n::Msg;
-use crate::model::{AutoAction, Cadences, EntryKind, Status};
+use crate::model::{AutoAction, Cadences, Status};
 use chrono::{DateTime, Duration, Utc};
 
 pub const WAITING: &str = "waiting";
@@ -111,17 +111,9 @@ pub async fn fire_due(db: &Db, events: &EventBus, now: DateTime<Utc>) -> Result<
                 resolution: action.closes().map(|r| r.code()),
                 next,
             };
-            if let Some(entry_id) = db.fire_timer(timer, firing, now).await? {
+            if db.fire_timer(timer, firing, now).await?.is_some() {
                 fired += 1;
-                events.publish(TicketEvent {
-                    observatory_id: timer.observatory_id,
-                    organization_id: timer.organization_id,
-                    ticket_id: timer.ticket_id,
-                    entry_id,
-                    kind: EntryKind::System,
-                    internal: false,
-                    actor_id: None,
-                });
+                events.committed();
             }
         }
         if (due.len() as i64) < BATCH {

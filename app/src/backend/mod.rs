@@ -15,6 +15,7 @@ pub mod files;
 pub mod inbound;
 pub mod lifecycle;
 pub mod links;
+pub mod live;
 pub mod logo;
 pub mod mailer;
 pub mod my_account;

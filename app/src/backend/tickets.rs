@@ -8,7 +8,7 @@
 use super::accounts::{AccountError, Viewer};
 use super::attachments;
 use super::config::Config;
-use super::events::{EventBus, TicketEvent};
+use super::events::EventBus;
 use super::inbound;
 use super::lifecycle;
 use super::search::{document_terms, DocumentScope, SearchQuery, SearchScope};
@@ -230,40 +230,25 @@ pub async fn open_ticket_with_voice(
         )
         .await?;
     }
-    let recorded = match voice {
-        Some(sent) => {
-            let ticket = tx
-                .ticket_by_id(viewer.observatory_id, created.id)
-                .await?
-                .ok_or(Msg::ErrorInternal)?;
-            let recorded = voice::commit_recorded(
-                &mut tx,
-                config,
-                viewer,
-                &ticket,
-                sent.recording,
-                sent.text,
-                false,
-                now,
-            )
-            .await?;
-            Some((ticket, recorded))
-        }
-        None => None,
-    };
-    tx.commit().await?;
-    events.publish(TicketEvent {
-        observatory_id: viewer.observatory_id,
-        organization_id,
-        ticket_id: created.id,
-        entry_id: created.entry_id,
-        kind: EntryKind::Created,
-        internal: false,
-        actor_id: Some(viewer.user_id),
-    });
-    if let Some((ticket, recorded)) = recorded {
-        voice::publish(events, &ticket, recorded.entry_id, false, viewer);
+    if let Some(sent) = voice {
+        let ticket = tx
+            .ticket_by_id(viewer.observatory_id, created.id)
+            .await?
+            .ok_or(Msg::ErrorInternal)?;
+        voice::commit_recorded(
+            &mut tx,
+            config,
+            viewer,
+            &ticket,
+            sent.recording,
+            sent.text,
+            false,
+            now,
+        )
+        .await?;
     }
+    tx.commit().await?;
+    events.committed();
     Ok(Opened {
         id: created.id,
         number: created.number,
@@ -320,25 +305,6 @@ fn actions_of(viewer: &Viewer, row: &TicketRow, config: &Config) -> TicketAction
     }
 }
 
-fn publish(
-    events: &EventBus,
-    row: &TicketRow,
-    entry_id: i64,
-    kind: EntryKind,
-    internal: bool,
-    viewer: &Viewer,
-) {
-    events.publish(TicketEvent {
-        observatory_id: row.observatory_id,
-        organization_id: row.organization_id,
-        ticket_id: row.id,
-        entry_id,
-        kind,
-        internal,
-        actor_id: Some(viewer.user_id),
-    });
-}
-
 /// Moves a ticket to another status. Blocking needs a reason (what it waits for); staff may
 /// block it `waiting_for_client`, which starts the reminders and automatic closure
 /// (`lifecycle`); marking it done starts the closure confirmation.
@@ -371,34 +337,33 @@ pub async fn change_status(
     // Only staff set a request waiting for its client.
     let waiting_for_client = waiting_for_client && viewer.role.is_staff();
     let cadences = db.cadence_settings(row.observatory_id).await?;
-    let entry_id = db
-        .record_change(
-            row.observatory_id,
-            row.id,
-            TicketChange {
-                status: Some((to.code().to_string(), to.is_closed())),
-                expected_status: Some(from.code().to_string()),
-                timer: lifecycle::timer_for(to, waiting_for_client, cadences, Utc::now()),
-                ..TicketChange::default()
-            },
-            NewEntry {
-                kind: EntryKind::Status.code(),
-                internal: false,
-                author_id: Some(viewer.user_id),
-                body: reason,
-                old_value: Some(from.code().to_string()),
-                new_value: Some(to.code().to_string()),
-                terms: (!reason.is_empty()).then(|| {
-                    document_terms(
-                        reason,
-                        public_document(row.observatory_id, row.organization_id),
-                    )
-                }),
-            },
-        )
-        .await?
-        .ok_or(Msg::ErrorTicketChanged)?;
-    publish(events, &row, entry_id, EntryKind::Status, false, viewer);
+    db.record_change(
+        row.observatory_id,
+        row.id,
+        TicketChange {
+            status: Some((to.code().to_string(), to.is_closed())),
+            expected_status: Some(from.code().to_string()),
+            timer: lifecycle::timer_for(to, waiting_for_client, cadences, Utc::now()),
+            ..TicketChange::default()
+        },
+        NewEntry {
+            kind: EntryKind::Status.code(),
+            internal: false,
+            author_id: Some(viewer.user_id),
+            body: reason,
+            old_value: Some(from.code().to_string()),
+            new_value: Some(to.code().to_string()),
+            terms: (!reason.is_empty()).then(|| {
+                document_terms(
+                    reason,
+                    public_document(row.observatory_id, row.organization_id),
+                )
+            }),
+        },
+    )
+    .await?
+    .ok_or(Msg::ErrorTicketChanged)?;
+    events.committed();
     Ok(())
 }
 
@@ -415,12 +380,11 @@ pub async fn accept_resolution(
     }
     let now = now_micros();
     let mut tx = db.begin().await?;
-    let entry_id = tx
-        .accept_resolution(row.observatory_id, row.id, viewer.user_id, now)
+    tx.accept_resolution(row.observatory_id, row.id, viewer.user_id, now)
         .await?
         .ok_or(Msg::ErrorNotAwaitingConfirmation)?;
     tx.commit().await?;
-    publish(events, &row, entry_id, EntryKind::System, false, viewer);
+    events.committed();
     Ok(())
 }
 
@@ -444,27 +408,26 @@ pub async fn assign(
             return Err(Msg::ErrorAgentUnknown.into());
         }
     }
-    let entry_id = db
-        .record_change(
-            row.observatory_id,
-            row.id,
-            TicketChange {
-                assignee: Some(assignee),
-                ..TicketChange::default()
-            },
-            NewEntry {
-                kind: EntryKind::Assignment.code(),
-                internal: false,
-                author_id: Some(viewer.user_id),
-                body: "",
-                old_value: row.assignee_id.map(|id| id.to_string()),
-                new_value: assignee.map(|id| id.to_string()),
-                terms: None,
-            },
-        )
-        .await?
-        .ok_or(Msg::ErrorNotFound)?;
-    publish(events, &row, entry_id, EntryKind::Assignment, false, viewer);
+    db.record_change(
+        row.observatory_id,
+        row.id,
+        TicketChange {
+            assignee: Some(assignee),
+            ..TicketChange::default()
+        },
+        NewEntry {
+            kind: EntryKind::Assignment.code(),
+            internal: false,
+            author_id: Some(viewer.user_id),
+            body: "",
+            old_value: row.assignee_id.map(|id| id.to_string()),
+            new_value: assignee.map(|id| id.to_string()),
+            terms: None,
+        },
+    )
+    .await?
+    .ok_or(Msg::ErrorNotFound)?;
+    events.committed();
     Ok(())
 }
 
@@ -484,27 +447,26 @@ pub async fn change_priority(
     if from == Some(priority) {
         return Err(Msg::ErrorNothingChanged.into());
     }
-    let entry_id = db
-        .record_change(
-            row.observatory_id,
-            row.id,
-            TicketChange {
-                priority: Some(priority.value()),
-                ..TicketChange::default()
-            },
-            NewEntry {
-                kind: EntryKind::Priority.code(),
-                internal: false,
-                author_id: Some(viewer.user_id),
-                body: "",
-                old_value: from.map(|p| p.code().to_string()),
-                new_value: Some(priority.code().to_string()),
-                terms: None,
-            },
-        )
-        .await?
-        .ok_or(Msg::ErrorNotFound)?;
-    publish(events, &row, entry_id, EntryKind::Priority, false, viewer);
+    db.record_change(
+        row.observatory_id,
+        row.id,
+        TicketChange {
+            priority: Some(priority.value()),
+            ..TicketChange::default()
+        },
+        NewEntry {
+            kind: EntryKind::Priority.code(),
+            internal: false,
+            author_id: Some(viewer.user_id),
+            body: "",
+            old_value: from.map(|p| p.code().to_string()),
+            new_value: Some(priority.code().to_string()),
+            terms: None,
+        },
+    )
+    .await?
+    .ok_or(Msg::ErrorNotFound)?;
+    events.committed();
     Ok(())
 }
 
@@ -653,23 +615,12 @@ pub async fn add_message_with_voice(
         None => None,
     };
     // A client's answer to a request that waits for them ends the wait.
-    let resumed =
-        if !viewer.role.is_staff() && row.timer_cadence.as_deref() == Some(lifecycle::WAITING) {
-            tx.end_waiting(row.observatory_id, row.id, viewer.user_id, now)
-                .await?
-        } else {
-            None
-        };
+    if !viewer.role.is_staff() && row.timer_cadence.as_deref() == Some(lifecycle::WAITING) {
+        tx.end_waiting(row.observatory_id, row.id, viewer.user_id, now)
+            .await?;
+    }
     tx.commit().await?;
-    if let Some(entry_id) = resumed {
-        publish(events, &row, entry_id, EntryKind::Status, false, viewer);
-    }
-    if let Some((entry_id, kind)) = message {
-        publish(events, &row, entry_id, kind, internal, viewer);
-    }
-    if let Some(recorded) = recorded {
-        voice::publish(events, &row, recorded.entry_id, internal, viewer);
-    }
+    events.committed();
     message
         .map(|(entry_id, _)| entry_id)
         .or(recorded.map(|recorded| recorded.entry_id))

@@ -14,7 +14,7 @@ use super::accounts::{AccountError, Viewer};
 use super::attachments;
 use super::audio::{self, AudioError};
 use super::config::Config;
-use super::events::{EventBus, TicketEvent};
+use super::events::EventBus;
 use super::files::FileStore;
 use super::search::{document_terms, DocumentScope};
 use super::storage::tickets::{now_micros, NewEntry, TicketRow};
@@ -115,7 +115,7 @@ where
             return Err(err);
         }
     };
-    publish(events, &ticket, entry_id, new.internal, viewer);
+    events.committed();
     schedule(db, store, config, entry_id);
     Ok(entry_id)
 }
@@ -372,24 +372,6 @@ fn first_state(config: &Config) -> TranscriptState {
     }
 }
 
-pub(crate) fn publish(
-    events: &EventBus,
-    ticket: &TicketRow,
-    entry_id: i64,
-    internal: bool,
-    viewer: &Viewer,
-) {
-    events.publish(TicketEvent {
-        observatory_id: ticket.observatory_id,
-        organization_id: ticket.organization_id,
-        ticket_id: ticket.id,
-        entry_id,
-        kind: EntryKind::Voice,
-        internal,
-        actor_id: Some(viewer.user_id),
-    });
-}
-
 /// Staff run the transcription of a voice entry again (the engine improved, or it failed):
 /// a new voice entry with the same recording and a fresh transcript, as visible as the first.
 /// Returns the new entry's id.
@@ -457,7 +439,7 @@ pub async fn retranscribe(
     })
     .await?;
     tx.commit().await?;
-    publish(events, &ticket, new_entry, original.internal, viewer);
+    events.committed();
     schedule(db, store, config, new_entry);
     Ok(new_entry)
 }

@@ -451,7 +451,7 @@ async fn one_commit_may_carry_only_so_much() {
 async fn a_commit_is_one_timeline_entry_and_its_names_are_searchable() {
     let site = site().await;
     let number = site.open(&site.ana, "La cúpula no cierra").await;
-    let mut events = site.events.subscribe();
+    let mut events = common::RecordedEvents::from_now(site.db()).await;
     let photo = site
         .upload(&site.ana, "montura-ecuatorial.png", &png(5000))
         .await;
@@ -465,10 +465,10 @@ async fn a_commit_is_one_timeline_entry_and_its_names_are_searchable() {
         .commit(&site.ana, &number, &[photo.clone(), report.clone()], false)
         .await
         .unwrap();
-    let event = events.try_recv().expect("a ticket event");
+    let event = events.next().await.expect("a ticket event");
     assert_eq!(
         (event.entry_id, event.kind, event.internal),
-        (entry_id, EntryKind::Attachment, false)
+        (entry_id, EntryKind::Attachment.code().to_string(), false)
     );
 
     let detail = tickets::ticket(site.db(), &site.config, &site.ana, &number)
@@ -801,7 +801,7 @@ async fn a_reply_carries_its_files_in_its_own_entry_in_one_transaction() {
     let number = site.open(&site.ana, "El enfoque falla").await;
     let photo = site.upload(&site.ana, "enfocador.png", &png(4000)).await;
     let report = site.upload(&site.ana, "registro-nocturno.pdf", PDF).await;
-    let mut events = site.events.subscribe();
+    let mut events = common::RecordedEvents::from_now(site.db()).await;
 
     let entry_id = tickets::add_message(
         site.db(),
@@ -815,9 +815,12 @@ async fn a_reply_carries_its_files_in_its_own_entry_in_one_transaction() {
     )
     .await
     .unwrap();
-    let event = events.try_recv().expect("a ticket event");
-    assert_eq!((event.entry_id, event.kind), (entry_id, EntryKind::Message));
-    assert!(events.try_recv().is_err(), "one event for the reply");
+    let event = events.next().await.expect("a ticket event");
+    assert_eq!(
+        (event.entry_id, event.kind),
+        (entry_id, EntryKind::Message.code().to_string())
+    );
+    assert!(events.next().await.is_none(), "one event for the reply");
 
     let detail = tickets::ticket(site.db(), &site.config, &site.bruno, &number)
         .await

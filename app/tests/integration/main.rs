@@ -11,6 +11,7 @@ mod form_drafts;
 mod inbound;
 mod lifecycle;
 mod links;
+mod live;
 mod mail_sending;
 mod my_account;
 mod notifications;

@@ -136,7 +136,7 @@ pub async fn begin(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, Response> {
-    let Caller { viewer, lang } = tus_caller(&state, &headers).await?;
+    let Caller { viewer, lang, .. } = tus_caller(&state, &headers).await?;
     let Some(length) = tus::number(&headers, tus::UPLOAD_LENGTH) else {
         return Err(tus_error(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -181,7 +181,7 @@ pub async fn offset(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, Response> {
-    let Caller { viewer, lang } = tus_caller(&state, &headers).await?;
+    let Caller { viewer, lang, .. } = tus_caller(&state, &headers).await?;
     let upload = attachments::upload_state(&state.db, &viewer, &id)
         .await
         .map_err(|e| tus_error(file_error(e, lang)))?;
@@ -234,7 +234,7 @@ pub async fn append(
     request: Request,
 ) -> Result<Response, Response> {
     let headers = request.headers().clone();
-    let Caller { viewer, lang } = tus_caller(&state, &headers).await?;
+    let Caller { viewer, lang, .. } = tus_caller(&state, &headers).await?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
@@ -306,7 +306,7 @@ pub async fn terminate(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, Response> {
-    let Caller { viewer, lang } = tus_caller(&state, &headers).await?;
+    let Caller { viewer, lang, .. } = tus_caller(&state, &headers).await?;
     attachments::cancel_upload(&state.db, &state.files, &viewer, &id)
         .await
         .map_err(|e| tus_error(file_error(e, lang)))?;
@@ -359,7 +359,7 @@ pub async fn attach(
     Path(number): Path<String>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let Caller { viewer, lang } = caller(&state, request.headers()).await?;
+    let Caller { viewer, lang, .. } = caller(&state, request.headers()).await?;
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -506,7 +506,7 @@ pub async fn list(
     headers: HeaderMap,
     Path(number): Path<String>,
 ) -> Result<Json<Vec<ApiAttachment>>, ApiError> {
-    let Caller { viewer, lang } = caller(&state, &headers).await?;
+    let Caller { viewer, lang, .. } = caller(&state, &headers).await?;
     let files = attachments::list(&state.db, &viewer, &number)
         .await
         .map_err(|e| file_error(e, lang))?;
@@ -532,7 +532,7 @@ pub async fn download(
     Path(id): Path<String>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let Caller { viewer, lang } = caller(&state, request.headers()).await?;
+    let Caller { viewer, lang, .. } = caller(&state, request.headers()).await?;
     let download = attachments::for_download(&state.db, &state.files, &viewer, &id)
         .await
         .map_err(|e| file_error(e, lang))?;
@@ -585,7 +585,7 @@ async fn picture(
     request: Request,
     picture: previews::Picture,
 ) -> Result<Response, ApiError> {
-    let Caller { viewer, lang } = caller(&state, request.headers()).await?;
+    let Caller { viewer, lang, .. } = caller(&state, request.headers()).await?;
     let download = previews::for_picture(&state.db, &state.files, &viewer, &id, picture)
         .await
         .map_err(|e| file_error(e, lang))?;

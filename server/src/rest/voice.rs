@@ -52,7 +52,7 @@ pub async fn show(
     headers: HeaderMap,
     Path((number, id)): Path<(String, String)>,
 ) -> Result<Json<ApiEntry>, ApiError> {
-    let Caller { viewer, lang } = caller(&state, &headers).await?;
+    let Caller { viewer, lang, .. } = caller(&state, &headers).await?;
     let entry_id = entry_id_of(&id, lang)?;
     voice::entry(&state.db, &state.config, &viewer, &number, entry_id)
         .await
@@ -80,7 +80,7 @@ pub async fn add(
     Path(number): Path<String>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let Caller { viewer, lang } = caller(&state, request.headers()).await?;
+    let Caller { viewer, lang, .. } = caller(&state, request.headers()).await?;
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -154,7 +154,7 @@ pub async fn retranscribe(
     headers: HeaderMap,
     Path((number, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let Caller { viewer, lang } = caller(&state, &headers).await?;
+    let Caller { viewer, lang, .. } = caller(&state, &headers).await?;
     let entry_id = entry_id_of(&id, lang)?;
     let new_entry = voice::retranscribe(
         &state.db,

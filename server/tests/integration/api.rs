@@ -3,11 +3,10 @@
 
 use crate::common;
 
-use app::backend::accounts::{authenticate, sign_in, ClientInfo, Viewer};
+use app::backend::accounts::Viewer;
 use app::backend::api_tokens;
 use app::backend::config::Config;
 use app::backend::storage::accounts::NewTelescope;
-use app::model::ApiKeyValidity;
 use common::{spawn_app, TestApp, OTHER_CLIENT_EMAIL, OTHER_CLIENT_PASSWORD};
 use reqwest::header::{ACCEPT_LANGUAGE, AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use reqwest::{Client, StatusCode};
@@ -21,24 +20,7 @@ async fn key_of(app: &TestApp, role: &str) -> (Viewer, String) {
 
 /// A person signed in on the server side by e-mail and password, and an API key of theirs.
 async fn key_for(app: &TestApp, email: &str, password: &str) -> (Viewer, String) {
-    let db = &app.db.db;
-    let config = Config::load(None, |_| None).unwrap();
-    let observatory = db.default_observatory().await.unwrap().unwrap();
-    let client = ClientInfo {
-        user_agent: "tests".into(),
-        ip: "127.0.0.1".into(),
-    };
-    let signed_in = sign_in(db, &config, observatory.id, email, password, &client)
-        .await
-        .unwrap();
-    let viewer = authenticate(db, &config, &signed_in.token)
-        .await
-        .unwrap()
-        .unwrap();
-    let key = api_tokens::create(db, &viewer, "monitor", ApiKeyValidity::Never)
-        .await
-        .unwrap();
-    (viewer, key)
+    common::api_key(&app.db.db, email, password).await
 }
 
 struct Api {
@@ -111,6 +93,33 @@ impl Api {
             .unwrap();
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// `GET /api/v1/events` from the first event: its status and the first event's data.
+async fn first_event(api: &Api) -> (StatusCode, Value) {
+    let mut response = api
+        .http
+        .get(format!("{}/api/v1/events?after=0", api.base))
+        .header(AUTHORIZATION, format!("Bearer {}", api.key))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let mut text = String::new();
+    loop {
+        while let Some(end) = text.find("\n\n") {
+            let frame: String = text.drain(..end + 2).collect();
+            if let Some(data) = frame.lines().find_map(|line| line.strip_prefix("data:")) {
+                return (status, serde_json::from_str(data.trim()).unwrap());
+            }
+        }
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), response.chunk())
+            .await
+            .expect("an event within 5 s")
+            .unwrap()
+            .expect("the stream went on");
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
     }
 }
 
@@ -550,11 +559,17 @@ async fn every_documented_operation_is_answered_by_its_handler_with_a_documented
         )
         .await;
         let status = response.status();
-        // Only an answer documented without content (tus discovery) may come without JSON.
-        let without_content =
-            doc["paths"][path][method]["responses"][status.as_str()]["content"].is_null();
+        // Only an answer documented without content (tus discovery) may come without JSON,
+        // and one documented as an event stream as one.
+        let content = &doc["paths"][path][method]["responses"][status.as_str()]["content"];
+        let event_stream = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .is_some_and(|v| v.to_str().unwrap_or("").starts_with("text/event-stream"));
         assert!(
-            is_json(&response) || (status == StatusCode::NO_CONTENT && without_content),
+            is_json(&response)
+                || (status == StatusCode::NO_CONTENT && content.is_null())
+                || (event_stream && content["text/event-stream"].is_object()),
             "{method} {path}: {status} is not the API's"
         );
         assert!(
@@ -933,6 +948,8 @@ async fn the_description_documents_what_each_handler_really_answers() {
     assert_eq!(accepted["resolution"], "accepted", "{accepted}");
     let (status, body) = client.get("/api/v1/openapi.json").await;
     answered.push(("get".into(), "/api/v1/openapi.json".into(), status, body));
+    let (status, body) = first_event(&client).await;
+    answered.push(("get".into(), "/api/v1/events".into(), status, body));
     answered.extend(file_operations(&client, &number).await);
     answered.extend(voice_operations(&client, &staff_api, &number).await);
 
@@ -947,8 +964,12 @@ async fn the_description_documents_what_each_handler_really_answers() {
             "{method} {path}: answered {status} {body}, documented {successes:?}"
         );
         // The answer has exactly the fields its documented schema names.
-        let schema = &operation["responses"][status.as_str()]["content"]["application/json"]
-            ["schema"]["$ref"];
+        let content = &operation["responses"][status.as_str()]["content"];
+        let schema = if content["text/event-stream"].is_object() {
+            &content["text/event-stream"]["schema"]["$ref"]
+        } else {
+            &content["application/json"]["schema"]["$ref"]
+        };
         if let Some(name) = schema.as_str() {
             let name = name.trim_start_matches("#/components/schemas/");
             let mut documented: Vec<&String> = doc["components"]["schemas"][name]["properties"]

@@ -6,6 +6,7 @@ mod common;
 mod api;
 mod cli;
 mod crash;
+mod events;
 mod files;
 mod http;
 mod mail_crash;

@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use app::backend::accounts::{authenticate, sign_in, ClientInfo, Viewer};
+use app::backend::accounts::Viewer;
 use app::backend::tickets::{self, NewTicket};
 use app::model::{Priority, RequestType};
 use common::{spawn_app, spawn_app_with, TestApp, OTHER_CLIENT_EMAIL, OTHER_CLIENT_PASSWORD};
@@ -246,22 +246,8 @@ async fn the_logo_upload_has_its_own_larger_limit() {
 async fn second_organization(app: &TestApp) -> (Viewer, String) {
     app.add_client_of_another_organization().await;
     let db = &app.db.db;
-    let observatory = db.default_observatory().await.unwrap().unwrap();
     let config = app::backend::config::Config::load(None, |_| None).unwrap();
-    let signed_in = sign_in(
-        db,
-        &config,
-        observatory.id,
-        OTHER_CLIENT_EMAIL,
-        OTHER_CLIENT_PASSWORD,
-        &ClientInfo::default(),
-    )
-    .await
-    .unwrap();
-    let viewer = authenticate(db, &config, &signed_in.token)
-        .await
-        .unwrap()
-        .unwrap();
+    let viewer = common::signed_in(db, OTHER_CLIENT_EMAIL, OTHER_CLIENT_PASSWORD).await;
     let opened = tickets::open_ticket(
         db,
         &app::backend::events::EventBus::new(),

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod admin;
 pub mod attachments;
 pub mod drafts;
+pub mod events;
 pub mod inbound;
 pub mod lifecycle;
 pub mod links;

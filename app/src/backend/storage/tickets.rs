@@ -957,6 +957,7 @@ impl Tx {
             }
             Ok::<_, sqlx::Error>(entry_id)
         })?;
+        self.record_event(entry_id, None, now).await?;
         Ok(entry_id)
     }
 
@@ -967,7 +968,7 @@ impl Tx {
         new: NewTicketRow<'_>,
     ) -> Result<CreatedTicket, StoreError> {
         let year = i64::from(new.now.year());
-        on_tx!(self, |tx| {
+        let created = on_tx!(self, |tx| {
             let sequence: i64 = sqlx::query_scalar(
                 "INSERT INTO ticket_counters (observatory_id, year, last_number) VALUES ($1, $2, 1) \
                  ON CONFLICT (observatory_id, year) \
@@ -1038,7 +1039,9 @@ impl Tx {
                 number,
                 entry_id,
             })
-        })
+        })?;
+        self.record_event(created.entry_id, None, new.now).await?;
+        Ok(created)
     }
 
     /// Indexes more text of an entry for search (the names of files sent with it).

@@ -1,6 +1,7 @@
 //! SQL for voice comments: the transcript state beside each voice entry, and the jobs that
 //! write transcripts.
 
+use super::events::TRANSCRIPT_EVENT;
 use super::{on_pool, on_tx, Db, StoreError, Tx};
 use chrono::{DateTime, Utc};
 
@@ -173,6 +174,10 @@ impl Db {
             }
             Ok::<_, sqlx::Error>(done == 1)
         })?;
+        if recorded {
+            tx.record_event(job.entry_id, Some(TRANSCRIPT_EVENT), now)
+                .await?;
+        }
         tx.commit().await?;
         Ok(recorded)
     }
@@ -185,7 +190,8 @@ impl Db {
         state: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
+        let mut tx = self.begin().await?;
+        let settled = on_tx!(&mut tx, |tx| {
             sqlx::query(
                 "UPDATE voice_entries SET transcript_state = $2, claimed_until = NULL, \
                  updated_at = $3 WHERE entry_id = $1 AND transcript_state = 'pending'",
@@ -193,10 +199,16 @@ impl Db {
             .bind(entry_id)
             .bind(state)
             .bind(now)
-            .execute(pool)
+            .execute(&mut **tx)
             .await
-            .map(|_| ())
+            .map(|done| done.rows_affected() == 1)
         })?;
+        // Followers hear of an ending (the player shows "no transcript"), not of a claim given back.
+        if settled && state != "pending" {
+            tx.record_event(entry_id, Some(TRANSCRIPT_EVENT), now)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -281,3 +281,26 @@ impl FileSite {
             .collect()
     }
 }
+
+/// The ticket events the portal records from the moment it is made, read in order: what a
+/// change must leave for its followers.
+pub struct RecordedEvents {
+    db: Db,
+    last: i64,
+}
+
+impl RecordedEvents {
+    pub async fn from_now(db: &Db) -> RecordedEvents {
+        RecordedEvents {
+            db: db.clone(),
+            last: db.last_event_id().await.unwrap(),
+        }
+    }
+
+    /// The next event recorded, if there is one.
+    pub async fn next(&mut self) -> Option<app::backend::storage::events::EventRow> {
+        let event = self.db.events_since(self.last, 1).await.unwrap().pop()?;
+        self.last = event.id;
+        Some(event)
+    }
+}

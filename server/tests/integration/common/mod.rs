@@ -45,6 +45,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let addr = listener.local_addr().unwrap();
     config.base_url = format!("http://{addr}").parse().unwrap();
     let state = server::state(config, test_db.db.clone()).unwrap();
+    server::spawn_event_reader(&state).await.unwrap();
     tokio::spawn(server::serve(
         listener,
         server::router(state),
@@ -193,4 +194,43 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+/// A person of the default observatory signed in on the server side by e-mail and password.
+pub async fn signed_in(
+    db: &app::backend::storage::Db,
+    email: &str,
+    password: &str,
+) -> app::backend::accounts::Viewer {
+    use app::backend::accounts::{authenticate, sign_in, ClientInfo};
+    let config = Config::load(None, |_| None).unwrap();
+    let observatory = db.default_observatory().await.unwrap().unwrap();
+    let signed_in = sign_in(
+        db,
+        &config,
+        observatory.id,
+        email,
+        password,
+        &ClientInfo::default(),
+    )
+    .await
+    .unwrap();
+    authenticate(db, &config, &signed_in.token)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// A person signed in as `signed_in` does, and a new API key of theirs.
+pub async fn api_key(
+    db: &app::backend::storage::Db,
+    email: &str,
+    password: &str,
+) -> (app::backend::accounts::Viewer, String) {
+    let viewer = signed_in(db, email, password).await;
+    let key =
+        app::backend::api_tokens::create(db, &viewer, "monitor", app::model::ApiKeyValidity::Never)
+            .await
+            .unwrap();
+    (viewer, key)
 }

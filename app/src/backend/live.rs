@@ -1,0 +1,196 @@
+//! Live updates: the ticket events a person may see, read back from the last one they saw and
+//! then followed as they commit (`EventBus`), each once and in order. A follower lives only as
+//! long as what let it in: its session or API key is checked again every `RECHECK_EVERY`, and
+//! the stream ends when the session ended or the person was deactivated.
+
+use super::accounts::{self, AccountError, Viewer};
+use super::api_tokens;
+use super::config::Config;
+use super::events::EventBus;
+use super::storage::events::EventRow;
+use super::storage::tickets::TicketScope;
+use super::storage::Db;
+use super::tickets::{self, scope_of};
+use chrono::{DateTime, Utc};
+use futures_util::Stream;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast::{error::RecvError, Receiver};
+
+/// How often a follower's session or key is checked again.
+pub const RECHECK_EVERY: Duration = Duration::from_secs(10);
+
+/// Events read from the table at once while catching up.
+const CATCH_UP_AT_ONCE: i64 = 200;
+
+/// One event, as its follower receives it: which ticket, what kind of entry, which entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveEvent {
+    pub id: i64,
+    pub ticket: String,
+    /// The entry's kind code, or `transcript` when a voice entry's transcript arrived.
+    pub kind: String,
+    pub entry_id: i64,
+    /// Staff-only (an internal note); a client never receives one.
+    pub internal: bool,
+    pub at: DateTime<Utc>,
+}
+
+impl From<&EventRow> for LiveEvent {
+    fn from(row: &EventRow) -> LiveEvent {
+        LiveEvent {
+            id: row.id,
+            ticket: row.number.clone(),
+            kind: row.kind.clone(),
+            entry_id: row.entry_id,
+            internal: row.internal,
+            at: row.created_at,
+        }
+    }
+}
+
+/// What let a follower in, checked again while it follows.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    Session(String),
+    ApiKey(String),
+}
+
+/// Where a follower starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    /// After the event with this id (the last one it saw).
+    After(i64),
+    /// With the events committed from now on.
+    Now,
+}
+
+/// The events `viewer` may see from `start` on, of one ticket when `ticket` names one (not
+/// found when it is not theirs), for as long as `credential` stays valid.
+pub async fn follow(
+    db: &Db,
+    config: &Arc<Config>,
+    events: &EventBus,
+    viewer: &Viewer,
+    credential: Credential,
+    ticket: Option<&str>,
+    start: StartAt,
+) -> Result<impl Stream<Item = LiveEvent> + Send + 'static, AccountError> {
+    let ticket_id = match ticket {
+        Some(number) => Some(tickets::load(db, viewer, number).await?.id),
+        None => None,
+    };
+    // Subscribed before the first read of the table: what commits in between arrives twice,
+    // once each way, and is passed on once.
+    let receiver = events.subscribe();
+    let last = match start {
+        StartAt::After(id) => id,
+        StartAt::Now => db.last_event_id().await?,
+    };
+    let following = Following {
+        db: db.clone(),
+        config: config.clone(),
+        receiver,
+        viewer: viewer.clone(),
+        credential,
+        scope: scope_of(viewer),
+        ticket_id,
+        last,
+        pending: VecDeque::new(),
+        caught_up: false,
+        checked_at: Instant::now(),
+    };
+    Ok(futures_util::stream::unfold(following, Following::next))
+}
+
+struct Following {
+    db: Db,
+    config: Arc<Config>,
+    receiver: Receiver<Arc<EventRow>>,
+    viewer: Viewer,
+    credential: Credential,
+    scope: TicketScope,
+    ticket_id: Option<i64>,
+    /// The last event passed on (or skipped as not for this viewer).
+    last: i64,
+    pending: VecDeque<LiveEvent>,
+    /// Everything up to the bus's present was read from the table.
+    caught_up: bool,
+    checked_at: Instant,
+}
+
+impl Following {
+    async fn next(mut self) -> Option<(LiveEvent, Following)> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Some((event, self));
+            }
+            if self.checked_at.elapsed() >= RECHECK_EVERY {
+                if !self.still_allowed().await {
+                    return None;
+                }
+                self.checked_at = Instant::now();
+            }
+            if !self.caught_up {
+                let rows = match self
+                    .db
+                    .events_after(&self.scope, self.ticket_id, self.last, CATCH_UP_AT_ONCE)
+                    .await
+                {
+                    Ok(rows) => rows,
+                    Err(err) => {
+                        // The follower reconnects from its last event; nothing is lost.
+                        tracing::warn!(error = %err, "reading a follower's events failed");
+                        return None;
+                    }
+                };
+                self.caught_up = (rows.len() as i64) < CATCH_UP_AT_ONCE;
+                self.take(rows.iter());
+                continue;
+            }
+            match tokio::time::timeout(RECHECK_EVERY, self.receiver.recv()).await {
+                Ok(Ok(row)) => self.take(std::iter::once(row.as_ref())),
+                // Too far behind the bus: read what was missed from the table.
+                Ok(Err(RecvError::Lagged(_))) => self.caught_up = false,
+                Ok(Err(RecvError::Closed)) => return None,
+                Err(_) => {}
+            }
+        }
+    }
+
+    fn take<'a>(&mut self, rows: impl Iterator<Item = &'a EventRow>) {
+        for row in rows {
+            if row.id <= self.last {
+                continue;
+            }
+            // The bus carries everybody's events; the table's rows were read for this scope.
+            if self.scope.sees_event(row) && self.ticket_id.is_none_or(|t| t == row.ticket_id) {
+                self.pending.push_back(LiveEvent::from(row));
+            }
+            self.last = row.id;
+        }
+    }
+
+    /// The session or key still lets the same person in, with the same rights.
+    async fn still_allowed(&self) -> bool {
+        let now = match &self.credential {
+            Credential::Session(token) => {
+                accounts::authenticate(&self.db, &self.config, token).await
+            }
+            Credential::ApiKey(token) => api_tokens::authenticate(&self.db, token).await,
+        };
+        match now {
+            Ok(Some(now)) => {
+                now.user_id == self.viewer.user_id
+                    && now.role == self.viewer.role
+                    && now.organization_id == self.viewer.organization_id
+            }
+            Ok(None) => false,
+            Err(err) => {
+                tracing::warn!(error = %err, "checking a follower's session failed");
+                false
+            }
+        }
+    }
+}
