@@ -1,18 +1,11 @@
 import { expect, test } from "@playwright/test";
-import { account, baseUrl, hydrated, mailTo, signIn } from "./support";
+import { account, baseUrl, hydrated, mailTo, openRequest, signIn } from "./support";
 
 test("staff change a status and the client's e-mail, in Spanish, leads to the request", async ({ page, browser }) => {
   const tag = String(Date.now()).slice(-7);
   const client = account("client", 0);
   await signIn(page, client);
-  await page.goto(`${baseUrl()}/tickets/new`);
-  await hydrated(page);
-  await page.getByLabel("Consulta").check();
-  await page.getByLabel("Asunto").fill(`Horario de la visita ${tag}`);
-  await page.getByLabel("Comentario").fill(`¿Podemos ir el sábado por la noche? Referencia ${tag}.`);
-  await page.getByRole("button", { name: "Enviar la solicitud" }).click();
-  await expect(page).toHaveURL(/\/tickets\/OBS-\d{4}-\d{5}\?created=1$/);
-  const number = (await page.getByTestId("ticket-number").textContent())!.trim();
+  const number = await openRequest(page, "Consulta", `Horario de la visita ${tag}`, `¿Podemos ir el sábado por la noche? Referencia ${tag}.`);
 
   // The acknowledgement: the number in the subject, in the client's language.
   const ack = await mailTo(client.email, (m) => m.subject.includes(number));
@@ -71,14 +64,7 @@ test("staff mark a request done; from the e-mail the client accepts the resoluti
   const tag = String(Date.now()).slice(-7);
   const client = account("client", 0);
   await signIn(page, client);
-  await page.goto(`${baseUrl()}/tickets/new`);
-  await hydrated(page);
-  await page.getByLabel("Reparación").check();
-  await page.getByLabel("Asunto").fill(`Rueda de filtros ${tag}`);
-  await page.getByLabel("Comentario").fill(`La rueda de filtros se atasca. Referencia ${tag}.`);
-  await page.getByRole("button", { name: "Enviar la solicitud" }).click();
-  await expect(page).toHaveURL(/\/tickets\/OBS-\d{4}-\d{5}\?created=1$/);
-  const number = (await page.getByTestId("ticket-number").textContent())!.trim();
+  const number = await openRequest(page, "Reparación", `Rueda de filtros ${tag}`, `La rueda de filtros se atasca. Referencia ${tag}.`);
 
   const staffContext = await browser.newContext({ locale: "es-ES" });
   const staff = await staffContext.newPage();

@@ -1,18 +1,11 @@
 import { expect, test } from "@playwright/test";
-import { account, baseUrl, hydrated, mailTo, relayMail, signIn } from "./support";
+import { account, baseUrl, hydrated, mailTo, relayMail, openRequest, signIn } from "./support";
 
 test("a client answers a notification by e-mail; a stranger's mail waits for staff, who publish it as a note", async ({ page, browser }, info) => {
   const tag = String(Date.now()).slice(-7);
   const client = account("client", 0);
   await signIn(page, client);
-  await page.goto(`${baseUrl()}/tickets/new`);
-  await hydrated(page);
-  await page.getByLabel("Reparación").check();
-  await page.getByLabel("Asunto").fill(`Enfocador ${tag}`);
-  await page.getByLabel("Comentario").fill(`El enfocador no responde. Referencia ${tag}.`);
-  await page.getByRole("button", { name: "Enviar la solicitud" }).click();
-  await expect(page).toHaveURL(/\/tickets\/OBS-\d{4}-\d{5}\?created=1$/);
-  const number = (await page.getByTestId("ticket-number").textContent())!.trim();
+  const number = await openRequest(page, "Reparación", `Enfocador ${tag}`, `El enfocador no responde. Referencia ${tag}.`);
 
   const staffContext = await browser.newContext({ locale: "es-ES", viewport: page.viewportSize() ?? undefined });
   const staff = await staffContext.newPage();

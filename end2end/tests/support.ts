@@ -36,6 +36,18 @@ export async function signIn(page: Page, who: Account) {
   await expect(page).toHaveURL(`${baseUrl()}/`);
 }
 
+/** Opens a request through the form as the signed-in client; answers its number. */
+export async function openRequest(page: Page, type: string, subject: string, comment: string): Promise<string> {
+  await page.goto(`${baseUrl()}/tickets/new`);
+  await hydrated(page);
+  await page.getByLabel(type).check();
+  await page.getByLabel("Asunto").fill(subject);
+  await page.getByLabel("Comentario").fill(comment);
+  await page.getByRole("button", { name: "Enviar la solicitud" }).click();
+  await expect(page).toHaveURL(/\/tickets\/OBS-\d{4}-\d{5}\?created=1$/);
+  return (await page.getByTestId("ticket-number").textContent())!.trim();
+}
+
 /** Runs an operator's command (`cupula …`) on the portal under test. */
 function cupula(args: string[], input?: string): Buffer {
   return execFileSync(resolve(__dirname, "..", process.env.CUPULA_BIN ?? "../target/debug/cupula"), args, {

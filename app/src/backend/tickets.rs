@@ -644,6 +644,8 @@ pub async fn ticket(
     viewer: &Viewer,
     number: &str,
 ) -> Result<TicketDetail, AccountError> {
+    // Read before the ticket: an event in between is seen twice, never missed.
+    let live_from = db.last_event_id().await?;
     let row = load(db, viewer, number).await?;
     let entries = db.timeline(scope_of(viewer), row.id).await?;
     let user_ids: Vec<i64> = entries
@@ -703,6 +705,7 @@ pub async fn ticket(
         actions,
         agents,
         held_mail,
+        live_from,
     })
 }
 
@@ -888,9 +891,11 @@ pub async fn list(
     viewer: &Viewer,
     filter: &TicketFilter,
 ) -> Result<TicketPage, AccountError> {
+    // Read before the list: a change in between is counted, never missed.
+    let live_from = db.last_event_id().await?;
     let base = conditions_for(viewer, filter);
     if let Some(query) = SearchQuery::parse(&filter.query) {
-        return search(db, viewer, filter, base, &query).await;
+        return search(db, viewer, filter, base, &query, live_from).await;
     }
     let counts = view_counts(db, viewer, filter, &base).await?;
     let keyset = filter
@@ -910,6 +915,7 @@ pub async fn list(
         items: rows.into_iter().map(summary).collect(),
         next,
         counts,
+        live_from,
     })
 }
 
@@ -988,6 +994,7 @@ async fn search(
     filter: &TicketFilter,
     base: Conditions,
     query: &SearchQuery,
+    live_from: i64,
 ) -> Result<TicketPage, AccountError> {
     let scope = scope_of(viewer);
     let internal = scope.internal;
@@ -1085,6 +1092,7 @@ async fn search(
                 Exactness::Exact
             },
         },
+        live_from,
     })
 }
 

@@ -108,6 +108,8 @@ pub struct TicketPage {
     /// The cursor of the next page, when there is one.
     pub next: Option<String>,
     pub counts: ViewCounts,
+    /// The newest event when the page was read: the live list counts changes after it.
+    pub live_from: i64,
 }
 
 /// All, open (open, in progress, blocked) or closed (done, cancelled) tickets.
@@ -632,7 +634,19 @@ pub enum EntryKind {
     System,
 }
 
+/// The kind of the live event that says a voice entry's transcript arrived (or could not be
+/// made); every other event carries its entry's kind.
+pub const TRANSCRIPT_EVENT: &str = "transcript";
+
 impl EntryKind {
+    /// Every kind a live event can have.
+    pub fn event_kinds() -> impl Iterator<Item = &'static str> {
+        EntryKind::ALL
+            .into_iter()
+            .map(EntryKind::code)
+            .chain([TRANSCRIPT_EVENT])
+    }
+
     pub const ALL: [EntryKind; 9] = [
         EntryKind::Created,
         EntryKind::Message,
@@ -790,6 +804,8 @@ pub struct TicketDetail {
     pub agents: Vec<Agent>,
     /// For staff: e-mails to the request's reply address that wait for a decision.
     pub held_mail: Vec<HeldMail>,
+    /// The newest event when the ticket was read: the live page follows it from there.
+    pub live_from: i64,
 }
 
 /// An e-mail to a request's reply address that was not posted, for staff to publish as an

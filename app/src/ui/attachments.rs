@@ -171,17 +171,25 @@ pub struct Gallery {
 
 impl Gallery {
     /// The gallery of a ticket page, for its entries and its `Lightbox`.
-    pub fn provide<'a>(files: impl IntoIterator<Item = &'a AttachmentInfo>) {
+    pub fn provide<'a>(files: impl IntoIterator<Item = &'a AttachmentInfo>) -> Gallery {
+        let gallery = Gallery {
+            images: StoredValue::new(Vec::new()),
+            open: RwSignal::new(None),
+            opener: StoredValue::new(None),
+        };
+        gallery.show_files(files);
+        provide_context(gallery);
+        gallery
+    }
+
+    /// The ticket's files changed (an entry arrived while the page was open).
+    pub fn show_files<'a>(&self, files: impl IntoIterator<Item = &'a AttachmentInfo>) {
         let images = files
             .into_iter()
             .filter(|f| shows_as_image(f))
             .cloned()
             .collect();
-        provide_context(Gallery {
-            images: StoredValue::new(images),
-            open: RwSignal::new(None),
-            opener: StoredValue::new(None),
-        });
+        self.images.set_value(images);
     }
 
     fn index_of(&self, id: &str) -> Option<usize> {

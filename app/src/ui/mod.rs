@@ -10,6 +10,7 @@ pub mod forgot_password;
 pub mod form_draft;
 pub mod header;
 pub mod icons;
+pub mod live;
 pub mod not_found;
 pub mod prefs;
 pub mod recorder;

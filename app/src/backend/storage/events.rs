@@ -8,8 +8,7 @@ use chrono::{DateTime, Utc};
 /// The PostgreSQL channel on which each event is announced when its transaction commits.
 pub const EVENTS_CHANNEL: &str = "cupula_events";
 
-/// The kind of the event that says a voice entry's transcript arrived (or could not be made).
-pub const TRANSCRIPT_EVENT: &str = "transcript";
+pub use crate::model::TRANSCRIPT_EVENT;
 
 /// The columns of `EventRow`, from the events (`v`) and their tickets (`t`).
 const SELECT_EVENTS: &str = "SELECT v.id, v.observatory_id, v.organization_id, v.ticket_id, \

@@ -18,6 +18,7 @@ use crate::ui::components::{
 };
 use crate::ui::files::FileUploader;
 use crate::ui::form_draft::use_form_draft;
+use crate::ui::live::follow_events;
 use crate::ui::prefs::{use_prefs, use_t};
 use crate::ui::recorder::{RecorderHandle, VoiceRecorder};
 use crate::use_portal;
@@ -25,6 +26,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::{use_params_map, use_query_map};
+use std::collections::HashSet;
+#[cfg(feature = "hydrate")]
+use wasm_bindgen::JsCast;
 
 /// The actions of the page, shared by its parts; every success reloads the ticket.
 #[derive(Clone, Copy)]
@@ -68,19 +72,10 @@ pub fn TicketPage() -> impl IntoView {
     toast_success(actions.priority, Msg::PriorityChanged);
     toast_success(actions.accept, Msg::ResolutionAcceptedToast);
     toast_success(actions.held_mail, Msg::HeldMailDecided);
+    // Read once per ticket; afterwards the page follows the ticket's events (`LiveTicket`).
     let ticket = Resource::new(
-        move || {
-            (
-                params.with(|p| p.get("number").unwrap_or_default()),
-                actions.message.version().get(),
-                actions.status.version().get(),
-                actions.assign.version().get(),
-                actions.priority.version().get(),
-                actions.accept.version().get(),
-                actions.held_mail.version().get(),
-            )
-        },
-        |(number, ..)| get_ticket(number),
+        move || params.with(|p| p.get("number").unwrap_or_default()),
+        get_ticket,
     );
     let me = user.id;
 
@@ -90,12 +85,14 @@ pub fn TicketPage() -> impl IntoView {
             <Suspense fallback=move || view! { <p class="muted">{t(Msg::Loading)}</p> }>
                 {
                     let (typed_body, typed_reason) = (typed_body.clone(), typed_reason.clone());
+                    let user = user.clone();
                     move || {
                         let (typed_body, typed_reason) = (typed_body.clone(), typed_reason.clone());
+                        let user = user.clone();
                         Suspend::new(async move {
                             match ticket.await {
                                 Ok(ticket) => view! {
-                                    <TicketView ticket created lang actions me typed_body typed_reason />
+                                    <TicketView ticket created lang actions me my_name=user.name.clone() typed_body typed_reason />
                                 }
                                 .into_any(),
                                 Err(error) => view! { <PageError error /> }.into_any(),
@@ -109,20 +106,178 @@ pub fn TicketPage() -> impl IntoView {
     .into_any()
 }
 
+/// The ticket as the page shows it, kept current: each event of the ticket, and each of the
+/// viewer's own changes, reads it again and applies what changed. Entries are keyed by id, so
+/// one heard twice shows once, and those already shown (and the reply being typed) stay as
+/// they are.
+#[derive(Clone, Copy)]
+struct LiveTicket {
+    ticket: RwSignal<TicketDetail>,
+    /// Entries that arrived below the reader's view, oldest first, until they are seen.
+    unseen: RwSignal<Vec<i64>>,
+    /// A reading is under way; another is wanted after it.
+    reading: StoredValue<(bool, bool)>,
+    my_name: StoredValue<String>,
+}
+
+impl LiveTicket {
+    fn new(ticket: TicketDetail, my_name: String) -> LiveTicket {
+        LiveTicket {
+            ticket: RwSignal::new(ticket),
+            unseen: RwSignal::new(Vec::new()),
+            reading: StoredValue::new((false, false)),
+            my_name: StoredValue::new(my_name),
+        }
+    }
+
+    /// Reads the ticket again (once more after a reading under way, never two at once).
+    fn refresh(self) {
+        let (busy, _) = self.reading.get_value();
+        self.reading.set_value((true, busy));
+        if busy {
+            return;
+        }
+        let number = self.ticket.with_untracked(|t| t.number.clone());
+        leptos::task::spawn_local(async move {
+            let mut wait_ms = 1_000;
+            loop {
+                match get_ticket(number.clone()).await {
+                    Ok(fresh) => self.apply(fresh),
+                    // Offline (a phone in a tunnel): asked again until the network is back.
+                    Err(error) if error.message == Msg::ErrorNetwork => {
+                        if self.ticket.try_with_untracked(|_| ()).is_none() {
+                            return;
+                        }
+                        #[cfg(feature = "hydrate")]
+                        gloo_timers::future::TimeoutFuture::new(wait_ms).await;
+                        wait_ms = (wait_ms * 2).min(5_000);
+                        continue;
+                    }
+                    // The ticket is no longer theirs: the page stays as it is.
+                    Err(_) => {}
+                }
+                match self.reading.try_get_value() {
+                    Some((_, true)) => self.reading.set_value((true, false)),
+                    _ => break,
+                }
+            }
+            self.reading.try_set_value((false, false));
+        });
+    }
+
+    fn apply(self, fresh: TicketDetail) {
+        let Some(known) = self
+            .ticket
+            .try_with_untracked(|t| t.timeline.iter().map(|e| e.id).collect::<HashSet<_>>())
+        else {
+            return;
+        };
+        let mine = self.my_name.get_value();
+        let arrived: Vec<i64> = fresh
+            .timeline
+            .iter()
+            .filter(|e| !known.contains(&e.id) && e.author.as_deref() != Some(mine.as_str()))
+            .map(|e| e.id)
+            .collect();
+        if !arrived.is_empty() && !timeline_end_in_view() {
+            self.unseen.update(|unseen| unseen.extend(arrived));
+        }
+        if self.ticket.with_untracked(|t| *t != fresh) {
+            self.ticket.set(fresh);
+        }
+    }
+}
+
+/// Whether the end of the timeline is on the screen (the reader sees what arrives there).
+fn timeline_end_in_view() -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        let end = document().get_element_by_id("timeline-end");
+        let height = window()
+            .inner_height()
+            .ok()
+            .and_then(|h| h.as_f64())
+            .unwrap_or(0.0);
+        end.is_none_or(|end| end.get_bounding_client_rect().top() <= height)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    true
+}
+
+/// A fingerprint of what an entry shows: an entry that changes (its transcript arrived, a
+/// preview is ready) is drawn again, the others stay.
+fn entry_key(entry: &TimelineEntry) -> (i64, u64) {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    format!("{entry:?}").hash(&mut hasher);
+    (entry.id, hasher.finish())
+}
+
 #[component]
+#[allow(clippy::too_many_arguments)]
 fn TicketView(
     ticket: TicketDetail,
     created: bool,
     lang: Lang,
     actions: TicketActionsState,
     me: i64,
+    my_name: String,
     typed_body: String,
     typed_reason: String,
 ) -> impl IntoView {
     let t = use_t();
     let title = format!("{} · {}", ticket.number, ticket.subject);
     let number = ticket.number.clone();
-    Gallery::provide(ticket.timeline.iter().flat_map(|entry| &entry.attachments));
+    let gallery = Gallery::provide(ticket.timeline.iter().flat_map(|entry| &entry.attachments));
+    let live = LiveTicket::new(ticket.clone(), my_name);
+    follow_events(Some(number.clone()), ticket.live_from, move |_| {
+        live.refresh()
+    });
+    // The viewer's own changes show at once, without waiting for their event.
+    Effect::new(move |seen: Option<usize>| {
+        let versions = actions.message.version().get()
+            + actions.status.version().get()
+            + actions.assign.version().get()
+            + actions.priority.version().get()
+            + actions.accept.version().get()
+            + actions.held_mail.version().get();
+        if seen.is_some_and(|seen| seen != versions) {
+            live.refresh();
+        }
+        versions
+    });
+    Effect::new(move |_| {
+        live.ticket
+            .with(|t| gallery.show_files(t.timeline.iter().flat_map(|entry| &entry.attachments)))
+    });
+    let _seen_on_scroll = window_event_listener(leptos::ev::scroll, move |_| {
+        if !live.unseen.with_untracked(Vec::is_empty) && timeline_end_in_view() {
+            live.unseen.set(Vec::new());
+        }
+    });
+    let status = Memo::new(move |_| live.ticket.with(|t| t.status));
+    let priority = Memo::new(move |_| live.ticket.with(|t| t.priority));
+    let accept = Memo::new(move |_| live.ticket.with(|t| t.actions.accept));
+    let held = Memo::new(move |_| live.ticket.with(|t| t.held_mail.clone()));
+    let reply_rights = Memo::new(move |_| {
+        live.ticket
+            .with(|t| (t.actions.reply, t.actions.internal_notes))
+    });
+    // The side forms are drawn again only when what they offer changed.
+    let side = Memo::new(move |_| {
+        live.ticket.with(|t| {
+            (
+                t.status,
+                t.resolution,
+                t.assignee_id,
+                t.priority,
+                t.actions.clone(),
+                t.agents.clone(),
+            )
+        })
+    });
+    let typed_body = StoredValue::new(typed_body);
+    let typed_reason = StoredValue::new(typed_reason);
     view! {
         <Title text=title />
         {created
@@ -137,13 +292,19 @@ fn TicketView(
             <p class="ticket-number" data-testid="ticket-number">{ticket.number.clone()}</p>
             <h1>{ticket.subject.clone()}</h1>
             <p class="cluster">
-                <span data-testid="ticket-status"><StatusBadge status=ticket.status /></span>
-                <LifecycleBadge ticket=ticket.clone() />
-                <PriorityBadge priority=ticket.priority />
+                <span data-testid="ticket-status">{move || view! { <StatusBadge status=status.get() /> }}</span>
+                {move || {
+                    side.track();
+                    view! { <LifecycleBadge ticket=live.ticket.get_untracked() /> }
+                }}
+                {move || view! { <PriorityBadge priority=priority.get() /> }}
                 <span class="badge">{t(ticket.request_type.label())}</span>
             </p>
         </header>
-        {ticket.actions.accept.then(|| view! { <AcceptCard number=ticket.number.clone() actions /> })}
+        {
+            let number = number.clone();
+            move || accept.get().then(|| view! { <AcceptCard number=number.clone() actions /> })
+        }
         // The facts come first: on a phone they are read before the history; on a wide screen
         // they head the side column (see `.ticket-layout` in style/main.css).
         <div class="ticket-layout">
@@ -162,49 +323,106 @@ fn TicketView(
                 </dd>
                 <dt>{t(Msg::Assignee)}</dt>
                 <dd data-testid="ticket-assignee">
-                    {ticket.assignee.clone().unwrap_or_else(|| t(Msg::Unassigned).to_string())}
+                    {move || {
+                        live.ticket
+                            .with(|t| t.assignee.clone())
+                            .unwrap_or_else(|| t(Msg::Unassigned).to_string())
+                    }}
                 </dd>
                 <dt>{t(Msg::OpenedBy)}</dt>
                 <dd>{ticket.opened_by.clone()}</dd>
                 <dt>{t(Msg::CreatedAt)}</dt>
                 <dd><Time at=ticket.created_at /></dd>
                 <dt>{t(Msg::UpdatedAt)}</dt>
-                <dd><Time at=ticket.updated_at /></dd>
+                <dd>{move || view! { <Time at=live.ticket.with(|t| t.updated_at) /> }}</dd>
             </dl>
             <section class="stack ticket-main" aria-labelledby="history-title">
                 <h2 id="history-title">{t(Msg::History)}</h2>
-                {(!ticket.held_mail.is_empty()).then(|| view! {
-                    <HeldMailCard number=number.clone() held=ticket.held_mail.clone() actions />
-                })}
-                <ol class="timeline">
-                    {ticket
-                        .timeline
-                        .iter()
-                        .cloned()
-                        .map(|entry| view! { <Entry entry lang number=number.clone() /> })
-                        .collect_view()}
-                </ol>
-                {if ticket.actions.reply {
-                    view! {
-                        <ReplyForm
-                            number=number.clone()
-                            internal_notes=ticket.actions.internal_notes
-                            actions
-                            typed_body
-                        />
+                {
+                    let number = number.clone();
+                    move || {
+                        let held = held.get();
+                        (!held.is_empty()).then(|| view! {
+                            <HeldMailCard number=number.clone() held actions />
+                        })
                     }
-                        .into_any()
-                } else {
-                    view! { <p class="alert alert-info">{t(Msg::ClosedRequestNote)}</p> }.into_any()
-                }}
+                }
+                <ol class="timeline" aria-live="polite" aria-relevant="additions">
+                    <For
+                        each=move || live.ticket.with(|t| t.timeline.clone())
+                        key=entry_key
+                        children={
+                            let number = number.clone();
+                            move |entry| view! { <Entry entry lang number=number.clone() /> }
+                        }
+                    />
+                </ol>
+                <div id="timeline-end"></div>
+                <NewEntriesBar live />
+                {
+                    let number = number.clone();
+                    move || {
+                        let (reply, internal_notes) = reply_rights.get();
+                        if reply {
+                            view! {
+                                <ReplyForm
+                                    number=number.clone()
+                                    internal_notes
+                                    actions
+                                    typed_body=typed_body.get_value()
+                                />
+                            }
+                                .into_any()
+                        } else {
+                            view! { <p class="alert alert-info">{t(Msg::ClosedRequestNote)}</p> }.into_any()
+                        }
+                    }
+                }
             </section>
             <aside class="stack ticket-side">
-                <StatusForm ticket=ticket.clone() actions typed_reason />
-                {ticket.actions.assign.then(|| view! { <AssignForm ticket=ticket.clone() actions me /> })}
-                {ticket.actions.priority.then(|| view! { <PriorityForm ticket=ticket.clone() actions /> })}
+                {move || {
+                    let (_, _, _, _, rights, _) = side.get();
+                    let ticket = live.ticket.get_untracked();
+                    view! {
+                        <StatusForm ticket=ticket.clone() actions typed_reason=typed_reason.get_value() />
+                        {rights.assign.then(|| view! { <AssignForm ticket=ticket.clone() actions me /> })}
+                        {rights.priority.then(|| view! { <PriorityForm ticket=ticket.clone() actions /> })}
+                    }
+                }}
             </aside>
         </div>
         <Lightbox />
+    }
+}
+
+/// "N new entries": shown while entries arrived below the reader's view; it takes them there.
+#[component]
+fn NewEntriesBar(live: LiveTicket) -> impl IntoView {
+    let lang = use_prefs().lang;
+    let go = move |_| {
+        let first = live.unseen.with_untracked(|unseen| unseen.first().copied());
+        live.unseen.set(Vec::new());
+        #[cfg(feature = "hydrate")]
+        if let Some(entry) =
+            first.and_then(|id| document().get_element_by_id(&format!("entry-{id}")))
+        {
+            entry.scroll_into_view();
+            if let Ok(entry) = entry.dyn_into::<web_sys::HtmlElement>() {
+                let _ = entry.focus();
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = first;
+    };
+    move || {
+        let count = live.unseen.with(Vec::len);
+        (count > 0).then(|| {
+            view! {
+                <button type="button" class="btn btn-primary new-entries-bar" data-testid="new-entries" on:click=go>
+                    {Msg::NewEntriesBelow.fill(lang, &[("count", &count.to_string())])}
+                </button>
+            }
+        })
     }
 }
 
@@ -401,7 +619,7 @@ fn Entry(entry: TimelineEntry, lang: Lang, number: String) -> impl IntoView {
         }
     });
     view! {
-        <li class=class id=format!("entry-{}", entry.id) data-testid="timeline-entry" data-kind=entry.kind.code()>
+        <li class=class id=format!("entry-{}", entry.id) tabindex="-1" data-testid="timeline-entry" data-kind=entry.kind.code()>
             <div class="entry-head">
                 <span class="entry-title">{heading}</span>
                 {entry.internal.then(|| view! { <span class="badge badge-internal">{t(Msg::Internal)}</span> })}

@@ -4,18 +4,21 @@
 
 use super::TicketItem;
 use crate::api::{list_tickets, ticket_choices};
+use crate::error::UserError;
 use crate::i18n::Msg;
 use crate::model::{
-    AssigneeFilter, NewTicketChoices, Priority, RequestType, ResolutionFilter, SessionUser, Status,
-    TicketFilter, TicketSort, TicketView,
+    AssigneeFilter, EntryKind, NewTicketChoices, Priority, RequestType, ResolutionFilter,
+    SessionUser, Status, TicketFilter, TicketPage, TicketSort, TicketView,
 };
 use crate::ui::components::{EmptyState, PageError};
+use crate::ui::live::follow_events;
 use crate::ui::prefs::{use_prefs, use_t};
 use crate::use_portal;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::use_query_map;
+use std::collections::HashSet;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
@@ -31,6 +34,7 @@ pub fn HomePage() -> impl IntoView {
         query.with(|q| TicketFilter::from_pairs(q.latest_values().map(|(k, v)| (k.as_ref(), v))))
     });
     let page = Resource::new(move || filter.get().to_query_string(), list_tickets);
+    let page_resource = page;
     let choices = Resource::new(|| (), |_| ticket_choices());
     let title = if staff {
         Msg::RequestsQueue
@@ -62,6 +66,7 @@ pub fn HomePage() -> impl IntoView {
                     match page.await {
                         Ok(page) => {
                             let counts = page.counts;
+                            let live_from = page.live_from;
                             let empty = page.items.is_empty();
                             let next = page.next.clone().map(|after| {
                                 let next = TicketFilter {
@@ -101,6 +106,7 @@ pub fn HomePage() -> impl IntoView {
                                         })
                                         .collect_view()}
                                 </nav>
+                                <ListChanges live_from page=page_resource />
                                 {if empty {
                                     view! {
                                         <EmptyState
@@ -135,6 +141,46 @@ pub fn HomePage() -> impl IntoView {
         </div>
     }
     .into_any()
+}
+
+/// What changes the list: a request opened, or its status, assignee or priority changed (by a
+/// person or by the portal itself).
+const LIST_EVENT_KINDS: [EntryKind; 5] = [
+    EntryKind::Created,
+    EntryKind::Status,
+    EntryKind::Assignment,
+    EntryKind::Priority,
+    EntryKind::System,
+];
+
+/// "N changes since you opened this list": the list follows the requests' events, and shows
+/// them when asked, so nothing moves under the reader's pointer.
+#[component]
+fn ListChanges(live_from: i64, page: Resource<Result<TicketPage, UserError>>) -> impl IntoView {
+    let lang = use_prefs().lang;
+    let changed = RwSignal::new(HashSet::<String>::new());
+    follow_events(None, live_from, move |heard| {
+        if LIST_EVENT_KINDS
+            .iter()
+            .any(|kind| kind.code() == heard.kind)
+        {
+            changed.update(|changed| {
+                changed.insert(heard.ticket);
+            });
+        }
+    });
+    view! {
+        <div class="list-changes" aria-live="polite">
+            {move || {
+                let count = changed.with(HashSet::len);
+                (count > 0).then(|| view! {
+                    <button type="button" class="btn btn-secondary list-changes-bar" data-testid="list-changes" on:click=move |_| page.refetch()>
+                        {Msg::ListChanged.fill(lang, &[("count", &count.to_string())])}
+                    </button>
+                })
+            }}
+        </div>
+    }
 }
 
 /// Who is signed in, in one line (name, role, organization).

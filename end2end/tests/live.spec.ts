@@ -1,0 +1,74 @@
+import { expect, test } from "@playwright/test";
+import { account, baseUrl, hydrated, openRequest, signIn } from "./support";
+
+test("a client and an agent on one request: replies, status and list changes arrive without reloading, and offline catches up once", async ({ page, browser }) => {
+  const tag = String(Date.now()).slice(-7);
+  const client = account("client", 0);
+  await signIn(page, client);
+  const number = await openRequest(page, "Consulta", `Guiado ${tag}`, `El guiado se pierde a los diez minutos (${tag}).`);
+  await hydrated(page);
+  // A reload would lose this mark, and the text being typed below.
+  await page.evaluate(() => ((window as unknown as { liveMark: string }).liveMark = "same page"));
+  const draft = `Le paso el registro en cuanto`;
+  await page.getByLabel("Mensaje").fill(draft);
+
+  // The client's list, open in a second tab.
+  const list = await page.context().newPage();
+  await list.goto(`${baseUrl()}/`);
+  await hydrated(list);
+  const listed = list.getByTestId("ticket-item").filter({ hasText: number });
+  await expect(listed).toContainText("Abierta");
+
+  const staffContext = await browser.newContext({ locale: "es-ES", viewport: { width: 1280, height: 900 } });
+  const staff = await staffContext.newPage();
+  await signIn(staff, account("agent"));
+  await staff.goto(`${baseUrl()}/tickets/${number}`);
+  await hydrated(staff);
+
+  // The agent's reply reaches the client's open page.
+  const question = `¿Qué montura usa? (${tag})`;
+  await staff.getByLabel("Mensaje").fill(question);
+  await staff.getByRole("button", { name: "Enviar", exact: true }).click();
+  const sentAt = Date.now();
+  await expect(staff.getByTestId("timeline-entry").filter({ hasText: question })).toBeVisible();
+  await expect(page.getByTestId("timeline-entry").filter({ hasText: question })).toBeVisible({ timeout: 2_000 });
+  console.log(`live: the agent's reply reached the client's page ${Date.now() - sentAt} ms after sending`);
+  await expect(page.getByTestId("timeline-entry").filter({ hasText: question })).toHaveCount(1);
+  await expect(page.getByLabel("Mensaje")).toHaveValue(draft);
+  expect(await page.evaluate(() => (window as unknown as { liveMark?: string }).liveMark)).toBe("same page");
+
+  // An internal note never reaches the client's page; the public message after it does.
+  const note = `Nota interna sobre la montura (${tag})`;
+  await staff.getByLabel("Mensaje").fill(note);
+  await staff.getByLabel(/^Nota interna/).check();
+  await staff.getByRole("button", { name: "Enviar", exact: true }).click();
+  await expect(staff.getByTestId("timeline-entry").filter({ hasText: note })).toBeVisible();
+
+  // A status change updates the client's page header, and the list offers it.
+  await staff.getByLabel("Estado nuevo").selectOption({ label: "En progreso" });
+  await staff.getByRole("button", { name: "Cambiar el estado" }).click();
+  await expect(page.getByTestId("ticket-status")).toContainText("En progreso");
+  await expect(page.getByTestId("timeline-entry").filter({ hasText: note })).toHaveCount(0);
+  const changes = list.getByTestId("list-changes");
+  await expect(changes).toContainText("Cambios desde que abrió la lista: 1.");
+  await expect(listed).toContainText("Abierta");
+  await changes.click();
+  await expect(listed).toContainText("En progreso");
+  await expect(list.getByTestId("list-changes")).toHaveCount(0);
+
+  // Offline (a phone in a tunnel): what was said meanwhile arrives once the network is back.
+  await page.context().setOffline(true);
+  const meanwhile = `Mientras estaba sin cobertura (${tag})`;
+  await staff.getByLabel("Mensaje").fill(meanwhile);
+  await staff.getByRole("button", { name: "Enviar", exact: true }).click();
+  await expect(staff.getByTestId("timeline-entry").filter({ hasText: meanwhile })).toBeVisible();
+  await page.waitForTimeout(1_500);
+  await expect(page.getByTestId("timeline-entry").filter({ hasText: meanwhile })).toHaveCount(0);
+  await page.context().setOffline(false);
+  await expect(page.getByTestId("timeline-entry").filter({ hasText: meanwhile })).toBeVisible({ timeout: 10_000 });
+  await expect(page.getByTestId("timeline-entry").filter({ hasText: meanwhile })).toHaveCount(1);
+  await expect(page.getByTestId("timeline-entry").filter({ hasText: question })).toHaveCount(1);
+  await expect(page.getByLabel("Mensaje")).toHaveValue(draft);
+  await expect(page.getByTestId("timeline-entry").filter({ hasText: note })).toHaveCount(0);
+  await staffContext.close();
+});
