@@ -142,10 +142,14 @@ test("a recording whose connection is cut mid-way arrives whole when the network
   await expect(page.getByTestId("voice-recorder")).toHaveAttribute("data-state", "recording");
   cut = false;
   await page.waitForTimeout(3_000);
+  const readAt = Date.now();
   const [minutes, seconds] = (await page.getByTestId("voice-timer").innerText()).trim().split(":").map(Number);
   const recorded = minutes * 60 + seconds;
   expect(recorded).toBeGreaterThanOrEqual(10);
   await page.getByTestId("voice-stop").click();
+  // The recording goes on until the stop lands: on a busy machine that can be a second or two
+  // after the timer was read.
+  const untilStop = Math.ceil((Date.now() - readAt) / 1000);
   await expect(page.getByTestId("voice-recorder")).toHaveAttribute("data-state", "ready", { timeout: 60_000 });
   await page.getByLabel("Comentario").fill("Grabación con un corte de red a mitad.");
   await page.getByRole("button", { name: "Enviar la solicitud" }).click();
@@ -154,5 +158,5 @@ test("a recording whose connection is cut mid-way arrives whole when the network
   // Every second recorded is there: before, during and after the cut.
   const stated = await statedSeconds(page);
   expect(stated).toBeGreaterThanOrEqual(recorded - 1);
-  expect(stated).toBeLessThanOrEqual(recorded + 1);
+  expect(stated).toBeLessThanOrEqual(recorded + untilStop + 1);
 });
