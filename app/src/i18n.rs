@@ -491,7 +491,7 @@ catalogue! {
     InternalNoteOption => "Nota interna: solo la ve el personal del observatorio", "Internal note: only the observatory's staff see it";
     MessageAdded => "Mensaje añadido.", "Message added.";
     NewEntriesBelow => "{count} novedades más abajo ↓", "{count} new below ↓";
-    ListChanged => "Cambios desde que abrió la lista: {count}. Mostrarlos", "Changes since you opened the list: {count}. Show them";
+    ListChanged => "Solicitudes con cambios desde que abrió la lista: {count}. Mostrarlas", "Requests changed since you opened the list: {count}. Show them";
     ChangeStatus => "Cambiar el estado", "Change the status";
     NewStatus => "Estado nuevo", "New status";
     ReasonHint => "Obligatorio para «Bloqueada»: qué falta para seguir. El cliente lo verá.",

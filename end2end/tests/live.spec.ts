@@ -50,7 +50,7 @@ test("a client and an agent on one request: replies, status and list changes arr
   await expect(page.getByTestId("ticket-status")).toContainText("En progreso");
   await expect(page.getByTestId("timeline-entry").filter({ hasText: note })).toHaveCount(0);
   const changes = list.getByTestId("list-changes");
-  await expect(changes).toContainText("Cambios desde que abrió la lista: 1.");
+  await expect(changes).toContainText("Solicitudes con cambios desde que abrió la lista: 1.");
   await expect(listed).toContainText("Abierta");
   await changes.click();
   await expect(listed).toContainText("En progreso");

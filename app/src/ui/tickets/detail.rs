@@ -85,14 +85,12 @@ pub fn TicketPage() -> impl IntoView {
             <Suspense fallback=move || view! { <p class="muted">{t(Msg::Loading)}</p> }>
                 {
                     let (typed_body, typed_reason) = (typed_body.clone(), typed_reason.clone());
-                    let user = user.clone();
                     move || {
                         let (typed_body, typed_reason) = (typed_body.clone(), typed_reason.clone());
-                        let user = user.clone();
                         Suspend::new(async move {
                             match ticket.await {
                                 Ok(ticket) => view! {
-                                    <TicketView ticket created lang actions me my_name=user.name.clone() typed_body typed_reason />
+                                    <TicketView ticket created lang actions me typed_body typed_reason />
                                 }
                                 .into_any(),
                                 Err(error) => view! { <PageError error /> }.into_any(),
@@ -214,14 +212,12 @@ fn entry_key(entry: &TimelineEntry) -> (i64, u64) {
 }
 
 #[component]
-#[allow(clippy::too_many_arguments)]
 fn TicketView(
     ticket: TicketDetail,
     created: bool,
     lang: Lang,
     actions: TicketActionsState,
     me: i64,
-    my_name: String,
     typed_body: String,
     typed_reason: String,
 ) -> impl IntoView {
@@ -229,6 +225,7 @@ fn TicketView(
     let title = format!("{} · {}", ticket.number, ticket.subject);
     let number = ticket.number.clone();
     let gallery = Gallery::provide(ticket.timeline.iter().flat_map(|entry| &entry.attachments));
+    let my_name = use_portal().user.map(|user| user.name).unwrap_or_default();
     let live = LiveTicket::new(ticket.clone(), my_name);
     follow_events(Some(number.clone()), ticket.live_from, move |_| {
         live.refresh()

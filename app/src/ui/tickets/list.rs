@@ -34,6 +34,7 @@ pub fn HomePage() -> impl IntoView {
         query.with(|q| TicketFilter::from_pairs(q.latest_values().map(|(k, v)| (k.as_ref(), v))))
     });
     let page = Resource::new(move || filter.get().to_query_string(), list_tickets);
+    // The list's own `page` (the loaded value) hides this name where `ListChanges` needs it.
     let page_resource = page;
     let choices = Resource::new(|| (), |_| ticket_choices());
     let title = if staff {
@@ -153,7 +154,7 @@ const LIST_EVENT_KINDS: [EntryKind; 5] = [
     EntryKind::System,
 ];
 
-/// "N changes since you opened this list": the list follows the requests' events, and shows
+/// "Requests changed since you opened the list: N": the list follows the requests' events, and shows
 /// them when asked, so nothing moves under the reader's pointer.
 #[component]
 fn ListChanges(live_from: i64, page: Resource<Result<TicketPage, UserError>>) -> impl IntoView {
