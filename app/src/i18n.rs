@@ -491,7 +491,14 @@ catalogue! {
     InternalNoteOption => "Nota interna: solo la ve el personal del observatorio", "Internal note: only the observatory's staff see it";
     MessageAdded => "Mensaje añadido.", "Message added.";
     NewEntriesBelow => "{count} novedades más abajo ↓", "{count} new below ↓";
-    ListChanged => "Solicitudes con cambios desde que abrió la lista: {count}. Mostrarlas", "Requests changed since you opened the list: {count}. Show them";
+    ListChanged => "Solicitudes con cambios desde que abriste la lista: {count}. Mostrarlas", "Requests changed since you opened the list: {count}. Show them";
+    PresenceViewing => "También en esta página: {names}", "Also on this page: {names}";
+    PresenceWritingReply => "{name} está escribiendo una respuesta…", "{name} is writing a reply…";
+    PresenceWritingNote => "{name} está escribiendo una nota interna…", "{name} is writing an internal note…";
+    PresenceObservatoryReplying => "El observatorio está respondiendo…", "The observatory is replying…";
+    ErrorRepliedMeanwhile => "Mientras escribías, alguien ha respondido (lo tienes aquí debajo). Léelo; si tu mensaje sigue haciendo falta, envíalo de todos modos. Lo que escribiste sigue aquí.",
+        "While you were writing, someone replied (shown below). Read it; if your message is still needed, send it anyway. What you wrote is still here.";
+    SendAnyway => "Enviar de todos modos", "Send anyway";
     ChangeStatus => "Cambiar el estado", "Change the status";
     NewStatus => "Estado nuevo", "New status";
     ReasonHint => "Obligatorio para «Bloqueada»: qué falta para seguir. El cliente lo verá.",

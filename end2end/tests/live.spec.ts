@@ -50,7 +50,7 @@ test("a client and an agent on one request: replies, status and list changes arr
   await expect(page.getByTestId("ticket-status")).toContainText("En progreso");
   await expect(page.getByTestId("timeline-entry").filter({ hasText: note })).toHaveCount(0);
   const changes = list.getByTestId("list-changes");
-  await expect(changes).toContainText("Solicitudes con cambios desde que abrió la lista: 1.");
+  await expect(changes).toContainText("Solicitudes con cambios desde que abriste la lista: 1.");
   await expect(listed).toContainText("Abierta");
   await changes.click();
   await expect(listed).toContainText("En progreso");
@@ -70,5 +70,55 @@ test("a client and an agent on one request: replies, status and list changes arr
   await expect(page.getByTestId("timeline-entry").filter({ hasText: question })).toHaveCount(1);
   await expect(page.getByLabel("Mensaje")).toHaveValue(draft);
   await expect(page.getByTestId("timeline-entry").filter({ hasText: note })).toHaveCount(0);
+  await staffContext.close();
+});
+
+test("presence and collision: staff see who is on the request and who writes, the client only that the observatory replies, and a reply that arrived while writing is shown before sending", async ({ page, browser }, info) => {
+  const tag = String(Date.now()).slice(-7);
+  await signIn(page, account("client", 0));
+  const number = await openRequest(page, "Consulta", `Presencia ${tag}`, `La montura hace ruido al apuntar (${tag}).`);
+  await hydrated(page);
+
+  const staffContext = await browser.newContext({ locale: "es-ES", viewport: { width: 1280, height: 900 } });
+  const staff = await staffContext.newPage();
+  await signIn(staff, account("agent"));
+  await staff.goto(`${baseUrl()}/tickets/${number}`);
+  await hydrated(staff);
+
+  // Staff see the client on the page.
+  await expect(staff.getByTestId("presence")).toContainText(/También en esta página: .*Cliente/, { timeout: 10_000 });
+
+  // The agent writes a public reply: the client is told the observatory is replying, not who.
+  await staff.getByLabel("Mensaje").fill("Estamos mirando");
+  const writing = page.getByTestId("presence-writing");
+  await expect(writing).toHaveText("El observatorio está respondiendo…", { timeout: 8_000 });
+  // The same text as an internal note: the client is told nothing at all.
+  await staff.getByLabel(/^Nota interna/).check();
+  await expect(writing).toHaveText("", { timeout: 8_000 });
+  await expect(page.getByTestId("presence")).not.toContainText("Tomás");
+
+  // The client writes: the agent sees it by name.
+  const mine = `La montura ya no hace ruido (${tag})`;
+  await page.getByLabel("Mensaje").fill(mine);
+  await expect(staff.getByTestId("presence-writing")).toHaveText(/Cliente está escribiendo una respuesta…/, { timeout: 8_000 });
+
+  // Meanwhile the agent replies; the client, sending, is first shown that reply.
+  const theirs = `¿Ha probado a engrasar el eje? (${tag})`;
+  await staff.getByLabel(/^Nota interna/).uncheck();
+  await staff.getByLabel("Mensaje").fill(theirs);
+  await staff.getByRole("button", { name: "Enviar", exact: true }).click();
+  await expect(staff.getByTestId("timeline-entry").filter({ hasText: theirs })).toBeVisible();
+  await page.getByRole("button", { name: "Enviar", exact: true }).click();
+  await expect(page.getByText("Mientras escribías, alguien ha respondido")).toBeVisible();
+  await expect(page.getByTestId("replies-meanwhile")).toContainText(theirs);
+  await expect(page.getByLabel("Mensaje")).toHaveValue(mine);
+  await expect(page.getByTestId("timeline-entry").filter({ hasText: mine })).toHaveCount(0);
+  await page.screenshot({ path: `../docs/screenshots/replied-meanwhile-${info.project.name}.png`, fullPage: true });
+  // Having read it, the client sends anyway: the message is posted once.
+  await page.getByRole("button", { name: "Enviar de todos modos" }).click();
+  await expect(page.getByTestId("timeline-entry").filter({ hasText: mine })).toHaveCount(1);
+  await expect(page.getByTestId("replies-meanwhile")).toHaveCount(0);
+  await expect(page.getByRole("button", { name: "Enviar", exact: true })).toBeVisible();
+  await expect(staff.getByTestId("timeline-entry").filter({ hasText: mine })).toHaveCount(1, { timeout: 2_000 });
   await staffContext.close();
 });

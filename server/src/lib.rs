@@ -10,7 +10,7 @@ use app::backend::config::Config;
 use app::backend::files::FileStore;
 use app::backend::storage::Db;
 use app::backend::AppState;
-use app::backend::{attachments, logo, previews, request, voice, voice_live};
+use app::backend::{attachments, logo, presence, previews, request, voice, voice_live};
 use app::i18n::Msg;
 use app::{shell, App, SITE_OUTPUT_NAME};
 use axum::extract::{DefaultBodyLimit, Multipart, Path as AxumPath};
@@ -130,8 +130,8 @@ const HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(1
 /// Cleans up in the background while the portal runs: partial uploads past their expiry,
 /// staged files never attached, and files that no row names (left by a crash mid-upload,
 /// older than an hour so that no upload in flight is touched); then makes the previews a
-/// crash or a full queue left unmade, and schedules the transcriptions left pending. The
-/// first round runs at start-up.
+/// crash or a full queue left unmade, schedules the transcriptions left pending, and forgets
+/// ticket pages that stopped reporting their presence. The first round runs at start-up.
 pub fn spawn_housekeeping(state: &AppState) -> tokio::task::JoinHandle<()> {
     let (db, files, config) = (state.db.clone(), state.files.clone(), state.config.clone());
     tokio::spawn(async move {
@@ -167,6 +167,9 @@ pub fn spawn_housekeeping(state: &AppState) -> tokio::task::JoinHandle<()> {
             }
             if let Err(err) = voice::transcribe_pending(&db, &files, &config).await {
                 tracing::warn!(error = %err, "scheduling pending transcriptions failed");
+            }
+            if let Err(err) = presence::purge(&db).await {
+                tracing::warn!(error = %err, "forgetting closed ticket pages failed");
             }
         }
     })

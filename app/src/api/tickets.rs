@@ -1,5 +1,5 @@
 //! Server functions of requests: lists, a ticket page and its actions, telescope histories, and
-//! the API keys of "My account". Each one calls one service of `backend::tickets`.
+//! the API keys of "My account", presence on a ticket's page. Each one calls one service.
 //!
 //! The forms that change a ticket also work before the page's code has loaded: a plain form
 //! post is answered with a redirect back to the page, carrying the error if there was one (and
@@ -7,16 +7,17 @@
 
 use crate::error::UserError;
 use crate::model::{
-    ApiTokenInfo, NewTicketChoices, TelescopeHistory, TicketDetail, TicketPage, VoiceInfo,
+    ApiTokenInfo, NewTicketChoices, PresentViewer, TelescopeHistory, TicketDetail, TicketPage,
+    VoiceInfo,
 };
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use crate::backend::{api_tokens, inbound, request, tickets, voice};
+use crate::backend::{api_tokens, inbound, presence, request, tickets, voice};
 #[cfg(feature = "ssr")]
 use crate::i18n::Msg;
 #[cfg(feature = "ssr")]
-use crate::model::{ApiKeyValidity, Priority, RequestType, Status, TicketFilter};
+use crate::model::{ApiKeyValidity, Composing, Priority, RequestType, Status, TicketFilter};
 
 /// One page of the viewer's requests; `query` is the list page's query string (the filter).
 #[server(endpoint = "tickets/list")]
@@ -39,6 +40,32 @@ pub async fn get_ticket(number: String) -> Result<TicketDetail, UserError> {
     tickets::ticket(&state.db, &state.config, &viewer, &number)
         .await
         .map_err(request::account_error)
+}
+
+/// An open ticket page's report of itself (`backend::presence`): returns the others on the
+/// page. `composing` is `reply` or `note` while the reader writes one; `leaving` when the
+/// page closes.
+#[server(endpoint = "tickets/presence")]
+pub async fn report_presence(
+    number: String,
+    tab: String,
+    composing: Option<String>,
+    leaving: bool,
+) -> Result<Vec<PresentViewer>, UserError> {
+    let state = request::app_state()?;
+    let viewer = request::require_viewer().await?;
+    presence::report(
+        &state.db,
+        &viewer,
+        &number,
+        presence::Report {
+            tab: &tab,
+            composing: composing.as_deref().and_then(Composing::from_code),
+            leaving,
+        },
+    )
+    .await
+    .map_err(request::account_error)
 }
 
 /// A voice entry's recording and transcript, for the page to follow a transcript being made.
@@ -222,6 +249,7 @@ pub async fn add_message(
     attachments: Option<String>,
     voice_recording: Option<String>,
     voice_text: Option<String>,
+    seen_up_to: Option<String>,
 ) -> Result<(), UserError> {
     let state = request::app_state()?;
     let parts = request::request_parts()?;
@@ -238,6 +266,7 @@ pub async fn add_message(
             internal.is_some(),
             &attachment_ids(&attachments),
             voice_sent(&voice_recording, &voice_text),
+            seen_up_to.and_then(|seen| seen.trim().parse().ok()),
         )
         .await
         .map(|_| ())

@@ -22,6 +22,7 @@ pub mod my_account;
 pub mod notifications;
 pub mod outbox;
 pub mod passwords;
+pub mod presence;
 pub mod previews;
 pub mod request;
 pub mod search;

@@ -513,12 +513,15 @@ pub async fn add_message(
         internal,
         attachments,
         None,
+        None,
     )
     .await
 }
 
 /// A message that may carry a voice recording: with one, the typed text may be empty (then the
-/// recording is the message). Returns the first entry written.
+/// recording is the message). With `seen_up_to`, the last entry the writer had seen when they
+/// began, it is refused while someone else has replied since (they read it first, then send
+/// again with the newer entry). Returns the first entry written.
 #[allow(clippy::too_many_arguments)]
 pub async fn add_message_with_voice(
     db: &Db,
@@ -530,8 +533,17 @@ pub async fn add_message_with_voice(
     internal: bool,
     attachments: &[String],
     voice: Option<VoiceSent<'_>>,
+    seen_up_to: Option<i64>,
 ) -> Result<i64, AccountError> {
     let row = writable_ticket(db, viewer, number, internal).await?;
+    if let Some(seen) = seen_up_to {
+        let replies = db
+            .replies_after(scope_of(viewer), row.id, seen, viewer.user_id)
+            .await?;
+        if !replies.is_empty() {
+            return Err(Msg::ErrorRepliedMeanwhile.into());
+        }
+    }
     let only_voice = voice.is_some() && attachments.is_empty() && body.trim().is_empty();
     let text = if only_voice {
         None

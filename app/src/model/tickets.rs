@@ -1086,3 +1086,41 @@ mod tests {
         }
     }
 }
+
+/// What a person is writing on a ticket's page, as others are told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Composing {
+    Reply,
+    /// An internal note: only staff are ever told.
+    Note,
+}
+
+impl Composing {
+    pub fn code(self) -> &'static str {
+        match self {
+            Composing::Reply => "reply",
+            Composing::Note => "note",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Composing> {
+        match code {
+            "reply" => Some(Composing::Reply),
+            "note" => Some(Composing::Note),
+            _ => None,
+        }
+    }
+}
+
+/// Someone else on a ticket's page now.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PresentViewer {
+    /// Their name; `None` for the observatory's staff as a client is told of them ("the
+    /// observatory is replying"), never by name and never while they write a note.
+    pub name: Option<String>,
+    pub composing: Option<Composing>,
+}
+
+/// How often an open ticket page reports its presence; after four missed reports it no
+/// longer counts.
+pub const PRESENCE_EVERY_SECS: u64 = 3;

@@ -880,6 +880,10 @@ fn clock_of(ms: f64) -> String {
 /// The browser's side: microphone, MediaRecorder, level meter, IndexedDB and the socket. Its
 /// state lives outside the reactive graph (browser objects are not `Send`); the page has one
 /// thread. Signals are written with `try_` calls: the form may be gone meanwhile.
+/// A random name for things of this browser (a recording, a page's presence).
+#[cfg(feature = "hydrate")]
+pub(crate) use live::new_key;
+
 #[cfg(feature = "hydrate")]
 mod live {
     use super::*;
@@ -1062,7 +1066,8 @@ mod live {
         ui.handle.queued.try_set(false);
     }
 
-    fn new_key() -> String {
+    /// A random name (a UUID, or 32 hex digits where the browser has no `randomUUID`).
+    pub(crate) fn new_key() -> String {
         if let Ok(crypto) = window().crypto() {
             let has_uuid = js_sys::Reflect::get(&crypto, &JsValue::from_str("randomUUID"))
                 .map(|f| f.is_function())

@@ -15,6 +15,7 @@ mod live;
 mod mail_sending;
 mod my_account;
 mod notifications;
+mod presence;
 mod previews;
 mod speech;
 mod tickets;

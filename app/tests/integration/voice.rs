@@ -672,6 +672,7 @@ async fn a_streamed_recording_shows_partial_text_and_goes_with_the_message_with_
             recording: key,
             text: Some("La cúpula no gira"),
         }),
+        None,
     )
     .await
     .unwrap();
@@ -705,6 +706,7 @@ async fn a_streamed_recording_shows_partial_text_and_goes_with_the_message_with_
             recording: fixed_key,
             text: Some("La cúpula no gira hacia el este"),
         }),
+        None,
     )
     .await
     .unwrap();
@@ -821,6 +823,7 @@ async fn a_recording_sent_before_its_transcript_gets_it_when_it_lands() {
             recording: key,
             text: None,
         }),
+        None,
     )
     .await
     .unwrap();

@@ -450,10 +450,19 @@ async fn another_organizations_tickets_do_not_exist_through_the_api() {
                 .await
                 .unwrap();
             let success = call.status().is_success();
-            (page, success, call.text().await.unwrap())
+            let call = call.text().await.unwrap();
+            // Presence on the page is the page's: reporting on it answers like reading it.
+            let presence = browser
+                .post(app.url("/api/tickets/presence"))
+                .header("Origin", &app.base)
+                .form(&[("number", number), ("tab", "tab1"), ("leaving", "false")])
+                .send()
+                .await
+                .unwrap();
+            (page, success, presence.status().is_success(), call)
         }
     };
-    let ((status, page), success, call) =
+    let ((status, page), success, presence, call) =
         page_and_call(OTHER_CLIENT_EMAIL.into(), OTHER_CLIENT_PASSWORD.into()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(
@@ -462,15 +471,17 @@ async fn another_organizations_tickets_do_not_exist_through_the_api() {
     );
     assert!(!page.contains("Privado"));
     assert!(!success);
+    assert!(!presence, "nor does the page's presence");
     assert!(!call.contains("Privado"));
     // Positive control: the owner's page and call show the ticket.
     let account = app.account("client");
-    let ((status, page), success, call) =
+    let ((status, page), success, presence, call) =
         page_and_call(account.email.clone(), account.password.clone()).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Privado"), "{page}");
     assert!(!page.contains("No hemos encontrado lo que buscas."));
     assert!(success, "{call}");
+    assert!(presence);
     assert!(call.contains("Privado"), "{call}");
     // Nor can one person revoke another's key.
     let db = &app.db.db;

@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod links;
 pub mod my_account;
 pub mod notifications;
+pub mod presence;
 pub mod previews;
 pub mod testing;
 pub mod throttle;

@@ -400,6 +400,33 @@ impl Db {
         Ok(rows)
     }
 
+    /// The messages, notes, files and voice comments after entry `after` that someone other
+    /// than `user_id` added, and that the scope sees: what was said while `user_id` wrote.
+    pub async fn replies_after(
+        &self,
+        scope: TicketScope,
+        ticket_id: i64,
+        after: i64,
+        user_id: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let ids = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT id FROM timeline_entries \
+                 WHERE ticket_id = $1 AND observatory_id = $2 AND ($3 OR NOT internal) \
+                 AND id > $4 AND (author_id IS NULL OR author_id <> $5) \
+                 AND kind IN ('message', 'note', 'attachment', 'voice') ORDER BY id",
+            )
+            .bind(ticket_id)
+            .bind(scope.observatory_id)
+            .bind(scope.internal)
+            .bind(after)
+            .bind(user_id)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(ids)
+    }
+
     /// Applies a change to a ticket and appends the entry that records it, in one transaction.
     /// Returns `None`, changing nothing, when the ticket's status is no longer the expected one
     /// (somebody else changed it meanwhile).

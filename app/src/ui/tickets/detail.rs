@@ -2,6 +2,7 @@
 //! reply (staff may leave internal notes), change the status (clients: cancel or reopen),
 //! assign and change the priority (staff).
 
+use super::presence::{PresenceLine, Writing};
 use super::Time;
 use crate::api::{
     get_ticket, AcceptResolution, AddMessage, AssignTicket, ChangePriority, ChangeStatus,
@@ -275,6 +276,7 @@ fn TicketView(
     });
     let typed_body = StoredValue::new(typed_body);
     let typed_reason = StoredValue::new(typed_reason);
+    let writing = Writing::new();
     view! {
         <Title text=title />
         {created
@@ -356,6 +358,7 @@ fn TicketView(
                 </ol>
                 <div id="timeline-end"></div>
                 <NewEntriesBar live />
+                <PresenceLine number=number.clone() writing />
                 {
                     let number = number.clone();
                     move || {
@@ -366,6 +369,8 @@ fn TicketView(
                                     number=number.clone()
                                     internal_notes
                                     actions
+                                    live
+                                    writing
                                     typed_body=typed_body.get_value()
                                 />
                             }
@@ -637,26 +642,100 @@ fn ReplyForm(
     number: String,
     internal_notes: bool,
     actions: TicketActionsState,
+    live: LiveTicket,
+    writing: Writing,
     typed_body: String,
 ) -> impl IntoView {
     let t = use_t();
+    let lang = use_prefs().lang;
     let action = actions.message;
     let error = form_error(action.value(), actions.from_redirect.get_value());
     let form = NodeRef::<leptos::html::Form>::new();
+    // The newest entry the writer had seen when they began: the server refuses the message
+    // while someone else has replied since, and the form shows what they said.
+    let latest = Memo::new(move |_| {
+        live.ticket
+            .with(|t| t.timeline.last().map_or(0, |entry| entry.id))
+    });
+    let seen = RwSignal::new(latest.get_untracked());
+    let collided = RwSignal::new(None::<i64>);
+    Effect::new(move |_| match action.value().get() {
+        Some(Ok(())) => {
+            collided.set(None);
+            if let Some(form) = form.get() {
+                form.reset();
+            }
+            writing.typed("");
+        }
+        Some(Err(error)) if error.message == Msg::ErrorRepliedMeanwhile => {
+            collided.set(Some(seen.get_untracked()));
+        }
+        _ => {}
+    });
+    // Once warned, the writer has seen what arrived: sending again goes through.
     Effect::new(move |_| {
-        if let (Some(Ok(())), Some(form)) = (action.value().get(), form.get()) {
-            form.reset();
+        if collided.get().is_some() {
+            seen.set(latest.get());
         }
     });
+    let replies_meanwhile = move || {
+        let Some(after) = collided.get() else {
+            return Vec::new();
+        };
+        let mine = live.my_name.get_value();
+        live.ticket.with(|t| {
+            t.timeline
+                .iter()
+                .filter(|entry| {
+                    entry.id > after
+                        && entry.author.as_deref() != Some(mine.as_str())
+                        && matches!(
+                            entry.kind,
+                            EntryKind::Message
+                                | EntryKind::Note
+                                | EntryKind::Attachment
+                                | EntryKind::Voice
+                        )
+                })
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    };
     let uploading = RwSignal::new(false);
     // Send while recording stops the recorder; the form goes once the server has the audio.
     let voice = RecorderHandle::new();
+    writing.voice.set_value(Some(voice));
+    writing.typed(&typed_body);
     let sent = Signal::derive(move || matches!(action.value().get(), Some(Ok(()))));
     view! {
         <ActionForm action node_ref=form attr:class="card stack-sm reply-form" attr:novalidate=true attr:enctype="multipart/form-data">
             <h3 class="card-title">{t(Msg::AddMessage)}</h3>
             {move || error.get().map(|error| view! { <ErrorAlert error /> })}
+            {move || {
+                let replies = replies_meanwhile();
+                (!replies.is_empty()).then(|| view! {
+                    <ul class="replies-meanwhile stack-sm" data-testid="replies-meanwhile">
+                        {replies
+                            .into_iter()
+                            .map(|entry| {
+                                let text = entry
+                                    .voice
+                                    .as_ref()
+                                    .and_then(|voice| voice.text().map(str::to_string))
+                                    .unwrap_or_else(|| entry.body.clone());
+                                view! {
+                                    <li>
+                                        <p class="entry-heading">{entry_heading(&entry, lang)}</p>
+                                        <blockquote class="entry-body">{text}</blockquote>
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
+                    </ul>
+                })
+            }}
             <input type="hidden" name="number" value=number />
+            <input type="hidden" name="seen_up_to" value=move || seen.get().to_string() />
             <div class="field">
                 <label for="reply-body">{t(Msg::Message)}</label>
                 <textarea
@@ -664,7 +743,18 @@ fn ReplyForm(
                     id="reply-body"
                     name="body"
                     rows="4"
-                    aria-invalid=move || error.with(|e| e.is_some()).to_string()
+                    // A reply that arrived meanwhile is no fault of the text.
+                    aria-invalid=move || {
+                        (error.with(|e| e.is_some()) && collided.with(Option::is_none)).to_string()
+                    }
+                    on:input=move |ev| {
+                        let text = event_target_value(&ev);
+                        // Beginning to write: what is on the page now is what they have seen.
+                        if !writing.filled.get_untracked() && collided.get_untracked().is_none() {
+                            seen.set(latest.get_untracked());
+                        }
+                        writing.typed(&text);
+                    }
                 >
                     {typed_body}
                 </textarea>
@@ -675,7 +765,12 @@ fn ReplyForm(
                 .then(|| {
                     view! {
                         <label class="checkbox">
-                            <input type="checkbox" name="internal" value="1" />
+                            <input
+                                type="checkbox"
+                                name="internal"
+                                value="1"
+                                on:change=move |ev| writing.note.set(event_target_checked(&ev))
+                            />
                             {t(Msg::InternalNoteOption)}
                         </label>
                     }
@@ -689,7 +784,7 @@ fn ReplyForm(
                     disabled=move || uploading.get()
                     aria-describedby="reply-waiting"
                 >
-                    {t(Msg::Send)}
+                    {move || if collided.get().is_some() { t(Msg::SendAnyway) } else { t(Msg::Send) }}
                 </button>
                 <span class="muted" id="reply-waiting" aria-live="polite">
                     {move || {

@@ -3,6 +3,7 @@
 pub mod detail;
 pub mod list;
 pub mod new;
+mod presence;
 pub mod telescope;
 
 use super::components::{PriorityBadge, StatusBadge};
