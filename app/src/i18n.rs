@@ -492,6 +492,14 @@ catalogue! {
     MessageAdded => "Mensaje añadido.", "Message added.";
     NewEntriesBelow => "{count} novedades más abajo ↓", "{count} new below ↓";
     ListChanged => "Solicitudes con cambios desde que abriste la lista: {count}. Mostrarlas", "Requests changed since you opened the list: {count}. Show them";
+    BellLabel => "Tus notificaciones: {count} sin leer", "Your notifications: {count} unread";
+    BellTitle => "Tus notificaciones", "Your notifications";
+    BellEmpty => "No tienes notificaciones. Aquí verás lo que pase en tus solicitudes.", "You have no notifications. What happens on your requests will show here.";
+    BellUnreadCount => "Sin leer: {count}", "Unread: {count}";
+    BellMarkRead => "Marcar como leída", "Mark as read";
+    BellMarkAllRead => "Marcar todas como leídas", "Mark all as read";
+    BellUnread => "Sin leer", "Unread";
+    BellRead => "Leída", "Read";
     PresenceViewing => "También en esta página: {names}", "Also on this page: {names}";
     PresenceWritingReply => "{name} está escribiendo una respuesta…", "{name} is writing a reply…";
     PresenceWritingNote => "{name} está escribiendo una nota interna…", "{name} is writing an internal note…";

@@ -18,6 +18,7 @@ use crate::ui::account::AccountPage;
 use crate::ui::admin::{
     BrandingPage, ClientsPage, NotificationsPage, OrganizationPage, OutboxPage, PeoplePage,
 };
+use crate::ui::bell::BellPage;
 use crate::ui::components::{provide_toasts, ToastRegion};
 use crate::ui::confirm_email::ConfirmEmailPage;
 use crate::ui::forgot_password::ForgotPasswordPage;
@@ -109,6 +110,7 @@ pub fn App() -> impl IntoView {
     let portal = use_context::<PortalContext>().unwrap_or_else(portal_from_document);
     provide_context(portal.clone());
     ui::form_draft::provide_form_draft();
+    ui::bell::BellState::provide();
     let t = use_t();
     // Effects run only in the browser, once the page is interactive: a mark for people's tools
     // (and the browser tests) that the page's code has taken over.
@@ -141,6 +143,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/invitation") view=SetPasswordPage />
                     <Route path=path!("/confirm-email") view=ConfirmEmailPage />
                     <Route path=path!("/account") view=AccountPage />
+                    <Route path=path!("/notifications") view=BellPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/clients") view=ClientsPage />
                     <Route path=path!("/admin/clients/:id") view=OrganizationPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/people") view=PeoplePage />

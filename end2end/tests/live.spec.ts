@@ -1,5 +1,15 @@
-import { expect, test } from "@playwright/test";
+import { expect, test, type Browser } from "@playwright/test";
 import { account, baseUrl, hydrated, openRequest, signIn } from "./support";
+
+/** The agent, in a browser of their own, on the request's page. */
+async function agentOn(browser: Browser, number: string) {
+  const staffContext = await browser.newContext({ locale: "es-ES", viewport: { width: 1280, height: 900 } });
+  const staff = await staffContext.newPage();
+  await signIn(staff, account("agent"));
+  await staff.goto(`${baseUrl()}/tickets/${number}`);
+  await hydrated(staff);
+  return { staffContext, staff };
+}
 
 test("a client and an agent on one request: replies, status and list changes arrive without reloading, and offline catches up once", async ({ page, browser }) => {
   const tag = String(Date.now()).slice(-7);
@@ -19,11 +29,7 @@ test("a client and an agent on one request: replies, status and list changes arr
   const listed = list.getByTestId("ticket-item").filter({ hasText: number });
   await expect(listed).toContainText("Abierta");
 
-  const staffContext = await browser.newContext({ locale: "es-ES", viewport: { width: 1280, height: 900 } });
-  const staff = await staffContext.newPage();
-  await signIn(staff, account("agent"));
-  await staff.goto(`${baseUrl()}/tickets/${number}`);
-  await hydrated(staff);
+  const { staffContext, staff } = await agentOn(browser, number);
 
   // The agent's reply reaches the client's open page.
   const question = `¿Qué montura usa? (${tag})`;
@@ -79,11 +85,7 @@ test("presence and collision: staff see who is on the request and who writes, th
   const number = await openRequest(page, "Consulta", `Presencia ${tag}`, `La montura hace ruido al apuntar (${tag}).`);
   await hydrated(page);
 
-  const staffContext = await browser.newContext({ locale: "es-ES", viewport: { width: 1280, height: 900 } });
-  const staff = await staffContext.newPage();
-  await signIn(staff, account("agent"));
-  await staff.goto(`${baseUrl()}/tickets/${number}`);
-  await hydrated(staff);
+  const { staffContext, staff } = await agentOn(browser, number);
 
   // Staff see the client on the page.
   await expect(staff.getByTestId("presence")).toContainText(/También en esta página: .*Cliente/, { timeout: 10_000 });
@@ -120,5 +122,60 @@ test("presence and collision: staff see who is on the request and who writes, th
   await expect(page.getByTestId("replies-meanwhile")).toHaveCount(0);
   await expect(page.getByRole("button", { name: "Enviar", exact: true })).toBeVisible();
   await expect(staff.getByTestId("timeline-entry").filter({ hasText: mine })).toHaveCount(1, { timeout: 2_000 });
+  await staffContext.close();
+});
+
+test("the bell: a reply to the client's request rings it; the list links to the entry and marks it read; all can be marked read", async ({ page, browser }, info) => {
+  const tag = String(Date.now()).slice(-7);
+  await signIn(page, account("client", 0));
+  // Start from nothing unread (earlier tests told this client of their own requests).
+  await page.goto(`${baseUrl()}/notifications`);
+  await hydrated(page);
+  const markAll = page.getByRole("button", { name: "Marcar todas como leídas" });
+  if (await markAll.isVisible()) await markAll.click();
+  await expect(page.getByTestId("bell-count")).toHaveCount(0);
+
+  const number = await openRequest(page, "Consulta", `Campana ${tag}`, `El buscador no enfoca (${tag}).`);
+  await hydrated(page);
+  const { staffContext, staff } = await agentOn(browser, number);
+  const reply = `Pruebe a recalibrar el buscador (${tag})`;
+  await staff.getByLabel("Mensaje").fill(reply);
+  await staff.getByRole("button", { name: "Enviar", exact: true }).click();
+  await expect(staff.getByTestId("timeline-entry").filter({ hasText: reply })).toBeVisible();
+
+  // The client's bell rings without a reload.
+  const bell = page.getByTestId("bell");
+  await expect(page.getByTestId("bell-count")).toBeVisible({ timeout: 15_000 });
+  await expect(bell).toHaveAttribute("aria-label", /Tus notificaciones: [1-9]\d* sin leer/);
+  await bell.click();
+  const item = page.getByTestId("bell-item").filter({ hasText: number }).filter({ hasText: reply });
+  await expect(item).toContainText("Tomás Técnico escribió");
+  await expect(item).toContainText("Sin leer");
+  await page.screenshot({ path: `../docs/screenshots/notifications-${info.project.name}.png`, fullPage: true });
+
+  // Its link opens the request at the entry, and marks it read.
+  await hydrated(page);
+  await item.getByRole("link").click();
+  await expect(page).toHaveURL(new RegExp(`/tickets/${number}#entry-\\d+$`));
+  const entryId = new URL(page.url()).hash.slice(1);
+  await expect(page.locator(`#${entryId}`)).toContainText(reply);
+  await page.goto(`${baseUrl()}/notifications`);
+  await expect(item).toContainText("Leída");
+  await expect(item).not.toContainText("Sin leer");
+
+  // A second reply rings it again; "mark all as read" silences it.
+  const second = `¿Ha funcionado? (${tag})`;
+  await staff.getByLabel("Mensaje").fill(second);
+  await staff.getByRole("button", { name: "Enviar", exact: true }).click();
+  await expect(staff.getByTestId("timeline-entry").filter({ hasText: second })).toBeVisible();
+  await hydrated(page);
+  await expect(async () => {
+    await page.reload();
+    await expect(page.getByTestId("bell-item").filter({ hasText: second })).toContainText("Sin leer", { timeout: 1_000 });
+  }).toPass({ timeout: 15_000 });
+  await hydrated(page);
+  await page.getByRole("button", { name: "Marcar todas como leídas" }).click();
+  await expect(page.getByTestId("bell-item").filter({ hasText: second })).toContainText("Leída");
+  await expect(page.getByTestId("bell-count")).toHaveCount(0);
   await staffContext.close();
 });

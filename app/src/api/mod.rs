@@ -10,7 +10,9 @@ use crate::model::{
 };
 use leptos::prelude::*;
 
+mod bell;
 mod tickets;
+pub use bell::*;
 pub use tickets::*;
 
 #[cfg(feature = "ssr")]

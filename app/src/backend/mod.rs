@@ -5,6 +5,7 @@ pub mod admin;
 pub mod api_tokens;
 pub mod attachments;
 pub mod audio;
+pub mod bell;
 pub mod client_ip;
 pub mod config;
 pub mod demo;

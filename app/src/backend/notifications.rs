@@ -7,6 +7,9 @@
 //! e-mail per recipient in their language, and queues them in the transaction that takes the
 //! entry off the queue: each entry is mailed once, however many server processes run.
 //!
+//! The people among the recipients are told in the portal too (the bell, `bell`), in the
+//! same transaction.
+//!
 //! Internal entries reach nobody. The person who made a change is not mailed about it, except
 //! for the acknowledgement of a request they opened.
 
@@ -109,6 +112,8 @@ enum Reason {
 /// One e-mail to send: where, in which language, why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Recipient {
+    /// The person, when it is one: they are told in the portal too (the bell).
+    user_id: Option<i64>,
     address: String,
     /// `None` for a plain address (a support contact that is no user, the queue address).
     name: Option<String>,
@@ -134,6 +139,7 @@ impl Collector {
     /// A plain address: mailed in the portal's default language.
     fn push_address(&mut self, address: &str, rule: NotifyRule, reason: Reason) {
         self.push(Recipient {
+            user_id: None,
             address: address.trim().to_lowercase(),
             name: None,
             lang: Lang::default(),
@@ -164,6 +170,7 @@ fn recipients(pending: &PendingNotification, event: &Event, audience: &Audience)
             .filter(|a| !a.trim().is_empty())
             .unwrap_or(&person.email);
         to.push(Recipient {
+            user_id: Some(person.id),
             address: address.trim().to_lowercase(),
             name: Some(person.name.clone()),
             lang: Lang::from_code(&person.language).unwrap_or_default(),
@@ -611,7 +618,8 @@ async fn notify(
 ) -> Result<usize, StoreError> {
     let Some(event) = Event::of(entry) else {
         // Nobody is told (an internal note, a priority): it only leaves the queue.
-        db.deliver_notification(entry.entry_id, &[], now).await?;
+        db.deliver_notification(entry.entry_id, &[], &[], now)
+            .await?;
         return Ok(0);
     };
     let audience = db.notification_audience(entry).await?;
@@ -639,7 +647,15 @@ async fn notify(
             unsubscribe_url: mail.unsubscribe_url.as_deref(),
         })
         .collect();
-    let delivered = db.deliver_notification(entry.entry_id, &mails, now).await?;
+    // The bell does not tell people of what they did (not even the acknowledgement).
+    let told: Vec<i64> = rendered
+        .iter()
+        .filter_map(|(to, _)| to.user_id)
+        .filter(|id| Some(*id) != entry.author_id)
+        .collect();
+    let delivered = db
+        .deliver_notification(entry.entry_id, &mails, &told, now)
+        .await?;
     Ok(if delivered { mails.len() } else { 0 })
 }
 

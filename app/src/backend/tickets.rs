@@ -660,17 +660,7 @@ pub async fn ticket(
     let live_from = db.last_event_id().await?;
     let row = load(db, viewer, number).await?;
     let entries = db.timeline(scope_of(viewer), row.id).await?;
-    let user_ids: Vec<i64> = entries
-        .iter()
-        .filter(|e| e.kind == EntryKind::Assignment.code())
-        .flat_map(|e| [&e.old_value, &e.new_value])
-        .filter_map(|v| v.as_deref()?.parse().ok())
-        .collect();
-    let names: HashMap<i64, String> = db
-        .user_names(viewer.observatory_id, &user_ids)
-        .await?
-        .into_iter()
-        .collect();
+    let names = assignment_names(db, viewer.observatory_id, &entries).await?;
     let by_entry = attachments::by_entry(db, viewer, row.id).await?;
     let mut voices = voice::by_entry(db, viewer, row.id, &by_entry).await?;
     // A recording shows in its voice entry's player, not again as a file.
@@ -731,6 +721,38 @@ async fn agents_for(db: &Db, viewer: &Viewer) -> Result<Vec<Agent>, AccountError
         .await?
         .into_iter()
         .map(|(id, name)| Agent { id, name })
+        .collect())
+}
+
+/// The names of the people assignment entries name (their values are user ids).
+async fn assignment_names(
+    db: &Db,
+    observatory_id: i64,
+    entries: &[EntryRow],
+) -> Result<HashMap<i64, String>, AccountError> {
+    let user_ids: Vec<i64> = entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::Assignment.code())
+        .flat_map(|e| [&e.old_value, &e.new_value])
+        .filter_map(|v| v.as_deref()?.parse().ok())
+        .collect();
+    Ok(db
+        .user_names(observatory_id, &user_ids)
+        .await?
+        .into_iter()
+        .collect())
+}
+
+/// Entries as a page tells of them elsewhere (the bell): what happened, without their files.
+pub(crate) async fn entries_told(
+    db: &Db,
+    observatory_id: i64,
+    entries: Vec<EntryRow>,
+) -> Result<Vec<Option<TimelineEntry>>, AccountError> {
+    let names = assignment_names(db, observatory_id, &entries).await?;
+    Ok(entries
+        .into_iter()
+        .map(|e| timeline_entry(e, &names, Vec::new(), None))
         .collect())
 }
 

@@ -1124,3 +1124,21 @@ pub struct PresentViewer {
 /// How often an open ticket page reports its presence; after four missed reports it no
 /// longer counts.
 pub const PRESENCE_EVERY_SECS: u64 = 3;
+
+/// One in-app notification: what happened on which request, read or not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BellItem {
+    pub id: i64,
+    pub number: String,
+    pub subject: String,
+    /// The entry it tells of (without its files): what happened, who did it, when.
+    pub entry: TimelineEntry,
+    pub read: bool,
+}
+
+/// The bell: the unread count and the newest notifications.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bell {
+    pub unread: i64,
+    pub items: Vec<BellItem>,
+}

@@ -1,5 +1,6 @@
 //! The branded header of every page: observatory, language and theme switchers, the person.
 
+use super::bell::BellLink;
 use super::components::{use_toasts, ToastKind};
 use super::icons::{MoonIcon, NightIcon, SunIcon};
 use super::prefs::{use_prefs, use_t};
@@ -77,7 +78,7 @@ pub fn Header(portal: PortalContext) -> impl IntoView {
                             .collect_view()}
                     </fieldset>
                 </form>
-                {user.clone().map(|user| view! { <UserMenu name=user.name /> })}
+                {user.clone().map(|user| view! { <BellLink /><UserMenu name=user.name /> })}
             </div>
             {user.map(|user| view! { <MainNav role=user.role /> })}
         </header>

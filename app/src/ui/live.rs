@@ -23,6 +23,14 @@ pub fn follow_events(ticket: Option<String>, after: i64, on_event: impl Fn(Heard
     #[cfg(feature = "hydrate")]
     {
         use leptos::prelude::*;
+        // What a page hears may have rung the bell.
+        let bell = crate::ui::bell::use_bell();
+        let on_event = move |heard: Heard| {
+            if let Some(bell) = bell {
+                bell.refresh_soon();
+            }
+            on_event(heard)
+        };
         let path = match ticket {
             Some(number) => format!(
                 "/api/v1/events?ticket={}",

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod admin;
 pub mod attachments;
+pub mod bell;
 pub mod components;
 pub mod confirm_email;
 pub mod files;

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod attachments;
+pub mod bell;
 pub mod drafts;
 pub mod events;
 pub mod inbound;

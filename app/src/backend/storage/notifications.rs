@@ -172,12 +172,14 @@ impl Db {
         })
     }
 
-    /// Takes a queued entry off the queue and queues its e-mails, in one transaction. False,
-    /// queuing nothing, when another notifier took it first.
+    /// Takes a queued entry off the queue, queues its e-mails and tells the people `told` of it
+    /// in the portal (the bell), in one transaction. False, doing nothing, when another
+    /// notifier took it first.
     pub async fn deliver_notification(
         &self,
         entry_id: i64,
         mails: &[NewMail<'_>],
+        told: &[i64],
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
@@ -196,6 +198,7 @@ impl Db {
         for mail in mails {
             tx.queue_mail(mail, now).await?;
         }
+        tx.tell(entry_id, told, now).await?;
         tx.commit().await?;
         Ok(true)
     }

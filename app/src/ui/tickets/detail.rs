@@ -429,7 +429,7 @@ fn NewEntriesBar(live: LiveTicket) -> impl IntoView {
 }
 
 /// The heading of a timeline entry: who did what.
-fn entry_heading(entry: &TimelineEntry, lang: Lang) -> String {
+pub(crate) fn entry_heading(entry: &TimelineEntry, lang: Lang) -> String {
     let name = entry
         .author
         .clone()

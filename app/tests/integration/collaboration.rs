@@ -1,8 +1,11 @@
-//! Presence on a ticket's page (`presence::report`) and the "someone replied meanwhile" check
-//! of a message (`tickets::add_message_with_voice` with the last entry the writer had seen).
+//! Working a request together: presence on a ticket's page (`presence::report`), the "someone
+//! replied meanwhile" check of a message (`tickets::add_message_with_voice` with the last entry
+//! the writer had seen), and the bell (`bell`).
 //! Staff see everyone by name and what they write; a client sees the people of their
 //! organization, and staff only as "the observatory is replying", never while a note is
-//! written; nobody reports on a ticket that is not theirs.
+//! written; nobody reports on a ticket that is not theirs. The bell tells whom the e-mail
+//! rules tell, never of internal notes, never of one's own doing, never another
+//! organization's requests.
 
 use crate::common::{self, person, user_msg, world, World};
 use app::backend::accounts::Viewer;
@@ -10,6 +13,7 @@ use app::backend::config::Config;
 use app::backend::events::EventBus;
 use app::backend::presence::{self, Report};
 use app::backend::tickets::{self, NewTicket};
+use app::backend::{bell, notifications};
 use app::i18n::Msg;
 use app::model::{Composing, PresentViewer, Priority, RequestType, Role};
 use chrono::Utc;
@@ -360,4 +364,137 @@ async fn a_message_waits_while_someone_else_replied_since_the_writer_began() {
             .count(),
         1
     );
+}
+
+impl Site {
+    /// Runs the notifier over what is queued, as the mail worker does.
+    async fn notify(&self) {
+        notifications::notify_pending(&self.world.db, &self.config, Utc::now())
+            .await
+            .unwrap();
+    }
+
+    async fn bell(&self, who: &Viewer) -> app::model::Bell {
+        bell::bell(&self.world.db, who).await.unwrap()
+    }
+}
+
+fn told(bell: &app::model::Bell) -> Vec<(String, app::model::EntryKind, String, bool)> {
+    bell.items
+        .iter()
+        .map(|item| {
+            (
+                item.number.clone(),
+                item.entry.kind,
+                item.entry.body.clone(),
+                item.read,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_bell_tells_whom_the_rules_tell_of_what_others_did() {
+    use app::model::EntryKind::{Created, Message};
+    let site = site().await;
+    site.notify().await;
+    // Unassigned, with no queue address: every member of staff hears of the new request;
+    // Ana, who opened it, is not told of her own doing (her acknowledgement is an e-mail).
+    let opened = (
+        site.number.clone(),
+        Created,
+        "Se para a medio camino".to_string(),
+        false,
+    );
+    for staff in [&site.tomas, &site.lucia] {
+        let bell = site.bell(staff).await;
+        assert_eq!(told(&bell), vec![opened.clone()]);
+        assert_eq!(bell.unread, 1);
+    }
+    assert_eq!(site.bell(&site.ana).await.unread, 0);
+
+    // An internal note tells nobody; the public reply after it tells Ana (the reporter), not
+    // Tomás who wrote it.
+    let began = site.last_entry(&site.tomas).await;
+    site.send(&site.tomas, "Revisar el motor", true, began)
+        .await
+        .unwrap();
+    let after_note = site.last_entry(&site.tomas).await;
+    site.send(&site.tomas, "Mañana vamos", false, after_note)
+        .await
+        .unwrap();
+    site.notify().await;
+    let ana = site.bell(&site.ana).await;
+    assert_eq!(
+        told(&ana),
+        vec![(
+            site.number.clone(),
+            Message,
+            "Mañana vamos".to_string(),
+            false
+        )]
+    );
+    assert_eq!(ana.unread, 1);
+    assert_eq!(
+        ana.items[0].entry.author.as_deref(),
+        Some(site.tomas.name.as_str())
+    );
+    assert_eq!(
+        site.bell(&site.tomas).await.unread,
+        1,
+        "nothing new for Tomás"
+    );
+    // Carla, of another organization, hears of nothing; Bea, who only belongs to the same
+    // organization (no support contact), neither.
+    assert_eq!(told(&site.bell(&site.carla).await), vec![]);
+    assert_eq!(told(&site.bell(&site.bea).await), vec![]);
+    // A client's answer reaches the staff.
+    let read = site.last_entry(&site.ana).await;
+    site.send(&site.ana, "Perfecto", false, read).await.unwrap();
+    site.notify().await;
+    let tomas = site.bell(&site.tomas).await;
+    assert_eq!(tomas.unread, 2);
+    assert_eq!(tomas.items[0].entry.body, "Perfecto", "newest first");
+}
+
+#[tokio::test]
+async fn notifications_are_marked_read_one_or_all_by_their_person_only() {
+    let site = site().await;
+    let began = site.last_entry(&site.ana).await;
+    site.send(&site.ana, "¿Hay novedades?", false, began)
+        .await
+        .unwrap();
+    site.notify().await;
+    let tomas = site.bell(&site.tomas).await;
+    assert_eq!(tomas.unread, 2);
+    let (newest, oldest) = (tomas.items[0].id, tomas.items[1].id);
+    // Lucía cannot mark Tomás's notification read (nor anyone another's).
+    bell::mark_read(&site.world.db, &site.lucia, Some(newest))
+        .await
+        .unwrap();
+    assert_eq!(site.bell(&site.tomas).await.unread, 2);
+    assert_eq!(
+        site.bell(&site.lucia).await.unread,
+        2,
+        "Lucía's own stay unread too"
+    );
+    // Tomás marks one, then all.
+    bell::mark_read(&site.world.db, &site.tomas, Some(newest))
+        .await
+        .unwrap();
+    let tomas = site.bell(&site.tomas).await;
+    assert_eq!(tomas.unread, 1);
+    assert_eq!(
+        tomas
+            .items
+            .iter()
+            .map(|i| (i.id, i.read))
+            .collect::<Vec<_>>(),
+        vec![(newest, true), (oldest, false)]
+    );
+    bell::mark_read(&site.world.db, &site.tomas, None)
+        .await
+        .unwrap();
+    assert_eq!(site.bell(&site.tomas).await.unread, 0);
+    assert_eq!(bell::unread(&site.world.db, &site.lucia).await.unwrap(), 2);
 }
