@@ -1,5 +1,6 @@
 //! The Cúpula server: builds the state, the axum router around the Leptos app, and serves it.
 
+pub mod bench;
 mod form_files;
 pub mod limits;
 pub mod rest;

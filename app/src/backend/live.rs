@@ -17,6 +17,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast::{error::RecvError, Receiver};
+use tokio::task::JoinHandle;
 
 /// How often a follower's session or key is checked again.
 pub const RECHECK_EVERY: Duration = Duration::from_secs(10);
@@ -89,27 +90,35 @@ pub async fn follow(
         StartAt::Now => db.last_event_id().await?,
     };
     let following = Following {
-        db: db.clone(),
-        config: config.clone(),
+        access: Arc::new(Access {
+            db: db.clone(),
+            config: config.clone(),
+            viewer: viewer.clone(),
+            credential,
+        }),
         receiver,
-        viewer: viewer.clone(),
-        credential,
         scope: scope_of(viewer),
         ticket_id,
         last,
         pending: VecDeque::new(),
         caught_up: false,
         checked_at: Instant::now(),
+        checking: None,
     };
     Ok(futures_util::stream::unfold(following, Following::next))
 }
 
-struct Following {
+/// What let a follower in, to check again.
+struct Access {
     db: Db,
     config: Arc<Config>,
-    receiver: Receiver<Arc<EventRow>>,
     viewer: Viewer,
     credential: Credential,
+}
+
+struct Following {
+    access: Arc<Access>,
+    receiver: Receiver<Arc<EventRow>>,
     scope: TicketScope,
     ticket_id: Option<i64>,
     /// The last event passed on (or skipped as not for this viewer).
@@ -118,6 +127,16 @@ struct Following {
     /// Everything up to the bus's present was read from the table.
     caught_up: bool,
     checked_at: Instant,
+    /// The check of the credential under way: it runs beside the follower, so that a busy
+    /// database delays the check, never the events.
+    checking: Option<JoinHandle<bool>>,
+}
+
+/// What woke a follower up.
+enum Woke {
+    Heard(Result<Arc<EventRow>, RecvError>),
+    Checked(bool),
+    CheckDue,
 }
 
 impl Following {
@@ -126,17 +145,16 @@ impl Following {
             if let Some(event) = self.pending.pop_front() {
                 return Some((event, self));
             }
-            if self.checked_at.elapsed() >= RECHECK_EVERY {
-                if !self.still_allowed().await {
-                    return None;
-                }
-                self.checked_at = Instant::now();
-            }
             if !self.caught_up {
-                let rows = match self
-                    .db
-                    .events_after(&self.scope, self.ticket_id, self.last, CATCH_UP_AT_ONCE)
-                    .await
+                // Boxed: rare, and kept inline its future would make every idle follower's
+                // state as large as it is.
+                let rows = match Box::pin(self.access.db.events_after(
+                    &self.scope,
+                    self.ticket_id,
+                    self.last,
+                    CATCH_UP_AT_ONCE,
+                ))
+                .await
                 {
                     Ok(rows) => rows,
                     Err(err) => {
@@ -149,12 +167,30 @@ impl Following {
                 self.take(rows.iter());
                 continue;
             }
-            match tokio::time::timeout(RECHECK_EVERY, self.receiver.recv()).await {
-                Ok(Ok(row)) => self.take(std::iter::once(row.as_ref())),
+            let check_in = RECHECK_EVERY.saturating_sub(self.checked_at.elapsed());
+            let has_check = self.checking.is_some();
+            let checking = self.checking.as_mut();
+            let woke = tokio::select! {
+                heard = self.receiver.recv() => Woke::Heard(heard),
+                allowed = async { checking.expect("a check under way").await }, if has_check => {
+                    Woke::Checked(allowed.unwrap_or(false))
+                }
+                _ = tokio::time::sleep(check_in), if !has_check => Woke::CheckDue,
+            };
+            match woke {
+                Woke::Heard(Ok(row)) => self.take(std::iter::once(row.as_ref())),
                 // Too far behind the bus: read what was missed from the table.
-                Ok(Err(RecvError::Lagged(_))) => self.caught_up = false,
-                Ok(Err(RecvError::Closed)) => return None,
-                Err(_) => {}
+                Woke::Heard(Err(RecvError::Lagged(_))) => self.caught_up = false,
+                Woke::Heard(Err(RecvError::Closed)) => return None,
+                Woke::Checked(false) => return None,
+                Woke::Checked(true) => {
+                    self.checking = None;
+                    self.checked_at = Instant::now();
+                }
+                Woke::CheckDue => {
+                    let access = self.access.clone();
+                    self.checking = Some(tokio::spawn(async move { access.still_allowed().await }));
+                }
             }
         }
     }
@@ -171,7 +207,9 @@ impl Following {
             self.last = row.id;
         }
     }
+}
 
+impl Access {
     /// The session or key still lets the same person in, with the same rights.
     async fn still_allowed(&self) -> bool {
         let now = match &self.credential {

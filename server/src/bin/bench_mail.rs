@@ -12,44 +12,17 @@
 //!
 //!     bench-mail [MAILS] [RATE] [SECONDS]      (defaults 2000 100 20)
 
-use app::backend::accounts::Viewer;
 use app::backend::config::Config;
 use app::backend::events::EventBus;
 use app::backend::mailer::testing::Receiver;
 use app::backend::mailer::{self, Mailer};
 use app::backend::storage::testing::{engine_name, fresh_database};
-use app::backend::storage::Db;
 use app::backend::{demo, tickets};
 use app::model::{Priority, RequestType, Role, Status};
+use server::bench::{argument, percentile, viewer_with_role};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn argument(position: usize, default: usize) -> usize {
-    std::env::args()
-        .nth(position)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(default)
-}
-
-async fn viewer_with_role(
-    db: &Db,
-    accounts: &[demo::DemoAccount],
-    observatory_id: i64,
-    role: Role,
-) -> Viewer {
-    let account = accounts
-        .iter()
-        .find(|a| a.role == role)
-        .expect("a demo account");
-    let user = db
-        .user_by_email(observatory_id, &account.email)
-        .await
-        .unwrap()
-        .expect("the demo account");
-    let (user, organization) = db.user_with_organization(user.id).await.unwrap().unwrap();
-    Viewer::of_user(user, organization, 0).unwrap()
-}
 
 /// Waits until the receiver holds `count` messages; the time it took.
 async fn until_received(receiver: &Receiver, count: usize, since: Instant) -> Duration {
@@ -76,11 +49,6 @@ async fn settle(receiver: &Receiver) -> usize {
         }
         last = now;
     }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let at = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[at.min(sorted.len() - 1)]
 }
 
 #[tokio::main]
