@@ -190,6 +190,7 @@ fn error_code(message: Msg) -> Option<&'static str> {
         Msg::ErrorStatusNotAllowed => "status_not_allowed",
         Msg::ErrorBlockedReasonRequired => "blocked_reason_required",
         Msg::ErrorTicketChanged => "ticket_changed",
+        Msg::ErrorRepliedMeanwhile => "replied_meanwhile",
         Msg::ErrorNothingChanged => "nothing_changed",
         Msg::ErrorAgentUnknown => "agent_unknown",
         Msg::ErrorTicketClosed => "ticket_closed",
@@ -310,7 +311,7 @@ impl ApiError {
                 let status = match message {
                     Msg::ErrorNotFound => StatusCode::NOT_FOUND,
                     Msg::ErrorForbidden => StatusCode::FORBIDDEN,
-                    Msg::ErrorTicketChanged => StatusCode::CONFLICT,
+                    Msg::ErrorTicketChanged | Msg::ErrorRepliedMeanwhile => StatusCode::CONFLICT,
                     _ => StatusCode::UNPROCESSABLE_ENTITY,
                 };
                 ApiError::new(status, message, lang)

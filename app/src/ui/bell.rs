@@ -207,6 +207,13 @@ fn BellEntry(item: BellItem, mark: ServerAction<MarkBellRead>) -> impl IntoView 
             else {
                 return;
             };
+            // Opened elsewhere (a new tab, a new window): marked read on the side.
+            if ev.ctrl_key() || ev.meta_key() || ev.shift_key() || ev.button() != 0 {
+                leptos::task::spawn_local(async move {
+                    let _ = crate::api::mark_bell_read(Some(id)).await;
+                });
+                return;
+            }
             ev.prevent_default();
             leptos::task::spawn_local(async move {
                 let _ = crate::api::mark_bell_read(Some(id)).await;

@@ -2,7 +2,7 @@
 //! reply (staff may leave internal notes), change the status (clients: cancel or reopen),
 //! assign and change the priority (staff).
 
-use super::presence::{PresenceLine, Writing};
+use super::presence::{PresenceLine, Writing, NOTE_BOX_ID};
 use super::Time;
 use crate::api::{
     get_ticket, AcceptResolution, AddMessage, AssignTicket, ChangePriority, ChangeStatus,
@@ -659,13 +659,18 @@ fn ReplyForm(
     });
     let seen = RwSignal::new(latest.get_untracked());
     let collided = RwSignal::new(None::<i64>);
+    // Only what is sent from this form counts: one drawn again (the request reopened) does
+    // not inherit the last answer.
+    let sent_before = action.version().get_untracked();
     Effect::new(move |_| match action.value().get() {
+        _ if action.version().get() == sent_before => {}
         Some(Ok(())) => {
             collided.set(None);
             if let Some(form) = form.get() {
                 form.reset();
             }
             writing.typed("");
+            writing.note.set(false);
         }
         Some(Err(error)) if error.message == Msg::ErrorRepliedMeanwhile => {
             collided.set(Some(seen.get_untracked()));
@@ -706,6 +711,10 @@ fn ReplyForm(
     let voice = RecorderHandle::new();
     writing.voice.set_value(Some(voice));
     writing.typed(&typed_body);
+    on_cleanup(move || {
+        writing.voice.try_set_value(None);
+        writing.filled.try_set(false);
+    });
     let sent = Signal::derive(move || matches!(action.value().get(), Some(Ok(()))));
     view! {
         <ActionForm action node_ref=form attr:class="card stack-sm reply-form" attr:novalidate=true attr:enctype="multipart/form-data">
@@ -767,6 +776,7 @@ fn ReplyForm(
                         <label class="checkbox">
                             <input
                                 type="checkbox"
+                                id=NOTE_BOX_ID
                                 name="internal"
                                 value="1"
                                 on:change=move |ev| writing.note.set(event_target_checked(&ev))

@@ -12,12 +12,15 @@ use leptos::prelude::*;
 /// After this long without a keystroke, an unsent text no longer counts as being written.
 const IDLE_AFTER_MS: f64 = 20_000.0;
 
+/// The id of the reply form's "internal note" box.
+pub const NOTE_BOX_ID: &str = "reply-internal";
+
 /// What the reader is writing on the page: their reply form's state.
 #[derive(Clone, Copy)]
 pub struct Writing {
     /// The reply's text is not empty.
     pub filled: RwSignal<bool>,
-    /// "Internal note" is ticked.
+    /// "Internal note" was ticked or unticked: told at once (what is told reads the box).
     pub note: RwSignal<bool>,
     /// When the text was last typed in (milliseconds since the epoch).
     pub typed_at: StoredValue<f64>,
@@ -47,18 +50,24 @@ impl Writing {
     /// or waiting to go, is being written.
     #[cfg(feature = "hydrate")]
     fn now(&self) -> Option<Composing> {
-        let typing =
-            self.filled.get_untracked() && now_ms() - self.typed_at.get_value() < IDLE_AFTER_MS;
-        let speaking = self
-            .voice
-            .get_value()
-            .is_some_and(|voice| voice.busy.get_untracked() || voice.attached.get_untracked());
-        (typing || speaking).then(|| {
-            if self.note.get_untracked() {
-                Composing::Note
-            } else {
-                Composing::Reply
-            }
+        use wasm_bindgen::JsCast;
+        let typing = self.filled.try_get_untracked().unwrap_or(false)
+            && now_ms() - self.typed_at.try_get_value().unwrap_or(0.0) < IDLE_AFTER_MS;
+        // The recorder goes with its form (a closed request has none).
+        let speaking = self.voice.try_get_value().flatten().is_some_and(|voice| {
+            voice.busy.try_get_untracked().unwrap_or(false)
+                || voice.attached.try_get_untracked().unwrap_or(false)
+        });
+        // The box as it is, not as last heard of: ticked before the page's code loaded, or
+        // restored by the browser, a note must never be told as a reply.
+        let note = document()
+            .get_element_by_id(NOTE_BOX_ID)
+            .and_then(|element| element.dyn_into::<web_sys::HtmlInputElement>().ok())
+            .is_some_and(|input| input.checked());
+        (typing || speaking).then_some(if note {
+            Composing::Note
+        } else {
+            Composing::Reply
         })
     }
 }
