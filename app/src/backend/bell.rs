@@ -39,7 +39,7 @@ pub async fn bell(db: &Db, viewer: &Viewer) -> Result<Bell, AccountError> {
         })
         .collect();
     Ok(Bell {
-        unread: db.bell_unread(scope, viewer.user_id).await?,
+        unread: unread(db, viewer).await?,
         items,
     })
 }
