@@ -32,6 +32,16 @@ start_postgres() {
   export PG_URL
 }
 
+# Drops the databases the tests made (`cupula_test_…`, one per test) and prints how many.
+drop_test_databases() {
+  local psql=(as_pg_user "$(pg_bin psql)" -h 127.0.0.1 -p "$PG_PORT" -U cupula -d postgres -qAt)
+  local drops
+  drops="$("${psql[@]}" -c "SELECT format('DROP DATABASE %I;', datname) FROM pg_database
+    WHERE datname LIKE 'cupula\_test\_%'")"
+  [ -z "$drops" ] || "${psql[@]}" -v ON_ERROR_STOP=1 <<<"$drops"
+  echo "dropped $(grep -c . <<<"$drops" || true) test databases"
+}
+
 stop_postgres() {
   if [ -n "$PG_DIR" ] && [ -d "$PG_DIR/data" ]; then
     as_pg_user "$(pg_bin pg_ctl)" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true

@@ -52,6 +52,7 @@ run cargo test -p app --features ssr -- --skip spanish_and_english \
   --skip a_recording_longer_than_a_window
 run cargo test -p server
 unset CUPULA_TEST_DATABASE_URL
+drop_test_databases
 
 say "Attachment tests on the S3-compatible store, on SQLite and on PostgreSQL"
 start_s3
@@ -63,6 +64,7 @@ run cargo test -p app --features ssr --test integration -- attachments:: preview
 # Several server processes share object storage and PostgreSQL: the crash test runs there too.
 run cargo test -p server --test integration -- files:: voice_stream:: crash::
 unset CUPULA_TEST_DATABASE_URL CUPULA_TEST_S3_ENDPOINT
+drop_test_databases
 
 say "Browser tests on SQLite"
 (cd end2end && run npx playwright test)

@@ -8,7 +8,8 @@
 //! refusal (`request::RefusedFormFile`) like any other error of its form, keeping what was typed.
 
 use crate::rest::idle_limited;
-use app::backend::accounts::{AccountError, Viewer};
+use app::backend::accounts::Viewer;
+use app::backend::error::ServiceError;
 use app::backend::request::{self, RefusedFormFile};
 use app::backend::{attachments, AppState};
 use app::i18n::Msg;
@@ -125,7 +126,7 @@ pub async fn stage_form_files(
                         Ok(file) => staged.push(file.id),
                         Err(err) => {
                             refused = Some(match err {
-                                AccountError::User(msg) => msg,
+                                ServiceError::User(msg) => msg,
                                 other => {
                                     tracing::error!("a form's file: {other}");
                                     Msg::ErrorInternal

@@ -6,8 +6,8 @@ pub mod limits;
 pub mod rest;
 mod voice_stream;
 
-use app::backend::accounts::AccountError;
 use app::backend::config::Config;
+use app::backend::error::ServiceError;
 use app::backend::files::FileStore;
 use app::backend::storage::Db;
 use app::backend::AppState;
@@ -131,8 +131,9 @@ const HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(1
 /// Cleans up in the background while the portal runs: partial uploads past their expiry,
 /// staged files never attached, and files that no row names (left by a crash mid-upload,
 /// older than an hour so that no upload in flight is touched); then makes the previews a
-/// crash or a full queue left unmade, schedules the transcriptions left pending, and forgets
-/// ticket pages that stopped reporting their presence. The first round runs at start-up.
+/// crash or a full queue left unmade, schedules the transcriptions left pending, forgets
+/// ticket pages that stopped reporting their presence, and removes what is past its retention
+/// (`retention`). The first round runs at start-up.
 pub fn spawn_housekeeping(state: &AppState) -> tokio::task::JoinHandle<()> {
     let (db, files, config) = (state.db.clone(), state.files.clone(), state.config.clone());
     tokio::spawn(async move {
@@ -171,6 +172,20 @@ pub fn spawn_housekeeping(state: &AppState) -> tokio::task::JoinHandle<()> {
             }
             if let Err(err) = presence::purge(&db).await {
                 tracing::warn!(error = %err, "forgetting closed ticket pages failed");
+            }
+            match app::backend::retention::purge(&db, &config, now).await {
+                Ok(purged) if purged.total() > 0 => tracing::info!(
+                    sessions = purged.sessions,
+                    sign_in_failures = purged.sign_in_failures,
+                    links = purged.links,
+                    mail_bodies = purged.mail_bodies,
+                    events = purged.events,
+                    "records past their retention removed"
+                ),
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::warn!(error = %err, "removing records past their retention failed")
+                }
             }
         }
     })
@@ -536,7 +551,7 @@ async fn upload_logo(
     }
     match logo::replace_logo(&state.db, &state.config.data_dir, &viewer, upload).await {
         Ok(()) => back_to_branding(None),
-        Err(AccountError::User(msg)) => back_to_branding(Some(msg)),
+        Err(ServiceError::User(msg)) => back_to_branding(Some(msg)),
         Err(err) => {
             tracing::error!(error = %err, "storing a logo failed");
             back_to_branding(Some(Msg::ErrorInternal))

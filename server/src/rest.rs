@@ -18,7 +18,9 @@ pub(crate) use files::idle_limited;
 mod tus;
 mod voice;
 
-use app::backend::accounts::{AccountError, Viewer};
+use app::backend::accounts::Viewer;
+
+use app::backend::error::ServiceError;
 use app::backend::live::Credential;
 use app::backend::storage::tickets::SEARCH_CANDIDATES;
 use app::backend::tickets::{self, NewTicket};
@@ -305,9 +307,9 @@ impl ApiError {
         }
     }
 
-    fn from_service(err: AccountError, lang: Lang) -> ApiError {
+    fn from_service(err: ServiceError, lang: Lang) -> ApiError {
         match err {
-            AccountError::User(message) => {
+            ServiceError::User(message) => {
                 let status = match message {
                     Msg::ErrorNotFound => StatusCode::NOT_FOUND,
                     Msg::ErrorForbidden => StatusCode::FORBIDDEN,
@@ -1120,9 +1122,16 @@ async fn assign(
 ) -> Result<Json<ApiTicket>, ApiError> {
     let Caller { viewer, lang, .. } = caller(&state, &headers).await?;
     let Json(body) = body.map_err(|r| ApiError::bad_body(r, lang))?;
-    tickets::assign(&state.db, &state.events, &viewer, &number, body.assignee_id)
-        .await
-        .map_err(|e| ApiError::from_service(e, lang))?;
+    tickets::assign(
+        &state.db,
+        &state.events,
+        &viewer,
+        &number,
+        body.assignee_id,
+        None,
+    )
+    .await
+    .map_err(|e| ApiError::from_service(e, lang))?;
     current(&state, &viewer, &number, lang).await
 }
 
@@ -1164,7 +1173,7 @@ async fn change_priority(
             lang,
         )
     })?;
-    tickets::change_priority(&state.db, &state.events, &viewer, &number, priority)
+    tickets::change_priority(&state.db, &state.events, &viewer, &number, priority, None)
         .await
         .map_err(|e| ApiError::from_service(e, lang))?;
     current(&state, &viewer, &number, lang).await

@@ -12,7 +12,8 @@
 //! `discarded`, and `error {message, code}` with a translated message.
 
 use crate::rest::code_of;
-use app::backend::accounts::{AccountError, Viewer};
+use app::backend::accounts::Viewer;
+use app::backend::error::ServiceError;
 use app::backend::voice_live::{self, ChunkOutcome, Final, LiveRecording, Ready, StopOutcome};
 use app::backend::{request, AppState};
 use app::i18n::{Lang, Msg};
@@ -153,9 +154,9 @@ impl Connection {
     }
 
     /// Tells the browser why its recording was refused; the connection stays open.
-    async fn refuse(&mut self, err: AccountError) -> bool {
+    async fn refuse(&mut self, err: ServiceError) -> bool {
         let msg = match err {
-            AccountError::User(msg) => msg,
+            ServiceError::User(msg) => msg,
             other => {
                 tracing::error!(error = %other, "a voice stream failed");
                 Msg::ErrorInternal

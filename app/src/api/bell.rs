@@ -15,7 +15,7 @@ pub async fn bell_unread() -> Result<i64, UserError> {
     let viewer = request::require_viewer().await?;
     bell::unread(&state.db, &viewer)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 /// The viewer's newest notifications and unread count.
@@ -25,7 +25,7 @@ pub async fn get_bell() -> Result<Bell, UserError> {
     let viewer = request::require_viewer().await?;
     bell::bell(&state.db, &viewer)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 /// Marks one notification read (`id`), or all of them (no `id`).
@@ -35,5 +35,5 @@ pub async fn mark_bell_read(id: Option<i64>) -> Result<(), UserError> {
     let viewer = request::require_viewer().await?;
     bell::mark_read(&state.db, &viewer, id)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }

@@ -50,7 +50,7 @@ pub async fn sign_in(email: String, password: String) -> Result<(), UserError> {
             Ok(())
         }
         Err(err) => {
-            let error = request::account_error(err);
+            let error = request::service_error(err);
             if plain_form {
                 // Without JavaScript the page is reloaded: carry the message and what was typed
                 // (never the password) back to the form.
@@ -110,7 +110,7 @@ pub async fn request_password_reset(email: String) -> Result<(), UserError> {
     let observatory = request::observatory(&state).await?;
     let result = links::request_password_reset(&state.db, &state.config, observatory.id, &email)
         .await
-        .map_err(request::account_error);
+        .map_err(request::service_error);
     if request::is_plain_form_post(&parts) {
         match &result {
             Ok(()) => leptos_axum::redirect("/forgot-password?sent=1"),
@@ -150,7 +150,7 @@ pub async fn set_password_with_link(
     let result =
         links::set_password_with_link(&state.db, &token, &password, end_other_sessions.is_some())
             .await
-            .map_err(request::account_error);
+            .map_err(request::service_error);
     if request::is_plain_form_post(&parts) {
         match &result {
             Ok(()) => leptos_axum::redirect("/sign-in?password_set=1"),
@@ -175,7 +175,7 @@ pub async fn admin_organizations() -> Result<Vec<OrganizationSummary>, UserError
     let viewer = request::require_viewer().await?;
     admin::organizations(&state.db, &viewer)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 #[server(endpoint = "admin/create_organization")]
@@ -186,7 +186,7 @@ pub async fn create_organization(name: String) -> Result<(), UserError> {
     let result = admin::create_organization(&state.db, &viewer, &name)
         .await
         .map(|_| ())
-        .map_err(request::account_error);
+        .map_err(request::service_error);
     if let (true, Err(error)) = (request::is_plain_form_post(&parts), &result) {
         request::redirect_back_with_error(
             "/admin/clients",
@@ -205,7 +205,7 @@ pub async fn admin_people() -> Result<Vec<Person>, UserError> {
     let viewer = request::require_viewer().await?;
     admin::people(&state.db, &viewer)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 #[server(endpoint = "admin/invite")]
@@ -241,7 +241,7 @@ pub async fn invite_person(
         },
     )
     .await
-    .map_err(request::account_error);
+    .map_err(request::service_error);
     if let (true, Err(error)) = (request::is_plain_form_post(&parts), &result) {
         request::redirect_back_with_error(
             "/admin/people",
@@ -260,7 +260,7 @@ pub async fn resend_invitation(user_id: i64) -> Result<(), UserError> {
     let viewer = request::require_viewer().await?;
     admin::resend_invitation(&state.db, &state.config, &viewer, user_id)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 #[server(endpoint = "admin/revoke_invitation")]
@@ -269,7 +269,7 @@ pub async fn revoke_invitation(user_id: i64) -> Result<(), UserError> {
     let viewer = request::require_viewer().await?;
     admin::revoke_invitation(&state.db, &viewer, user_id)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 #[server(endpoint = "admin/set_person_active")]
@@ -278,7 +278,7 @@ pub async fn set_person_active(user_id: i64, active: bool) -> Result<(), UserErr
     let viewer = request::require_viewer().await?;
     admin::set_active(&state.db, &viewer, user_id, active)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 /// The observatory's outgoing e-mail: `filter` is `all`, `waiting` or `failed`.
@@ -297,7 +297,7 @@ pub async fn admin_outbox(
         before_id,
     )
     .await
-    .map_err(request::account_error)
+    .map_err(request::service_error)
 }
 
 #[server(endpoint = "admin/retry_mail")]
@@ -306,7 +306,7 @@ pub async fn retry_mail(mail_id: i64) -> Result<(), UserError> {
     let viewer = request::require_viewer().await?;
     admin::retry_mail(&state.db, &viewer, mail_id)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 #[server(endpoint = "admin/cancel_mail")]
@@ -315,7 +315,7 @@ pub async fn cancel_mail(mail_id: i64) -> Result<(), UserError> {
     let viewer = request::require_viewer().await?;
     admin::cancel_mail(&state.db, &viewer, mail_id)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 // ---- My account: the signed-in person's own profile, password and sessions. ----
@@ -326,7 +326,7 @@ pub async fn my_sessions() -> Result<Vec<SessionInfo>, UserError> {
     let viewer = request::require_viewer().await?;
     my_account::sessions(&state.db, &viewer)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 #[server(endpoint = "account/profile")]
@@ -336,7 +336,7 @@ pub async fn update_profile(name: String, language: String) -> Result<(), UserEr
     let lang = Lang::from_code(&language).ok_or(UserError::new(Msg::ErrorNotFound))?;
     my_account::update_profile(&state.db, &viewer, &name, lang)
         .await
-        .map_err(request::account_error)?;
+        .map_err(request::service_error)?;
     request::set_cookie(request::language_cookie(&state.config, lang));
     Ok(())
 }
@@ -359,7 +359,7 @@ pub async fn change_password(
         end_other_sessions.is_some(),
     )
     .await
-    .map_err(request::account_error)
+    .map_err(request::service_error)
 }
 
 #[server(endpoint = "account/end_session")]
@@ -368,7 +368,7 @@ pub async fn end_session(session_id: i64) -> Result<(), UserError> {
     let viewer = request::require_viewer().await?;
     my_account::end_session(&state.db, &viewer, session_id)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 #[server(endpoint = "account/end_other_sessions")]
@@ -378,7 +378,7 @@ pub async fn end_other_sessions() -> Result<(), UserError> {
     my_account::end_other_sessions(&state.db, &viewer)
         .await
         .map(|_| ())
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 #[server(endpoint = "admin/organization")]
@@ -387,7 +387,7 @@ pub async fn admin_organization(organization_id: i64) -> Result<OrganizationDeta
     let viewer = request::require_viewer().await?;
     admin::organization(&state.db, &viewer, organization_id)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 #[server(endpoint = "admin/update_organization")]
@@ -400,7 +400,7 @@ pub async fn update_organization(
     let viewer = request::require_viewer().await?;
     admin::update_organization(&state.db, &viewer, organization_id, &name, active.is_some())
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 #[server(endpoint = "admin/add_telescope")]
@@ -421,7 +421,7 @@ pub async fn add_telescope(
     };
     admin::add_telescope(&state.db, &viewer, organization_id, fields)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 #[server(endpoint = "admin/update_telescope")]
@@ -442,7 +442,7 @@ pub async fn update_telescope(
     };
     admin::update_telescope(&state.db, &viewer, telescope_id, fields)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 #[server(endpoint = "admin/set_telescope_retired")]
@@ -451,7 +451,7 @@ pub async fn set_telescope_retired(telescope_id: i64, retired: bool) -> Result<(
     let viewer = request::require_viewer().await?;
     admin::set_telescope_retired(&state.db, &viewer, telescope_id, retired)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 /// Replaces an organization's support contacts; `contacts` holds one `ContactEntry` a line.
@@ -469,7 +469,7 @@ pub async fn save_support_contacts(
         .collect::<Result<Vec<_>, _>>()?;
     admin::save_support_contacts(&state.db, &viewer, organization_id, &entries)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 #[server(endpoint = "admin/branding")]
@@ -478,7 +478,7 @@ pub async fn admin_branding() -> Result<BrandingSettings, UserError> {
     let viewer = request::require_viewer().await?;
     admin::branding(&state.db, &viewer)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 #[server(endpoint = "admin/update_branding")]
@@ -500,23 +500,16 @@ pub async fn update_branding(
     };
     admin::update_branding(&state.db, &viewer, &settings)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 #[server(endpoint = "account/notification_email")]
 pub async fn my_notification_email() -> Result<NotificationEmailState, UserError> {
     let state = request::app_state()?;
     let viewer = request::require_viewer().await?;
-    let (current, pending) = state
-        .db
-        .notification_emails(viewer.user_id)
+    my_account::notification_email(&state.db, &viewer)
         .await
-        .map_err(request::internal)?;
-    Ok(NotificationEmailState {
-        login: viewer.email,
-        current,
-        pending,
-    })
+        .map_err(request::service_error)
 }
 
 /// Returns true when a confirmation link was sent to the new address.
@@ -526,7 +519,7 @@ pub async fn change_notification_email(email: String) -> Result<bool, UserError>
     let viewer = request::require_viewer().await?;
     links::request_notification_email(&state.db, &state.config, &viewer, &email)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 #[server(endpoint = "confirm_email")]
@@ -534,7 +527,7 @@ pub async fn confirm_notification_email(token: String) -> Result<String, UserErr
     let state = request::app_state()?;
     links::confirm_notification_email(&state.db, &token)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 #[server(endpoint = "admin/notifications")]
@@ -543,7 +536,7 @@ pub async fn admin_notifications() -> Result<NotificationSettings, UserError> {
     let viewer = request::require_viewer().await?;
     notifications::settings(&state.db, &viewer)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 #[server(endpoint = "account/notifications")]
@@ -552,7 +545,7 @@ pub async fn my_notification_choices() -> Result<MyNotifications, UserError> {
     let viewer = request::require_viewer().await?;
     notifications::my_notifications(&state.db, &viewer)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 /// The notification forms: a checkbox per rule, so one argument per rule.
@@ -592,7 +585,7 @@ mod notification_forms {
         ]);
         let result = notifications::save_settings(&state.db, &viewer, &queue_email, &on)
             .await
-            .map_err(request::account_error);
+            .map_err(request::service_error);
         back_with_error(
             "/admin/notifications",
             viewer.session_id,
@@ -628,7 +621,7 @@ mod notification_forms {
         ]);
         let result = notifications::save_my_notifications(&state.db, &viewer, &on)
             .await
-            .map_err(request::account_error);
+            .map_err(request::service_error);
         back_with_error("/account", viewer.session_id, &result, &[]).await;
         result
     }
@@ -641,7 +634,7 @@ pub async fn admin_cadences() -> Result<Cadences, UserError> {
     let viewer = request::require_viewer().await?;
     lifecycle::settings(&state.db, &viewer)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 /// Saves the life-cycle cadences; the fields are whole numbers (hours, a count).
@@ -671,7 +664,7 @@ pub async fn save_cadences(
             };
             lifecycle::save_settings(&state.db, &viewer, cadences)
                 .await
-                .map_err(request::account_error)
+                .map_err(request::service_error)
         }
         (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => Err(error),
     };

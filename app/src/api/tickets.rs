@@ -30,7 +30,7 @@ pub async fn list_tickets(query: String) -> Result<TicketPage, UserError> {
     let filter = TicketFilter::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     tickets::list(&state.db, &viewer, &filter)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 #[server(endpoint = "tickets/get")]
@@ -39,7 +39,7 @@ pub async fn get_ticket(number: String) -> Result<TicketDetail, UserError> {
     let viewer = request::require_viewer().await?;
     tickets::ticket(&state.db, &state.config, &viewer, &number)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 /// An open ticket page's report of itself (`backend::presence`): returns the others on the
@@ -65,7 +65,7 @@ pub async fn report_presence(
         },
     )
     .await
-    .map_err(request::account_error)
+    .map_err(request::service_error)
 }
 
 /// A voice entry's recording and transcript, for the page to follow a transcript being made.
@@ -75,7 +75,7 @@ pub async fn get_voice_entry(number: String, entry_id: i64) -> Result<VoiceInfo,
     let viewer = request::require_viewer().await?;
     voice::voice_info(&state.db, &state.config, &viewer, &number, entry_id)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 #[server(endpoint = "tickets/choices")]
@@ -84,7 +84,7 @@ pub async fn ticket_choices() -> Result<NewTicketChoices, UserError> {
     let viewer = request::require_viewer().await?;
     tickets::new_ticket_choices(&state.db, &viewer)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 /// Parses an optional id from a form field ("" for none).
@@ -176,7 +176,7 @@ mod opening {
             )
             .await
             .map(|opened| opened.number)
-            .map_err(request::account_error)
+            .map_err(request::service_error)
         }
         .await;
         if request::is_plain_form_post(&parts) {
@@ -270,7 +270,7 @@ pub async fn add_message(
         )
         .await
         .map(|_| ())
-        .map_err(request::account_error),
+        .map_err(request::service_error),
     };
     back_to_ticket(viewer.session_id, &number, &result, &[("body", &body)]).await;
     result
@@ -298,23 +298,33 @@ pub async fn change_status(
             waiting_for_client.is_some(),
         )
         .await
-        .map_err(request::account_error),
+        .map_err(request::service_error),
         None => Err(UserError::new(Msg::ErrorInvalidChoice)),
     };
     back_to_ticket(viewer.session_id, &number, &result, &[("reason", &reason)]).await;
     result
 }
 
-/// Assigns the ticket; `assignee` is an agent's id, or empty for nobody.
+/// Assigns the ticket; `assignee` is an agent's id, or empty for nobody. `seen_assignee`, in
+/// the same form: the assignee the page showed.
 #[server(endpoint = "tickets/assign")]
-pub async fn assign_ticket(number: String, assignee: String) -> Result<(), UserError> {
+pub async fn assign_ticket(
+    number: String,
+    assignee: String,
+    seen_assignee: Option<String>,
+) -> Result<(), UserError> {
     let state = request::app_state()?;
     let viewer = request::require_viewer().await?;
-    let result = match optional_id(&Some(assignee)) {
-        Ok(assignee) => tickets::assign(&state.db, &state.events, &viewer, &number, assignee)
-            .await
-            .map_err(request::account_error),
-        Err(error) => Err(error),
+    let seen = seen_assignee
+        .map(|seen| optional_id(&Some(seen)))
+        .transpose();
+    let result = match (optional_id(&Some(assignee)), seen) {
+        (Ok(assignee), Ok(seen)) => {
+            tickets::assign(&state.db, &state.events, &viewer, &number, assignee, seen)
+                .await
+                .map_err(request::service_error)
+        }
+        (Err(error), _) | (_, Err(error)) => Err(error),
     };
     back_to_ticket(viewer.session_id, &number, &result, &[]).await;
     result
@@ -327,7 +337,7 @@ pub async fn accept_resolution(number: String) -> Result<(), UserError> {
     let viewer = request::require_viewer().await?;
     let result = tickets::accept_resolution(&state.db, &state.events, &viewer, &number)
         .await
-        .map_err(request::account_error);
+        .map_err(request::service_error);
     back_to_ticket(viewer.session_id, &number, &result, &[]).await;
     result
 }
@@ -355,22 +365,33 @@ pub async fn decide_held_mail(
         "discard" => inbound::discard_held(&state.db, &viewer, &number, held_id).await,
         _ => Err(Msg::ErrorInvalidChoice.into()),
     }
-    .map_err(request::account_error);
+    .map_err(request::service_error);
     back_to_ticket(viewer.session_id, &number, &result, &[]).await;
     result
 }
 
+/// Changes the priority; `seen_priority`, in the same form: the priority the page showed.
 #[server(endpoint = "tickets/priority")]
-pub async fn change_priority(number: String, priority: String) -> Result<(), UserError> {
+pub async fn change_priority(
+    number: String,
+    priority: String,
+    seen_priority: Option<String>,
+) -> Result<(), UserError> {
     let state = request::app_state()?;
     let viewer = request::require_viewer().await?;
-    let result = match Priority::from_code(&priority) {
-        Some(priority) => {
-            tickets::change_priority(&state.db, &state.events, &viewer, &number, priority)
+    let seen = match seen_priority.as_deref().map(Priority::from_code) {
+        None => Ok(None),
+        Some(Some(seen)) => Ok(Some(seen)),
+        Some(None) => Err(UserError::new(Msg::ErrorInvalidChoice)),
+    };
+    let result = match (Priority::from_code(&priority), seen) {
+        (Some(priority), Ok(seen)) => {
+            tickets::change_priority(&state.db, &state.events, &viewer, &number, priority, seen)
                 .await
-                .map_err(request::account_error)
+                .map_err(request::service_error)
         }
-        None => Err(UserError::new(Msg::ErrorInvalidChoice)),
+        (None, _) => Err(UserError::new(Msg::ErrorInvalidChoice)),
+        (_, Err(error)) => Err(error),
     };
     back_to_ticket(viewer.session_id, &number, &result, &[]).await;
     result
@@ -382,7 +403,7 @@ pub async fn get_telescope_history(telescope_id: i64) -> Result<TelescopeHistory
     let viewer = request::require_viewer().await?;
     tickets::telescope_history(&state.db, &viewer, telescope_id)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 // ---- API keys, in "My account". ----
@@ -393,7 +414,7 @@ pub async fn my_api_tokens() -> Result<Vec<ApiTokenInfo>, UserError> {
     let viewer = request::require_viewer().await?;
     api_tokens::list(&state.db, &viewer)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 /// Creates a key working for `validity` (an `ApiKeyValidity` code) and returns it: the only
@@ -406,7 +427,7 @@ pub async fn create_api_token(name: String, validity: String) -> Result<String, 
         ApiKeyValidity::from_code(&validity).ok_or(UserError::new(Msg::ErrorInvalidChoice))?;
     api_tokens::create(&state.db, &viewer, &name, validity)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }
 
 #[server(endpoint = "account/revoke_api_token")]
@@ -415,5 +436,5 @@ pub async fn revoke_api_token(token_id: i64) -> Result<(), UserError> {
     let viewer = request::require_viewer().await?;
     api_tokens::revoke(&state.db, &viewer, token_id)
         .await
-        .map_err(request::account_error)
+        .map_err(request::service_error)
 }

@@ -4,9 +4,10 @@
 //! its rules against (observatory, role, organization).
 
 use super::config::Config;
+use super::error::ServiceError;
 use super::passwords;
 use super::storage::accounts::{NewSession, NewUser, SessionRow, UserRow};
-use super::storage::{Db, StoreError};
+use super::storage::{Db, StoreError, Tx};
 use super::tokens;
 use crate::i18n::{Lang, Msg};
 use crate::model::{Email, Role, SessionUser};
@@ -47,24 +48,6 @@ impl Viewer {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum AccountError {
-    /// Safe to show: a catalogue message.
-    #[error("{0:?}")]
-    User(Msg),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Files (logos) could not be written.
-    #[error(transparent)]
-    Io(#[from] std::io::Error),
-}
-
-impl From<Msg> for AccountError {
-    fn from(msg: Msg) -> Self {
-        AccountError::User(msg)
-    }
-}
-
 /// Failed sign-ins are counted over this sliding window.
 pub const THROTTLE_WINDOW: ChronoDuration = ChronoDuration::minutes(15);
 /// Failures for one address from one network address within the window before sign-in is
@@ -99,7 +82,7 @@ pub async fn sign_in(
     email: &str,
     password: &str,
     client: &ClientInfo,
-) -> Result<SignedIn, AccountError> {
+) -> Result<SignedIn, ServiceError> {
     if email.trim().is_empty() {
         return Err(Msg::ErrorEmailRequired.into());
     }
@@ -172,7 +155,7 @@ pub(crate) async fn throttled_password_check(
     ip: &str,
     stored_hash: &str,
     password: &str,
-) -> Result<bool, AccountError> {
+) -> Result<bool, ServiceError> {
     let now = Utc::now();
     let attempt = db
         .reserve_sign_in_attempt(observatory_id, typed_email, ip, now, now - THROTTLE_WINDOW)
@@ -202,7 +185,7 @@ pub async fn authenticate(
     token: &str,
 ) -> Result<Option<Viewer>, StoreError> {
     // Anything that is not one of our tokens cannot match; skip the query.
-    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !tokens::looks_like_token(token) {
         return Ok(None);
     }
     let Some(row) = db.session_by_token_hash(&tokens::hash_token(token)).await? else {
@@ -267,7 +250,34 @@ pub struct NewAccount<'a> {
 }
 
 /// Creates an account after checking the e-mail, name and password rules.
-pub async fn create_account(db: &Db, new: NewAccount<'_>) -> Result<i64, AccountError> {
+pub async fn create_account(db: &Db, new: NewAccount<'_>) -> Result<i64, ServiceError> {
+    let (email, name) = checked_identity(&new)?;
+    // Hashed before the transaction begins: a write transaction waits for nobody's hashing.
+    let password_hash = match new.password {
+        Some(password) => {
+            passwords::check_new_password(password)?;
+            Some(passwords::hash_password(password.to_string()).await?)
+        }
+        None => None,
+    };
+    let mut tx = db.begin().await?;
+    let id = insert_account(&mut tx, &new, &email, name, password_hash.as_deref()).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Adds a person without a password in the caller's transaction, which also stores what
+/// invites them: either both are there or neither.
+pub(crate) async fn insert_invited_account(
+    tx: &mut Tx,
+    new: &NewAccount<'_>,
+) -> Result<i64, ServiceError> {
+    let (email, name) = checked_identity(new)?;
+    insert_account(tx, new, &email, name, None).await
+}
+
+/// A new account's e-mail and name, checked in the order of the forms' fields.
+fn checked_identity<'a>(new: &NewAccount<'a>) -> Result<(Email, &'a str), ServiceError> {
     let email = Email::parse(new.email)?;
     let name = new.name.trim();
     if name.is_empty() {
@@ -276,26 +286,29 @@ pub async fn create_account(db: &Db, new: NewAccount<'_>) -> Result<i64, Account
     if (new.role == Role::Client) != new.organization_id.is_some() {
         return Err(Msg::ErrorInternal.into());
     }
-    let password_hash = match new.password {
-        Some(password) => {
-            passwords::check_new_password(password)?;
-            Some(passwords::hash_password(password.to_string()).await?)
-        }
-        None => None,
-    };
-    db.insert_user(NewUser {
+    Ok((email, name))
+}
+
+async fn insert_account(
+    tx: &mut Tx,
+    new: &NewAccount<'_>,
+    email: &Email,
+    name: &str,
+    password_hash: Option<&str>,
+) -> Result<i64, ServiceError> {
+    tx.insert_user(NewUser {
         observatory_id: new.observatory_id,
         organization_id: new.organization_id,
         email: email.as_str(),
         name,
         role: new.role.code(),
         language: new.language.code(),
-        password_hash: password_hash.as_deref(),
+        password_hash,
     })
     .await
     .map_err(|e| match e {
-        StoreError::Duplicate => AccountError::User(Msg::ErrorEmailTaken),
-        other => AccountError::Store(other),
+        StoreError::Duplicate => ServiceError::User(Msg::ErrorEmailTaken),
+        other => ServiceError::Store(other),
     })
 }
 

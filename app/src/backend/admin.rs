@@ -3,8 +3,10 @@
 //! Every function takes the `Viewer` and checks it first; every query is scoped to the viewer's
 //! observatory, so another observatory's ids behave as if they did not exist.
 
-use super::accounts::{create_account, AccountError, NewAccount, Viewer};
+use super::accounts::{insert_invited_account, NewAccount, Viewer};
+
 use super::config::Config;
+use super::error::ServiceError;
 use super::links;
 use super::storage::accounts::NewTelescope;
 use super::storage::admin::{BrandingRow, PersonRow, TelescopeFields};
@@ -12,14 +14,14 @@ use super::storage::links::OutboxFilter;
 use super::storage::{Db, StoreError};
 use crate::i18n::{Lang, Msg};
 use crate::model::{
-    AccountState, BrandingSettings, ContactEntry, Email, MailState, OrganizationDetail,
+    AccountState, BrandingSettings, ContactEntry, Email, LinkKind, MailState, OrganizationDetail,
     OrganizationSummary, OutboxMail, Person, Role, SupportContact, Telescope, OUTBOX_PAGE,
 };
 
 pub async fn organizations(
     db: &Db,
     viewer: &Viewer,
-) -> Result<Vec<OrganizationSummary>, AccountError> {
+) -> Result<Vec<OrganizationSummary>, ServiceError> {
     viewer.require_admin()?;
     Ok(db
         .organizations(viewer.observatory_id)
@@ -39,7 +41,7 @@ pub async fn create_organization(
     db: &Db,
     viewer: &Viewer,
     name: &str,
-) -> Result<i64, AccountError> {
+) -> Result<i64, ServiceError> {
     viewer.require_admin()?;
     let name = name.trim();
     if name.is_empty() {
@@ -48,12 +50,12 @@ pub async fn create_organization(
     db.insert_organization(viewer.observatory_id, name)
         .await
         .map_err(|e| match e {
-            StoreError::Duplicate => AccountError::User(Msg::ErrorOrganizationTaken),
-            other => AccountError::Store(other),
+            StoreError::Duplicate => ServiceError::User(Msg::ErrorOrganizationTaken),
+            other => ServiceError::Store(other),
         })
 }
 
-pub async fn people(db: &Db, viewer: &Viewer) -> Result<Vec<Person>, AccountError> {
+pub async fn people(db: &Db, viewer: &Viewer) -> Result<Vec<Person>, ServiceError> {
     viewer.require_admin()?;
     Ok(db
         .people(viewer.observatory_id)
@@ -96,20 +98,20 @@ pub async fn invite(
     config: &Config,
     viewer: &Viewer,
     invitation: Invitation<'_>,
-) -> Result<(), AccountError> {
+) -> Result<(), ServiceError> {
     viewer.require_admin()?;
     // Checked in the order of the form's fields, so the first message is about the first problem.
     if invitation.name.trim().is_empty() {
         return Err(Msg::ErrorNameRequired.into());
     }
-    Email::parse(invitation.email)?;
+    let email = Email::parse(invitation.email)?;
     let organization_id = match invitation.role {
         Role::Client => {
             // Each field is authorized on its own: the organization must be one of this
             // observatory's, whatever id the form carried.
             let id = invitation
                 .organization_id
-                .ok_or(AccountError::User(Msg::ErrorOrganizationRequired))?;
+                .ok_or(ServiceError::User(Msg::ErrorOrganizationRequired))?;
             if !db.organization_exists(viewer.observatory_id, id).await? {
                 return Err(Msg::ErrorOrganizationRequired.into());
             }
@@ -117,20 +119,31 @@ pub async fn invite(
         }
         Role::Admin | Role::Agent => None,
     };
-    create_account(
-        db,
-        NewAccount {
-            observatory_id: viewer.observatory_id,
-            organization_id,
-            email: invitation.email,
-            name: invitation.name,
-            role: invitation.role,
-            language: invitation.language,
-            password: None,
-        },
-    )
-    .await?;
-    links::invite(db, config, viewer.observatory_id, invitation.email).await
+    let account = NewAccount {
+        observatory_id: viewer.observatory_id,
+        organization_id,
+        email: invitation.email,
+        name: invitation.name,
+        role: invitation.role,
+        language: invitation.language,
+        password: None,
+    };
+    // The account, its link and its e-mail commit together: a refused link leaves no account
+    // behind that would make the retry "already used".
+    let recipient = links::LinkRecipient {
+        observatory_id: viewer.observatory_id,
+        email: email.as_str(),
+        name: invitation.name.trim(),
+        language: invitation.language,
+    };
+    let link = links::compose_link(db, config, &recipient, LinkKind::Invitation)
+        .await?
+        .ok_or(ServiceError::User(Msg::ErrorTooManyAttempts))?;
+    let mut tx = db.begin().await?;
+    let user_id = insert_invited_account(&mut tx, &account).await?;
+    link.store(&mut tx, user_id).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Sends a new invitation (the earlier link stops working) to someone who has not yet joined.
@@ -139,7 +152,7 @@ pub async fn resend_invitation(
     config: &Config,
     viewer: &Viewer,
     user_id: i64,
-) -> Result<(), AccountError> {
+) -> Result<(), ServiceError> {
     viewer.require_admin()?;
     let person = invited_person(db, viewer, user_id).await?;
     links::invite(db, config, viewer.observatory_id, &person.email).await
@@ -147,7 +160,7 @@ pub async fn resend_invitation(
 
 /// Withdraws a pending invitation: its link stops working and the account is deactivated, so
 /// "forgot password" cannot open it either. Inviting again means reactivating and resending.
-pub async fn revoke_invitation(db: &Db, viewer: &Viewer, user_id: i64) -> Result<(), AccountError> {
+pub async fn revoke_invitation(db: &Db, viewer: &Viewer, user_id: i64) -> Result<(), ServiceError> {
     viewer.require_admin()?;
     let person = invited_person(db, viewer, user_id).await?;
     db.set_person_active(viewer.observatory_id, person.id, false)
@@ -155,11 +168,11 @@ pub async fn revoke_invitation(db: &Db, viewer: &Viewer, user_id: i64) -> Result
     Ok(())
 }
 
-async fn invited_person(db: &Db, viewer: &Viewer, user_id: i64) -> Result<PersonRow, AccountError> {
+async fn invited_person(db: &Db, viewer: &Viewer, user_id: i64) -> Result<PersonRow, ServiceError> {
     let person = db
         .person(viewer.observatory_id, user_id)
         .await?
-        .ok_or(AccountError::User(Msg::ErrorNotFound))?;
+        .ok_or(ServiceError::User(Msg::ErrorNotFound))?;
     if person.has_password || !person.active {
         return Err(Msg::ErrorAlreadyJoined.into());
     }
@@ -173,7 +186,7 @@ pub async fn set_active(
     viewer: &Viewer,
     user_id: i64,
     active: bool,
-) -> Result<(), AccountError> {
+) -> Result<(), ServiceError> {
     viewer.require_admin()?;
     if user_id == viewer.user_id {
         return Err(Msg::ErrorCannotDeactivateSelf.into());
@@ -193,12 +206,12 @@ pub async fn organization(
     db: &Db,
     viewer: &Viewer,
     organization_id: i64,
-) -> Result<OrganizationDetail, AccountError> {
+) -> Result<OrganizationDetail, ServiceError> {
     viewer.require_admin()?;
     let row = db
         .organization(viewer.observatory_id, organization_id)
         .await?
-        .ok_or(AccountError::User(Msg::ErrorNotFound))?;
+        .ok_or(ServiceError::User(Msg::ErrorNotFound))?;
     let telescopes = db
         .telescopes(viewer.observatory_id, organization_id)
         .await?
@@ -251,7 +264,7 @@ pub async fn update_organization(
     organization_id: i64,
     name: &str,
     active: bool,
-) -> Result<(), AccountError> {
+) -> Result<(), ServiceError> {
     viewer.require_admin()?;
     let name = checked_text(name, 200, true)?;
     match db
@@ -270,7 +283,7 @@ pub async fn add_telescope(
     viewer: &Viewer,
     organization_id: i64,
     fields: TelescopeFields<'_>,
-) -> Result<(), AccountError> {
+) -> Result<(), ServiceError> {
     viewer.require_admin()?;
     let fields = checked_telescope(fields)?;
     if db
@@ -297,7 +310,7 @@ pub async fn update_telescope(
     viewer: &Viewer,
     telescope_id: i64,
     fields: TelescopeFields<'_>,
-) -> Result<(), AccountError> {
+) -> Result<(), ServiceError> {
     viewer.require_admin()?;
     let fields = checked_telescope(fields)?;
     if db
@@ -315,7 +328,7 @@ pub async fn set_telescope_retired(
     viewer: &Viewer,
     telescope_id: i64,
     retired: bool,
-) -> Result<(), AccountError> {
+) -> Result<(), ServiceError> {
     viewer.require_admin()?;
     if db
         .set_telescope_retired(viewer.observatory_id, telescope_id, retired)
@@ -355,7 +368,7 @@ pub async fn save_support_contacts(
     viewer: &Viewer,
     organization_id: i64,
     entries: &[ContactEntry],
-) -> Result<(), AccountError> {
+) -> Result<(), ServiceError> {
     viewer.require_admin()?;
     if db
         .organization(viewer.observatory_id, organization_id)
@@ -398,12 +411,12 @@ pub async fn save_support_contacts(
 /// for normal text).
 pub const MIN_BRAND_CONTRAST: f64 = 4.5;
 
-pub async fn branding(db: &Db, viewer: &Viewer) -> Result<BrandingSettings, AccountError> {
+pub async fn branding(db: &Db, viewer: &Viewer) -> Result<BrandingSettings, ServiceError> {
     viewer.require_admin()?;
     let row = db
         .branding(viewer.observatory_id)
         .await?
-        .ok_or(AccountError::User(Msg::ErrorNotFound))?;
+        .ok_or(ServiceError::User(Msg::ErrorNotFound))?;
     Ok(BrandingSettings {
         name: row.name,
         slug: row.slug,
@@ -418,7 +431,7 @@ pub async fn update_branding(
     db: &Db,
     viewer: &Viewer,
     settings: &BrandingSettings,
-) -> Result<(), AccountError> {
+) -> Result<(), ServiceError> {
     viewer.require_admin()?;
     let name = checked_text(&settings.name, 200, true)?;
     let slug = settings.slug.trim().to_lowercase();
@@ -463,7 +476,7 @@ pub async fn outbox(
     viewer: &Viewer,
     filter: OutboxFilter,
     before_id: Option<i64>,
-) -> Result<Vec<OutboxMail>, AccountError> {
+) -> Result<Vec<OutboxMail>, ServiceError> {
     viewer.require_admin()?;
     Ok(db
         .observatory_outbox(viewer.observatory_id, filter, before_id, OUTBOX_PAGE)
@@ -493,7 +506,7 @@ pub async fn outbox(
 }
 
 /// A failed e-mail of the observatory is sent again, its attempts counted afresh.
-pub async fn retry_mail(db: &Db, viewer: &Viewer, mail_id: i64) -> Result<(), AccountError> {
+pub async fn retry_mail(db: &Db, viewer: &Viewer, mail_id: i64) -> Result<(), ServiceError> {
     viewer.require_admin()?;
     if db.retry_failed_mail(viewer.observatory_id, mail_id).await? {
         Ok(())
@@ -503,7 +516,7 @@ pub async fn retry_mail(db: &Db, viewer: &Viewer, mail_id: i64) -> Result<(), Ac
 }
 
 /// An unsent e-mail of the observatory is never sent; a link it carried is wiped.
-pub async fn cancel_mail(db: &Db, viewer: &Viewer, mail_id: i64) -> Result<(), AccountError> {
+pub async fn cancel_mail(db: &Db, viewer: &Viewer, mail_id: i64) -> Result<(), ServiceError> {
     viewer.require_admin()?;
     if db
         .cancel_mail(viewer.observatory_id, mail_id, chrono::Utc::now())

@@ -2,7 +2,9 @@
 //! created the key, with exactly their rights. Keys are shown once and stored only as hashes.
 //! A key may expire; deactivating its person (or their organization) revokes it for good.
 
-use super::accounts::{AccountError, Viewer};
+use super::accounts::Viewer;
+
+use super::error::ServiceError;
 use super::storage::tickets::ApiTokenRow;
 use super::storage::{Db, StoreError};
 use super::tokens;
@@ -23,7 +25,7 @@ pub async fn create(
     viewer: &Viewer,
     name: &str,
     validity: ApiKeyValidity,
-) -> Result<String, AccountError> {
+) -> Result<String, ServiceError> {
     let name = name.trim();
     if name.is_empty() {
         return Err(Msg::ErrorNameRequired.into());
@@ -46,7 +48,7 @@ pub async fn create(
 }
 
 /// The viewer's keys that were not revoked, expired ones included (shown as expired).
-pub async fn list(db: &Db, viewer: &Viewer) -> Result<Vec<ApiTokenInfo>, AccountError> {
+pub async fn list(db: &Db, viewer: &Viewer) -> Result<Vec<ApiTokenInfo>, ServiceError> {
     let now = Utc::now();
     Ok(db
         .api_tokens(viewer.user_id)
@@ -68,7 +70,7 @@ fn is_expired(key: &ApiTokenRow, now: DateTime<Utc>) -> bool {
 }
 
 /// Revokes one of the viewer's keys; anybody else's answers "not found".
-pub async fn revoke(db: &Db, viewer: &Viewer, token_id: i64) -> Result<(), AccountError> {
+pub async fn revoke(db: &Db, viewer: &Viewer, token_id: i64) -> Result<(), ServiceError> {
     if db.revoke_api_token(viewer.user_id, token_id).await? {
         Ok(())
     } else {
@@ -82,7 +84,7 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Viewer>, StoreE
     let Some(secret) = token.strip_prefix(PREFIX) else {
         return Ok(None);
     };
-    if secret.len() != 64 || !secret.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !tokens::looks_like_token(secret) {
         return Ok(None);
     }
     let Some(key) = db.api_token_by_hash(&tokens::hash_token(token)).await? else {

@@ -9,8 +9,10 @@
 //! *commits* staged attachments to a ticket as one timeline entry. What is never committed
 //! expires and is purged with its files (`purge_expired`).
 
-use super::accounts::{AccountError, Viewer};
+use super::accounts::Viewer;
+
 use super::config::Config;
+use super::error::ServiceError;
 use super::events::EventBus;
 use super::file_types;
 use super::files::{new_name, FileStore, StoredFile};
@@ -101,7 +103,7 @@ fn info_of(row: &AttachmentRow) -> AttachmentInfo {
 
 /// A file name as shown: its last path component, without control characters, at most
 /// `FILE_NAME_MAX_CHARS` (cut before the extension, which is kept).
-fn clean_name(name: &str) -> Result<String, AccountError> {
+fn clean_name(name: &str) -> Result<String, ServiceError> {
     let last = name.rsplit(['/', '\\']).next().unwrap_or("");
     let cleaned: String = last
         .chars()
@@ -130,7 +132,7 @@ fn clean_name(name: &str) -> Result<String, AccountError> {
     })
 }
 
-fn to_i64(bytes: u64) -> Result<i64, AccountError> {
+fn to_i64(bytes: u64) -> Result<i64, ServiceError> {
     i64::try_from(bytes).map_err(|_| Msg::ErrorFileTooLarge.into())
 }
 
@@ -142,7 +144,7 @@ pub async fn begin_upload(
     config: &Config,
     viewer: &Viewer,
     declared: NewUpload,
-) -> Result<UploadState, AccountError> {
+) -> Result<UploadState, ServiceError> {
     let name = clean_name(&declared.name)?;
     if declared.length == 0 {
         return Err(Msg::ErrorFileEmpty.into());
@@ -191,7 +193,7 @@ pub async fn begin_upload(
 }
 
 /// The viewer's upload with this id; anybody else's, or an expired one, is not found.
-async fn upload_of(db: &Db, viewer: &Viewer, id: &str) -> Result<UploadRow, AccountError> {
+async fn upload_of(db: &Db, viewer: &Viewer, id: &str) -> Result<UploadRow, ServiceError> {
     db.upload_of(
         viewer.observatory_id,
         viewer.user_id,
@@ -207,7 +209,7 @@ async fn state_of(
     viewer: &Viewer,
     id: &str,
     row: &UploadRow,
-) -> Result<UploadState, AccountError> {
+) -> Result<UploadState, ServiceError> {
     let attachment = match &row.attachment_id {
         Some(attachment_id) => db
             .attachment_in_scope(scope_of(viewer), viewer.user_id, attachment_id, Utc::now())
@@ -225,7 +227,7 @@ async fn state_of(
 }
 
 /// Where the viewer's upload stands (a tus `HEAD`).
-pub async fn upload_state(db: &Db, viewer: &Viewer, id: &str) -> Result<UploadState, AccountError> {
+pub async fn upload_state(db: &Db, viewer: &Viewer, id: &str) -> Result<UploadState, ServiceError> {
     let row = upload_of(db, viewer, id).await?;
     state_of(db, viewer, id, &row).await
 }
@@ -244,7 +246,7 @@ pub async fn append<S>(
     id: &str,
     offset: u64,
     body: S,
-) -> Result<UploadState, AccountError>
+) -> Result<UploadState, ServiceError>
 where
     S: Stream<Item = Result<Bytes, std::io::Error>> + Unpin + Send,
 {
@@ -276,7 +278,7 @@ async fn append_leased<S>(
     lease: &WriterLease,
     row: &UploadRow,
     mut body: S,
-) -> Result<(), AccountError>
+) -> Result<(), ServiceError>
 where
     S: Stream<Item = Result<Bytes, std::io::Error>> + Unpin + Send,
 {
@@ -285,7 +287,7 @@ where
     let mut writer = store.open_partial(&row.storage_name, stored).await?;
     let mut received = stored;
     let mut recorded = stored;
-    let mut failure: Option<AccountError> = None;
+    let mut failure: Option<ServiceError> = None;
     while received < length {
         let chunk = match body.next().await {
             None => break,
@@ -353,7 +355,7 @@ struct WriterLease {
 }
 
 impl WriterLease {
-    async fn claim(db: &Db, upload_id: i64) -> Result<Option<WriterLease>, AccountError> {
+    async fn claim(db: &Db, upload_id: i64) -> Result<Option<WriterLease>, ServiceError> {
         let writer = random_token();
         let now = now_micros();
         if !db
@@ -391,7 +393,7 @@ impl WriterLease {
     }
 
     /// `ErrorUploadOffsetConflict` once the lease is lost.
-    fn holds(&self) -> Result<(), AccountError> {
+    fn holds(&self) -> Result<(), ServiceError> {
         if self.lost.load(Ordering::SeqCst) {
             Err(Msg::ErrorUploadOffsetConflict.into())
         } else {
@@ -400,7 +402,7 @@ impl WriterLease {
     }
 
     /// Records `received` bytes as held by the store (and renews the lease), if still held.
-    async fn checkpoint(&self, received: u64) -> Result<(), AccountError> {
+    async fn checkpoint(&self, received: u64) -> Result<(), ServiceError> {
         self.holds()?;
         let now = now_micros();
         if self
@@ -462,7 +464,7 @@ pub async fn stage_whole<S>(
     viewer: &Viewer,
     name: &str,
     body: S,
-) -> Result<AttachmentInfo, AccountError>
+) -> Result<AttachmentInfo, ServiceError>
 where
     S: Stream<Item = Result<Bytes, std::io::Error>> + Unpin + Send,
 {
@@ -494,10 +496,10 @@ where
         Err(err) => {
             let _ = cancel_upload(db, store, viewer, &upload.id).await;
             return Err(match err {
-                AccountError::User(Msg::ErrorFileLongerThanDeclared) if quota_bound => {
+                ServiceError::User(Msg::ErrorFileLongerThanDeclared) if quota_bound => {
                     Msg::ErrorQuotaExceeded.into()
                 }
-                AccountError::User(Msg::ErrorFileLongerThanDeclared) => {
+                ServiceError::User(Msg::ErrorFileLongerThanDeclared) => {
                     Msg::ErrorFileTooLarge.into()
                 }
                 other => other,
@@ -524,7 +526,7 @@ where
 }
 
 /// Checks a complete upload and makes it a staged attachment of its owner.
-async fn finish(db: &Db, store: &FileStore, row: &UploadRow) -> Result<(), AccountError> {
+async fn finish(db: &Db, store: &FileStore, row: &UploadRow) -> Result<(), ServiceError> {
     store
         .complete_partial(&row.storage_name, row.length as u64)
         .await?;
@@ -580,7 +582,7 @@ pub async fn cancel_upload(
     store: &FileStore,
     viewer: &Viewer,
     id: &str,
-) -> Result<(), AccountError> {
+) -> Result<(), ServiceError> {
     let row = upload_of(db, viewer, id).await?;
     if let Some(attachment_id) = &row.attachment_id {
         return discard_staged(db, store, viewer, attachment_id).await;
@@ -602,7 +604,7 @@ pub async fn discard_staged(
     store: &FileStore,
     viewer: &Viewer,
     attachment_id: &str,
-) -> Result<(), AccountError> {
+) -> Result<(), ServiceError> {
     let files = db
         .delete_staged(viewer.observatory_id, viewer.user_id, attachment_id.trim())
         .await?
@@ -623,16 +625,11 @@ pub async fn commit(
     ticket_number: &str,
     attachment_ids: &[String],
     internal: bool,
-) -> Result<i64, AccountError> {
+) -> Result<i64, ServiceError> {
     let ticket = tickets::writable_ticket(db, viewer, ticket_number, internal).await?;
     let now = now_micros();
     let mut tx = db.begin().await?;
-    if !tx
-        .touch_ticket(ticket.observatory_id, ticket.id, now)
-        .await?
-    {
-        return Err(Msg::ErrorNotFound.into());
-    }
+    tickets::lock_for_writing(&mut tx, viewer, &ticket, now).await?;
     let staged = staged_for_commit(&mut tx, config, viewer, &ticket, attachment_ids, now).await?;
     let body = staged
         .iter()
@@ -680,7 +677,7 @@ pub(crate) async fn staged_for_commit(
     ticket: &TicketRow,
     ids: &[String],
     now: DateTime<Utc>,
-) -> Result<Vec<AttachmentRow>, AccountError> {
+) -> Result<Vec<AttachmentRow>, ServiceError> {
     let wanted: HashSet<&str> = ids.iter().map(|id| id.trim()).collect();
     if wanted.is_empty() {
         return Err(Msg::ErrorNoFiles.into());
@@ -721,7 +718,7 @@ pub(crate) async fn attach_in_tx(
     entry_id: i64,
     internal: bool,
     now: DateTime<Utc>,
-) -> Result<(), AccountError> {
+) -> Result<(), ServiceError> {
     let ids: Vec<String> = staged.iter().map(|a| a.id.clone()).collect();
     let committed = tx
         .commit_staged(
@@ -746,7 +743,7 @@ pub async fn list(
     db: &Db,
     viewer: &Viewer,
     ticket_number: &str,
-) -> Result<Vec<AttachmentInfo>, AccountError> {
+) -> Result<Vec<AttachmentInfo>, ServiceError> {
     let scope = scope_of(viewer);
     let ticket = db
         .ticket_by_number(scope, ticket_number.trim())
@@ -765,7 +762,7 @@ pub(crate) async fn by_entry(
     db: &Db,
     viewer: &Viewer,
     ticket_id: i64,
-) -> Result<Vec<(i64, AttachmentInfo)>, AccountError> {
+) -> Result<Vec<(i64, AttachmentInfo)>, ServiceError> {
     Ok(db
         .ticket_attachments(scope_of(viewer), ticket_id)
         .await?
@@ -782,7 +779,7 @@ pub async fn for_download(
     store: &FileStore,
     viewer: &Viewer,
     attachment_id: &str,
-) -> Result<Download, AccountError> {
+) -> Result<Download, ServiceError> {
     let row = db
         .attachment_in_scope(
             scope_of(viewer),
@@ -805,7 +802,7 @@ pub async fn purge_expired(
     db: &Db,
     store: &FileStore,
     now: DateTime<Utc>,
-) -> Result<Purged, AccountError> {
+) -> Result<Purged, ServiceError> {
     let mut purged = Purged::default();
     for upload in db.expired_uploads(now).await? {
         db.delete_upload(upload.id).await?;
@@ -830,7 +827,7 @@ pub async fn remove_orphans(
     db: &Db,
     store: &FileStore,
     modified_before: DateTime<Utc>,
-) -> Result<usize, AccountError> {
+) -> Result<usize, ServiceError> {
     let cutoff = SystemTime::from(modified_before);
     let (partial, finished): (Vec<_>, Vec<_>) = store
         .list()

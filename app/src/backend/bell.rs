@@ -1,7 +1,9 @@
 //! The bell: in-app notifications, written by the notifier with each entry's e-mails and by
 //! the same rules (`notifications`), read here by their person.
 
-use super::accounts::{AccountError, Viewer};
+use super::accounts::Viewer;
+
+use super::error::ServiceError;
 use super::storage::Db;
 use super::tickets::{entries_told, scope_of};
 use crate::model::{Bell, BellItem};
@@ -11,12 +13,12 @@ use chrono::Utc;
 pub const SHOWN: i64 = 50;
 
 /// The viewer's unread count.
-pub async fn unread(db: &Db, viewer: &Viewer) -> Result<i64, AccountError> {
+pub async fn unread(db: &Db, viewer: &Viewer) -> Result<i64, ServiceError> {
     Ok(db.bell_unread(scope_of(viewer), viewer.user_id).await?)
 }
 
 /// The viewer's unread count and newest notifications.
-pub async fn bell(db: &Db, viewer: &Viewer) -> Result<Bell, AccountError> {
+pub async fn bell(db: &Db, viewer: &Viewer) -> Result<Bell, ServiceError> {
     let scope = scope_of(viewer);
     let rows = db.bell_items(scope, viewer.user_id, SHOWN).await?;
     let entries = entries_told(
@@ -45,7 +47,7 @@ pub async fn bell(db: &Db, viewer: &Viewer) -> Result<Bell, AccountError> {
 }
 
 /// Marks one of the viewer's notifications read, or all of them with `None`.
-pub async fn mark_read(db: &Db, viewer: &Viewer, id: Option<i64>) -> Result<(), AccountError> {
+pub async fn mark_read(db: &Db, viewer: &Viewer, id: Option<i64>) -> Result<(), ServiceError> {
     db.bell_mark_read(viewer.user_id, id, Utc::now()).await?;
     Ok(())
 }

@@ -1,7 +1,9 @@
 //! The demo observatory created on the first start of an empty database, so a newcomer can sign
 //! in at once. Passwords are generated and returned to be printed once; only hashes are stored.
 
-use super::accounts::{create_account, AccountError, NewAccount};
+use super::accounts::{create_account, NewAccount};
+
+use super::error::ServiceError;
 use super::storage::accounts::{NewObservatory, NewTelescope};
 use super::storage::Db;
 use crate::i18n::Lang;
@@ -19,7 +21,7 @@ pub struct DemoAccount {
 pub const DEMO_OBSERVATORY_NAME: &str = "Observatorio Astronómico de Demostración";
 
 /// Creates the demo observatory when the database has none; returns the accounts it created.
-pub async fn seed_if_empty(db: &Db) -> Result<Option<Vec<DemoAccount>>, AccountError> {
+pub async fn seed_if_empty(db: &Db) -> Result<Option<Vec<DemoAccount>>, ServiceError> {
     if db.count_observatories().await? > 0 {
         return Ok(None);
     }

@@ -67,6 +67,9 @@ impl EventBus {
                     // meanwhile is found by the next sweep.
                     match listener.recv().await {
                         Ok(_) => wake.notify_one(),
+                        // The pool closes only when the process stops: the listener gives its
+                        // connection back (dropped here), or closing would wait for it forever.
+                        Err(sqlx::Error::PoolClosed) => break,
                         Err(err) => {
                             tracing::warn!(error = %err, "listening for other servers' events failed; trying again");
                             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -92,6 +95,7 @@ impl EventBus {
                                 break;
                             }
                         }
+                        Err(StoreError::Database(sqlx::Error::PoolClosed)) => return,
                         Err(err) => {
                             tracing::warn!(error = %err, "reading new ticket events failed; trying again");
                             break;

@@ -15,9 +15,11 @@
 
 pub mod smtp;
 
-use super::accounts::{AccountError, Viewer};
+use super::accounts::Viewer;
+
 use super::attachments;
 use super::config::Config;
+use super::error::ServiceError;
 use super::events::EventBus;
 use super::files::FileStore;
 use super::secret_key::SecretKey;
@@ -69,10 +71,10 @@ pub enum InboundError {
     Account(String),
 }
 
-impl From<AccountError> for InboundError {
-    fn from(err: AccountError) -> Self {
+impl From<ServiceError> for InboundError {
+    fn from(err: ServiceError) -> Self {
         match err {
-            AccountError::Store(err) => InboundError::Store(err),
+            ServiceError::Store(err) => InboundError::Store(err),
             other => InboundError::Account(other.to_string()),
         }
     }
@@ -248,11 +250,11 @@ pub async fn receive(
     // Whether the person may write there at all, before any file is kept for them.
     match tickets::writable_ticket(&inbound.db, &viewer, &ticket.number, false).await {
         Ok(_) => {}
-        Err(AccountError::User(Msg::ErrorTicketClosed)) => {
+        Err(ServiceError::User(Msg::ErrorTicketClosed)) => {
             inbound.db.hold_inbound(inbound_id, "closed").await?;
             return Ok(Received::Held);
         }
-        Err(AccountError::User(_)) => {
+        Err(ServiceError::User(_)) => {
             inbound
                 .db
                 .hold_inbound(inbound_id, "unknown_sender")
@@ -276,7 +278,7 @@ pub async fn receive(
         .await
         {
             Ok(info) => staged.push(info.id),
-            Err(AccountError::User(_)) => refused.push(name),
+            Err(ServiceError::User(_)) => refused.push(name),
             Err(err) => {
                 discard(inbound, &viewer, &staged).await;
                 return Err(err.into());
@@ -313,7 +315,7 @@ pub async fn receive(
             match err {
                 // Refused by the portal's rules (the request closed a moment ago, say): trying
                 // again would not change that, so staff decide.
-                AccountError::User(msg) => {
+                ServiceError::User(msg) => {
                     let because = if msg == Msg::ErrorTicketClosed {
                         "closed"
                     } else {
@@ -343,7 +345,7 @@ pub async fn held_for(
     db: &Db,
     viewer: &Viewer,
     ticket_id: i64,
-) -> Result<Vec<HeldMail>, AccountError> {
+) -> Result<Vec<HeldMail>, ServiceError> {
     if !viewer.role.is_staff() {
         return Ok(Vec::new());
     }
@@ -371,7 +373,7 @@ pub async fn release_held(
     viewer: &Viewer,
     number: &str,
     held_id: i64,
-) -> Result<i64, AccountError> {
+) -> Result<i64, ServiceError> {
     let row = decide(db, viewer, number, held_id, "released").await?;
     let heading = Msg::MailHeldReleased.fill(
         viewer.language,
@@ -397,7 +399,7 @@ pub async fn discard_held(
     viewer: &Viewer,
     number: &str,
     held_id: i64,
-) -> Result<(), AccountError> {
+) -> Result<(), ServiceError> {
     decide(db, viewer, number, held_id, "discarded")
         .await
         .map(|_| ())
@@ -409,7 +411,7 @@ async fn decide(
     number: &str,
     held_id: i64,
     state: &str,
-) -> Result<super::storage::inbound::HeldMailRow, AccountError> {
+) -> Result<super::storage::inbound::HeldMailRow, ServiceError> {
     if !viewer.role.is_staff() {
         return Err(Msg::ErrorNotFound.into());
     }

@@ -15,7 +15,9 @@
 //! with any number of server processes and across restarts. Every step is a system entry in
 //! the timeline (so the notifier mails it) and an event.
 
-use super::accounts::{AccountError, Viewer};
+use super::accounts::Viewer;
+
+use super::error::ServiceError;
 use super::events::EventBus;
 use super::storage::lifecycle::{CadenceSettings, DueTimer, Firing};
 use super::storage::tickets::NewTimer;
@@ -123,7 +125,7 @@ pub async fn fire_due(db: &Db, events: &EventBus, now: DateTime<Utc>) -> Result<
 }
 
 /// An observatory's cadences (administrators).
-pub async fn settings(db: &Db, viewer: &Viewer) -> Result<Cadences, AccountError> {
+pub async fn settings(db: &Db, viewer: &Viewer) -> Result<Cadences, ServiceError> {
     viewer.require_admin()?;
     let row = db.cadence_settings(viewer.observatory_id).await?;
     Ok(Cadences {
@@ -138,7 +140,7 @@ pub async fn save_settings(
     db: &Db,
     viewer: &Viewer,
     settings: Cadences,
-) -> Result<(), AccountError> {
+) -> Result<(), ServiceError> {
     viewer.require_admin()?;
     let hours_ok = |h: i64| (1..=MAX_HOURS).contains(&h);
     if !hours_ok(settings.reminder_hours)

@@ -4,17 +4,19 @@
 //! waits in the outbox with the token redacted from its readable text and its whole text sealed
 //! with the portal's secret key (`backend::outbox`).
 
-use super::accounts::{AccountError, Viewer};
+use super::accounts::Viewer;
+
 use super::config::Config;
+use super::error::ServiceError;
 use super::outbox;
 use super::passwords;
 use super::storage::accounts::UserRow;
 use super::storage::links::{LinkRow, NewMail};
-use super::storage::{Db, StoreError};
+use super::storage::{Db, StoreError, Tx};
 use super::tokens;
 use crate::i18n::{Lang, Msg};
 use crate::model::{Email, LinkKind};
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 /// How long a password-reset link works.
 pub const RESET_VALIDITY: Duration = Duration::hours(1);
@@ -31,7 +33,7 @@ pub async fn request_password_reset(
     config: &Config,
     observatory_id: i64,
     email: &str,
-) -> Result<(), AccountError> {
+) -> Result<(), ServiceError> {
     let email = Email::parse(email)?;
     let Some(user) = db.user_by_email(observatory_id, email.as_str()).await? else {
         return Ok(());
@@ -48,12 +50,12 @@ pub async fn invite(
     config: &Config,
     observatory_id: i64,
     email: &str,
-) -> Result<(), AccountError> {
+) -> Result<(), ServiceError> {
     let email = Email::parse(email)?;
     let user = db
         .user_by_email(observatory_id, email.as_str())
         .await?
-        .ok_or(AccountError::User(Msg::ErrorNotFound))?;
+        .ok_or(ServiceError::User(Msg::ErrorNotFound))?;
     send_link(db, config, &user, LinkKind::Invitation).await
 }
 
@@ -62,8 +64,80 @@ async fn send_link(
     config: &Config,
     user: &UserRow,
     purpose: LinkKind,
-) -> Result<(), AccountError> {
-    let email = user.email.as_str();
+) -> Result<(), ServiceError> {
+    let recipient = LinkRecipient {
+        observatory_id: user.observatory_id,
+        email: &user.email,
+        name: &user.name,
+        language: Lang::from_code(&user.language).unwrap_or_default(),
+    };
+    let Some(link) = compose_link(db, config, &recipient, purpose).await? else {
+        return Ok(());
+    };
+    let mut tx = db.begin().await?;
+    link.store(&mut tx, user.id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Who a link is for: what its e-mail needs, so that it can be written before the account
+/// exists and stored in the transaction that creates the account.
+pub(crate) struct LinkRecipient<'a> {
+    pub observatory_id: i64,
+    pub email: &'a str,
+    pub name: &'a str,
+    pub language: Lang,
+}
+
+/// A link and its e-mail, written and ready to be stored with the account it opens.
+pub(crate) struct LinkMail {
+    token_hash: String,
+    purpose: LinkKind,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    observatory_id: i64,
+    to_address: String,
+    subject: String,
+    body: LinkMailBody,
+    from_name: String,
+}
+
+impl LinkMail {
+    /// Records the link (revoking the person's earlier ones of its kind) and queues its e-mail,
+    /// in the caller's transaction.
+    pub(crate) async fn store(&self, tx: &mut Tx, user_id: i64) -> Result<(), StoreError> {
+        tx.insert_link_with_mail(
+            &self.token_hash,
+            user_id,
+            self.purpose,
+            self.created_at,
+            self.expires_at,
+            NewMail {
+                observatory_id: self.observatory_id,
+                to_address: &self.to_address,
+                subject: &self.subject,
+                body_text: &self.body.redacted,
+                sealed_body: Some(&self.body.sealed),
+                kind: self.purpose.code(),
+                ticket_id: None,
+                body_html: None,
+                from_name: Some(&self.from_name),
+                unsubscribe_url: None,
+            },
+        )
+        .await
+    }
+}
+
+/// Writes a link's e-mail, or refuses to: `None` when the address had its share of link
+/// e-mails this hour and the asker must not be told (a password reset).
+pub(crate) async fn compose_link(
+    db: &Db,
+    config: &Config,
+    to: &LinkRecipient<'_>,
+    purpose: LinkKind,
+) -> Result<Option<LinkMail>, ServiceError> {
+    let email = to.email;
     let now = Utc::now();
     let recent = db
         .count_mail_since(email, purpose.code(), now - Duration::hours(1))
@@ -76,15 +150,15 @@ async fn send_link(
         // An admin is told (they know the person exists); "forgot password" must not tell.
         return match purpose {
             LinkKind::Invitation => Err(Msg::ErrorTooManyAttempts.into()),
-            LinkKind::PasswordReset => Ok(()),
+            LinkKind::PasswordReset => Ok(None),
         };
     }
     let observatory = db
         .default_observatory()
         .await?
-        .filter(|o| o.id == user.observatory_id)
-        .ok_or(AccountError::User(Msg::ErrorInternal))?;
-    let lang = Lang::from_code(&user.language).unwrap_or_default();
+        .filter(|o| o.id == to.observatory_id)
+        .ok_or(ServiceError::User(Msg::ErrorInternal))?;
+    let lang = to.language;
     let token = tokens::random_token();
     let (path, validity, subject, body) = match purpose {
         LinkKind::PasswordReset => (
@@ -102,7 +176,7 @@ async fn send_link(
     };
     let args = [
         ("observatory", observatory.name.as_str()),
-        ("name", user.name.as_str()),
+        ("name", to.name),
         ("email", email),
     ];
     let subject = header_safe(&subject.fill(lang, &args));
@@ -110,33 +184,23 @@ async fn send_link(
         let link = link_url(config, path, token);
         body.fill(lang, &[&args[..], &[("link", link.as_str())]].concat())
     })?;
-    db.insert_link_with_mail(
-        &tokens::hash_token(&token),
-        user.id,
+    Ok(Some(LinkMail {
+        token_hash: tokens::hash_token(&token),
         purpose,
-        now,
-        now + validity,
-        NewMail {
-            observatory_id: user.observatory_id,
-            to_address: email,
-            subject: &subject,
-            body_text: &body.redacted,
-            sealed_body: Some(&body.sealed),
-            kind: purpose.code(),
-            ticket_id: None,
-            body_html: None,
-            from_name: Some(observatory.sender_name()),
-            unsubscribe_url: None,
-        },
-    )
-    .await?;
-    Ok(())
+        created_at: now,
+        expires_at: now + validity,
+        observatory_id: to.observatory_id,
+        to_address: email.to_string(),
+        subject,
+        body,
+        from_name: observatory.sender_name().to_string(),
+    }))
 }
 
 /// A password link (invitation or reset) that still works: not expired, used or revoked, and its
 /// person still active. Links of other kinds (an address confirmation) never set a password.
 pub async fn valid_link(db: &Db, token: &str) -> Result<Option<LinkRow>, StoreError> {
-    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !tokens::looks_like_token(token) {
         return Ok(None);
     }
     let link = db.link_by_token_hash(&tokens::hash_token(token)).await?;
@@ -156,10 +220,10 @@ pub async fn set_password_with_link(
     token: &str,
     password: &str,
     end_other_sessions: bool,
-) -> Result<(), AccountError> {
+) -> Result<(), ServiceError> {
     let link = valid_link(db, token)
         .await?
-        .ok_or(AccountError::User(Msg::ErrorLinkInvalid))?;
+        .ok_or(ServiceError::User(Msg::ErrorLinkInvalid))?;
     passwords::check_new_password(password)?;
     let hash = passwords::hash_password(password.to_string()).await?;
     let used = db
@@ -168,7 +232,7 @@ pub async fn set_password_with_link(
     if used {
         Ok(())
     } else {
-        Err(AccountError::User(Msg::ErrorLinkInvalid))
+        Err(ServiceError::User(Msg::ErrorLinkInvalid))
     }
 }
 
@@ -194,7 +258,7 @@ fn sealed_link_body(
     to_address: &str,
     token: &str,
     write: impl Fn(&str) -> String,
-) -> Result<LinkMailBody, AccountError> {
+) -> Result<LinkMailBody, ServiceError> {
     let Some(key) = &config.secret_key else {
         tracing::error!("no secret key is configured: link e-mails cannot be queued");
         return Err(Msg::ErrorInternal.into());
@@ -227,7 +291,7 @@ pub async fn request_notification_email(
     config: &Config,
     viewer: &Viewer,
     email: &str,
-) -> Result<bool, AccountError> {
+) -> Result<bool, ServiceError> {
     if email.trim().is_empty() {
         db.clear_notification_email(viewer.user_id).await?;
         return Ok(false);
@@ -252,7 +316,7 @@ pub async fn request_notification_email(
         .default_observatory()
         .await?
         .filter(|o| o.id == viewer.observatory_id)
-        .ok_or(AccountError::User(Msg::ErrorInternal))?;
+        .ok_or(ServiceError::User(Msg::ErrorInternal))?;
     let token = tokens::random_token();
     let args = [
         ("observatory", observatory.name.as_str()),
@@ -297,11 +361,11 @@ pub async fn request_notification_email(
 }
 
 /// Uses a confirmation link: its address becomes the notification address.
-pub async fn confirm_notification_email(db: &Db, token: &str) -> Result<String, AccountError> {
-    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+pub async fn confirm_notification_email(db: &Db, token: &str) -> Result<String, ServiceError> {
+    if !tokens::looks_like_token(token) {
         return Err(Msg::ErrorLinkInvalid.into());
     }
     db.use_email_link(&tokens::hash_token(token), Utc::now())
         .await?
-        .ok_or(AccountError::User(Msg::ErrorLinkInvalid))
+        .ok_or(ServiceError::User(Msg::ErrorLinkInvalid))
 }

@@ -3,9 +3,11 @@
 //! long as what let it in: its session or API key is checked again every `RECHECK_EVERY`, and
 //! the stream ends when the session ended or the person was deactivated.
 
-use super::accounts::{self, AccountError, Viewer};
+use super::accounts::{self, Viewer};
+
 use super::api_tokens;
 use super::config::Config;
+use super::error::ServiceError;
 use super::events::EventBus;
 use super::storage::events::EventRow;
 use super::storage::tickets::TicketScope;
@@ -77,7 +79,7 @@ pub async fn follow(
     credential: Credential,
     ticket: Option<&str>,
     start: StartAt,
-) -> Result<impl Stream<Item = LiveEvent> + Send + 'static, AccountError> {
+) -> Result<impl Stream<Item = LiveEvent> + Send + 'static, ServiceError> {
     let ticket_id = match ticket {
         Some(number) => Some(tickets::load(db, viewer, number).await?.id),
         None => None,

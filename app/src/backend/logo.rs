@@ -5,7 +5,9 @@
 //! `MAX_SIDE`, and written again as PNG, so nothing the uploader put in the file but its pixels
 //! reaches other people's browsers.
 
-use super::accounts::{AccountError, Viewer};
+use super::accounts::Viewer;
+
+use super::error::ServiceError;
 use super::storage::Db;
 use crate::i18n::Msg;
 use image::{ImageFormat, ImageReader, Limits};
@@ -65,11 +67,11 @@ pub async fn replace_logo(
     data_dir: &Path,
     viewer: &Viewer,
     upload: Vec<u8>,
-) -> Result<(), AccountError> {
+) -> Result<(), ServiceError> {
     viewer.require_admin()?;
     let png = tokio::task::spawn_blocking(move || reencode_blocking(&upload))
         .await
-        .map_err(|_| AccountError::User(Msg::ErrorLogoUnreadable))??;
+        .map_err(|_| ServiceError::User(Msg::ErrorLogoUnreadable))??;
     let dir = logo_dir(data_dir);
     let name = format!(
         "logo-{}-{}.png",
@@ -78,7 +80,14 @@ pub async fn replace_logo(
     );
     tokio::fs::create_dir_all(&dir).await?;
     tokio::fs::write(dir.join(&name), &png).await?;
-    let previous = db.set_logo_file(viewer.observatory_id, Some(&name)).await?;
+    let previous = match db.set_logo_file(viewer.observatory_id, Some(&name)).await {
+        Ok(previous) => previous,
+        Err(err) => {
+            // Nothing names the new file: it goes, or it would stay forever.
+            let _ = tokio::fs::remove_file(dir.join(&name)).await;
+            return Err(err.into());
+        }
+    };
     if let Some(previous) = previous {
         let _ = tokio::fs::remove_file(dir.join(previous)).await;
     }

@@ -1,12 +1,28 @@
 //! A person's own account: name and language, password, and where they are signed in.
 
-use super::accounts::{self, AccountError, ClientInfo, Viewer};
+use super::accounts::{self, ClientInfo, Viewer};
+
+use super::error::ServiceError;
 use super::passwords;
 use super::storage::Db;
 use crate::i18n::{Lang, Msg};
-use crate::model::SessionInfo;
+use crate::model::{NotificationEmailState, SessionInfo};
 
-pub async fn sessions(db: &Db, viewer: &Viewer) -> Result<Vec<SessionInfo>, AccountError> {
+/// Where the person's notifications go: their sign-in address, the notification address
+/// they set, and one waiting for its confirmation.
+pub async fn notification_email(
+    db: &Db,
+    viewer: &Viewer,
+) -> Result<NotificationEmailState, ServiceError> {
+    let (current, pending) = db.notification_emails(viewer.user_id).await?;
+    Ok(NotificationEmailState {
+        login: viewer.email.clone(),
+        current,
+        pending,
+    })
+}
+
+pub async fn sessions(db: &Db, viewer: &Viewer) -> Result<Vec<SessionInfo>, ServiceError> {
     Ok(db
         .sessions_of_user(viewer.user_id)
         .await?
@@ -23,7 +39,7 @@ pub async fn sessions(db: &Db, viewer: &Viewer) -> Result<Vec<SessionInfo>, Acco
 }
 
 /// Ends one of the viewer's own sessions (another person's ids are not found).
-pub async fn end_session(db: &Db, viewer: &Viewer, session_id: i64) -> Result<(), AccountError> {
+pub async fn end_session(db: &Db, viewer: &Viewer, session_id: i64) -> Result<(), ServiceError> {
     if db
         .delete_session_of_user(viewer.user_id, session_id)
         .await?
@@ -35,7 +51,7 @@ pub async fn end_session(db: &Db, viewer: &Viewer, session_id: i64) -> Result<()
 }
 
 /// Signs the viewer out everywhere but here.
-pub async fn end_other_sessions(db: &Db, viewer: &Viewer) -> Result<u64, AccountError> {
+pub async fn end_other_sessions(db: &Db, viewer: &Viewer) -> Result<u64, ServiceError> {
     Ok(db
         .delete_other_sessions(viewer.user_id, viewer.session_id)
         .await?)
@@ -46,7 +62,7 @@ pub async fn update_profile(
     viewer: &Viewer,
     name: &str,
     language: Lang,
-) -> Result<(), AccountError> {
+) -> Result<(), ServiceError> {
     let name = name.trim();
     if name.is_empty() {
         return Err(Msg::ErrorNameRequired.into());
@@ -67,7 +83,7 @@ pub async fn change_password(
     current: &str,
     new: &str,
     end_others: bool,
-) -> Result<(), AccountError> {
+) -> Result<(), ServiceError> {
     // Guessing the current password from a stolen session is limited like signing in.
     let stored = db
         .password_hash_of(viewer.user_id)

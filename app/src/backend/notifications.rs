@@ -13,8 +13,10 @@
 //! Internal entries reach nobody. The person who made a change is not mailed about it, except
 //! for the acknowledgement of a request they opened.
 
-use super::accounts::{AccountError, Viewer};
+use super::accounts::Viewer;
+
 use super::config::Config;
+use super::error::ServiceError;
 use super::links::header_safe;
 use super::storage::accounts::sender_name;
 use super::storage::links::NewMail;
@@ -678,7 +680,7 @@ fn switches(observatory_rules: &[(String, bool)]) -> Vec<RuleSwitch> {
 }
 
 /// An observatory's notification settings (administrators).
-pub async fn settings(db: &Db, viewer: &Viewer) -> Result<NotificationSettings, AccountError> {
+pub async fn settings(db: &Db, viewer: &Viewer) -> Result<NotificationSettings, ServiceError> {
     viewer.require_admin()?;
     let (queue, rules) = db.notification_settings(viewer.observatory_id).await?;
     Ok(NotificationSettings {
@@ -694,7 +696,7 @@ pub async fn save_settings(
     viewer: &Viewer,
     queue_email: &str,
     on: &[NotifyRule],
-) -> Result<(), AccountError> {
+) -> Result<(), ServiceError> {
     viewer.require_admin()?;
     let queue = match queue_email.trim() {
         "" => None,
@@ -742,7 +744,7 @@ async fn offered(db: &Db, viewer: &Viewer) -> Result<Vec<NotifyRule>, StoreError
 }
 
 /// What the viewer may choose to receive, and what they chose.
-pub async fn my_notifications(db: &Db, viewer: &Viewer) -> Result<MyNotifications, AccountError> {
+pub async fn my_notifications(db: &Db, viewer: &Viewer) -> Result<MyNotifications, ServiceError> {
     let opted_out = db.opt_outs(viewer.user_id).await?;
     Ok(MyNotifications {
         rules: offered(db, viewer)
@@ -763,7 +765,7 @@ pub async fn save_my_notifications(
     db: &Db,
     viewer: &Viewer,
     on: &[NotifyRule],
-) -> Result<(), AccountError> {
+) -> Result<(), ServiceError> {
     let offered = offered(db, viewer).await?;
     let earlier = db.opt_outs(viewer.user_id).await?;
     let off: Vec<&str> = NotifyRule::ALL

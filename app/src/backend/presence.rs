@@ -3,7 +3,9 @@
 //! what they write; a client sees the people of their organization, and the observatory's
 //! staff only as "the observatory is replying" while one of them writes a public reply.
 
-use super::accounts::{AccountError, Viewer};
+use super::accounts::Viewer;
+
+use super::error::ServiceError;
 use super::storage::presence::ViewerRow;
 use super::storage::Db;
 use super::tickets::load;
@@ -34,7 +36,7 @@ pub async fn report(
     viewer: &Viewer,
     number: &str,
     report: Report<'_>,
-) -> Result<Vec<PresentViewer>, AccountError> {
+) -> Result<Vec<PresentViewer>, ServiceError> {
     let tab = report.tab.trim();
     if tab.is_empty()
         || tab.chars().count() > TAB_MAX_CHARS
@@ -97,7 +99,7 @@ fn as_seen_by(viewer: &Viewer, others: Vec<ViewerRow>) -> Vec<PresentViewer> {
 }
 
 /// Forgets pages that stopped reporting long ago (the housekeeping of the mail worker's loop).
-pub async fn purge(db: &Db) -> Result<u64, AccountError> {
+pub async fn purge(db: &Db) -> Result<u64, ServiceError> {
     let before = Utc::now() - chrono::Duration::from_std(GONE_AFTER * 10).unwrap_or_default();
     Ok(db.purge_viewers(before).await?)
 }

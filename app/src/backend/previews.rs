@@ -13,8 +13,10 @@
 //! the periodic housekeeping), and a file that brings its maker down is given up after
 //! `MAX_ATTEMPTS`. Pictures are deleted with their attachment, and the orphan sweep knows them.
 
-use super::accounts::{AccountError, Viewer};
+use super::accounts::Viewer;
+
 use super::attachments::Download;
+use super::error::ServiceError;
 use super::files::FileStore;
 use super::storage::previews::{StoredPicture, FAILED, NONE};
 use super::storage::Db;
@@ -128,7 +130,7 @@ impl Drop for Queued {
 
 /// Makes the previews that are still pending and that no maker holds: lost to a crash or a
 /// full queue. Call it at start-up and from time to time. Returns how many it went through.
-pub async fn make_missing(db: &Db, store: &FileStore) -> Result<usize, AccountError> {
+pub async fn make_missing(db: &Db, store: &FileStore) -> Result<usize, ServiceError> {
     let ids = db
         .unclaimed_previews(Utc::now(), MAX_ATTEMPTS, SWEEP_BATCH)
         .await?;
@@ -142,7 +144,7 @@ pub async fn make_missing(db: &Db, store: &FileStore) -> Result<usize, AccountEr
 }
 
 /// Makes one attachment's preview, if it is still pending and no other maker holds it.
-async fn make(db: &Db, store: &FileStore, id: &str) -> Result<(), AccountError> {
+async fn make(db: &Db, store: &FileStore, id: &str) -> Result<(), ServiceError> {
     let Some(source) = db.pending_preview(id).await? else {
         return Ok(());
     };
@@ -196,7 +198,7 @@ async fn make(db: &Db, store: &FileStore, id: &str) -> Result<(), AccountError> 
     Ok(())
 }
 
-async fn put(store: &FileStore, picture: Encoded) -> Result<StoredPicture, AccountError> {
+async fn put(store: &FileStore, picture: Encoded) -> Result<StoredPicture, ServiceError> {
     let name = store.put(picture.jpeg).await?;
     Ok(StoredPicture {
         name,
@@ -214,7 +216,7 @@ pub async fn for_picture(
     viewer: &Viewer,
     attachment_id: &str,
     picture: Picture,
-) -> Result<Download, AccountError> {
+) -> Result<Download, ServiceError> {
     let row = db
         .attachment_in_scope(
             scope_of(viewer),

@@ -1,10 +1,12 @@
 //! What a request tells about its sender: session, language and theme cookies, address.
 //! Server functions and plain axum routes both go through these helpers.
 
-use super::accounts::{self, AccountError, ClientInfo, Viewer};
+use super::accounts::{self, ClientInfo, Viewer};
+
 use super::client_ip;
 use super::config::Config;
 use super::drafts;
+use super::error::ServiceError;
 use super::state::AppState;
 use super::storage::accounts::ObservatoryRow;
 use crate::error::UserError;
@@ -184,11 +186,11 @@ pub async fn portal_context(
 }
 
 /// The person-facing form of a service error; internals are logged, never shown.
-pub fn account_error(err: AccountError) -> UserError {
+pub fn service_error(err: ServiceError) -> UserError {
     match err {
-        AccountError::User(msg) => UserError::new(msg),
-        AccountError::Store(e) => internal(e),
-        AccountError::Io(e) => internal(e),
+        ServiceError::User(msg) => UserError::new(msg),
+        ServiceError::Store(e) => internal(e),
+        ServiceError::Io(e) => internal(e),
     }
 }
 

@@ -5,19 +5,21 @@
 //! Each change is written in one transaction together with the timeline entry that records it,
 //! then published on the event bus.
 
-use super::accounts::{AccountError, Viewer};
+use super::accounts::Viewer;
+
 use super::attachments;
 use super::config::Config;
+use super::error::ServiceError;
 use super::events::EventBus;
 use super::inbound;
 use super::lifecycle;
 use super::search::{document_terms, DocumentScope, SearchQuery, SearchScope};
 use super::storage::attachments::AttachmentRow;
 use super::storage::tickets::{
-    now_micros, Arg, Conditions, EntryRow, Keyset, ListRow, NewEntry, NewTicketRow, TicketChange,
+    now_micros, EntryRow, Keyset, ListRow, NewEntry, NewTicketRow, Selection, TicketChange,
     TicketRow, TicketScope, SEARCH_CANDIDATES,
 };
-use super::storage::Db;
+use super::storage::{Db, Tx};
 use super::voice;
 use crate::i18n::Msg;
 use crate::model::{
@@ -93,7 +95,7 @@ fn subject_from(comment: &str) -> String {
     format!("{}…", cut[..at_word].trim_end())
 }
 
-fn check_text(text: &str, max_chars: usize, empty: Msg) -> Result<&str, AccountError> {
+fn check_text(text: &str, max_chars: usize, empty: Msg) -> Result<&str, ServiceError> {
     let text = text.trim();
     if text.is_empty() {
         return Err(empty.into());
@@ -111,7 +113,7 @@ pub async fn open_ticket(
     config: &Config,
     viewer: &Viewer,
     new: NewTicket<'_>,
-) -> Result<Opened, AccountError> {
+) -> Result<Opened, ServiceError> {
     open_ticket_with_voice(db, events, config, viewer, new, None).await
 }
 
@@ -132,7 +134,7 @@ pub async fn open_ticket_with_voice(
     viewer: &Viewer,
     new: NewTicket<'_>,
     voice: Option<VoiceSent<'_>>,
-) -> Result<Opened, AccountError> {
+) -> Result<Opened, ServiceError> {
     // Each field is authorized on its own: a client may name no organization but their own.
     let organization_id = if viewer.role.is_staff() {
         let id = new.organization_id.ok_or(Msg::ErrorOrganizationRequired)?;
@@ -259,7 +261,7 @@ pub(crate) async fn load(
     db: &Db,
     viewer: &Viewer,
     number: &str,
-) -> Result<TicketRow, AccountError> {
+) -> Result<TicketRow, ServiceError> {
     db.ticket_by_number(scope_of(viewer), number.trim())
         .await?
         .ok_or(Msg::ErrorNotFound.into())
@@ -318,7 +320,7 @@ pub async fn change_status(
     to: Status,
     reason: &str,
     waiting_for_client: bool,
-) -> Result<(), AccountError> {
+) -> Result<(), ServiceError> {
     let row = load(db, viewer, number).await?;
     let from = status_of(&row);
     if from == to {
@@ -373,7 +375,7 @@ pub async fn accept_resolution(
     events: &EventBus,
     viewer: &Viewer,
     number: &str,
-) -> Result<(), AccountError> {
+) -> Result<(), ServiceError> {
     let row = load(db, viewer, number).await?;
     if viewer.role.is_staff() {
         return Err(Msg::ErrorForbidden.into());
@@ -388,17 +390,23 @@ pub async fn accept_resolution(
     Ok(())
 }
 
-/// Assigns a ticket to an agent, or to nobody (staff only). `None` unassigns.
+/// Assigns a ticket to an agent, or to nobody (staff only). `None` unassigns. `seen`: the
+/// assignee the person saw when they chose (`None` when they say nothing of it); if someone
+/// else assigned it since, nothing is changed and they are told.
 pub async fn assign(
     db: &Db,
     events: &EventBus,
     viewer: &Viewer,
     number: &str,
     assignee: Option<i64>,
-) -> Result<(), AccountError> {
+    seen: Option<Option<i64>>,
+) -> Result<(), ServiceError> {
     let row = load(db, viewer, number).await?;
     if !viewer.role.is_staff() {
         return Err(Msg::ErrorForbidden.into());
+    }
+    if seen.is_some_and(|seen| seen != row.assignee_id) {
+        return Err(Msg::ErrorTicketChanged.into());
     }
     if row.assignee_id == assignee {
         return Err(Msg::ErrorNothingChanged.into());
@@ -413,6 +421,7 @@ pub async fn assign(
         row.id,
         TicketChange {
             assignee: Some(assignee),
+            expected_assignee: Some(row.assignee_id),
             ..TicketChange::default()
         },
         NewEntry {
@@ -426,24 +435,29 @@ pub async fn assign(
         },
     )
     .await?
-    .ok_or(Msg::ErrorNotFound)?;
+    .ok_or(Msg::ErrorTicketChanged)?;
     events.committed();
     Ok(())
 }
 
-/// Changes a ticket's priority (staff only).
+/// Changes a ticket's priority (staff only). `seen`: the priority the person saw, as for
+/// `assign`.
 pub async fn change_priority(
     db: &Db,
     events: &EventBus,
     viewer: &Viewer,
     number: &str,
     priority: Priority,
-) -> Result<(), AccountError> {
+    seen: Option<Priority>,
+) -> Result<(), ServiceError> {
     let row = load(db, viewer, number).await?;
     if !viewer.role.is_staff() {
         return Err(Msg::ErrorForbidden.into());
     }
     let from = Priority::from_value(row.priority);
+    if seen.is_some_and(|seen| Some(seen) != from) {
+        return Err(Msg::ErrorTicketChanged.into());
+    }
     if from == Some(priority) {
         return Err(Msg::ErrorNothingChanged.into());
     }
@@ -452,6 +466,7 @@ pub async fn change_priority(
         row.id,
         TicketChange {
             priority: Some(priority.value()),
+            expected_priority: Some(row.priority),
             ..TicketChange::default()
         },
         NewEntry {
@@ -465,7 +480,7 @@ pub async fn change_priority(
         },
     )
     .await?
-    .ok_or(Msg::ErrorNotFound)?;
+    .ok_or(Msg::ErrorTicketChanged)?;
     events.committed();
     Ok(())
 }
@@ -481,7 +496,7 @@ pub(crate) async fn writable_ticket(
     viewer: &Viewer,
     number: &str,
     internal: bool,
-) -> Result<TicketRow, AccountError> {
+) -> Result<TicketRow, ServiceError> {
     let row = load(db, viewer, number).await?;
     if internal && !viewer.role.is_staff() {
         return Err(Msg::ErrorForbidden.into());
@@ -490,6 +505,26 @@ pub(crate) async fn writable_ticket(
         return Err(Msg::ErrorTicketClosed.into());
     }
     Ok(row)
+}
+
+/// Locks the ticket for what the transaction adds to it, checking again what
+/// `writable_ticket` checked before: a client's request closed meanwhile is refused with the
+/// same clear message, not written to.
+pub(crate) async fn lock_for_writing(
+    tx: &mut Tx,
+    viewer: &Viewer,
+    ticket: &TicketRow,
+    now: DateTime<Utc>,
+) -> Result<(), ServiceError> {
+    let open_only = !viewer.role.is_staff();
+    match tx
+        .touch_ticket(ticket.observatory_id, ticket.id, now, open_only)
+        .await?
+    {
+        true => Ok(()),
+        false if open_only => Err(Msg::ErrorTicketClosed.into()),
+        false => Err(Msg::ErrorNotFound.into()),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -502,7 +537,7 @@ pub async fn add_message(
     body: &str,
     internal: bool,
     attachments: &[String],
-) -> Result<i64, AccountError> {
+) -> Result<i64, ServiceError> {
     add_message_with_voice(
         db,
         events,
@@ -534,7 +569,7 @@ pub async fn add_message_with_voice(
     attachments: &[String],
     voice: Option<VoiceSent<'_>>,
     seen_up_to: Option<i64>,
-) -> Result<i64, AccountError> {
+) -> Result<i64, ServiceError> {
     let row = writable_ticket(db, viewer, number, internal).await?;
     if let Some(seen) = seen_up_to {
         let replies = db
@@ -558,10 +593,7 @@ pub async fn add_message_with_voice(
     };
     let now = now_micros();
     let mut tx = db.begin().await?;
-    // Written first: it takes SQLite's write lock, so the quota read below cannot change.
-    if !tx.touch_ticket(row.observatory_id, row.id, now).await? {
-        return Err(Msg::ErrorNotFound.into());
-    }
+    lock_for_writing(&mut tx, viewer, &row, now).await?;
     let staged = if attachments.is_empty() {
         Vec::new()
     } else {
@@ -655,7 +687,7 @@ pub async fn ticket(
     config: &Config,
     viewer: &Viewer,
     number: &str,
-) -> Result<TicketDetail, AccountError> {
+) -> Result<TicketDetail, ServiceError> {
     // Read before the ticket: an event in between is seen twice, never missed.
     let live_from = db.last_event_id().await?;
     let row = load(db, viewer, number).await?;
@@ -712,7 +744,7 @@ pub async fn ticket(
 }
 
 /// The agents tickets can be assigned to, for staff; nobody for clients.
-async fn agents_for(db: &Db, viewer: &Viewer) -> Result<Vec<Agent>, AccountError> {
+async fn agents_for(db: &Db, viewer: &Viewer) -> Result<Vec<Agent>, ServiceError> {
     if !viewer.role.is_staff() {
         return Ok(Vec::new());
     }
@@ -729,7 +761,7 @@ async fn assignment_names(
     db: &Db,
     observatory_id: i64,
     entries: &[EntryRow],
-) -> Result<HashMap<i64, String>, AccountError> {
+) -> Result<HashMap<i64, String>, ServiceError> {
     let user_ids: Vec<i64> = entries
         .iter()
         .filter(|e| e.kind == EntryKind::Assignment.code())
@@ -748,7 +780,7 @@ pub(crate) async fn entries_told(
     db: &Db,
     observatory_id: i64,
     entries: Vec<EntryRow>,
-) -> Result<Vec<Option<TimelineEntry>>, AccountError> {
+) -> Result<Vec<Option<TimelineEntry>>, ServiceError> {
     let names = assignment_names(db, observatory_id, &entries).await?;
     Ok(entries
         .into_iter()
@@ -807,64 +839,52 @@ fn timeline_entry(
     })
 }
 
-/// The conditions of a list for this viewer and filter; the view (all/open/closed) apart, so
-/// the counts of the three views can share them.
-fn conditions_for(viewer: &Viewer, filter: &TicketFilter) -> Conditions {
-    let mut c = Conditions::default();
+/// What a list for this viewer and filter holds; the view (all/open/closed) apart, so the
+/// counts of the three views can share it.
+fn selection_for(viewer: &Viewer, filter: &TicketFilter) -> Selection {
     let scope = scope_of(viewer);
-    c.add("t.observatory_id = ?", Arg::Int(scope.observatory_id));
-    if let Some(org) = scope.organization_id {
-        c.add("t.organization_id = ?", Arg::Int(org));
-    }
-    if let Some(status) = filter.status {
-        c.add("t.status = ?", Arg::Text(status.code().into()));
-    }
-    if let Some(kind) = filter.request_type {
-        c.add("t.request_type = ?", Arg::Text(kind.code().into()));
-    }
-    if let Some(priority) = filter.priority {
-        c.add("t.priority = ?", Arg::Int(priority.value()));
-    }
-    if let Some(telescope) = filter.telescope {
-        c.add("t.telescope_id = ?", Arg::Int(telescope));
-    }
+    let mut selection = Selection {
+        observatory_id: scope.observatory_id,
+        organization_id: scope.organization_id,
+        status: filter.status.map(|status| status.code().to_string()),
+        request_type: filter.request_type.map(|kind| kind.code().to_string()),
+        priority: filter.priority.map(Priority::value),
+        telescope_id: filter.telescope,
+        ..Selection::default()
+    };
     match filter.resolution {
-        Some(ResolutionFilter::Awaiting) => {
-            c.add("t.status = ?", Arg::Text(Status::Done.code().into()));
-            c.add_plain("t.resolution IS NULL");
-        }
+        Some(ResolutionFilter::Awaiting) => selection.awaiting_confirmation = true,
         Some(ResolutionFilter::Closed(resolution)) => {
-            c.add("t.resolution = ?", Arg::Text(resolution.code().into()))
+            selection.resolution = Some(resolution.code().to_string())
         }
         None => {}
     }
     if viewer.role.is_staff() {
-        if let Some(org) = filter.organization {
-            c.add("t.organization_id = ?", Arg::Int(org));
+        // Staff see the whole observatory: the organization is a filter of theirs.
+        if filter.organization.is_some() {
+            selection.organization_id = filter.organization;
         }
         match filter.assignee {
-            Some(AssigneeFilter::Unassigned) => c.add_plain("t.assignee_id IS NULL"),
-            Some(AssigneeFilter::User(id)) => c.add("t.assignee_id = ?", Arg::Int(id)),
+            Some(AssigneeFilter::Unassigned) => selection.assignees.push(None),
+            Some(AssigneeFilter::User(id)) => selection.assignees.push(Some(id)),
             None => {}
         }
         if filter.mine {
-            c.add("t.assignee_id = ?", Arg::Int(viewer.user_id));
+            selection.assignees.push(Some(viewer.user_id));
         }
     } else if filter.mine {
-        c.add("t.created_by = ?", Arg::Int(viewer.user_id));
+        selection.created_by = Some(viewer.user_id);
     }
-    c
+    selection
 }
 
-fn with_view(mut conditions: Conditions, view: TicketView) -> Conditions {
-    match view {
-        TicketView::All => {}
-        // Compared, not tested as booleans, so both engines use the `closed` column of the
-        // list indexes.
-        TicketView::Open => conditions.add_plain("t.closed = FALSE"),
-        TicketView::Closed => conditions.add_plain("t.closed = TRUE"),
-    }
-    conditions
+fn with_view(mut selection: Selection, view: TicketView) -> Selection {
+    selection.closed = match view {
+        TicketView::All => None,
+        TicketView::Open => Some(false),
+        TicketView::Closed => Some(true),
+    };
+    selection
 }
 
 /// Cursors: `u<micros>.<id>`, `c<micros>.<id>`, `p<priority>.<micros>.<id>`; `s<offset>` for
@@ -924,10 +944,10 @@ pub async fn list(
     db: &Db,
     viewer: &Viewer,
     filter: &TicketFilter,
-) -> Result<TicketPage, AccountError> {
+) -> Result<TicketPage, ServiceError> {
     // Read before the list: a change in between is counted, never missed.
     let live_from = db.last_event_id().await?;
-    let base = conditions_for(viewer, filter);
+    let base = selection_for(viewer, filter);
     if let Some(query) = SearchQuery::parse(&filter.query) {
         return search(db, viewer, filter, base, &query, live_from).await;
     }
@@ -937,7 +957,12 @@ pub async fn list(
         .as_deref()
         .and_then(|c| keyset_of(filter.sort, c));
     let mut rows = db
-        .list_tickets(with_view(base, filter.view), filter.sort, keyset, PAGE_SIZE)
+        .list_tickets(
+            &with_view(base, filter.view),
+            filter.sort,
+            keyset,
+            PAGE_SIZE,
+        )
         .await?;
     let next = if rows.len() > PAGE_SIZE {
         rows.truncate(PAGE_SIZE);
@@ -960,8 +985,8 @@ async fn view_counts(
     db: &Db,
     viewer: &Viewer,
     filter: &TicketFilter,
-    base: &Conditions,
-) -> Result<ViewCounts, AccountError> {
+    base: &Selection,
+) -> Result<ViewCounts, ServiceError> {
     let staff = viewer.role.is_staff();
     let organization = if staff {
         filter.organization
@@ -1026,10 +1051,10 @@ async fn search(
     db: &Db,
     viewer: &Viewer,
     filter: &TicketFilter,
-    base: Conditions,
+    base: Selection,
     query: &SearchQuery,
     live_from: i64,
-) -> Result<TicketPage, AccountError> {
+) -> Result<TicketPage, ServiceError> {
     let scope = scope_of(viewer);
     let internal = scope.internal;
     let shared = db.count_observatories().await? > 1;
@@ -1038,7 +1063,7 @@ async fn search(
         organization_id: scope.organization_id,
         internal,
     };
-    let mut texts = db.matching_texts(base, query, search_scope).await?;
+    let mut texts = db.matching_texts(&base, query, search_scope).await?;
     // All the most recent matching texts were taken: older ones may match too.
     let taken_all = texts.len() >= SEARCH_CANDIDATES;
     texts.retain(|text| text.in_view);
@@ -1138,7 +1163,7 @@ pub async fn telescope_history(
     db: &Db,
     viewer: &Viewer,
     telescope_id: i64,
-) -> Result<TelescopeHistory, AccountError> {
+) -> Result<TelescopeHistory, ServiceError> {
     let scope = scope_of(viewer);
     let (name, model, location, organization, retired) = db
         .scoped_telescope(scope, telescope_id)
@@ -1150,7 +1175,7 @@ pub async fn telescope_history(
     };
     let mut rows = db
         .list_tickets(
-            conditions_for(viewer, &filter),
+            &selection_for(viewer, &filter),
             TicketSort::Created,
             None,
             HISTORY_LIMIT,
@@ -1172,7 +1197,7 @@ pub async fn telescope_history(
 pub async fn new_ticket_choices(
     db: &Db,
     viewer: &Viewer,
-) -> Result<NewTicketChoices, AccountError> {
+) -> Result<NewTicketChoices, ServiceError> {
     let scope = scope_of(viewer);
     let rows = db
         .ticket_choices(viewer.observatory_id, scope.organization_id)

@@ -11,6 +11,12 @@ pub fn random_token() -> String {
     hex::encode(bytes)
 }
 
+/// Whether `text` could be one of our tokens (64 hexadecimal characters): anything else is
+/// refused before a query is spent on it.
+pub fn looks_like_token(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// What the database keeps of a token.
 pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -19,6 +25,15 @@ pub fn hash_token(token: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_what_a_token_looks_like_is_taken_for_one() {
+        assert!(looks_like_token(&random_token()));
+        assert!(!looks_like_token(&random_token()[..63]));
+        assert!(!looks_like_token(&format!("{}0", random_token())));
+        assert!(!looks_like_token(&"g".repeat(64)));
+        assert!(!looks_like_token(&"é".repeat(32)));
+    }
 
     #[test]
     fn tokens_carry_256_bits_and_do_not_repeat() {

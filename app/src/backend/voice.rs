@@ -10,10 +10,12 @@
 //! `transcribe_pending`. The transcript is written to the entry's row and indexed for search
 //! with the entry's own scope. The machine's transcript and the person's edit are both kept.
 
-use super::accounts::{AccountError, Viewer};
+use super::accounts::Viewer;
+
 use super::attachments;
 use super::audio::{self, AudioError};
 use super::config::Config;
+use super::error::ServiceError;
 use super::events::EventBus;
 use super::files::FileStore;
 use super::search::{document_terms, DocumentScope};
@@ -69,7 +71,7 @@ pub async fn add_voice<S>(
     number: &str,
     new: NewVoice<'_>,
     body: S,
-) -> Result<i64, AccountError>
+) -> Result<i64, ServiceError>
 where
     S: Stream<Item = Result<Bytes, std::io::Error>> + Unpin + Send,
 {
@@ -89,7 +91,7 @@ where
     let staged = attachments::stage_whole(db, store, &limited, viewer, new.file_name, body)
         .await
         .map_err(|err| match err {
-            AccountError::User(Msg::ErrorFileTypeNotAllowed) => Msg::ErrorVoiceNotAudio.into(),
+            ServiceError::User(Msg::ErrorFileTypeNotAllowed) => Msg::ErrorVoiceNotAudio.into(),
             other => other,
         })?;
     let outcome = async {
@@ -127,7 +129,7 @@ async fn checked_duration(
     config: &Config,
     viewer: &Viewer,
     staged: &AttachmentInfo,
-) -> Result<std::time::Duration, AccountError> {
+) -> Result<std::time::Duration, ServiceError> {
     if !audio::VOICE_TYPES.contains(&staged.content_type.as_str()) {
         return Err(Msg::ErrorVoiceNotAudio.into());
     }
@@ -167,16 +169,10 @@ async fn commit_voice(
     language: &str,
     edited_text: Option<&str>,
     internal: bool,
-) -> Result<i64, AccountError> {
+) -> Result<i64, ServiceError> {
     let now = now_micros();
     let mut tx = db.begin().await?;
-    // Written first: it takes SQLite's write lock, so the quota read below cannot change.
-    if !tx
-        .touch_ticket(ticket.observatory_id, ticket.id, now)
-        .await?
-    {
-        return Err(Msg::ErrorNotFound.into());
-    }
+    tickets::lock_for_writing(&mut tx, viewer, ticket, now).await?;
     let entry_id = append_voice_in_tx(
         &mut tx,
         config,
@@ -220,7 +216,7 @@ async fn append_voice_in_tx(
     ticket: &TicketRow,
     parts: VoiceParts<'_>,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<i64, AccountError> {
+) -> Result<i64, ServiceError> {
     let files = attachments::staged_for_commit(
         tx,
         config,
@@ -287,7 +283,7 @@ pub(crate) async fn commit_recorded(
     sent_text: Option<&str>,
     internal: bool,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<RecordedVoice, AccountError> {
+) -> Result<RecordedVoice, ServiceError> {
     let key = key.trim();
     let Some(recording) = tx.ready_recording(viewer.user_id, key).await? else {
         return Err(Msg::ErrorVoiceRecordingIncomplete.into());
@@ -329,7 +325,7 @@ pub(crate) async fn commit_recorded(
     .await
     .map_err(|err| match err {
         // The staged file expired before the recording was sent.
-        AccountError::User(Msg::ErrorNotFound) => Msg::ErrorVoiceRecordingGone.into(),
+        ServiceError::User(Msg::ErrorNotFound) => Msg::ErrorVoiceRecordingGone.into(),
         other => other,
     })?;
     tx.delete_recording(recording.id).await?;
@@ -349,7 +345,7 @@ pub(crate) async fn recording_text(
     viewer: &Viewer,
     key: &str,
     sent_text: Option<&str>,
-) -> Result<String, AccountError> {
+) -> Result<String, ServiceError> {
     let recording = db
         .recording_by_key(viewer.user_id, key.trim())
         .await?
@@ -383,7 +379,7 @@ pub async fn retranscribe(
     viewer: &Viewer,
     number: &str,
     entry_id: i64,
-) -> Result<i64, AccountError> {
+) -> Result<i64, ServiceError> {
     let ticket = db
         .ticket_by_number(scope_of(viewer), number.trim())
         .await?
@@ -402,12 +398,7 @@ pub async fn retranscribe(
     }
     let now = now_micros();
     let mut tx = db.begin().await?;
-    if !tx
-        .touch_ticket(ticket.observatory_id, ticket.id, now)
-        .await?
-    {
-        return Err(Msg::ErrorNotFound.into());
-    }
+    tickets::lock_for_writing(&mut tx, viewer, &ticket, now).await?;
     let new_entry = tx
         .append_entry(
             ticket.observatory_id,
@@ -452,7 +443,7 @@ pub async fn entry(
     viewer: &Viewer,
     number: &str,
     entry_id: i64,
-) -> Result<TimelineEntry, AccountError> {
+) -> Result<TimelineEntry, ServiceError> {
     tickets::ticket(db, config, viewer, number)
         .await?
         .timeline
@@ -468,7 +459,7 @@ pub async fn voice_info(
     viewer: &Viewer,
     number: &str,
     entry_id: i64,
-) -> Result<VoiceInfo, AccountError> {
+) -> Result<VoiceInfo, ServiceError> {
     entry(db, config, viewer, number, entry_id)
         .await?
         .voice
@@ -482,7 +473,7 @@ pub(crate) async fn by_entry(
     viewer: &Viewer,
     ticket_id: i64,
     files: &[(i64, AttachmentInfo)],
-) -> Result<HashMap<i64, VoiceInfo>, AccountError> {
+) -> Result<HashMap<i64, VoiceInfo>, ServiceError> {
     let rows = db
         .ticket_voices(viewer.observatory_id, ticket_id, viewer.role.is_staff())
         .await?;
@@ -547,7 +538,7 @@ pub async fn transcribe_pending(
     db: &Db,
     store: &FileStore,
     config: &Config,
-) -> Result<usize, AccountError> {
+) -> Result<usize, ServiceError> {
     if !Transcriber::from_config(config).is_available() {
         return Ok(0);
     }
@@ -567,7 +558,7 @@ async fn transcribe(
     store: &FileStore,
     transcriber: &Transcriber,
     entry_id: i64,
-) -> Result<(), AccountError> {
+) -> Result<(), ServiceError> {
     let _turn = transcription::turn().await;
     let now = now_micros();
     let Some(job) = db
@@ -611,7 +602,7 @@ pub(crate) async fn record_sent_transcript(
     db: &Db,
     attachment_id: &str,
     text: &str,
-) -> Result<(), AccountError> {
+) -> Result<(), ServiceError> {
     let Some(entry_id) = db.voice_entry_of_attachment(attachment_id).await? else {
         return Ok(());
     };
@@ -625,7 +616,7 @@ pub(crate) async fn record_sent_transcript(
     Ok(())
 }
 
-async fn record(db: &Db, job: &TranscriptionJob, text: &str) -> Result<(), AccountError> {
+async fn record(db: &Db, job: &TranscriptionJob, text: &str) -> Result<(), ServiceError> {
     let terms = document_terms(
         text,
         DocumentScope {

@@ -16,10 +16,12 @@
 //! (`voice::commit_recorded`) makes it a voice entry; recordings never sent are forgotten after
 //! a day (`purge_stale`).
 
-use super::accounts::{AccountError, Viewer};
+use super::accounts::Viewer;
+
 use super::attachments;
 use super::audio::{self, DecodeLimits, LiveDecoder, SAMPLE_RATE};
 use super::config::Config;
+use super::error::ServiceError;
 use super::files::FileStore;
 use super::storage::tickets::now_micros;
 use super::storage::voice::{ChunkWrite, RecordingRow};
@@ -129,7 +131,7 @@ impl Drop for LiveSlot {
 }
 
 /// A recording key: what the browser names it by (a UUID or random hex).
-fn checked_key(key: &str) -> Result<&str, AccountError> {
+fn checked_key(key: &str) -> Result<&str, ServiceError> {
     let key = key.trim();
     let fits = (16..=64).contains(&key.len())
         && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
@@ -141,7 +143,7 @@ fn checked_key(key: &str) -> Result<&str, AccountError> {
 }
 
 /// The container a browser records in, from the type it names (`audio/webm;codecs=opus`).
-fn checked_format(format: &str) -> Result<&'static str, AccountError> {
+fn checked_format(format: &str) -> Result<&'static str, ServiceError> {
     let essence = format
         .split(';')
         .next()
@@ -184,7 +186,7 @@ pub async fn start(
     key: &str,
     format: &str,
     language: Option<&str>,
-) -> Result<(LiveRecording, Ready), AccountError> {
+) -> Result<(LiveRecording, Ready), ServiceError> {
     let key = checked_key(key)?;
     let format = checked_format(format)?;
     let language = match language.map(str::trim).filter(|l| !l.is_empty()) {
@@ -253,7 +255,7 @@ impl LiveRecording {
     }
 
     /// Stores chunk `seq` (or acknowledges it again if it was stored before).
-    pub async fn chunk(&mut self, seq: u32, data: Bytes) -> Result<ChunkOutcome, AccountError> {
+    pub async fn chunk(&mut self, seq: u32, data: Bytes) -> Result<ChunkOutcome, ServiceError> {
         if seq < self.next || self.finished.is_some() {
             return Ok(ChunkOutcome::Ack(seq.min(self.next.saturating_sub(1))));
         }
@@ -320,7 +322,7 @@ impl LiveRecording {
 
     /// The browser has sent `chunks` chunks in all: once they are all here, the recording is
     /// decoded to its end and staged; then `transcript` makes its last words.
-    pub async fn stop(&mut self, chunks: u32) -> Result<StopOutcome, AccountError> {
+    pub async fn stop(&mut self, chunks: u32) -> Result<StopOutcome, ServiceError> {
         if let Some(duration_ms) = self.stored {
             return Ok(StopOutcome::Stored { duration_ms });
         }
@@ -366,7 +368,7 @@ impl LiveRecording {
 
     /// The whole transcript of a stopped recording: the windows not yet done are transcribed,
     /// and the text kept with the recording (or written to the entry it was sent as meanwhile).
-    pub async fn transcript(&mut self) -> Result<Final, AccountError> {
+    pub async fn transcript(&mut self) -> Result<Final, ServiceError> {
         if let Some(done) = &self.finished {
             return Ok(done.clone());
         }
@@ -415,7 +417,7 @@ impl LiveRecording {
     }
 
     /// The recording, staged as one file of the viewer, typed from its first bytes.
-    async fn stage(&self, bytes: Bytes) -> Result<crate::model::AttachmentInfo, AccountError> {
+    async fn stage(&self, bytes: Bytes) -> Result<crate::model::AttachmentInfo, ServiceError> {
         let body = futures_util::stream::iter([Ok::<_, std::io::Error>(bytes)]);
         let mut limited = self.config.clone();
         limited.max_file_bytes = self.config.max_file_bytes.min(audio::MAX_VOICE_BYTES);
@@ -429,7 +431,7 @@ impl LiveRecording {
         )
         .await
         .map_err(|err| match err {
-            AccountError::User(Msg::ErrorFileTypeNotAllowed) => Msg::ErrorVoiceNotAudio.into(),
+            ServiceError::User(Msg::ErrorFileTypeNotAllowed) => Msg::ErrorVoiceNotAudio.into(),
             other => other,
         })?;
         if !audio::VOICE_TYPES.contains(&staged.content_type.as_str()) {
@@ -447,7 +449,7 @@ impl LiveRecording {
         &self,
         bytes: Vec<u8>,
         content_type: &str,
-    ) -> Result<(Duration, Option<Vec<f32>>), AccountError> {
+    ) -> Result<(Duration, Option<Vec<f32>>), ServiceError> {
         let content_type = content_type.to_string();
         let demuxed = tokio::task::spawn_blocking(move || {
             audio::duration_of(bytes, &content_type, audio::DEMUX_TIME_LIMIT)
@@ -484,7 +486,7 @@ impl LiveRecording {
     }
 
     /// The person threw the recording away: nothing of it is kept.
-    pub async fn discard(self) -> Result<(), AccountError> {
+    pub async fn discard(self) -> Result<(), ServiceError> {
         if let Some(attachment_id) = self
             .db
             .recording_by_key(self.viewer.user_id, &self.row.recording_key)
@@ -638,7 +640,7 @@ impl TranscriptWorker {
 
 /// Forgets the recordings nobody sent within `KEPT_FOR`, with their staged files (those expire
 /// with the other staged files). Returns how many.
-pub async fn purge_stale(db: &Db) -> Result<u64, AccountError> {
+pub async fn purge_stale(db: &Db) -> Result<u64, ServiceError> {
     Ok(db.delete_recordings_before(now_micros() - KEPT_FOR).await?)
 }
 

@@ -6,6 +6,7 @@ use crate::common;
 use app::backend::accounts::{create_account, NewAccount, Viewer};
 use app::backend::admin::{self, Invitation};
 use app::backend::links;
+use app::backend::logo;
 use app::backend::storage::accounts::{NewObservatory, NewTelescope};
 use app::backend::storage::admin::TelescopeFields;
 use app::backend::storage::links::OutboxFilter;
@@ -104,6 +105,41 @@ async fn only_admins_administer_and_others_are_told_nothing_exists() {
     admin::set_active(&world.db, &boss, agent.user_id, false)
         .await
         .unwrap();
+}
+
+/// The account, its link and its e-mail commit together: an invitation whose link cannot be
+/// sent leaves no account behind, so trying again is not "already used".
+#[tokio::test]
+async fn a_refused_invitation_leaves_no_account_and_trying_again_invites() {
+    const NEW: &str = "nueva@club.example";
+    let world = world().await;
+    let boss = world.admin("jefa@obs.example").await;
+    let mut keyless = config();
+    keyless.secret_key = None;
+    let refused = admin::invite(
+        &world.db,
+        &keyless,
+        &boss,
+        invitation(NEW, Role::Client, Some(world.organization_id)),
+    )
+    .await;
+    assert_eq!(user_msg(refused), Msg::ErrorInternal);
+    let people = admin::people(&world.db, &boss).await.unwrap();
+    assert!(!people.iter().any(|p| p.email == NEW), "{people:?}");
+    assert!(world.db.mail_to(NEW, 10).await.unwrap().is_empty());
+
+    admin::invite(
+        &world.db,
+        &config(),
+        &boss,
+        invitation(NEW, Role::Client, Some(world.organization_id)),
+    )
+    .await
+    .unwrap();
+    let people = admin::people(&world.db, &boss).await.unwrap();
+    let invited = people.iter().find(|p| p.email == NEW).unwrap();
+    assert_eq!(invited.state, AccountState::Invited);
+    assert_eq!(world.db.mail_to(NEW, 10).await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -962,4 +998,40 @@ async fn only_the_observatorys_admins_see_its_outbox_retry_and_cancel() {
         user_msg(admin::cancel_mail(&world.db, &boss, mail.id).await),
         Msg::ErrorMailNotCancellable
     );
+}
+
+/// Admins replacing the logo at the same moment: one logo wins, and the files of the others are
+/// deleted, not left behind under the data directory.
+#[tokio::test]
+async fn logos_uploaded_at_once_leave_only_the_one_in_use() {
+    const UPLOADS: usize = 6;
+    let world = world().await;
+    let boss = world.admin("jefa@obs.example").await;
+    let data = tempfile::tempdir().unwrap();
+    let mut uploads = tokio::task::JoinSet::new();
+    for shade in 0..UPLOADS {
+        let picture = image::RgbaImage::from_pixel(8, 8, image::Rgba([shade as u8, 60, 120, 255]));
+        let mut png = Vec::new();
+        image::DynamicImage::ImageRgba8(picture)
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        let (db, dir, boss) = (world.db.clone(), data.path().to_path_buf(), boss.clone());
+        uploads.spawn(async move { logo::replace_logo(&db, &dir, &boss, png).await });
+    }
+    for uploaded in uploads.join_all().await {
+        uploaded.expect("every upload is taken");
+    }
+    let in_use = world
+        .db
+        .default_observatory()
+        .await
+        .unwrap()
+        .unwrap()
+        .logo_file
+        .expect("a logo is set");
+    let stored: Vec<String> = std::fs::read_dir(logo::logo_dir(data.path()))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(stored, vec![in_use]);
 }

@@ -3,9 +3,11 @@
 
 use crate::common;
 
-use app::backend::accounts::{AccountError, Viewer};
+use app::backend::accounts::Viewer;
+
 use app::backend::attachments::{self, NewUpload, UploadState};
 use app::backend::config::Config;
+use app::backend::error::ServiceError;
 use app::backend::files::{new_name, FileStore, Listed, StoredFile};
 use app::backend::tickets::{self, NewTicket};
 use app::i18n::Msg;
@@ -126,7 +128,7 @@ impl Site {
         who: &Viewer,
         name: &str,
         length: usize,
-    ) -> Result<UploadState, AccountError> {
+    ) -> Result<UploadState, ServiceError> {
         attachments::begin_upload(
             self.db(),
             config,
@@ -146,7 +148,7 @@ impl Site {
         offset: usize,
         chunks: &[&[u8]],
         cut: bool,
-    ) -> Result<UploadState, AccountError> {
+    ) -> Result<UploadState, ServiceError> {
         attachments::append(
             self.db(),
             &self.store,
@@ -174,7 +176,7 @@ impl Site {
         number: &str,
         ids: &[String],
         internal: bool,
-    ) -> Result<i64, AccountError> {
+    ) -> Result<i64, ServiceError> {
         attachments::commit(
             self.db(),
             &self.events,
@@ -187,7 +189,7 @@ impl Site {
         .await
     }
 
-    async fn download(&self, who: &Viewer, id: &str) -> Result<Vec<u8>, AccountError> {
+    async fn download(&self, who: &Viewer, id: &str) -> Result<Vec<u8>, ServiceError> {
         let download = attachments::for_download(self.db(), &self.store, who, id).await?;
         Ok(read_stored(&download.file).await)
     }

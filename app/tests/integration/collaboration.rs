@@ -111,7 +111,7 @@ impl Site {
         body: &str,
         internal: bool,
         seen_up_to: i64,
-    ) -> Result<i64, app::backend::accounts::AccountError> {
+    ) -> Result<i64, app::backend::error::ServiceError> {
         tickets::add_message_with_voice(
             &self.world.db,
             &self.events,

@@ -298,7 +298,7 @@ async fn mail_from_someone_who_may_not_write_there_is_held_for_staff_and_never_r
     .await;
     assert!(matches!(
         twice,
-        Err(app::backend::accounts::AccountError::User(
+        Err(app::backend::error::ServiceError::User(
             Msg::ErrorHeldMailGone
         ))
     ));

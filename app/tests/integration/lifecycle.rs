@@ -330,6 +330,6 @@ async fn the_cadences_are_the_observatorys_own() {
     );
 }
 
-fn common_msg<T: std::fmt::Debug>(result: Result<T, app::backend::accounts::AccountError>) -> Msg {
+fn common_msg<T: std::fmt::Debug>(result: Result<T, app::backend::error::ServiceError>) -> Msg {
     crate::common::user_msg(result)
 }

@@ -182,29 +182,29 @@ async fn expired_links_do_not_work() {
     let user_id = add_client(&world, EMAIL, OLD).await;
     let token = tokens::random_token();
     let past = Utc::now() - Duration::hours(2);
-    world
-        .db
-        .insert_link_with_mail(
-            &tokens::hash_token(&token),
-            user_id,
-            LinkKind::PasswordReset,
-            past,
-            past + links::RESET_VALIDITY,
-            NewMail {
-                observatory_id: world.observatory_id,
-                to_address: EMAIL,
-                subject: "s",
-                body_text: "b",
-                sealed_body: None,
-                kind: "password_reset",
-                ticket_id: None,
-                body_html: None,
-                from_name: None,
-                unsubscribe_url: None,
-            },
-        )
-        .await
-        .unwrap();
+    let mut tx = world.db.begin().await.unwrap();
+    tx.insert_link_with_mail(
+        &tokens::hash_token(&token),
+        user_id,
+        LinkKind::PasswordReset,
+        past,
+        past + links::RESET_VALIDITY,
+        NewMail {
+            observatory_id: world.observatory_id,
+            to_address: EMAIL,
+            subject: "s",
+            body_text: "b",
+            sealed_body: None,
+            kind: "password_reset",
+            ticket_id: None,
+            body_html: None,
+            from_name: None,
+            unsubscribe_url: None,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
     assert!(links::valid_link(&world.db, &token)
         .await
         .unwrap()
@@ -820,4 +820,35 @@ async fn links_queued_before_the_upgrade_lose_their_token_and_stop_working() {
         links::valid_link(&db, &token).await.unwrap().is_none(),
         "nor does a copy of the database from before the upgrade hold a usable link"
     );
+}
+
+/// A link opened several times at once (a double click, a mail scanner and the person) works
+/// exactly once; every other opening is told the link no longer works, none fails: on SQLite
+/// the transaction that reads the link and then uses it holds the write lock from its start.
+#[tokio::test]
+async fn a_link_opened_several_times_at_once_works_exactly_once() {
+    const AT_ONCE: usize = 8;
+    let world = world().await;
+    add_client(&world, EMAIL, OLD).await;
+    let viewer = signed_in_with_old_password(&world).await;
+    assert!(links::request_notification_email(
+        &world.db,
+        &config(),
+        &viewer,
+        "avisos@andromeda.example"
+    )
+    .await
+    .unwrap());
+    let token = token_from_newest_mail(&world, "avisos@andromeda.example").await;
+    let mut openings = tokio::task::JoinSet::new();
+    for _ in 0..AT_ONCE {
+        let (db, token) = (world.db.clone(), token.clone());
+        openings.spawn(async move { links::confirm_notification_email(&db, &token).await });
+    }
+    let outcomes = openings.join_all().await;
+    let worked = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
+    assert_eq!(worked, 1, "{outcomes:?}");
+    for outcome in outcomes.into_iter().filter(|outcome| outcome.is_err()) {
+        assert_eq!(user_msg(outcome), Msg::ErrorLinkInvalid);
+    }
 }

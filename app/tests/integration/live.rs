@@ -69,7 +69,8 @@ impl Site {
         who: &Viewer,
         ticket: Option<&str>,
         start: StartAt,
-    ) -> Result<impl Stream<Item = LiveEvent> + Send + 'static, accounts::AccountError> {
+    ) -> Result<impl Stream<Item = LiveEvent> + Send + 'static, app::backend::error::ServiceError>
+    {
         let key = self
             .world
             .new_key(who, "live", ApiKeyValidity::Days30)
@@ -280,7 +281,7 @@ async fn one_tickets_followers_get_its_events_and_nobody_follows_a_ticket_not_th
     assert!(
         matches!(
             refused,
-            Err(accounts::AccountError::User(Msg::ErrorNotFound))
+            Err(app::backend::error::ServiceError::User(Msg::ErrorNotFound))
         ),
         "another organization's request does not exist for Carla"
     );

@@ -17,6 +17,7 @@ mod mail_sending;
 mod my_account;
 mod notifications;
 mod previews;
+mod retention;
 mod speech;
 mod tickets;
 mod voice;

@@ -385,6 +385,7 @@ async fn status_changes_replies_and_assignments_reach_who_should_know_and_notes_
         &site.admin,
         &number,
         Some(site.agent.user_id),
+        None,
     )
     .await
     .unwrap();
@@ -541,6 +542,7 @@ async fn a_deactivated_organization_hears_nothing_and_staff_still_do() {
         &site.admin,
         &number,
         Some(site.agent.user_id),
+        None,
     )
     .await
     .unwrap();
@@ -603,6 +605,7 @@ async fn the_assignee_told_is_the_one_when_the_change_was_made() {
         &site.admin,
         &number,
         Some(site.agent.user_id),
+        None,
     )
     .await
     .unwrap();
@@ -620,9 +623,16 @@ async fn the_assignee_told_is_the_one_when_the_change_was_made() {
     // The status changes while Tomás has it; it is handed to Rosa before the worker's tick.
     site.status(&site.admin, &number, Status::InProgress, "")
         .await;
-    tickets::assign(db, &site.events, &site.admin, &number, Some(rosa.user_id))
-        .await
-        .unwrap();
+    tickets::assign(
+        db,
+        &site.events,
+        &site.admin,
+        &number,
+        Some(rosa.user_id),
+        None,
+    )
+    .await
+    .unwrap();
     site.deliver().await;
     let tomas = site.inbox("tomas@obs.example");
     assert_eq!(tomas.len(), tomas0 + 1);

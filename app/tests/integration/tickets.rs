@@ -9,7 +9,7 @@ use app::backend::events::EventBus;
 use app::backend::search::{document_terms, DocumentScope, SearchQuery, SearchScope};
 use app::backend::storage::accounts::{NewObservatory, NewTelescope};
 use app::backend::storage::tickets::{
-    Arg, Conditions, MatchedText, NewEntry, TicketChange, SEARCH_CANDIDATES, SEARCH_PARTITION_SIZE,
+    MatchedText, NewEntry, Selection, TicketChange, SEARCH_CANDIDATES, SEARCH_PARTITION_SIZE,
 };
 use app::backend::storage::Db;
 use app::backend::tickets::{self, NewTicket, Opened};
@@ -205,6 +205,61 @@ async fn numbers_are_readable_and_unique_under_concurrency() {
             "{numbers:?}"
         );
     }
+}
+
+/// Many people writing to one request at the same moment: each message is kept, none fails
+/// with a busy database (writers wait their turn).
+#[tokio::test]
+async fn parallel_writers_on_one_request_all_succeed() {
+    const WRITERS: usize = 24;
+    let site = site().await;
+    let opened = site.open(&site.ana, "Cúpula atascada", "No gira.").await;
+    let mut writes = tokio::task::JoinSet::new();
+    for i in 0..WRITERS {
+        let (db, events, config) = (
+            site.world.db.clone(),
+            site.events.clone(),
+            site.config.clone(),
+        );
+        let writer = if i % 2 == 0 {
+            site.agent.clone()
+        } else {
+            site.ana.clone()
+        };
+        let number = opened.number.clone();
+        writes.spawn(async move {
+            tickets::add_message(
+                &db,
+                &events,
+                &config,
+                &writer,
+                &number,
+                &format!("Mensaje {i}"),
+                false,
+                &[],
+            )
+            .await
+        });
+    }
+    for written in writes.join_all().await {
+        written.expect("every writer's message is kept");
+    }
+    let ticket = tickets::ticket(&site.world.db, &site.config, &site.agent, &opened.number)
+        .await
+        .unwrap();
+    let bodies: HashSet<&str> = ticket
+        .timeline
+        .iter()
+        .filter(|entry| entry.kind == EntryKind::Message)
+        .map(|entry| entry.body.as_str())
+        .collect();
+    for i in 0..WRITERS {
+        assert!(
+            bodies.contains(format!("Mensaje {i}").as_str()),
+            "{bodies:?}"
+        );
+    }
+    assert_eq!(bodies.len(), WRITERS);
 }
 
 #[tokio::test]
@@ -590,6 +645,7 @@ async fn staff_assign_take_and_prioritise() {
         &site.agent,
         &t.number,
         Some(site.agent.user_id),
+        None,
     )
     .await
     .unwrap();
@@ -597,12 +653,19 @@ async fn staff_assign_take_and_prioritise() {
         events.next().await.unwrap().kind,
         EntryKind::Assignment.code()
     );
-    tickets::assign(db, &site.events, &site.admin, &t.number, None)
+    tickets::assign(db, &site.events, &site.admin, &t.number, None, None)
         .await
         .unwrap();
-    tickets::change_priority(db, &site.events, &site.admin, &t.number, Priority::High)
-        .await
-        .unwrap();
+    tickets::change_priority(
+        db,
+        &site.events,
+        &site.admin,
+        &t.number,
+        Priority::High,
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         user_msg(
             tickets::assign(
@@ -610,7 +673,8 @@ async fn staff_assign_take_and_prioritise() {
                 &site.events,
                 &site.ana,
                 &t.number,
-                Some(site.agent.user_id)
+                Some(site.agent.user_id),
+                None
             )
             .await
         ),
@@ -618,7 +682,8 @@ async fn staff_assign_take_and_prioritise() {
     );
     assert_eq!(
         user_msg(
-            tickets::change_priority(db, &site.events, &site.ana, &t.number, Priority::Low).await
+            tickets::change_priority(db, &site.events, &site.ana, &t.number, Priority::Low, None)
+                .await
         ),
         Msg::ErrorForbidden
     );
@@ -630,7 +695,8 @@ async fn staff_assign_take_and_prioritise() {
                 &site.events,
                 &site.agent,
                 &t.number,
-                Some(site.ana.user_id)
+                Some(site.ana.user_id),
+                None
             )
             .await
         ),
@@ -638,8 +704,15 @@ async fn staff_assign_take_and_prioritise() {
     );
     assert_eq!(
         user_msg(
-            tickets::change_priority(db, &site.events, &site.agent, &t.number, Priority::High)
-                .await
+            tickets::change_priority(
+                db,
+                &site.events,
+                &site.agent,
+                &t.number,
+                Priority::High,
+                None
+            )
+            .await
         ),
         Msg::ErrorNothingChanged
     );
@@ -708,6 +781,7 @@ async fn lists_filter_count_sort_and_page_by_keyset() {
         &site.agent,
         &opened[5].number,
         Some(site.agent.user_id),
+        None,
     )
     .await
     .unwrap();
@@ -962,7 +1036,7 @@ async fn kept_view_counts_follow_every_change() {
         (&opened[5], None),
         (done, Some(site.admin.user_id)),
     ] {
-        tickets::assign(db, &site.events, &site.agent, &ticket.number, to)
+        tickets::assign(db, &site.events, &site.agent, &ticket.number, to, None)
             .await
             .unwrap();
     }
@@ -1374,11 +1448,15 @@ async fn nobody_reaches_another_tenants_tickets() {
             Msg::ErrorNotFound
         );
         assert_eq!(
-            user_msg(tickets::assign(db, &site.events, outsider, n, Some(outsider.user_id)).await),
+            user_msg(
+                tickets::assign(db, &site.events, outsider, n, Some(outsider.user_id), None).await
+            ),
             Msg::ErrorNotFound
         );
         assert_eq!(
-            user_msg(tickets::change_priority(db, &site.events, outsider, n, Priority::Low).await),
+            user_msg(
+                tickets::change_priority(db, &site.events, outsider, n, Priority::Low, None).await
+            ),
             Msg::ErrorNotFound
         );
         assert_eq!(
@@ -1422,10 +1500,17 @@ async fn nobody_reaches_another_tenants_tickets() {
         assert!(history.tickets.iter().any(|i| &i.number == n));
     }
     site.add_message(&site.ana, n, "hola", false).await;
-    tickets::assign(db, &site.events, &site.agent, n, Some(site.agent.user_id))
-        .await
-        .unwrap();
-    tickets::change_priority(db, &site.events, &site.agent, n, Priority::Low)
+    tickets::assign(
+        db,
+        &site.events,
+        &site.agent,
+        n,
+        Some(site.agent.user_id),
+        None,
+    )
+    .await
+    .unwrap();
+    tickets::change_priority(db, &site.events, &site.agent, n, Priority::Low, None)
         .await
         .unwrap();
     site.set_status(&site.ana, n, Status::Cancelled, "")
@@ -1441,7 +1526,8 @@ async fn nobody_reaches_another_tenants_tickets() {
                 &site.events,
                 &site.agent,
                 &mine.number,
-                Some(stranger_agent.user_id)
+                Some(stranger_agent.user_id),
+                None
             )
             .await
         ),
@@ -1454,6 +1540,7 @@ async fn nobody_reaches_another_tenants_tickets() {
         &site.agent,
         &mine.number,
         Some(site.agent.user_id),
+        None,
     )
     .await
     .unwrap();
@@ -1528,12 +1615,14 @@ fn scope_terms_as_a_query(site: &Site, internal: bool) -> String {
 /// The texts the search index yields for `words` searched as a client of organization A sees
 /// them (A's observatory and organization, no internal notes).
 async fn candidates_for_organization_a(site: &Site, words: &str) -> Vec<MatchedText> {
-    let mut conditions = Conditions::default();
-    conditions.add("t.observatory_id = ?", Arg::Int(site.world.observatory_id));
+    let selection = Selection {
+        observatory_id: site.world.observatory_id,
+        ..Selection::default()
+    };
     site.world
         .db
         .matching_texts(
-            conditions,
+            &selection,
             &SearchQuery::parse(words).unwrap(),
             SearchScope {
                 observatory_id: Some(site.world.observatory_id),
@@ -1701,4 +1790,88 @@ async fn the_migration_rewrites_only_the_scope_terms_a_text_was_given() {
     let candidates = candidates_for_organization_a(&site, "higrometro").await;
     assert!(!candidates.is_empty());
     assert!(candidates.iter().all(|text| text.ticket_id == mine.id));
+}
+
+/// Someone else assigned or re-prioritised a request after the person's page showed it: their
+/// choice is not applied over the other one, they are told it changed, and choosing again from
+/// what the page shows now works.
+#[tokio::test]
+async fn assignment_and_priority_changed_meanwhile_are_not_overwritten() {
+    let site = site().await;
+    let db = &site.world.db;
+    let t = site.open(&site.ana, "Guiado", "El guiado falla.").await;
+    let (admin, agent) = (&site.admin, &site.agent);
+
+    // Both pages showed it unassigned; the admin gives it to the agent first.
+    tickets::assign(
+        db,
+        &site.events,
+        admin,
+        &t.number,
+        Some(agent.user_id),
+        Some(None),
+    )
+    .await
+    .unwrap();
+    let late = tickets::assign(
+        db,
+        &site.events,
+        agent,
+        &t.number,
+        Some(admin.user_id),
+        Some(None),
+    )
+    .await;
+    assert_eq!(user_msg(late), Msg::ErrorTicketChanged);
+    let detail = tickets::ticket(db, &site.config, admin, &t.number)
+        .await
+        .unwrap();
+    assert_eq!(detail.assignee_id, Some(agent.user_id));
+    tickets::assign(
+        db,
+        &site.events,
+        agent,
+        &t.number,
+        None,
+        Some(Some(agent.user_id)),
+    )
+    .await
+    .unwrap();
+
+    // Both pages showed medium; the admin raises it first.
+    tickets::change_priority(
+        db,
+        &site.events,
+        admin,
+        &t.number,
+        Priority::High,
+        Some(Priority::Medium),
+    )
+    .await
+    .unwrap();
+    let late = tickets::change_priority(
+        db,
+        &site.events,
+        agent,
+        &t.number,
+        Priority::Low,
+        Some(Priority::Medium),
+    )
+    .await;
+    assert_eq!(user_msg(late), Msg::ErrorTicketChanged);
+    let detail = tickets::ticket(db, &site.config, admin, &t.number)
+        .await
+        .unwrap();
+    assert_eq!(detail.priority, Priority::High);
+    assert_eq!(detail.assignee_id, None);
+    tickets::change_priority(
+        db,
+        &site.events,
+        agent,
+        &t.number,
+        Priority::Low,
+        Some(Priority::High),
+    )
+    .await
+    .unwrap();
 }

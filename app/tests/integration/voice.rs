@@ -161,7 +161,7 @@ impl Site {
         name: &str,
         bytes: &[u8],
         new: NewVoice<'_>,
-    ) -> Result<i64, app::backend::accounts::AccountError> {
+    ) -> Result<i64, app::backend::error::ServiceError> {
         // Sent in chunks, as a form field streams.
         let chunks: Vec<Result<Bytes, std::io::Error>> = bytes
             .chunks(1000)
@@ -188,7 +188,7 @@ impl Site {
         who: &Viewer,
         number: &str,
         entry: i64,
-    ) -> Result<i64, app::backend::accounts::AccountError> {
+    ) -> Result<i64, app::backend::error::ServiceError> {
         voice::retranscribe(
             self.db(),
             &self.store,

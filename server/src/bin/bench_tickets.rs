@@ -13,8 +13,10 @@
 //!
 //!     bench-tickets [TICKETS] [ENTRIES_PER_TICKET] [RUNS]      (defaults 1000000 5 200)
 
-use app::backend::accounts::{AccountError, Viewer};
+use app::backend::accounts::Viewer;
+
 use app::backend::config::Config;
+use app::backend::error::ServiceError;
 use app::backend::search::{document_terms, DocumentScope};
 use app::backend::storage::testing::fresh_database;
 use app::backend::storage::Db;
@@ -424,7 +426,7 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 async fn measure<F, Fut>(name: &str, runs: usize, inputs: usize, mut f: F)
 where
     F: FnMut(usize) -> Fut,
-    Fut: std::future::Future<Output = Result<usize, AccountError>>,
+    Fut: std::future::Future<Output = Result<usize, ServiceError>>,
 {
     for i in 0..inputs {
         f(i).await.expect("the measured call succeeds");

@@ -49,10 +49,10 @@ fn tus_error(error: ApiError) -> Response {
 }
 
 /// The status of each message the file service answers.
-pub(super) fn file_error(err: app::backend::accounts::AccountError, lang: Lang) -> ApiError {
-    use app::backend::accounts::AccountError;
+pub(super) fn file_error(err: app::backend::error::ServiceError, lang: Lang) -> ApiError {
+    use app::backend::error::ServiceError;
     match err {
-        AccountError::User(message) => {
+        ServiceError::User(message) => {
             let status = match message {
                 Msg::ErrorFileTooLarge
                 | Msg::ErrorRequestFilesTooLarge
@@ -66,7 +66,7 @@ pub(super) fn file_error(err: app::backend::accounts::AccountError, lang: Lang) 
                 | Msg::ErrorFileNameRequired
                 | Msg::ErrorUploadInterrupted
                 | Msg::ErrorNoFiles => StatusCode::BAD_REQUEST,
-                _ => return ApiError::from_service(AccountError::User(message), lang),
+                _ => return ApiError::from_service(ServiceError::User(message), lang),
             };
             ApiError::new(status, message, lang)
         }

@@ -4,6 +4,7 @@
 mod common;
 
 mod api;
+mod backup;
 mod cli;
 mod crash;
 mod events;

@@ -1,6 +1,6 @@
 //! SQL for observatories, organizations, users, telescopes and sessions.
 
-use super::{map_unique, on_pool, Db, StoreError};
+use super::{map_unique, on_pool, on_tx, BeginWrite, Db, StoreError, Tx};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -174,28 +174,6 @@ impl Db {
         .map_err(map_unique)
     }
 
-    pub async fn insert_user(&self, new: NewUser<'_>) -> Result<i64, StoreError> {
-        let now = Utc::now();
-        on_pool!(self, |pool| {
-            sqlx::query_scalar(
-                "INSERT INTO users (observatory_id, organization_id, email, name, role, language, \
-                 password_hash, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
-            )
-            .bind(new.observatory_id)
-            .bind(new.organization_id)
-            .bind(new.email)
-            .bind(new.name)
-            .bind(new.role)
-            .bind(new.language)
-            .bind(new.password_hash)
-            .bind(now)
-            .fetch_one(pool)
-            .await
-        })
-        .map_err(map_unique)
-    }
-
     /// Finds a person of an observatory by their (lower-cased) log-in e-mail.
     pub async fn user_by_email(
         &self,
@@ -219,7 +197,7 @@ impl Db {
     pub async fn change_password_hash(&self, user_id: i64, hash: &str) -> Result<(), StoreError> {
         let now = Utc::now();
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
                 .bind(hash)
                 .bind(now)
@@ -393,5 +371,30 @@ impl Db {
                 .await
         })?;
         Ok(count)
+    }
+}
+
+impl Tx {
+    /// Adds a person in this transaction (with what else makes the account: its invitation).
+    pub async fn insert_user(&mut self, new: NewUser<'_>) -> Result<i64, StoreError> {
+        let now = Utc::now();
+        on_tx!(self, |conn| {
+            sqlx::query_scalar(
+                "INSERT INTO users (observatory_id, organization_id, email, name, role, language, \
+                 password_hash, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+            )
+            .bind(new.observatory_id)
+            .bind(new.organization_id)
+            .bind(new.email)
+            .bind(new.name)
+            .bind(new.role)
+            .bind(new.language)
+            .bind(new.password_hash)
+            .bind(now)
+            .fetch_one(&mut **conn)
+            .await
+        })
+        .map_err(map_unique)
     }
 }

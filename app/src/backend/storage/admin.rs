@@ -1,7 +1,7 @@
 //! SQL for the observatory's administration: client organizations and people.
 //! Every query is scoped by `observatory_id`, so one observatory never reaches another's rows.
 
-use super::{map_unique, on_pool, Db, StoreError};
+use super::{map_unique, on_pool, BeginWrite, Db, StoreError};
 use chrono::Utc;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -111,7 +111,7 @@ impl Db {
     ) -> Result<bool, StoreError> {
         let now = Utc::now();
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let changed = sqlx::query(
                 "UPDATE users SET active = $1, updated_at = $2 WHERE id = $3 AND observatory_id = $4",
             )
@@ -196,7 +196,7 @@ impl Db {
         active: bool,
     ) -> Result<bool, StoreError> {
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let changed = sqlx::query(
                 "UPDATE organizations SET name = $1, active = $2 WHERE id = $3 AND observatory_id = $4",
             )
@@ -331,7 +331,7 @@ impl Db {
     ) -> Result<(), StoreError> {
         let now = Utc::now();
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query("DELETE FROM support_contacts WHERE organization_id = $1")
                 .bind(organization_id)
                 .execute(&mut *tx)
@@ -410,27 +410,36 @@ impl Db {
 }
 
 impl Db {
-    /// Sets (or clears) the observatory's logo file; returns the one it replaces.
+    /// Sets (or clears) the observatory's logo file; returns the one it replaces. Replaced only
+    /// if nobody replaced it since it was read (else read again), so among uploads at the same
+    /// moment each one's file is returned exactly once, to be deleted, and none is left behind.
     pub async fn set_logo_file(
         &self,
         observatory_id: i64,
         file: Option<&str>,
     ) -> Result<Option<String>, StoreError> {
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let previous: Option<String> =
+        on_pool!(self, |pool| loop {
+            let Some(previous): Option<Option<String>> =
                 sqlx::query_scalar("SELECT logo_file FROM observatories WHERE id = $1")
                     .bind(observatory_id)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(pool)
                     .await?
-                    .flatten();
-            sqlx::query("UPDATE observatories SET logo_file = $1 WHERE id = $2")
-                .bind(file)
-                .bind(observatory_id)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok::<Option<String>, StoreError>(previous)
+            else {
+                break Ok(None);
+            };
+            let replaced = sqlx::query(
+                "UPDATE observatories SET logo_file = $1 \
+                 WHERE id = $2 AND logo_file IS NOT DISTINCT FROM $3",
+            )
+            .bind(file)
+            .bind(observatory_id)
+            .bind(previous.as_deref())
+            .execute(pool)
+            .await?
+            .rows_affected();
+            if replaced == 1 {
+                break Ok::<Option<String>, StoreError>(previous);
+            }
         })
     }
 }

@@ -5,7 +5,7 @@
 //! scoped like tickets' (`TicketScope`), plus the owner for staged files.
 
 use super::tickets::{bind_args, Arg, Conditions, TicketScope};
-use super::{on_pool, on_tx, Db, StoreError, Tx};
+use super::{on_pool, on_tx, BeginWrite, Db, StoreError, Tx};
 use chrono::{DateTime, Utc};
 
 /// An upload in progress (or finished, until it expires), as its owner resumes it.
@@ -300,7 +300,7 @@ impl Db {
         new: NewAttachmentRow<'_>,
     ) -> Result<bool, StoreError> {
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO attachments (id, observatory_id, owner_id, organization_id, name, \
                  size, content_type, inline, sha256, storage_name, created_at, expires_at) \

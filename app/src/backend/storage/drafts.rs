@@ -1,6 +1,6 @@
 //! SQL for the drafts of forms posted without JavaScript (`backend::drafts`).
 
-use super::{on_pool, Db, StoreError};
+use super::{on_pool, BeginWrite, Db, StoreError};
 use chrono::{DateTime, Utc};
 
 pub struct NewFormDraft<'a> {
@@ -23,7 +23,7 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query("DELETE FROM form_drafts WHERE expires_at <= $1 OR token_hash = $2")
                 .bind(now)
                 .bind(replaces)

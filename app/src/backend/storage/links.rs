@@ -1,6 +1,6 @@
 //! SQL for single-use account links and the e-mail outbox (queued, claimed, sent).
 
-use super::{map_unique, on_pool, on_tx, Db, StoreError, Tx};
+use super::{map_unique, on_pool, on_tx, BeginWrite, Db, StoreError, Tx};
 use crate::model::LinkKind;
 use chrono::{DateTime, Utc};
 
@@ -96,47 +96,6 @@ pub(crate) const REVOKE_PASSWORD_LINKS: &str = "UPDATE account_tokens SET revoke
     AND purpose IN ('invitation', 'password_reset')";
 
 impl Db {
-    /// Records a new link, revoking the person's earlier links of the same purpose (only the
-    /// newest link works), and queues its e-mail, all in one transaction.
-    pub async fn insert_link_with_mail(
-        &self,
-        token_hash: &str,
-        user_id: i64,
-        purpose: LinkKind,
-        now: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-        mail: NewMail<'_>,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        on_tx!(&mut tx, |conn| {
-            sqlx::query(
-                "UPDATE account_tokens SET revoked_at = $1 \
-                 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL AND revoked_at IS NULL",
-            )
-            .bind(now)
-            .bind(user_id)
-            .bind(purpose.code())
-            .execute(&mut **conn)
-            .await?;
-            sqlx::query(
-                "INSERT INTO account_tokens (token_hash, user_id, purpose, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(token_hash)
-            .bind(user_id)
-            .bind(purpose.code())
-            .bind(now)
-            .bind(expires_at)
-            .execute(&mut **conn)
-            .await
-            .map_err(map_unique)?;
-            Ok::<(), StoreError>(())
-        })?;
-        tx.queue_mail(&mail, now).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     pub async fn link_by_token_hash(
         &self,
         token_hash: &str,
@@ -166,7 +125,7 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let claimed = sqlx::query(
                 "UPDATE account_tokens SET used_at = $1 WHERE id = $2 AND used_at IS NULL \
                  AND revoked_at IS NULL AND purpose IN ('invitation', 'password_reset')",
@@ -469,7 +428,7 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<Option<String>, StoreError> {
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let link: Option<(i64, i64, Option<String>)> = sqlx::query_as(
                 "SELECT t.id, t.user_id, t.new_email FROM account_tokens t JOIN users u ON u.id = t.user_id \
                  WHERE t.token_hash = $1 AND t.purpose = 'email_verification' AND t.used_at IS NULL \
@@ -564,6 +523,45 @@ impl Db {
 }
 
 impl Tx {
+    /// Records a new link, revoking the person's earlier links of the same purpose (only the
+    /// newest link works), and queues its e-mail, in this transaction.
+    pub async fn insert_link_with_mail(
+        &mut self,
+        token_hash: &str,
+        user_id: i64,
+        purpose: LinkKind,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        mail: NewMail<'_>,
+    ) -> Result<(), StoreError> {
+        on_tx!(&mut *self, |conn| {
+            sqlx::query(
+                "UPDATE account_tokens SET revoked_at = $1 \
+                 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(user_id)
+            .bind(purpose.code())
+            .execute(&mut **conn)
+            .await?;
+            sqlx::query(
+                "INSERT INTO account_tokens (token_hash, user_id, purpose, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(purpose.code())
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut **conn)
+            .await
+            .map_err(map_unique)?;
+            Ok::<(), StoreError>(())
+        })?;
+        self.queue_mail(&mail, now).await?;
+        Ok(())
+    }
+
     /// Queues an e-mail inside this transaction.
     pub async fn queue_mail(
         &mut self,

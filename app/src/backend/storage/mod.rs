@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod attachments;
+pub mod backup;
 pub mod bell;
 pub mod drafts;
 pub mod events;
@@ -17,6 +18,7 @@ pub mod my_account;
 pub mod notifications;
 pub mod presence;
 pub mod previews;
+pub mod retention;
 pub mod testing;
 pub mod throttle;
 pub mod tickets;
@@ -46,6 +48,31 @@ macro_rules! on_pool {
     };
 }
 pub(crate) use on_pool;
+
+/// How every transaction begins, on each engine (`sqlx::Pool::begin` is refused by clippy.toml).
+pub(crate) trait BeginWrite {
+    type Engine: sqlx::Database;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Engine>, sqlx::Error>;
+}
+
+impl BeginWrite for sqlx::SqlitePool {
+    type Engine = sqlx::Sqlite;
+    /// Takes SQLite's write lock at once. A transaction begun as a reader that writes later
+    /// fails with "database is locked" (a busy snapshot, which no busy timeout waits out) when
+    /// another writer committed meanwhile; begun as a writer, it waits its turn instead.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        #[allow(clippy::disallowed_methods)]
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl BeginWrite for sqlx::PgPool {
+    type Engine = sqlx::Postgres;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        #[allow(clippy::disallowed_methods)]
+        self.begin().await
+    }
+}
 
 /// A transaction on either engine, for changes that span services (a message and its files).
 pub enum Tx {
@@ -156,8 +183,8 @@ impl Db {
     /// Begins a transaction, for changes that span services (a message and its files).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_write().await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin_write().await?),
         })
     }
 

@@ -3,7 +3,7 @@
 //! observatory's rule switches and each person's opt-outs.
 
 use super::links::NewMail;
-use super::{on_pool, on_tx, Db, StoreError};
+use super::{on_pool, on_tx, BeginWrite, Db, StoreError};
 use chrono::{DateTime, Utc};
 
 /// Queues an entry for the notifier; run inside the transaction that writes the entry.
@@ -232,7 +232,7 @@ impl Db {
         rules: &[(&str, bool)],
     ) -> Result<(), StoreError> {
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query("UPDATE observatories SET queue_email = $1 WHERE id = $2")
                 .bind(queue_email)
                 .bind(observatory_id)
@@ -275,7 +275,7 @@ impl Db {
     /// Replaces a person's opt-outs.
     pub async fn save_opt_outs(&self, user_id: i64, rules: &[&str]) -> Result<(), StoreError> {
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query("DELETE FROM notification_opt_outs WHERE user_id = $1")
                 .bind(user_id)
                 .execute(&mut *tx)

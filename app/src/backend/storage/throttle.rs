@@ -1,6 +1,6 @@
 //! SQL for sign-in throttling: each attempt that may cost a password hash is a row.
 
-use super::{on_pool, Db, Engine, StoreError};
+use super::{on_pool, BeginWrite, Db, Engine, StoreError};
 use chrono::{DateTime, Utc};
 
 /// A reserved attempt and how many attempts, this one included, the window now holds.
@@ -32,7 +32,7 @@ impl Db {
     ) -> Result<Reservation, StoreError> {
         let engine = self.engine();
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             if engine == Engine::Postgres {
                 sqlx::query("SELECT pg_advisory_xact_lock(hashtext('sign-in ' || $1))")
                     .bind(ip)

@@ -7,7 +7,7 @@
 use super::notifications::QUEUE_ENTRY;
 use super::{on_pool, on_tx, Db, StoreError, Tx};
 use crate::backend::search::{SearchQuery, SearchScope};
-use crate::model::TicketSort;
+use crate::model::{Status, TicketSort};
 use chrono::{DateTime, Datelike, Utc};
 
 /// What the person asking may read.
@@ -150,8 +150,13 @@ pub struct TicketChange {
     /// `expected_status`.
     pub status: Option<(String, bool)>,
     pub expected_status: Option<String>,
+    /// New assignee (`Some(None)`: nobody), applied only if the assignee is still
+    /// `expected_assignee`.
     pub assignee: Option<Option<i64>>,
+    pub expected_assignee: Option<Option<i64>>,
+    /// New priority, applied only if the priority is still `expected_priority`.
     pub priority: Option<i64>,
+    pub expected_priority: Option<i64>,
     /// With a status change: the life-cycle timer the new status starts. A status change
     /// always ends the ticket's earlier timer and resolution.
     pub timer: Option<NewTimer>,
@@ -181,9 +186,74 @@ pub enum Arg {
     Time(DateTime<Utc>),
 }
 
+/// Which tickets a list holds, in the services' terms; `conditions` writes it as SQL.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub observatory_id: i64,
+    pub organization_id: Option<i64>,
+    pub status: Option<String>,
+    pub request_type: Option<String>,
+    pub priority: Option<i64>,
+    pub telescope_id: Option<i64>,
+    /// Done, and its client has not yet confirmed or disputed it.
+    pub awaiting_confirmation: bool,
+    pub resolution: Option<String>,
+    /// Each must hold; `None` is "nobody".
+    pub assignees: Vec<Option<i64>>,
+    pub created_by: Option<i64>,
+    /// `Some(false)`: the open ones only; `Some(true)`: the closed ones only.
+    pub closed: Option<bool>,
+}
+
+impl Selection {
+    pub(crate) fn conditions(&self) -> Conditions {
+        let mut c = Conditions::default();
+        c.add("t.observatory_id = ?", Arg::Int(self.observatory_id));
+        if let Some(org) = self.organization_id {
+            c.add("t.organization_id = ?", Arg::Int(org));
+        }
+        if let Some(status) = &self.status {
+            c.add("t.status = ?", Arg::Text(status.clone()));
+        }
+        if let Some(kind) = &self.request_type {
+            c.add("t.request_type = ?", Arg::Text(kind.clone()));
+        }
+        if let Some(priority) = self.priority {
+            c.add("t.priority = ?", Arg::Int(priority));
+        }
+        if let Some(telescope) = self.telescope_id {
+            c.add("t.telescope_id = ?", Arg::Int(telescope));
+        }
+        if self.awaiting_confirmation {
+            c.add("t.status = ?", Arg::Text(Status::Done.code().into()));
+            c.add_plain("t.resolution IS NULL");
+        }
+        if let Some(resolution) = &self.resolution {
+            c.add("t.resolution = ?", Arg::Text(resolution.clone()));
+        }
+        for assignee in &self.assignees {
+            match assignee {
+                Some(id) => c.add("t.assignee_id = ?", Arg::Int(*id)),
+                None => c.add_plain("t.assignee_id IS NULL"),
+            }
+        }
+        if let Some(user) = self.created_by {
+            c.add("t.created_by = ?", Arg::Int(user));
+        }
+        match self.closed {
+            None => {}
+            // Compared, not tested as booleans, so both engines use the `closed` column of
+            // the list indexes.
+            Some(false) => c.add_plain("t.closed = FALSE"),
+            Some(true) => c.add_plain("t.closed = TRUE"),
+        }
+        c
+    }
+}
+
 /// Conditions on `tickets t`, with their arguments, numbered as they are added.
 #[derive(Debug, Clone, Default)]
-pub struct Conditions {
+pub(crate) struct Conditions {
     pub sql: Vec<String>,
     pub args: Vec<Arg>,
 }
@@ -475,6 +545,14 @@ impl Db {
         if let Some(expected) = &change.expected_status {
             sets.add("status = ?", Arg::Text(expected.clone()));
         }
+        match change.expected_assignee {
+            Some(Some(id)) => sets.add("assignee_id = ?", Arg::Int(id)),
+            Some(None) => sets.add_plain("assignee_id IS NULL"),
+            None => {}
+        }
+        if let Some(expected) = change.expected_priority {
+            sets.add("priority = ?", Arg::Int(expected));
+        }
         let update = format!(
             "UPDATE tickets SET {} {}",
             assignments.join(", "),
@@ -504,11 +582,12 @@ impl Db {
     /// after `keyset`; one more row than `limit` tells whether another page follows.
     pub async fn list_tickets(
         &self,
-        mut conditions: Conditions,
+        selection: &Selection,
         order: TicketSort,
         keyset: Option<Keyset>,
         limit: usize,
     ) -> Result<Vec<ListRow>, StoreError> {
+        let mut conditions = selection.conditions();
         match keyset {
             Some(Keyset::Updated(at, id)) => {
                 let (a, b) = (
@@ -547,11 +626,8 @@ impl Db {
 
     /// How many tickets match `conditions`, counting no further than `cap + 1`: the work stays
     /// bounded however many there are, and `cap + 1` reads as "more than `cap`".
-    pub async fn count_tickets(
-        &self,
-        conditions: &Conditions,
-        cap: i64,
-    ) -> Result<i64, StoreError> {
+    pub async fn count_tickets(&self, selection: &Selection, cap: i64) -> Result<i64, StoreError> {
+        let conditions = selection.conditions();
         let sql = format!(
             "SELECT COUNT(*) FROM (SELECT 1 FROM tickets t {} LIMIT {}) capped",
             conditions.where_clause(),
@@ -596,14 +672,14 @@ impl Db {
     /// rare one; relevance is then ranked among recent activity, which is what people look for.
     pub async fn matching_texts(
         &self,
-        conditions: Conditions,
+        selection: &Selection,
         query: &SearchQuery,
         scope: SearchScope,
     ) -> Result<Vec<MatchedText>, StoreError> {
         match self {
             // FTS5 walks its posting lists newest first and stops at the limit.
             Db::Sqlite(_) => {
-                let mut conditions = conditions;
+                let mut conditions = selection.conditions();
                 let q = conditions.placeholder(Arg::Text(query.fts5(scope)));
                 let candidates = format!(
                     "SELECT d.ticket_id, d.entry_id IS NULL AS subject, d.terms \
@@ -628,7 +704,7 @@ impl Db {
                 let mut texts: Vec<MatchedText> = Vec::new();
                 let mut window = Some(SearchWindow::newest(newest));
                 while let Some(current) = window {
-                    let mut bounded = conditions.clone();
+                    let mut bounded = selection.conditions();
                     let q = bounded.placeholder(Arg::Text(words.clone()));
                     let from = bounded.placeholder(Arg::Int(current.first_id()));
                     let to = bounded.placeholder(Arg::Int(current.end_id()));
@@ -917,17 +993,24 @@ pub struct ApiTokenRow {
 }
 
 impl Tx {
-    /// Marks the ticket as changed now. As a transaction's first statement it takes SQLite's
-    /// write lock, so what the transaction reads next cannot change under it. `false`: no such
-    /// ticket in the observatory.
+    /// Marks the ticket as changed now, and so locks it for the rest of the transaction (on
+    /// SQLite the transaction holds the write lock from its start). `false`: no such ticket in
+    /// the observatory, or, with `open_only`, it is closed.
     pub async fn touch_ticket(
         &mut self,
         observatory_id: i64,
         ticket_id: i64,
         now: DateTime<Utc>,
+        open_only: bool,
     ) -> Result<bool, StoreError> {
+        let sql = if open_only {
+            "UPDATE tickets SET updated_at = $1 WHERE id = $2 AND observatory_id = $3 \
+             AND closed = FALSE"
+        } else {
+            "UPDATE tickets SET updated_at = $1 WHERE id = $2 AND observatory_id = $3"
+        };
         let changed = on_tx!(self, |tx| {
-            sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = $2 AND observatory_id = $3")
+            sqlx::query(sql)
                 .bind(now)
                 .bind(ticket_id)
                 .bind(observatory_id)

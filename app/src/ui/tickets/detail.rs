@@ -919,12 +919,16 @@ fn AssignForm(ticket: TicketDetail, actions: TicketActionsState, me: i64) -> imp
     let number = ticket.number.clone();
     let take_number = ticket.number.clone();
     let current = ticket.assignee_id;
+    // What the person saw: if someone else assigns it meanwhile, their choice is not applied.
+    let seen = current.map(|id| id.to_string()).unwrap_or_default();
+    let take_seen = seen.clone();
     view! {
         <div class="card stack-sm">
             <h3 class="card-title">{t(Msg::Assign)}</h3>
             {move || error.get().map(|error| view! { <ErrorAlert error /> })}
             <ActionForm action attr:class="stack-sm">
                 <input type="hidden" name="number" value=number />
+                <input type="hidden" name="seen_assignee" value=seen />
                 <div class="field">
                     <label for="assignee">{t(Msg::Assignee)}</label>
                     <select class="input" id="assignee" name="assignee">
@@ -950,6 +954,7 @@ fn AssignForm(ticket: TicketDetail, actions: TicketActionsState, me: i64) -> imp
                         <ActionForm action>
                             <input type="hidden" name="number" value=take_number />
                             <input type="hidden" name="assignee" value=me.to_string() />
+                            <input type="hidden" name="seen_assignee" value=take_seen />
                             <button type="submit" class="btn btn-primary btn-block">{t(Msg::TakeIt)}</button>
                         </ActionForm>
                     }
@@ -968,6 +973,7 @@ fn PriorityForm(ticket: TicketDetail, actions: TicketActionsState) -> impl IntoV
             <h3 class="card-title">{t(Msg::ChangePriority)}</h3>
             {move || error.get().map(|error| view! { <ErrorAlert error /> })}
             <input type="hidden" name="number" value=ticket.number.clone() />
+            <input type="hidden" name="seen_priority" value=ticket.priority.code() />
             <div class="field">
                 <label for="priority">{t(Msg::PriorityLabel)}</label>
                 <select class="input" id="priority" name="priority">

@@ -2,9 +2,11 @@
 //! client organization.
 
 use app::backend::accounts::{
-    authenticate, create_account, sign_in, AccountError, ClientInfo, NewAccount, SignedIn, Viewer,
+    authenticate, create_account, sign_in, ClientInfo, NewAccount, SignedIn, Viewer,
 };
+
 use app::backend::config::Config;
+use app::backend::error::ServiceError;
 use app::backend::events::EventBus;
 use app::backend::files::testing::{fresh_store, TestStore};
 use app::backend::files::FileStore;
@@ -125,9 +127,9 @@ pub async fn add_client(world: &World, email: &str, password: &str) -> i64 {
     .unwrap()
 }
 
-pub fn user_msg(result: Result<impl std::fmt::Debug, AccountError>) -> Msg {
+pub fn user_msg(result: Result<impl std::fmt::Debug, ServiceError>) -> Msg {
     match result {
-        Err(AccountError::User(msg)) => msg,
+        Err(ServiceError::User(msg)) => msg,
         other => panic!("expected a message for the person, got {other:?}"),
     }
 }
@@ -192,7 +194,7 @@ impl World {
 
     /// Signs `email` in to the world's observatory with the password `person` gave it: the
     /// result as it comes, for the tests that expect a refusal.
-    pub async fn sign_in(&self, email: &str) -> Result<SignedIn, AccountError> {
+    pub async fn sign_in(&self, email: &str) -> Result<SignedIn, ServiceError> {
         sign_in(
             &self.db,
             &config(),

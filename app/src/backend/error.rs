@@ -1,0 +1,23 @@
+//! What a service answers when it does not do what was asked: a message for the person, or a
+//! failure of the database or the files underneath (logged, never shown).
+
+use super::storage::StoreError;
+use crate::i18n::Msg;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Safe to show: a catalogue message.
+    #[error("{0:?}")]
+    User(Msg),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Files could not be read or written.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+impl From<Msg> for ServiceError {
+    fn from(msg: Msg) -> Self {
+        ServiceError::User(msg)
+    }
+}
