@@ -31,6 +31,23 @@ impl UserError {
     pub fn internal() -> Self {
         UserError::new(Msg::ErrorInternal)
     }
+
+    /// The HTTP status that answers this error: the server functions' and the REST API's.
+    pub fn http_status(&self) -> u16 {
+        match self.message {
+            Msg::ErrorSignInRequired | Msg::ErrorSessionExpired => 401,
+            Msg::ErrorForbidden | Msg::ErrorCrossSite => 403,
+            Msg::ErrorNotFound => 404,
+            Msg::ErrorTicketChanged | Msg::ErrorRepliedMeanwhile => 409,
+            Msg::ErrorBodyTooLarge => 413,
+            Msg::ErrorTooManyAttempts => 429,
+            Msg::ErrorInvalidBody => 400,
+            Msg::ErrorInternal => 500,
+            Msg::ErrorNetwork => 502,
+            // What the person sent cannot be done as it is: the message says why.
+            _ => 422,
+        }
+    }
 }
 
 impl From<Msg> for UserError {
@@ -47,6 +64,10 @@ impl FromServerFnError for UserError {
         use server_fn::error::ServerFnErrorErr as E;
         match value {
             E::Request(_) | E::Response(_) => UserError::new(Msg::ErrorNetwork),
+            // The arguments did not arrive as the function takes them: a malformed body.
+            E::Args(_) | E::MissingArg(_) | E::Deserialization(_) => {
+                UserError::new(Msg::ErrorInvalidBody)
+            }
             _ => UserError::internal(),
         }
     }

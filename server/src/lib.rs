@@ -283,6 +283,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             attach_portal_context,
         ))
+        .layer(middleware::from_fn(server_fn_error_status))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             limits::limit_requests,
@@ -310,6 +311,32 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The largest error answer of a server function read to set its status (they are a few dozen
+/// bytes: a message name and a field).
+const SERVER_FN_ERROR_MAX_BYTES: usize = 4096;
+
+/// Server functions answer every error with 500; this gives each the status its message means
+/// (`UserError::http_status`: 401 signed out, 404 not found, 422 refused input…), so that only
+/// the server's own failures read as server errors. The body stays as it was.
+async fn server_fn_error_status(request: Request, next: Next) -> Response {
+    let is_server_fn =
+        request.uri().path().starts_with("/api/") && !request.uri().path().starts_with("/api/v1/");
+    let response = next.run(request).await;
+    if !is_server_fn || response.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, SERVER_FN_ERROR_MAX_BYTES).await else {
+        parts.status = StatusCode::INTERNAL_SERVER_ERROR;
+        return Response::from_parts(parts, axum::body::Body::empty());
+    };
+    if let Ok(error) = serde_json::from_slice::<app::error::UserError>(&bytes) {
+        parts.status =
+            StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// Listens on the configured address (port 0 picks a free port).

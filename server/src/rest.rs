@@ -19,6 +19,7 @@ mod tus;
 mod voice;
 
 use app::backend::accounts::Viewer;
+use app::error::UserError;
 
 use app::backend::error::ServiceError;
 use app::backend::live::Credential;
@@ -310,12 +311,8 @@ impl ApiError {
     fn from_service(err: ServiceError, lang: Lang) -> ApiError {
         match err {
             ServiceError::User(message) => {
-                let status = match message {
-                    Msg::ErrorNotFound => StatusCode::NOT_FOUND,
-                    Msg::ErrorForbidden => StatusCode::FORBIDDEN,
-                    Msg::ErrorTicketChanged | Msg::ErrorRepliedMeanwhile => StatusCode::CONFLICT,
-                    _ => StatusCode::UNPROCESSABLE_ENTITY,
-                };
+                let status = StatusCode::from_u16(UserError::new(message).http_status())
+                    .unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
                 ApiError::new(status, message, lang)
             }
             other => {

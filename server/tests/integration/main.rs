@@ -9,6 +9,7 @@ mod cli;
 mod crash;
 mod events;
 mod files;
+mod fuzz;
 mod http;
 mod mail_crash;
 mod previews;
