@@ -10,10 +10,22 @@ pub enum ServiceError {
     #[error("{0:?}")]
     User(Msg),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
     /// Files could not be read or written.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+}
+
+impl From<StoreError> for ServiceError {
+    /// Text the database cannot hold (PostgreSQL takes no NUL character) was sent by someone:
+    /// their input is refused, not reported as the server's failure.
+    fn from(err: StoreError) -> Self {
+        if err.is_unstorable_text() {
+            ServiceError::User(Msg::ErrorInvalidBody)
+        } else {
+            ServiceError::Store(err)
+        }
+    }
 }
 
 impl From<Msg> for ServiceError {

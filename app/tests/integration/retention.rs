@@ -105,3 +105,36 @@ async fn records_go_when_past_their_retention_and_not_before() {
     assert!(kept.body_text.is_empty() && kept.sealed_body.is_none());
     assert_eq!(kept.subject, mail.subject);
 }
+
+/// Times compare as times whatever their precision (SQLite compares the text sqlx writes for
+/// them: whole seconds, milliseconds, micro- and nanoseconds must still sort as time does).
+#[tokio::test]
+async fn stored_times_compare_as_times_at_every_precision() {
+    let world = world().await;
+    let db = &world.db;
+    let base = chrono::DateTime::from_timestamp(1_798_761_599, 0).unwrap(); // 2026-12-31 23:59:59
+    let offsets_ns = [0, 1_000, 1_000_000, 999_999_000, 1_000_000_000];
+    for offset in offsets_ns {
+        let at = base + Duration::nanoseconds(offset);
+        db.reserve_sign_in_attempt(world.observatory_id, EMAIL, "192.0.2.7", at, at)
+            .await
+            .unwrap();
+    }
+    // Before base + 0.5 ms: the attempts at the whole second and one microsecond after it.
+    let removed = db
+        .purge_sign_in_failures(base + Duration::microseconds(500))
+        .await
+        .unwrap();
+    assert_eq!(removed, 2);
+    // Before base + 1 s: the millisecond and the 0.999999 s ones; the whole next second stays.
+    let removed = db
+        .purge_sign_in_failures(base + Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(removed, 2);
+    let removed = db
+        .purge_sign_in_failures(base + Duration::seconds(2))
+        .await
+        .unwrap();
+    assert_eq!(removed, 1);
+}

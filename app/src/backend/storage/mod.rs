@@ -109,6 +109,19 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
 }
 
+impl StoreError {
+    /// PostgreSQL refused a text value it cannot store: a NUL character (SQLSTATE 22021) or an
+    /// untranslatable one (22P05). Only input sent by someone can carry them.
+    pub fn is_unstorable_text(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(db)) => {
+                matches!(db.code().as_deref(), Some("22021") | Some("22P05"))
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Maps unique-constraint violations to `StoreError::Duplicate`, for friendly messages upstream.
 pub(crate) fn map_unique(err: sqlx::Error) -> StoreError {
     match err.as_database_error() {
