@@ -25,6 +25,8 @@ const READ_AT_ONCE: i64 = 500;
 pub struct EventBus {
     sender: broadcast::Sender<Arc<EventRow>>,
     wake: Arc<Notify>,
+    /// The followers' credential checks, shared by the followers of one credential.
+    pub(crate) checked: super::live::CheckedCredentials,
 }
 
 impl Default for EventBus {
@@ -41,6 +43,7 @@ impl EventBus {
         EventBus {
             sender,
             wake: Arc::new(Notify::new()),
+            checked: super::live::CheckedCredentials::default(),
         }
     }
 

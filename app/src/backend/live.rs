@@ -1,7 +1,8 @@
 //! Live updates: the ticket events a person may see, read back from the last one they saw and
 //! then followed as they commit (`EventBus`), each once and in order. A follower lives only as
-//! long as what let it in: its session or API key is checked again every `RECHECK_EVERY`, and
-//! the stream ends when the session ended or the person was deactivated.
+//! long as what let it in: its session or API key is checked again every `RECHECK_EVERY` (once
+//! for all the followers that share it, `CheckedCredentials`), and the stream ends when the
+//! session ended or the person was deactivated.
 
 use super::accounts::{self, Viewer};
 
@@ -15,8 +16,8 @@ use super::storage::Db;
 use super::tickets::{self, scope_of};
 use chrono::{DateTime, Utc};
 use futures_util::Stream;
-use std::collections::VecDeque;
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast::{error::RecvError, Receiver};
 use tokio::task::JoinHandle;
@@ -54,7 +55,7 @@ impl From<&EventRow> for LiveEvent {
 }
 
 /// What let a follower in, checked again while it follows.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Credential {
     Session(String),
     ApiKey(String),
@@ -97,6 +98,7 @@ pub async fn follow(
             config: config.clone(),
             viewer: viewer.clone(),
             credential,
+            checked: events.checked.clone(),
         }),
         receiver,
         scope: scope_of(viewer),
@@ -116,6 +118,46 @@ struct Access {
     config: Arc<Config>,
     viewer: Viewer,
     credential: Credential,
+    checked: CheckedCredentials,
+}
+
+/// A credential's last check: when, and whether it still let its person in.
+type LastCheck = Arc<tokio::sync::Mutex<Option<(Instant, bool)>>>;
+
+/// The last check of each credential that followers of this process use, so that one check
+/// answers all the followers sharing a credential (a person's tabs, a program's streams): ten
+/// thousand streams on twenty keys cost the database two checks a second, not a thousand.
+#[derive(Clone, Debug, Default)]
+pub struct CheckedCredentials {
+    last: Arc<Mutex<HashMap<Holder, LastCheck>>>,
+}
+
+/// A credential as held by one person with one role in one organization: a check answers
+/// whether it still lets exactly them in.
+type Holder = (Credential, i64, &'static str, Option<i64>);
+
+impl CheckedCredentials {
+    /// The slot of one credential as one person's, forgetting checks long past.
+    fn slot(&self, holder: Holder) -> LastCheck {
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(slot) = last.get(&holder) {
+            return slot.clone();
+        }
+        // Forgotten once nobody follows with it (no follower holds its slot) and its check is
+        // old, so the map holds about the credentials in use.
+        if last.len() >= 64 && last.len().is_power_of_two() {
+            last.retain(|_, slot| {
+                Arc::strong_count(slot) > 1
+                    || slot.try_lock().map_or(true, |check| {
+                        check.is_some_and(|(at, _)| at.elapsed() < RECHECK_EVERY * 2)
+                    })
+            });
+        }
+        last.entry(holder).or_default().clone()
+    }
 }
 
 struct Following {
@@ -212,8 +254,28 @@ impl Following {
 }
 
 impl Access {
-    /// The session or key still lets the same person in, with the same rights.
+    /// The session or key still lets the same person in, with the same rights: as the last
+    /// check of this credential found, when it is less than half a period old.
     async fn still_allowed(&self) -> bool {
+        let slot = self.checked.slot((
+            self.credential.clone(),
+            self.viewer.user_id,
+            self.viewer.role.code(),
+            self.viewer.organization_id,
+        ));
+        // Followers of one credential wait here for the one check among them.
+        let mut last = slot.lock().await;
+        if let Some((at, allowed)) = *last {
+            if at.elapsed() < RECHECK_EVERY / 2 {
+                return allowed;
+            }
+        }
+        let allowed = self.check_now().await;
+        *last = Some((Instant::now(), allowed));
+        allowed
+    }
+
+    async fn check_now(&self) -> bool {
         let now = match &self.credential {
             Credential::Session(token) => {
                 accounts::authenticate(&self.db, &self.config, token).await

@@ -3,7 +3,7 @@
 //! error (the API), a page or a redirect back to the form (server functions), never a panic
 //! or a server error.
 
-use crate::common::{api_key, spawn_app, TestApp};
+use crate::common::{api_key, json_of, spawn_app, TestApp};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE};
 use reqwest::{Client, Method};
 use serde_json::{json, Value};
@@ -310,18 +310,12 @@ async fn malformed_bodies_to_every_operation_get_an_answer_never_a_server_error(
         .timeout(std::time::Duration::from_secs(30))
         .build()
         .unwrap();
-    let opened: Value = http
-        .post(app.url("/api/v1/tickets"))
-        .header(AUTHORIZATION, format!("Bearer {key}"))
-        .json(
-            &json!({ "request_type": "repair", "priority": 5, "comment": "El foco no responde." }),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let opened = json_of(
+        http.post(app.url("/api/v1/tickets"))
+            .header(AUTHORIZATION, format!("Bearer {key}"))
+            .json(&json!({ "request_type": "repair", "priority": 5, "comment": "El foco no responde." })),
+    )
+    .await;
     let number = opened["number"].as_str().unwrap().to_string();
     let fuzzer = Fuzzer {
         staff_cookie: app.session_cookie("admin").await,
@@ -333,15 +327,7 @@ async fn malformed_bodies_to_every_operation_get_an_answer_never_a_server_error(
     };
 
     // Every documented REST operation…
-    let description: Value = fuzzer
-        .http
-        .get(fuzzer.app.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let description = json_of(fuzzer.http.get(fuzzer.app.url("/api/v1/openapi.json"))).await;
     let mut routes: Vec<(Method, String)> = Vec::new();
     for (path, item) in description["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {

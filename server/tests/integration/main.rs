@@ -7,6 +7,7 @@ mod api;
 mod backup;
 mod cli;
 mod crash;
+mod crash_writes;
 mod events;
 mod files;
 mod fuzz;

@@ -196,6 +196,11 @@ impl TestApp {
     }
 }
 
+/// Sends `request` and reads its answer as JSON.
+pub async fn json_of(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// A person of the default observatory signed in on the server side by e-mail and password.
 pub async fn signed_in(
     db: &app::backend::storage::Db,
