@@ -1,7 +1,6 @@
 //! `cupula`: serve the portal, migrate its database, create an administrator.
 
 use app::backend::accounts::{create_account, NewAccount};
-
 use app::backend::config::Config;
 use app::backend::demo;
 use app::backend::error::ServiceError;

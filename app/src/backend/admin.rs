@@ -4,7 +4,6 @@
 //! observatory, so another observatory's ids behave as if they did not exist.
 
 use super::accounts::{insert_invited_account, NewAccount, Viewer};
-
 use super::config::Config;
 use super::error::ServiceError;
 use super::links;

@@ -3,7 +3,6 @@
 //! A key may expire; deactivating its person (or their organization) revokes it for good.
 
 use super::accounts::Viewer;
-
 use super::error::ServiceError;
 use super::storage::tickets::ApiTokenRow;
 use super::storage::{Db, StoreError};

@@ -10,7 +10,6 @@
 //! expires and is purged with its files (`purge_expired`).
 
 use super::accounts::Viewer;
-
 use super::config::Config;
 use super::error::ServiceError;
 use super::events::EventBus;

@@ -2,7 +2,6 @@
 //! the same rules (`notifications`), read here by their person.
 
 use super::accounts::Viewer;
-
 use super::error::ServiceError;
 use super::storage::Db;
 use super::tickets::{entries_told, scope_of};

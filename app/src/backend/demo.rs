@@ -2,7 +2,6 @@
 //! in at once. Passwords are generated and returned to be printed once; only hashes are stored.
 
 use super::accounts::{create_account, NewAccount};
-
 use super::error::ServiceError;
 use super::storage::accounts::{NewObservatory, NewTelescope};
 use super::storage::Db;

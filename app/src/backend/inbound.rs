@@ -16,7 +16,6 @@
 pub mod smtp;
 
 use super::accounts::Viewer;
-
 use super::attachments;
 use super::config::Config;
 use super::error::ServiceError;

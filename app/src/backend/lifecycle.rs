@@ -16,7 +16,6 @@
 //! the timeline (so the notifier mails it) and an event.
 
 use super::accounts::Viewer;
-
 use super::error::ServiceError;
 use super::events::EventBus;
 use super::storage::lifecycle::{CadenceSettings, DueTimer, Firing};

@@ -5,7 +5,6 @@
 //! with the portal's secret key (`backend::outbox`).
 
 use super::accounts::Viewer;
-
 use super::config::Config;
 use super::error::ServiceError;
 use super::outbox;

@@ -5,7 +5,6 @@
 //! session ended or the person was deactivated.
 
 use super::accounts::{self, Viewer};
-
 use super::api_tokens;
 use super::config::Config;
 use super::error::ServiceError;

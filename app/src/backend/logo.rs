@@ -6,7 +6,6 @@
 //! reaches other people's browsers.
 
 use super::accounts::Viewer;
-
 use super::error::ServiceError;
 use super::storage::Db;
 use crate::i18n::Msg;

@@ -1,7 +1,6 @@
 //! A person's own account: name and language, password, and where they are signed in.
 
 use super::accounts::{self, ClientInfo, Viewer};
-
 use super::error::ServiceError;
 use super::passwords;
 use super::storage::Db;

@@ -14,7 +14,6 @@
 //! for the acknowledgement of a request they opened.
 
 use super::accounts::Viewer;
-
 use super::config::Config;
 use super::error::ServiceError;
 use super::links::header_safe;

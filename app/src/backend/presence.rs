@@ -4,7 +4,6 @@
 //! staff only as "the observatory is replying" while one of them writes a public reply.
 
 use super::accounts::Viewer;
-
 use super::error::ServiceError;
 use super::storage::presence::ViewerRow;
 use super::storage::Db;

@@ -14,7 +14,6 @@
 //! `MAX_ATTEMPTS`. Pictures are deleted with their attachment, and the orphan sweep knows them.
 
 use super::accounts::Viewer;
-
 use super::attachments::Download;
 use super::error::ServiceError;
 use super::files::FileStore;

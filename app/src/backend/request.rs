@@ -2,7 +2,6 @@
 //! Server functions and plain axum routes both go through these helpers.
 
 use super::accounts::{self, ClientInfo, Viewer};
-
 use super::client_ip;
 use super::config::Config;
 use super::drafts;

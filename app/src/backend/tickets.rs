@@ -6,7 +6,6 @@
 //! then published on the event bus.
 
 use super::accounts::Viewer;
-
 use super::attachments;
 use super::config::Config;
 use super::error::ServiceError;

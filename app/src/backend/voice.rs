@@ -11,7 +11,6 @@
 //! with the entry's own scope. The machine's transcript and the person's edit are both kept.
 
 use super::accounts::Viewer;
-
 use super::attachments;
 use super::audio::{self, AudioError};
 use super::config::Config;

@@ -17,7 +17,6 @@
 //! a day (`purge_stale`).
 
 use super::accounts::Viewer;
-
 use super::attachments;
 use super::audio::{self, DecodeLimits, LiveDecoder, SAMPLE_RATE};
 use super::config::Config;

@@ -4,7 +4,6 @@
 use crate::common;
 
 use app::backend::accounts::Viewer;
-
 use app::backend::attachments::{self, NewUpload, UploadState};
 use app::backend::config::Config;
 use app::backend::error::ServiceError;

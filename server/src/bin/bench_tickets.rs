@@ -14,7 +14,6 @@
 //!     bench-tickets [TICKETS] [ENTRIES_PER_TICKET] [RUNS]      (defaults 1000000 5 200)
 
 use app::backend::accounts::Viewer;
-
 use app::backend::config::Config;
 use app::backend::error::ServiceError;
 use app::backend::search::{document_terms, DocumentScope};
