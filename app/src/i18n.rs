@@ -261,6 +261,12 @@ catalogue! {
     AccentColour => "Color de acento", "Accent colour";
     ColourHint => "Debe leerse bien con texto blanco encima (contraste de al menos 4,5:1).",
         "White text on it must stay readable (contrast of at least 4.5:1).";
+    TimeZone => "Zona horaria", "Time zone";
+    ObservatoryTimeZoneHint => "Las fechas del portal se muestran en esta zona (salvo a quien elija la suya) y los números de solicitud llevan su año local.",
+        "The portal shows dates in this zone (except to people who choose their own), and request numbers carry its local year.";
+    MyTimeZoneHint => "Las fechas se muestran en esta zona, con su nombre.", "Dates are shown in this zone, with its name.";
+    ObservatoryZoneChoice => "La del observatorio ({zone})", "The observatory's ({zone})";
+    ErrorUnknownTimeZone => "Esa zona horaria no existe. Elige una de la lista.", "That time zone does not exist. Choose one from the list.";
     ErrorSlugInvalid => "El identificador solo admite minúsculas, números y guiones (de 2 a 40).",
         "The identifier takes only lower-case letters, digits and hyphens (2 to 40).";
     ErrorSlugTaken => "Ese identificador ya lo usa otro observatorio.", "Another observatory already uses that identifier.";

@@ -48,6 +48,11 @@ pub fn use_portal() -> PortalContext {
     use_context::<PortalContext>().unwrap_or_else(PortalContext::unknown)
 }
 
+/// The zone the page shows dates in (see `model::LocalZone`).
+pub fn use_zone() -> model::LocalZone {
+    use_context::<model::LocalZone>().unwrap_or_default()
+}
+
 /// The HTML document around the app, rendered on the server only.
 #[cfg(feature = "ssr")]
 pub fn shell(options: leptos::config::LeptosOptions) -> impl IntoView {
@@ -109,6 +114,7 @@ pub fn App() -> impl IntoView {
     provide_toasts();
     let portal = use_context::<PortalContext>().unwrap_or_else(portal_from_document);
     provide_context(portal.clone());
+    provide_context(portal.zone.clone());
     ui::form_draft::provide_form_draft();
     ui::bell::BellState::provide();
     let t = use_t();

@@ -13,6 +13,17 @@ test("my account: name, password and signing out the other devices", async ({ pa
   await profile.getByRole("button", { name: "Guardar los cambios" }).click();
   await expect(page.locator(".user-name")).toHaveText("Rita Renombrada");
 
+  // Her own time zone: the page comes back with every date in it, named.
+  await hydrated(page);
+  const zone = profile.getByLabel("Zona horaria");
+  await expect(zone).toHaveValue("");
+  await expect(zone.locator("option").first()).toHaveText(/^La del observatorio \(.+\)$/);
+  await zone.selectOption("Pacific/Honolulu");
+  await profile.getByRole("button", { name: "Guardar los cambios" }).click();
+  await expect(page.getByTestId("session-row").first().locator("time").first()).toHaveText(/ HST$/);
+  await hydrated(page);
+  await expect(profile.getByLabel("Zona horaria")).toHaveValue("Pacific/Honolulu");
+
   await hydrated(page);
   await page.getByLabel("Contraseña actual").fill("no es esta");
   await page.getByLabel("Contraseña nueva").fill("segunda frase de acceso");

@@ -220,6 +220,7 @@ fn error_code(message: Msg) -> Option<&'static str> {
         Msg::ErrorCannotDeactivateSelf => "cannot_deactivate_self",
         Msg::ErrorInvalidContactEmail => "invalid_contact_email",
         Msg::ErrorSlugInvalid => "slug_invalid",
+        Msg::ErrorUnknownTimeZone => "time_zone_unknown",
         Msg::ErrorSlugTaken => "slug_taken",
         Msg::ErrorPrimaryUnreadable => "primary_unreadable",
         Msg::ErrorAccentUnreadable => "accent_unreadable",

@@ -7,6 +7,7 @@ use crate::model::ContactEntry;
 use crate::model::{
     BrandingSettings, Cadences, LinkKind, MyNotifications, NotificationEmailState,
     NotificationSettings, OrganizationDetail, OrganizationSummary, OutboxMail, Person, SessionInfo,
+    TimeZoneChoices,
 };
 use leptos::prelude::*;
 
@@ -329,12 +330,22 @@ pub async fn my_sessions() -> Result<Vec<SessionInfo>, UserError> {
         .map_err(request::service_error)
 }
 
+#[server(endpoint = "account/time_zones")]
+pub async fn time_zones() -> Result<TimeZoneChoices, UserError> {
+    let viewer = request::require_viewer().await?;
+    Ok(my_account::time_zone_choices(&viewer))
+}
+
 #[server(endpoint = "account/profile")]
-pub async fn update_profile(name: String, language: String) -> Result<(), UserError> {
+pub async fn update_profile(
+    name: String,
+    language: String,
+    time_zone: Option<String>,
+) -> Result<(), UserError> {
     let state = request::app_state()?;
     let viewer = request::require_viewer().await?;
     let lang = Lang::from_code(&language).ok_or(UserError::new(Msg::ErrorNotFound))?;
-    my_account::update_profile(&state.db, &viewer, &name, lang)
+    my_account::update_profile(&state.db, &viewer, &name, lang, time_zone.as_deref())
         .await
         .map_err(request::service_error)?;
     request::set_cookie(request::language_cookie(&state.config, lang));
@@ -488,6 +499,7 @@ pub async fn update_branding(
     email_sender_name: String,
     primary_color: String,
     accent_color: String,
+    time_zone: String,
 ) -> Result<(), UserError> {
     let state = request::app_state()?;
     let viewer = request::require_viewer().await?;
@@ -497,6 +509,7 @@ pub async fn update_branding(
         email_sender_name,
         primary_color,
         accent_color,
+        time_zone,
     };
     admin::update_branding(&state.db, &viewer, &settings)
         .await

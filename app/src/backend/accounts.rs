@@ -8,9 +8,10 @@ use super::error::ServiceError;
 use super::passwords;
 use super::storage::accounts::{NewSession, NewUser, SessionRow, UserRow};
 use super::storage::{Db, StoreError, Tx};
+use super::time_zone;
 use super::tokens;
 use crate::i18n::{Lang, Msg};
-use crate::model::{Email, Role, SessionUser};
+use crate::model::{Email, LocalZone, Role, SessionUser};
 use chrono::{Duration as ChronoDuration, Utc};
 
 /// Who is asking, resolved from their session.
@@ -25,6 +26,10 @@ pub struct Viewer {
     pub name: String,
     pub email: String,
     pub language: Lang,
+    /// The zone they chose; `None`: their observatory's.
+    pub time_zone: Option<String>,
+    /// Their observatory's zone (ticket numbers carry its local year).
+    pub observatory_time_zone: String,
 }
 
 impl Viewer {
@@ -35,6 +40,11 @@ impl Viewer {
         } else {
             Err(Msg::ErrorNotFound)
         }
+    }
+
+    /// The zone this person sees dates in.
+    pub fn zone(&self) -> LocalZone {
+        time_zone::for_person(self.time_zone.as_deref(), &self.observatory_time_zone)
     }
 
     pub fn session_user(&self) -> SessionUser {
@@ -228,6 +238,8 @@ impl Viewer {
             name: user.name,
             email: user.email,
             language: Lang::from_code(&user.language).unwrap_or_default(),
+            time_zone: user.time_zone,
+            observatory_time_zone: user.observatory_time_zone,
         })
     }
 }

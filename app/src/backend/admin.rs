@@ -11,6 +11,7 @@ use super::storage::accounts::NewTelescope;
 use super::storage::admin::{BrandingRow, PersonRow, TelescopeFields};
 use super::storage::links::OutboxFilter;
 use super::storage::{Db, StoreError};
+use super::time_zone;
 use crate::i18n::{Lang, Msg};
 use crate::model::{
     AccountState, BrandingSettings, ContactEntry, Email, LinkKind, MailState, OrganizationDetail,
@@ -422,6 +423,7 @@ pub async fn branding(db: &Db, viewer: &Viewer) -> Result<BrandingSettings, Serv
         email_sender_name: row.email_sender_name.unwrap_or_default(),
         primary_color: row.primary_color,
         accent_color: row.accent_color,
+        time_zone: row.time_zone,
     })
 }
 
@@ -454,12 +456,14 @@ pub async fn update_branding(
     if !readable(&settings.accent_color) {
         return Err(Msg::ErrorAccentUnreadable.into());
     }
+    let zone = time_zone::parse(&settings.time_zone)?;
     let row = BrandingRow {
         name: name.to_string(),
         slug,
         email_sender_name: (!sender.trim().is_empty()).then(|| sender.trim().to_string()),
         primary_color: settings.primary_color.to_lowercase(),
         accent_color: settings.accent_color.to_lowercase(),
+        time_zone: zone.name().to_string(),
     };
     match db.update_branding(viewer.observatory_id, &row).await {
         Ok(()) => Ok(()),

@@ -35,6 +35,7 @@ pub mod speech_model;
 pub mod state;
 pub mod storage;
 pub mod tickets;
+pub mod time_zone;
 pub mod tokens;
 pub mod transcription;
 pub mod voice;

@@ -3,9 +3,21 @@
 use super::accounts::{self, ClientInfo, Viewer};
 use super::error::ServiceError;
 use super::passwords;
+use super::storage::my_account::ZoneChange;
 use super::storage::Db;
+use super::time_zone;
 use crate::i18n::{Lang, Msg};
-use crate::model::{NotificationEmailState, SessionInfo};
+use crate::model::{NotificationEmailState, SessionInfo, TimeZoneChoices};
+
+/// The zones a person or an administrator may choose from, with the observatory's and the
+/// person's own.
+pub fn time_zone_choices(viewer: &Viewer) -> TimeZoneChoices {
+    TimeZoneChoices {
+        names: time_zone::choices(),
+        observatory: viewer.observatory_time_zone.clone(),
+        own: viewer.time_zone.clone(),
+    }
+}
 
 /// Where the person's notifications go: their sign-in address, the notification address
 /// they set, and one waiting for its confirmation.
@@ -31,8 +43,8 @@ pub async fn sessions(db: &Db, viewer: &Viewer) -> Result<Vec<SessionInfo>, Serv
             current: s.id == viewer.session_id,
             device: describe_user_agent(&s.user_agent),
             ip: s.ip,
-            signed_in_at: s.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-            last_seen_at: s.last_seen_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            signed_in_at: s.created_at,
+            last_seen_at: s.last_seen_at,
         })
         .collect())
 }
@@ -56,11 +68,14 @@ pub async fn end_other_sessions(db: &Db, viewer: &Viewer) -> Result<u64, Service
         .await?)
 }
 
+/// Saves the person's name, language and time zone (`""`: their observatory's; `None`: as it
+/// was, for a form sent before its list of zones arrived).
 pub async fn update_profile(
     db: &Db,
     viewer: &Viewer,
     name: &str,
     language: Lang,
+    time_zone: Option<&str>,
 ) -> Result<(), ServiceError> {
     let name = name.trim();
     if name.is_empty() {
@@ -69,7 +84,12 @@ pub async fn update_profile(
     if name.chars().count() > 200 {
         return Err(Msg::ErrorNameTooLong.into());
     }
-    db.update_profile(viewer.user_id, name, language.code())
+    let zone = match time_zone.map(str::trim) {
+        None => ZoneChange::Keep,
+        Some("") => ZoneChange::Set(None),
+        Some(named) => ZoneChange::Set(Some(time_zone::parse(named)?.name())),
+    };
+    db.update_profile(viewer.user_id, name, language.code(), zone)
         .await?;
     Ok(())
 }

@@ -8,6 +8,7 @@ use super::drafts;
 use super::error::ServiceError;
 use super::state::AppState;
 use super::storage::accounts::ObservatoryRow;
+use super::time_zone;
 use crate::error::UserError;
 use crate::i18n::Lang;
 use crate::model::{Branding, PortalContext, Theme};
@@ -170,6 +171,10 @@ pub async fn portal_context(
     let viewer = viewer_from_headers(state, headers)
         .await?
         .filter(|v| v.observatory_id == observatory.id);
+    let zone = match &viewer {
+        Some(viewer) => viewer.zone(),
+        None => time_zone::for_person(None, &observatory.time_zone),
+    };
     Ok(PortalContext {
         branding: Branding {
             name: observatory.name,
@@ -181,6 +186,7 @@ pub async fn portal_context(
         },
         user: viewer.map(|v| v.session_user()),
         max_file_bytes: state.config.max_file_bytes,
+        zone,
     })
 }
 

@@ -19,6 +19,7 @@ use super::storage::tickets::{
     TicketRow, TicketScope, SEARCH_CANDIDATES,
 };
 use super::storage::{Db, Tx};
+use super::time_zone;
 use super::voice;
 use crate::i18n::Msg;
 use crate::model::{
@@ -134,6 +135,20 @@ pub async fn open_ticket_with_voice(
     new: NewTicket<'_>,
     voice: Option<VoiceSent<'_>>,
 ) -> Result<Opened, ServiceError> {
+    open_ticket_at(db, events, config, viewer, new, voice, now_micros()).await
+}
+
+/// Opens a request at `now` (the clock is a parameter so that the year of its number can be
+/// checked at any moment, such as New Year's Eve in the observatory's zone).
+pub async fn open_ticket_at(
+    db: &Db,
+    events: &EventBus,
+    config: &Config,
+    viewer: &Viewer,
+    new: NewTicket<'_>,
+    voice: Option<VoiceSent<'_>>,
+    now: DateTime<Utc>,
+) -> Result<Opened, ServiceError> {
     // Each field is authorized on its own: a client may name no organization but their own.
     let organization_id = if viewer.role.is_staff() {
         let id = new.organization_id.ok_or(Msg::ErrorOrganizationRequired)?;
@@ -177,10 +192,13 @@ pub async fn open_ticket_with_voice(
             return Err(Msg::ErrorTelescopeUnknown.into());
         }
     }
-    let now = now_micros();
     let mut tx = db.begin().await?;
     let created = tx
         .insert_ticket(NewTicketRow {
+            number_year: time_zone::local_year(
+                time_zone::stored(&viewer.observatory_time_zone),
+                now,
+            ),
             observatory_id: viewer.observatory_id,
             organization_id,
             request_type: new.request_type.code(),

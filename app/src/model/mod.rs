@@ -6,11 +6,13 @@ pub mod attachments;
 mod form_draft;
 pub mod notifications;
 pub mod tickets;
+mod time;
 pub use attachments::{AttachmentInfo, PictureSize, FILE_NAME_MAX_CHARS};
 pub use form_draft::FormDraft;
 pub use notifications::{Cadences, MyNotifications, NotificationSettings, NotifyRule, RuleSwitch};
 use serde::{Deserialize, Serialize};
 pub use tickets::*;
+pub use time::{format_time, LocalZone, ZoneSpan, UTC_ZONE};
 
 /// What a person is to an observatory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -366,6 +368,15 @@ pub struct NotificationEmailState {
     pub pending: Option<String>,
 }
 
+/// The time zones one may choose from (IANA names), the observatory's, and the person's own
+/// choice (`None`: the observatory's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeZoneChoices {
+    pub names: Vec<String>,
+    pub observatory: String,
+    pub own: Option<String>,
+}
+
 /// One of the person's sessions, as "My account" lists them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionInfo {
@@ -375,8 +386,8 @@ pub struct SessionInfo {
     /// A short name of the browser and system ("Chrome · Android").
     pub device: String,
     pub ip: String,
-    pub signed_in_at: String,
-    pub last_seen_at: String,
+    pub signed_in_at: chrono::DateTime<chrono::Utc>,
+    pub last_seen_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// What a link from an e-mail lets its holder do.
@@ -449,6 +460,9 @@ pub struct BrandingSettings {
     pub email_sender_name: String,
     pub primary_color: String,
     pub accent_color: String,
+    /// The IANA zone the portal shows dates in (unless a person chose their own) and whose
+    /// year ticket numbers carry.
+    pub time_zone: String,
 }
 
 /// The signed-in person, as the pages need them.
@@ -470,6 +484,9 @@ pub struct PortalContext {
     /// one before uploading it; 0 when unknown.
     #[serde(default)]
     pub max_file_bytes: u64,
+    /// The zone dates are shown in: the person's own, else the observatory's.
+    #[serde(default)]
+    pub zone: LocalZone,
 }
 
 impl PortalContext {
@@ -484,6 +501,7 @@ impl PortalContext {
             },
             user: None,
             max_file_bytes: 0,
+            zone: LocalZone::default(),
         }
     }
 }

@@ -919,12 +919,6 @@ impl ApiKeyValidity {
     }
 }
 
-/// Dates as the portal shows them, the same on the server and in the browser (so hydration
-/// matches): `2026-11-22 14:05 UTC`.
-pub fn format_time(time: &DateTime<Utc>) -> String {
-    time.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,13 +3,15 @@
 use super::admin::RuleCheckboxes;
 use super::components::{form_error, toast_outcome, use_toasts, ErrorAlert, PageError, ToastKind};
 use super::prefs::{use_prefs, use_t};
+use super::tickets::Time;
+use super::time_zone::TimeZoneSelect;
 use crate::api::{
     my_api_tokens, my_notification_choices, my_notification_email, my_sessions,
     ChangeNotificationEmail, ChangePassword, CreateApiToken, EndOtherSessions, EndSession,
     RevokeApiToken, SaveMyNotifications, UpdateProfile,
 };
 use crate::i18n::{Lang, Msg};
-use crate::model::{format_time, ApiKeyValidity};
+use crate::model::ApiKeyValidity;
 use crate::use_portal;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -82,6 +84,7 @@ pub fn AccountPage() -> impl IntoView {
                                 .collect_view()}
                         </select>
                     </div>
+                    <TimeZoneSelect hint=Msg::MyTimeZoneHint observatory_setting=None />
                     <p class="muted">{t(Msg::Email)}": "{user.email.clone()}</p>
                     <button type="submit" class="btn btn-primary" aria-busy=move || profile.pending().get().to_string()>
                         {t(Msg::SaveChanges)}
@@ -147,8 +150,8 @@ pub fn AccountPage() -> impl IntoView {
                                                         <br />
                                                         <span class="muted">{s.ip}</span>
                                                     </th>
-                                                    <td>{s.signed_in_at}</td>
-                                                    <td>{s.last_seen_at}</td>
+                                                    <td><Time at=s.signed_in_at /></td>
+                                                    <td><Time at=s.last_seen_at /></td>
                                                     <td>
                                                         {if s.current {
                                                             view! { <span class="badge badge-account-active">{t(Msg::ThisDevice)}</span> }.into_any()
@@ -263,13 +266,16 @@ fn ApiTokensSection() -> impl IntoView {
                                             {token.expired.then(|| view! { " " <span class="badge" data-testid="api-token-expired">{t(Msg::KeyExpired)}</span> })}
                                             <br />
                                             <span class="muted">
-                                                {t(Msg::Created)} " " {format_time(&token.created_at)} " · "
+                                                {t(Msg::Created)} " " <Time at=token.created_at /> " · "
                                                 {match token.expires_at {
-                                                    Some(at) => format!("{} {}", t(Msg::KeyExpires), format_time(&at)),
-                                                    None => t(Msg::KeyValidityNever).to_string(),
+                                                    Some(at) => view! { {t(Msg::KeyExpires)} " " <Time at /> }.into_any(),
+                                                    None => t(Msg::KeyValidityNever).into_any(),
                                                 }} " · "
                                                 {t(Msg::LastUsed)} " "
-                                                {token.last_used_at.map(|at| format_time(&at)).unwrap_or_else(|| t(Msg::Never).to_string())}
+                                                {match token.last_used_at {
+                                                    Some(at) => view! { <Time at /> }.into_any(),
+                                                    None => t(Msg::Never).into_any(),
+                                                }}
                                             </span>
                                         </div>
                                         <ActionForm action=revoke>

@@ -9,6 +9,7 @@ use super::form_draft::use_form_draft;
 use super::not_found::NotFound;
 use super::prefs::{use_prefs, use_t};
 use super::tickets::Time;
+use super::time_zone::TimeZoneSelect;
 use crate::api::{
     admin_branding, admin_cadences, admin_notifications, admin_organization, admin_organizations,
     admin_outbox, admin_people, AddTelescope, CancelMail, CreateOrganization, InvitePerson,
@@ -21,7 +22,7 @@ use crate::model::{
     format_time, mail_kind_label, AccountState, ContactEntry, Email, MailState, OutboxMail, Person,
     Role, RuleSwitch, SupportContact, OUTBOX_PAGE,
 };
-use crate::use_portal;
+use crate::{use_portal, use_zone};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Redirect;
@@ -824,6 +825,7 @@ pub fn BrandingPage() -> impl IntoView {
                                         <input class="input input-colour" id="accent" name="accent_color" type="color" value=current.accent_color aria-describedby="colour-hint" />
                                         <p class="field-hint" id="colour-hint">{t(Msg::ColourHint)}</p>
                                     </div>
+                                    <TimeZoneSelect hint=Msg::ObservatoryTimeZoneHint observatory_setting=Some(current.time_zone) />
                                     <button type="submit" class="btn btn-primary" aria-busy=move || save.pending().get().to_string()>
                                         {t(Msg::SaveChanges)}
                                     </button>
@@ -1101,6 +1103,7 @@ fn OutboxRow(
 ) -> impl IntoView {
     let t = use_t();
     let lang = use_prefs().lang;
+    let zone = use_zone();
     let id = mail.id;
     let kind = mail_kind_label(&mail.kind)
         .map(|label| t(label).to_string())
@@ -1108,10 +1111,10 @@ fn OutboxRow(
     let detail = match mail.state {
         MailState::Sent => mail
             .sent_at
-            .map(|at| Msg::MailSentAt.fill(lang, &[("when", &format_time(&at))])),
+            .map(|at| Msg::MailSentAt.fill(lang, &[("when", &format_time(&at, &zone))])),
         MailState::Waiting => mail
             .next_attempt_at
-            .map(|at| Msg::MailNextAttempt.fill(lang, &[("when", &format_time(&at))])),
+            .map(|at| Msg::MailNextAttempt.fill(lang, &[("when", &format_time(&at, &zone))])),
         MailState::Failed | MailState::Cancelled => None,
     };
     let answer = mail

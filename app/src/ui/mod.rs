@@ -18,3 +18,4 @@ pub mod recorder;
 pub mod set_password;
 pub mod sign_in;
 pub mod tickets;
+pub mod time_zone;

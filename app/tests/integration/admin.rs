@@ -763,6 +763,7 @@ async fn branding_is_checked_before_it_is_saved() {
         email_sender_name: "Soporte del Teide".into(),
         primary_color: "#14532D".into(),
         accent_color: "#9a3412".into(),
+        time_zone: "Atlantic/Canary".into(),
     };
     assert_eq!(
         user_msg(admin::update_branding(&world.db, &agent, &good).await),
@@ -793,6 +794,10 @@ async fn branding_is_checked_before_it_is_saved() {
         ),
         (with(|s| s.slug = "-teide".into()), Msg::ErrorSlugInvalid),
         (with(|s| s.name = " ".into()), Msg::ErrorNameRequired),
+        (
+            with(|s| s.time_zone = "Canarias".into()),
+            Msg::ErrorUnknownTimeZone,
+        ),
     ] {
         assert_eq!(
             user_msg(admin::update_branding(&world.db, &boss, &settings).await),

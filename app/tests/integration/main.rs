@@ -20,4 +20,5 @@ mod previews;
 mod retention;
 mod speech;
 mod tickets;
+mod time_zones;
 mod voice;

@@ -52,14 +52,16 @@ async fn the_profile_keeps_a_name_and_a_language() {
     let world = world().await;
     let (token, viewer) = ana_signed_in(&world).await;
     assert_eq!(
-        user_msg(my_account::update_profile(&world.db, &viewer, "  ", Lang::Es).await),
+        user_msg(my_account::update_profile(&world.db, &viewer, "  ", Lang::Es, None).await),
         Msg::ErrorNameRequired
     );
     assert_eq!(
-        user_msg(my_account::update_profile(&world.db, &viewer, &"n".repeat(201), Lang::Es).await),
+        user_msg(
+            my_account::update_profile(&world.db, &viewer, &"n".repeat(201), Lang::Es, None).await
+        ),
         Msg::ErrorNameTooLong
     );
-    my_account::update_profile(&world.db, &viewer, " Ana María ", Lang::Es)
+    my_account::update_profile(&world.db, &viewer, " Ana María ", Lang::Es, None)
         .await
         .unwrap();
     let viewer = authenticate(&world.db, &config(), &token)

@@ -50,7 +50,7 @@ pub(crate) async fn site_with(extra: &[(&str, String)]) -> Site {
     let agent = person(db, obs, None, "tomas@obs.example", Role::Agent).await;
     let ana = person(db, obs, org, "ana@andromeda.example", Role::Client).await;
     let bruno = person(db, obs, org, "bruno@andromeda.example", Role::Client).await;
-    my_account::update_profile(db, &bruno, "Bruno", Lang::En)
+    my_account::update_profile(db, &bruno, "Bruno", Lang::En, None)
         .await
         .unwrap();
     admin::save_support_contacts(

@@ -223,6 +223,8 @@ fn viewer(user_id: i64, observatory_id: i64, organization_id: Option<i64>, role:
         name: "bench".into(),
         email: "bench@bench.example".into(),
         language: Lang::Es,
+        time_zone: None,
+        observatory_time_zone: "UTC".into(),
     }
 }
 

@@ -864,3 +864,122 @@ async fn a_failed_plain_form_reply_keeps_its_text_out_of_the_address() {
         textarea_of(&again)
     );
 }
+
+/// The `<time>` elements of a page: the moment (as sent, UTC) and the text shown.
+fn times_of(page: &str) -> Vec<(chrono::DateTime<chrono::Utc>, String)> {
+    page.split("<time datetime=\"")
+        .skip(1)
+        .map(|rest| {
+            let moment = &rest[..rest.find('"').unwrap()];
+            let text = &rest[rest.find('>').unwrap() + 1..rest.find("</time>").unwrap()];
+            (
+                chrono::DateTime::parse_from_rfc3339(moment)
+                    .unwrap()
+                    .to_utc(),
+                // Without the hydration markers (`<!>`) around the text.
+                text.replace("<!>", ""),
+            )
+        })
+        .collect()
+}
+
+/// Dates on pages are in the observatory's zone, or in the person's own once they choose one,
+/// with the zone named; the number of a request carries the observatory's local year.
+#[tokio::test]
+async fn pages_show_dates_in_the_observatory_s_zone_or_the_person_s() {
+    use chrono::Datelike;
+    use chrono_tz::Tz;
+    let app = spawn_app().await;
+    let admin = app.signed_in_browser("admin").await;
+    let saved = admin
+        .post(app.url("/api/admin/update_branding"))
+        .header("Origin", &app.base)
+        .form(&[
+            ("name", "Observatorio de Mauna Kea"),
+            ("slug", "mauna-kea"),
+            ("email_sender_name", ""),
+            ("primary_color", "#1f4e8c"),
+            ("accent_color", "#c2410c"),
+            ("time_zone", "Pacific/Honolulu"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        saved.status(),
+        StatusCode::OK,
+        "{}",
+        saved.text().await.unwrap()
+    );
+
+    let client = app.signed_in_browser("client").await;
+    let opened = client
+        .post(app.url("/api/tickets/open"))
+        .form(&[
+            ("request_type", "question"),
+            ("priority", "medium"),
+            ("subject", "Horario de la cúpula"),
+            ("comment", "¿A qué hora abre?"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), StatusCode::OK);
+    let number: String = opened.json().await.unwrap();
+    let hawaii_year = chrono::Utc::now()
+        .with_timezone(&Tz::Pacific__Honolulu)
+        .year();
+    assert!(number.contains(&format!("-{hawaii_year}-")), "{number}");
+
+    let page_times = |page: String| {
+        let times = times_of(&page);
+        assert!(!times.is_empty(), "the ticket page shows its dates");
+        times
+    };
+    let page = app.get_page(&client, &format!("/tickets/{number}")).await;
+    for (moment, shown) in page_times(page.text().await.unwrap()) {
+        let hawaii = moment.with_timezone(&Tz::Pacific__Honolulu);
+        assert_eq!(shown, hawaii.format("%Y-%m-%d %H:%M HST").to_string());
+    }
+
+    // The client chooses Tokyo: their pages follow; the observatory's staff keep Hawaii.
+    let chosen = client
+        .post(app.url("/api/account/profile"))
+        .header("Origin", &app.base)
+        .form(&[
+            ("name", "Lucía"),
+            ("language", "es"),
+            ("time_zone", "Asia/Tokyo"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chosen.status(), StatusCode::OK);
+    let page = app.get_page(&client, &format!("/tickets/{number}")).await;
+    for (moment, shown) in page_times(page.text().await.unwrap()) {
+        let tokyo = moment.with_timezone(&Tz::Asia__Tokyo);
+        assert_eq!(shown, tokyo.format("%Y-%m-%d %H:%M JST").to_string());
+    }
+    let page = app.get_page(&admin, &format!("/tickets/{number}")).await;
+    for (_, shown) in page_times(page.text().await.unwrap()) {
+        assert!(shown.ends_with(" HST"), "{shown}");
+    }
+
+    let unknown = client
+        .post(app.url("/api/account/profile"))
+        .header("Origin", &app.base)
+        .form(&[
+            ("name", "Lucía"),
+            ("language", "es"),
+            ("time_zone", "Luna/Tranquilidad"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(unknown
+        .text()
+        .await
+        .unwrap()
+        .contains("ErrorUnknownTimeZone"));
+}

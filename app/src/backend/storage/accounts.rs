@@ -14,6 +14,8 @@ pub struct ObservatoryRow {
     pub logo_file: Option<String>,
     /// The name its e-mails are sent under; `None`: its name.
     pub email_sender_name: Option<String>,
+    /// Its IANA time zone.
+    pub time_zone: String,
 }
 
 impl ObservatoryRow {
@@ -44,6 +46,10 @@ pub struct UserRow {
     pub active: bool,
     /// The client's organization is active (`None` for staff).
     pub organization_active: Option<bool>,
+    /// The zone they chose in My account; `None`: their observatory's.
+    pub time_zone: Option<String>,
+    /// Their observatory's zone.
+    pub observatory_time_zone: String,
 }
 
 impl UserRow {
@@ -103,7 +109,9 @@ pub struct NewSession<'a> {
 const USER_COLUMNS: &str = "u.id, u.observatory_id, u.organization_id, u.email, u.name, u.role, \
                             u.language, u.password_hash, u.active, \
                             (SELECT active FROM organizations WHERE id = u.organization_id) \
-                            AS organization_active";
+                            AS organization_active, u.time_zone, \
+                            (SELECT time_zone FROM observatories WHERE id = u.observatory_id) \
+                            AS observatory_time_zone";
 
 impl Db {
     pub async fn count_observatories(&self) -> Result<i64, StoreError> {
@@ -146,7 +154,7 @@ impl Db {
         let row = on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, slug, name, ticket_prefix, primary_color, accent_color, logo_file, \
-                 email_sender_name \
+                 email_sender_name, time_zone \
                  FROM observatories ORDER BY id LIMIT 1",
             )
             .fetch_optional(pool)

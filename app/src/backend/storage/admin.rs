@@ -369,13 +369,14 @@ pub struct BrandingRow {
     pub email_sender_name: Option<String>,
     pub primary_color: String,
     pub accent_color: String,
+    pub time_zone: String,
 }
 
 impl Db {
     pub async fn branding(&self, observatory_id: i64) -> Result<Option<BrandingRow>, StoreError> {
         let row = on_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT name, slug, email_sender_name, primary_color, accent_color \
+                "SELECT name, slug, email_sender_name, primary_color, accent_color, time_zone \
                  FROM observatories WHERE id = $1",
             )
             .bind(observatory_id)
@@ -393,13 +394,14 @@ impl Db {
         on_pool!(self, |pool| {
             sqlx::query(
                 "UPDATE observatories SET name = $1, slug = $2, email_sender_name = $3, \
-                 primary_color = $4, accent_color = $5 WHERE id = $6",
+                 primary_color = $4, accent_color = $5, time_zone = $6 WHERE id = $7",
             )
             .bind(&branding.name)
             .bind(&branding.slug)
             .bind(&branding.email_sender_name)
             .bind(&branding.primary_color)
             .bind(&branding.accent_color)
+            .bind(&branding.time_zone)
             .bind(observatory_id)
             .execute(pool)
             .await

@@ -12,6 +12,14 @@ pub struct SessionInfoRow {
     pub ip: String,
 }
 
+/// What becomes of a person's own time zone.
+#[derive(Debug, Clone, Copy)]
+pub enum ZoneChange<'a> {
+    Keep,
+    /// `None`: their observatory's.
+    Set(Option<&'a str>),
+}
+
 impl Db {
     pub async fn password_hash_of(&self, user_id: i64) -> Result<Option<String>, StoreError> {
         let hash = on_pool!(self, |pool| {
@@ -28,16 +36,27 @@ impl Db {
         user_id: i64,
         name: &str,
         language: &str,
+        time_zone: ZoneChange<'_>,
     ) -> Result<(), StoreError> {
+        let (change_zone, zone) = match time_zone {
+            ZoneChange::Keep => (false, None),
+            ZoneChange::Set(zone) => (true, zone),
+        };
         on_pool!(self, |pool| {
-            sqlx::query("UPDATE users SET name = $1, language = $2, updated_at = $3 WHERE id = $4")
-                .bind(name)
-                .bind(language)
-                .bind(Utc::now())
-                .bind(user_id)
-                .execute(pool)
-                .await
-                .map(|_| ())
+            sqlx::query(
+                "UPDATE users SET name = $1, language = $2, \
+                 time_zone = CASE WHEN $3 THEN $4 ELSE time_zone END, updated_at = $5 \
+                 WHERE id = $6",
+            )
+            .bind(name)
+            .bind(language)
+            .bind(change_zone)
+            .bind(zone)
+            .bind(Utc::now())
+            .bind(user_id)
+            .execute(pool)
+            .await
+            .map(|_| ())
         })?;
         Ok(())
     }

@@ -8,7 +8,7 @@ use super::notifications::QUEUE_ENTRY;
 use super::{on_pool, on_tx, Db, StoreError, Tx};
 use crate::backend::search::{SearchQuery, SearchScope};
 use crate::model::{Status, TicketSort};
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 
 /// What the person asking may read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +121,8 @@ pub struct NewTicketRow<'a> {
     pub subject_terms: String,
     pub comment_terms: String,
     pub now: DateTime<Utc>,
+    /// The year its number carries: the observatory's local year at `now`.
+    pub number_year: i32,
 }
 
 /// The ids a new ticket got.
@@ -1077,7 +1079,7 @@ impl Tx {
         &mut self,
         new: NewTicketRow<'_>,
     ) -> Result<CreatedTicket, StoreError> {
-        let year = i64::from(new.now.year());
+        let year = i64::from(new.number_year);
         let created = on_tx!(self, |tx| {
             let sequence: i64 = sqlx::query_scalar(
                 "INSERT INTO ticket_counters (observatory_id, year, last_number) VALUES ($1, $2, 1) \

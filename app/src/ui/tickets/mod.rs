@@ -10,6 +10,7 @@ use super::components::{PriorityBadge, StatusBadge};
 use super::prefs::use_t;
 use crate::i18n::Msg;
 use crate::model::{format_time, Status, TextSegment, TicketSummary};
+use crate::use_zone;
 use leptos::prelude::*;
 
 /// A text with the words a search matched in `<mark>`.
@@ -27,10 +28,11 @@ pub fn Highlighted(segments: Vec<TextSegment>) -> impl IntoView {
         .collect_view()
 }
 
-/// `<time>` with the portal's date format.
+/// `<time>` with the portal's date format, in the person's zone (named in full on hover).
 #[component]
 pub fn Time(at: chrono::DateTime<chrono::Utc>) -> impl IntoView {
-    view! { <time datetime=at.to_rfc3339()>{format_time(&at)}</time> }
+    let zone = use_zone();
+    view! { <time datetime=at.to_rfc3339() title=zone.name.clone()>{format_time(&at, &zone)}</time> }
 }
 
 /// One request in a list: number, subject (highlighted in search results), badges, details.
