@@ -15,11 +15,10 @@
 
 use app::backend::events::EventBus;
 use app::backend::storage::testing::{engine_name, fresh_database};
-use app::backend::{api_tokens, demo, tickets};
-use app::model::{ApiKeyValidity, Priority, RequestType, Role};
-use server::bench::{argument, percentile, viewer_with_role};
+use app::backend::{api_tokens, demo};
+use app::model::{ApiKeyValidity, Role};
+use server::bench::{argument, open_repair, percentile, usage, viewer_with_role, Server};
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -36,46 +35,6 @@ static ENDING: AtomicBool = AtomicBool::new(false);
 
 /// When each follower heard each event (by event id).
 type Heard = Arc<Mutex<Vec<(i64, Instant)>>>;
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The server's resident memory (KiB) and CPU time used so far (clock ticks).
-fn usage(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let rss = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0);
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (rss, ticks(11) + ticks(12))
-}
 
 /// One plain HTTP/1.1 request on a new connection; the status code and the body.
 async fn request(port: u16, method: &str, path: &str, key: &str, body: &str) -> (u16, String) {
@@ -166,50 +125,19 @@ async fn main() {
         keys.push(key);
     }
     let config = app::backend::config::Config::load(None, |_| None).unwrap();
-    let number = tickets::open_ticket(
+    let number = open_repair(
         &db,
         &EventBus::new(),
         &config,
         &client,
-        tickets::NewTicket {
-            organization_id: client.organization_id,
-            request_type: RequestType::Repair,
-            telescope_id: None,
-            priority: Priority::Medium,
-            subject: "La cúpula no gira",
-            comment: "Se para a medio camino",
-            attachments: &[],
-        },
+        "La cúpula no gira",
+        "Se para a medio camino",
     )
-    .await
-    .unwrap()
-    .number;
+    .await;
 
-    let data_dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let binary = std::env::current_exe().unwrap().with_file_name("cupula");
-    let server = Server(
-        Command::new(&binary)
-            .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("CUPULA_DATA_DIR", data_dir.path())
-            .env("CUPULA_DATABASE_URL", &test_db.url)
-            .env("CUPULA_LISTEN", format!("127.0.0.1:{port}"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{} cannot start: {e}", binary.display())),
-    );
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let pid = server.0.id();
+    let server = Server::start(&test_db.url).await;
+    let pid = server.pid();
+    let port = server.port;
     println!("engine: {}", engine_name());
     println!("connections  delivered       p50       p99       max  KiB/stream  server CPU");
 

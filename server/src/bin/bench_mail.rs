@@ -18,8 +18,8 @@ use app::backend::mailer::testing::Receiver;
 use app::backend::mailer::{self, Mailer};
 use app::backend::storage::testing::{engine_name, fresh_database};
 use app::backend::{demo, tickets};
-use app::model::{Priority, RequestType, Role, Status};
-use server::bench::{argument, percentile, viewer_with_role};
+use app::model::{Role, Status};
+use server::bench::{argument, open_repair, percentile, viewer_with_role};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -81,24 +81,18 @@ async fn main() {
     let changes = rate * seconds;
     let mut numbers = Vec::with_capacity(changes);
     for n in 0..changes {
-        let opened = tickets::open_ticket(
-            &db,
-            &events,
-            &config,
-            &client,
-            tickets::NewTicket {
-                organization_id: client.organization_id,
-                request_type: RequestType::Repair,
-                telescope_id: None,
-                priority: Priority::Medium,
-                subject: &format!("Solicitud {n}"),
-                comment: "La cúpula no gira",
-                attachments: &[],
-            },
-        )
-        .await
-        .unwrap();
-        numbers.push(opened.number);
+        let subject = format!("Solicitud {n}");
+        numbers.push(
+            open_repair(
+                &db,
+                &events,
+                &config,
+                &client,
+                &subject,
+                "La cúpula no gira",
+            )
+            .await,
+        );
     }
     let worker = tokio::spawn(mailer::run(
         db.clone(),
