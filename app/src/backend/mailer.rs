@@ -329,8 +329,8 @@ pub async fn send_due(
         // Several at once: each SMTP exchange spends most of its time waiting for the other
         // side (about 40 ms per mail on one connection, as lettre writes a message's end in
         // a second small packet), so one at a time would cap a portal at some 25 mails a second.
-        // One person's mails still go one after another, in the order they were written: a
-        // reminder never lands after the notice that followed it.
+        // One person's mails about one request still go one after another, in the order they
+        // were written: a reminder never lands after the notice that followed it.
         let steps: Vec<Result<Step, OutboxError>> = futures_util::stream::iter(by_recipient(batch))
             .map(|mails| async move {
                 let mut steps = Vec::with_capacity(mails.len());
@@ -373,15 +373,16 @@ pub async fn send_due(
     }
 }
 
-/// A batch's mails by recipient, each recipient's in the batch's order (the outbox's).
+/// A batch's mails by recipient and request, each group in the batch's order (the outbox's):
+/// what one person hears of one request arrives in the order it happened, while mails about
+/// different requests (separate threads in their mail client) go side by side.
 fn by_recipient(batch: Vec<OutboxRow>) -> Vec<Vec<OutboxRow>> {
     let mut groups: Vec<Vec<OutboxRow>> = Vec::new();
     for mail in batch {
         let recipient = mail.to_address.to_lowercase();
-        match groups
-            .iter_mut()
-            .find(|group| group[0].to_address.to_lowercase() == recipient)
-        {
+        match groups.iter_mut().find(|group| {
+            group[0].to_address.to_lowercase() == recipient && group[0].ticket_id == mail.ticket_id
+        }) {
             Some(group) => group.push(mail),
             None => groups.push(vec![mail]),
         }
@@ -437,19 +438,39 @@ pub async fn run(db: Db, config: Arc<Config>, events: EventBus, key: SecretKey, 
     if mailer.writes_files() {
         tracing::warn!("no mail server configured (CUPULA_SMTP_URL): e-mails are written as .eml files, not sent");
     }
-    loop {
-        let now = Utc::now();
-        if let Err(err) = lifecycle::fire_due(&db, &events, now).await {
-            tracing::warn!(error = %err, "the requests' reminders could not be fired; trying again shortly");
+    // Two loops that do not wait for each other: one turns changes and due timers into
+    // e-mails, the other sends, woken as soon as there is mail (else every `POLL_EVERY`, for
+    // retries and for mail other processes queued). Sending a busy minute's mail never holds
+    // up the next changes' e-mails, nor the other way round.
+    let queued = tokio::sync::Notify::new();
+    let writing = async {
+        loop {
+            let now = Utc::now();
+            if let Err(err) = lifecycle::fire_due(&db, &events, now).await {
+                tracing::warn!(error = %err, "the requests' reminders could not be fired; trying again shortly");
+            }
+            match notifications::notify_pending(&db, &config, now).await {
+                Ok(0) => {}
+                Ok(_) => queued.notify_one(),
+                Err(err) => {
+                    tracing::warn!(error = %err, "ticket changes could not be turned into e-mails; trying again shortly")
+                }
+            }
+            tokio::time::sleep(POLL_EVERY).await;
         }
-        if let Err(err) = notifications::notify_pending(&db, &config, now).await {
-            tracing::warn!(error = %err, "ticket changes could not be turned into e-mails; trying again shortly");
+    };
+    let sending = async {
+        loop {
+            if let Err(err) = send_due(&db, &key, &mailer, Utc::now()).await {
+                tracing::warn!(error = %err, "the outbox could not be read; trying again shortly");
+            }
+            tokio::select! {
+                _ = queued.notified() => {}
+                _ = tokio::time::sleep(POLL_EVERY) => {}
+            }
         }
-        if let Err(err) = send_due(&db, &key, &mailer, now).await {
-            tracing::warn!(error = %err, "the outbox could not be read; trying again shortly");
-        }
-        tokio::time::sleep(POLL_EVERY).await;
-    }
+    };
+    tokio::join!(writing, sending);
 }
 
 #[cfg(test)]

@@ -206,8 +206,8 @@ async fn two_senders_at_once_send_each_mail_exactly_once() {
             && m.rcpt_to[0] == "aviso7@andromeda.example"));
 }
 
-/// Mails go several at once, but one person's arrive in the order they were written: a
-/// reminder before the notice that followed it.
+/// Mails go several at once, but what one person hears of one request (or outside any
+/// request) arrives in the order it was written: a reminder before the notice that followed it.
 #[tokio::test]
 async fn each_persons_mails_arrive_in_the_order_they_were_written() {
     let world = world().await;
