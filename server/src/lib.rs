@@ -423,8 +423,9 @@ async fn attach_portal_context(
         && Path::new(path).extension().is_none_or(|ext| ext == "html");
     if is_page {
         match request::portal_context(&state, request.headers()).await {
-            Ok(portal) => {
+            Ok((portal, viewer)) => {
                 request.extensions_mut().insert(portal);
+                request.extensions_mut().insert(viewer);
             }
             Err(error) => {
                 // A catalogue message: "not set up yet" on a fresh installation, else internal.

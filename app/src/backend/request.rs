@@ -161,12 +161,18 @@ pub async fn observatory(state: &AppState) -> Result<ObservatoryRow, UserError> 
         .ok_or(UserError::new(crate::i18n::Msg::ErrorNotSetUp))
 }
 
+/// The signed-in person of a page request, resolved once with its `PortalContext` (the
+/// server's router attaches both): the server functions its page calls while rendering read
+/// it instead of looking the session up again.
+#[derive(Debug, Clone)]
+pub struct PageViewer(pub Option<Viewer>);
+
 /// The branding of the observatory and the signed-in person, resolved once per page request
 /// before rendering (the server's router attaches it to the request).
 pub async fn portal_context(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<PortalContext, UserError> {
+) -> Result<(PortalContext, PageViewer), UserError> {
     let observatory = observatory(state).await?;
     let viewer = viewer_from_headers(state, headers)
         .await?
@@ -175,7 +181,7 @@ pub async fn portal_context(
         Some(viewer) => viewer.zone(),
         None => time_zone::for_person(None, &observatory.time_zone),
     };
-    Ok(PortalContext {
+    let portal = PortalContext {
         branding: Branding {
             name: observatory.name,
             logo_url: observatory
@@ -184,10 +190,11 @@ pub async fn portal_context(
             primary_color: observatory.primary_color,
             accent_color: observatory.accent_color,
         },
-        user: viewer.map(|v| v.session_user()),
+        user: viewer.as_ref().map(|v| v.session_user()),
         max_file_bytes: state.config.max_file_bytes,
         zone,
-    })
+    };
+    Ok((portal, PageViewer(viewer)))
 }
 
 /// The person-facing form of a service error; internals are logged, never shown.
@@ -255,10 +262,14 @@ pub fn set_cookie(value: HeaderValue) {
     }
 }
 
-/// The signed-in person of the current server-function call, if any.
+/// The signed-in person of the current server-function call, if any: the page's, when the call
+/// is made while a page renders.
 pub async fn current_viewer() -> Result<Option<Viewer>, UserError> {
-    let state = app_state()?;
     let parts = request_parts()?;
+    if let Some(PageViewer(viewer)) = parts.extensions.get::<PageViewer>() {
+        return Ok(viewer.clone());
+    }
+    let state = app_state()?;
     viewer_from_headers(&state, &parts.headers).await
 }
 
